@@ -1,0 +1,123 @@
+# wsferry — one GNU Makefile for the product, its tests, fuzzers and benches.
+# Targets: all run test fuzz fuzz-long bench static install clean deps.
+# Local overrides go in config.mak (not committed).
+-include config.mak
+
+OS        := $(shell uname -s)
+CC        ?= cc
+CLANG     ?= clang
+PREFIX    ?= /usr/local
+SANITIZE  ?=
+DEBUG     ?= 0
+
+WARN      = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wpointer-arith -Wcast-qual -Wvla
+OPT       ?= -O2 -g
+CPPFLAGS  += -D_GNU_SOURCE -I. -DWSF_DEBUG=$(DEBUG)
+LDLIBS    += -lbearssl
+
+ifneq ($(SANITIZE),)
+BUILD     ?= build-san
+OPT       := -O1 -g -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-recover=all
+LDFLAGS   += -fsanitize=$(SANITIZE)
+else
+BUILD     ?= build
+endif
+
+# The reactor backend is picked from the OS, never by #ifdef inside the loop.
+ifeq ($(OS),Linux)
+RX_BACKEND = core/rx_epoll.c
+else
+RX_BACKEND = core/rx_kqueue.c
+endif
+
+CORE_SRC  = $(filter-out core/rx_epoll.c core/rx_kqueue.c,$(wildcard core/*.c)) $(RX_BACKEND)
+LIB_SRC   = $(CORE_SRC) $(wildcard proto/*.c tls/*.c tun/*.c)
+BIN_SRC   = $(wildcard bin/*.c)
+TEST_SRC  = $(wildcard test/core/*_test.c test/proto/*_test.c test/tls/*_test.c test/tun/*_test.c)
+BENCH_SRC = $(wildcard bench/*_bench.c)
+FUZZ_SRC  = $(wildcard test/fuzz/*_fuzz.c)
+
+LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/%.o)
+BIN_OBJ   = $(BIN_SRC:%.c=$(BUILD)/%.o)
+TESTS     = $(TEST_SRC:%.c=$(BUILD)/%)
+BENCHES   = $(BENCH_SRC:%.c=$(BUILD)/%)
+FUZZERS   = $(FUZZ_SRC:test/fuzz/%.c=build-fuzz/%)
+LIB       = $(BUILD)/libwsferry.a
+BIN       = $(BUILD)/wsferry
+
+VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+
+.PHONY: all run test test-unit test-deps fuzzers fuzz fuzz-long bench static install clean deps
+all: $(BIN) $(TESTS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(OPT) $(CFLAGS) $(CPPFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/bin/main.o: CPPFLAGS += -DWSF_VERSION=\"$(VERSION)\"
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BIN): $(BIN_OBJ) $(LIB)
+	$(CC) $(OPT) $(LDFLAGS) -o $@ $(BIN_OBJ) $(LIB) $(LDLIBS)
+
+$(BUILD)/test/%: test/%.c $(LIB) test/check.h
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(OPT) $(CFLAGS) $(CPPFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O2 -g $(CPPFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# Fuzzers: libFuzzer from Debian's clang; parsers only need proto/ and core/.
+FUZZ_LIB_SRC = $(filter-out core/rx%.c,$(CORE_SRC)) $(wildcard proto/*.c)
+build-fuzz/%: test/fuzz/%.c $(FUZZ_LIB_SRC)
+	@mkdir -p $(@D)
+	$(CLANG) -std=c11 -g -O1 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined \
+	  -o $@ $< $(FUZZ_LIB_SRC) -lbearssl
+
+deps:
+	@sh test/deps.sh
+
+test-deps:
+	@sh test/deps.sh test
+
+run: deps $(BIN)
+	@sh test/run-demo.sh $(BIN)
+
+# make test: unit + integration tests plain, again under ASan+UBSan, then each
+# fuzz target briefly. test/run.sh prints the final "N passed, N failed".
+test: test-deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined all
+	@$(MAKE) --no-print-directory fuzzers
+	@sh test/run.sh
+
+test-unit: all
+	@for t in $(TESTS); do ./$$t || exit 1; done
+
+fuzzers: $(FUZZERS)
+
+FUZZ_SECONDS ?= 20
+fuzz: $(FUZZERS)
+	@sh test/fuzz.sh $(FUZZ_SECONDS)
+
+fuzz-long: $(FUZZERS)
+	@sh test/fuzz.sh 600
+
+bench: $(BENCHES)
+	@for b in $(BENCHES); do ./$$b; done
+
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/wsferry
+	install -m 644 man/wsferry.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	-install -m 644 man/wsferry.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+
+clean:
+	rm -rf build build-san build-fuzz build-static
+
+-include $(shell find $(BUILD) build-san -name '*.d' 2>/dev/null)

@@ -1,0 +1,19 @@
+/* cmd.h — the subcommands of bin/main.c and the options every one shares. */
+#ifndef WSF_BIN_CMD_H
+#define WSF_BIN_CMD_H
+
+#include "bin/opts.h"
+
+int cmd_server(int argc, char **argv);
+
+/* --log-level, --log-file, -q: applied to core/log at once. */
+int common_log_level(void *ctx, const char *val, const char **why);
+int common_log_file(void *ctx, const char *val, const char **why);
+int common_quiet(void *ctx, const char *val, const char **why);
+
+#define COMMON_OPTS                                                          \
+	{"log-level", 0, true, false, common_log_level},                         \
+	{"log-file", 0, true, false, common_log_file},                           \
+	{"quiet", 'q', false, false, common_quiet}
+
+#endif

@@ -1,0 +1,68 @@
+/* main.c — the wsferry command: dispatch to subcommands, --help, --version.
+ * Owns exit codes: 0 success, 1 runtime failure, 2 usage error. */
+#include <stdio.h>
+#include <string.h>
+#include <errno.h>
+
+#include "bin/cmd.h"
+#include "core/log.h"
+
+#ifndef WSF_VERSION
+#define WSF_VERSION "unknown"
+#endif
+
+static const char usage[] =
+	"usage: wsferry server [OPTIONS] [LISTEN_URL...]\n"
+	"       wsferry --help | --version\n"
+	"\n"
+	"  LISTEN_URL   ws://HOST:PORT (default ws://127.0.0.1:8080)\n"
+	"  --echo PATH  serve a WebSocket echo endpoint at PATH\n"
+	"  --max-message SIZE, --handshake-timeout DURATION\n"
+	"  --log-level error|warn|info|debug|trace, --log-file FILE, -q\n"
+	"\n"
+	"Everything else: man wsferry\n";
+
+int common_log_level(void *ctx, const char *val, const char **why)
+{
+	enum log_level level;
+	(void)ctx;
+	if (log_level_parse(val, &level) < 0) {
+		*why = "use error, warn, info, debug or trace";
+		return -1;
+	}
+	log_set_level(level);
+	return 0;
+}
+
+int common_log_file(void *ctx, const char *val, const char **why)
+{
+	(void)ctx;
+	if (log_open_file(val) < 0) {
+		*why = strerror(errno);
+		return -1;
+	}
+	return 0;
+}
+
+int common_quiet(void *ctx, const char *val, const char **why)
+{
+	(void)ctx;
+	(void)val;
+	(void)why;
+	log_set_level(LOG_LEVEL_ERROR);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return fputs(usage, stderr), 2;
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0)
+		return fputs(usage, stdout), 0;
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0)
+		return printf("wsferry %s\n", WSF_VERSION), 0;
+	if (strcmp(cmd, "server") == 0)
+		return cmd_server(argc - 2, argv + 2);
+	return opts_usage_error(cmd, "unknown command (server, --help, --version)");
+}

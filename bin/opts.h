@@ -1,0 +1,30 @@
+/* opts.h — one table of options per subcommand, read from argv and (later)
+ * from config files with the same keys. Reports bad input as one line naming
+ * the option; bin/ turns that into exit code 2. */
+#ifndef WSF_BIN_OPTS_H
+#define WSF_BIN_OPTS_H
+
+#include <stdbool.h>
+
+/* Applies val (NULL for flags) to the command's settings. 0, or -1 with
+ * *why set to what is wrong (static string or the caller's buffer). */
+typedef int (*opt_apply_fn)(void *ctx, const char *val, const char **why);
+
+struct opt {
+	const char *name;   /* long name without "--", also the config key */
+	char short_name;    /* 0 when none */
+	bool takes_value;
+	bool optional_value; /* "--ping" or "--ping=NAME" */
+	opt_apply_fn apply;
+};
+
+/* Positional arguments (URLs) go to positional. Accepts "--name value",
+ * "--name=value", "-x value", and "--" to end options. 0 or -1 after
+ * printing "wsferry: OPTION: why" to stderr. */
+int opts_parse(const struct opt *table, int argc, char **argv, void *ctx,
+               opt_apply_fn positional);
+
+/* Prints "wsferry: msg" and the pointer to --help; returns 2 (usage error). */
+int opts_usage_error(const char *what, const char *why);
+
+#endif

@@ -1,0 +1,123 @@
+/* server_cmd.c — `wsferry server`: options into a server_config, the
+ * embedded default listener, the first lines a user sees, then tun/server. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bin/cmd.h"
+#include "core/log.h"
+#include "proto/conf.h"
+#include "proto/url.h"
+#include "tun/server.h"
+
+#define DEFAULT_LISTEN "ws://127.0.0.1:8080"
+
+static int opt_echo(void *ctx, const char *val, const char **why)
+{
+	struct server_config *cfg = ctx;
+	if (val[0] != '/' || strpbrk(val, " ?#")) {
+		*why = "must be a path starting with / (no spaces, query or fragment)";
+		return -1;
+	}
+	cfg->echo_path = val;
+	return 0;
+}
+
+static int opt_max_message(void *ctx, const char *val, const char **why)
+{
+	struct server_config *cfg = ctx;
+	uint64_t v;
+	if (conf_parse_size(val, &v) < 0 || v < 126 || v > (1ull << 31)) {
+		*why = "a size from 126 bytes to 2G, e.g. 16M or 65536";
+		return -1;
+	}
+	cfg->max_message = v;
+	return 0;
+}
+
+static int opt_handshake_timeout(void *ctx, const char *val, const char **why)
+{
+	struct server_config *cfg = ctx;
+	uint64_t ms;
+	if (conf_parse_duration_ms(val, &ms) < 0 || ms == 0 || ms > 600000) {
+		*why = "a duration up to 10m, e.g. 10, 500ms, 1m";
+		return -1;
+	}
+	cfg->handshake_ms = (unsigned)ms;
+	return 0;
+}
+
+static int add_listen(struct server_config *cfg, const char *s, const char **why)
+{
+	if (cfg->nlisten == SERVER_MAX_LISTEN) {
+		*why = "too many listen URLs";
+		return -1;
+	}
+	struct url *u = &cfg->listen[cfg->nlisten];
+	if (url_parse(s, u, why) < 0)
+		return -1;
+	if (u->scheme != URL_WS) {
+		*why = "wss:// and tls:// need TLS, which this build does not have yet";
+		return -1;
+	}
+	cfg->nlisten++;
+	return 0;
+}
+
+static int positional_listen(void *ctx, const char *val, const char **why)
+{
+	return add_listen(ctx, val, why);
+}
+
+static const struct opt server_opts[] = {
+	{"echo", 0, true, false, opt_echo},
+	{"max-message", 0, true, false, opt_max_message},
+	{"handshake-timeout", 0, true, false, opt_handshake_timeout},
+	COMMON_OPTS,
+	{0},
+};
+
+/* SPEC: no URL means ws://127.0.0.1:8080, or 0.0.0.0:$PORT under Docker. */
+static int default_listen(struct server_config *cfg)
+{
+	const char *port = getenv("PORT");
+	char url[64];
+	const char *why = "";
+	if (port && *port) {
+		snprintf(url, sizeof(url), "ws://0.0.0.0:%s", port);
+		if (add_listen(cfg, url, &why) < 0)
+			return opts_usage_error("PORT", "must be a number from 1 to 65535");
+		return 0;
+	}
+	return add_listen(cfg, DEFAULT_LISTEN, &why) < 0 ? 1 : 0;
+}
+
+static void print_banner(const struct server_config *cfg)
+{
+	for (size_t i = 0; i < cfg->nlisten; i++) {
+		const struct url *u = &cfg->listen[i];
+		const char *fmt = u->host_is_v6 ? "%s://[%s]:%u%s\n" : "%s://%s:%u%s\n";
+		if (cfg->echo_path) {
+			fprintf(stderr, "wsferry: echo endpoint at ");
+			fprintf(stderr, fmt, url_scheme_name(u->scheme), u->host, u->port, cfg->echo_path);
+		}
+	}
+	if (!cfg->echo_path)
+		fprintf(stderr, "wsferry: no endpoint configured (try --echo /echo); "
+		                "every request is dropped\n");
+}
+
+int cmd_server(int argc, char **argv)
+{
+	struct server_config cfg;
+	server_config_init(&cfg);
+	if (opts_parse(server_opts, argc, argv, &cfg, positional_listen) < 0)
+		return 2;
+	if (cfg.nlisten == 0) {
+		int rc = default_listen(&cfg);
+		if (rc)
+			return rc;
+	}
+	print_banner(&cfg);
+	return server_main(&cfg);
+}

@@ -1,0 +1,172 @@
+/* log.c — levelled log lines to stderr or an append-only file.
+ * Owns the level, the output fd and the timestamp switch; each line is
+ * formatted on the stack and leaves in one write(2), never buffered. */
+#include "core/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Longer lines are cut and end in "..."; 1 KiB stays under PIPE_BUF, so a
+ * line written to a pipe is never interleaved with another writer's. */
+#define LOG_LINE_MAX 1024
+
+enum log_level log_level_now = LOG_LEVEL_INFO;
+
+static int log_fd = STDERR_FILENO;
+static int log_timestamps = -1; /* -1: on only while logging to a file */
+
+static const char *const log_level_names[] = {
+	[LOG_LEVEL_ERROR] = "error",
+	[LOG_LEVEL_WARN] = "warn",
+	[LOG_LEVEL_INFO] = "info",
+	[LOG_LEVEL_DEBUG] = "debug",
+	[LOG_LEVEL_TRACE] = "trace",
+};
+
+#define LOG_NLEVELS (sizeof(log_level_names) / sizeof(log_level_names[0]))
+
+void log_set_level(enum log_level level)
+{
+	log_level_now = level;
+}
+
+int log_level_parse(const char *name, enum log_level *out)
+{
+	for (size_t i = 0; i < LOG_NLEVELS; i++) {
+		if (strcmp(name, log_level_names[i]) == 0) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int log_open_file(const char *path)
+{
+	int fd;
+
+	do
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	while (fd == -1 && errno == EINTR);
+	if (fd == -1)
+		return -errno;
+	if (log_fd != STDERR_FILENO)
+		close(log_fd);
+	log_fd = fd;
+	return 0;
+}
+
+void log_set_timestamps(int on)
+{
+	log_timestamps = on ? 1 : 0;
+}
+
+static int log_wants_timestamp(void)
+{
+	if (log_timestamps == -1)
+		return log_fd != STDERR_FILENO;
+	return log_timestamps;
+}
+
+/* UTC with milliseconds (ISO 8601): sortable, and no tz files to read. */
+static size_t log_put_timestamp(char *out, size_t cap)
+{
+	struct timespec ts;
+	struct tm tm;
+	size_t n;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) == -1 || !gmtime_r(&ts.tv_sec, &tm))
+		return 0;
+	n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (n == 0)
+		return 0;
+	n += (size_t)snprintf(out + n, cap - n, ".%03ldZ ", ts.tv_nsec / 1000000L);
+	return n < cap ? n : 0;
+}
+
+/* "[timestamp ][wsferry: ]level: " — the program name only on stderr,
+ * where other programs' lines mix with ours. */
+static size_t log_put_prefix(char *out, size_t cap, enum log_level level)
+{
+	size_t n = log_wants_timestamp() ? log_put_timestamp(out, cap) : 0;
+	const char *name = (size_t)level < LOG_NLEVELS ? log_level_names[level] : "log";
+	int w = snprintf(out + n, cap - n, "%s%s: ",
+	                 log_fd == STDERR_FILENO ? "wsferry: " : "", name);
+
+	return w < 0 ? n : n + (size_t)w;
+}
+
+/* Formats into out[0..cap) keeping the NUL inside; a cut ends in "...". */
+static size_t log_put_message(char *out, size_t cap, const char *fmt, va_list ap)
+{
+	int w;
+
+	if (cap < 4)
+		return 0;
+	w = vsnprintf(out, cap, fmt, ap);
+	if (w < 0)
+		return 0;
+	if ((size_t)w < cap)
+		return (size_t)w;
+	memcpy(out + cap - 4, "...", 3);
+	return cap - 1;
+}
+
+/* Logging never blocks the loop: EINTR is retried, a short write or a full
+ * pipe loses the rest of the line rather than retrying. */
+static void log_emit(const char *line, size_t len)
+{
+	while (write(log_fd, line, len) == -1 && errno == EINTR)
+		;
+}
+
+/* err < 0 means no errno suffix. The suffix is kept whole: only the message
+ * is cut. errno is saved so a log call never disturbs the caller's check. */
+static void log_vwrite(enum log_level level, int err, const char *fmt, va_list ap)
+{
+	char line[LOG_LINE_MAX], suffix[128] = "";
+	size_t len, room, slen = 0;
+	int saved = errno;
+
+	if (err >= 0) {
+		int w = snprintf(suffix, sizeof(suffix), ": %s", strerror(err));
+
+		slen = w < 0 ? 0 : (size_t)w < sizeof(suffix) ? (size_t)w : sizeof(suffix) - 1;
+	}
+	len = log_put_prefix(line, sizeof(line), level);
+	room = sizeof(line) - len - slen; /* includes the byte kept for '\n' */
+	len += log_put_message(line + len, room, fmt, ap);
+	memcpy(line + len, suffix, slen);
+	len += slen;
+	line[len++] = '\n';
+	log_emit(line, len);
+	errno = saved;
+}
+
+void log_write(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (level > log_level_now)
+		return;
+	va_start(ap, fmt);
+	log_vwrite(level, -1, fmt, ap);
+	va_end(ap);
+}
+
+/* Core functions return -errno: either sign names the same error. */
+void log_write_errno(enum log_level level, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (level > log_level_now)
+		return;
+	va_start(ap, fmt);
+	log_vwrite(level, err < 0 ? -err : err, fmt, ap);
+	va_end(ap);
+}

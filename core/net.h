@@ -1,0 +1,47 @@
+/* net.h — socket helpers: numeric addresses, non-blocking listen/accept/
+ * connect, socket options. Returns fds or -errno; never logs, never blocks,
+ * never resolves names (that is core/dns). */
+#ifndef WSF_CORE_NET_H
+#define WSF_CORE_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct net_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+#define NET_ADDR_STRLEN 64 /* "[v6%scope]:65535" fits */
+
+/* Numeric IPv4 or IPv6 literal (no brackets) + port. 0 or -EINVAL. */
+int net_addr_from_ip(const char *ip, uint16_t port, struct net_addr *out);
+/* "1.2.3.4:80" or "[::1]:80" into out; returns out. */
+const char *net_addr_str(const struct net_addr *a, char *out, size_t cap);
+uint16_t net_addr_port(const struct net_addr *a);
+bool net_addr_is_loopback(const struct net_addr *a);
+
+/* Non-blocking, close-on-exec listening socket with SO_REUSEADDR
+ * (and SO_REUSEPORT when reuseport). fd or -errno. */
+int net_listen(const struct net_addr *a, int backlog, bool reuseport);
+/* Non-blocking accepted fd, or -errno (-EAGAIN when none is waiting). */
+int net_accept(int lfd, struct net_addr *peer);
+/* Starts a non-blocking connect: fd (connected or in progress) or -errno. */
+int net_connect(const struct net_addr *a);
+/* Result of a finished non-blocking connect: 0 or -errno (SO_ERROR). */
+int net_connect_result(int fd);
+/* Local address of a socket (to learn an ephemeral port). 0 or -errno. */
+int net_local_addr(int fd, struct net_addr *out);
+
+int net_set_nonblock(int fd);
+void net_set_nodelay(int fd);
+
+/* read/write that retry EINTR: >0 bytes, 0 EOF (read) / nothing (write),
+ * -errno otherwise (-EAGAIN when it would block). write uses MSG_NOSIGNAL. */
+long net_read(int fd, void *p, size_t n);
+long net_write(int fd, const void *p, size_t n);
+long net_writev2(int fd, const void *a, size_t an, const void *b, size_t bn);
+
+#endif

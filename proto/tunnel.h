@@ -1,0 +1,75 @@
+/* tunnel.h — wsferry's own tunnel protocol on top of RFC 6455 (man/wsferry-
+ * protocol.7): the request blob that rides in the upgrade's Cookie, and the
+ * mapping of dial outcomes to HTTP statuses, SOCKS replies and proxy statuses.
+ * Pure: encode/decode only, no I/O, no clock (time is an argument). */
+#ifndef WSF_PROTO_TUNNEL_H
+#define WSF_PROTO_TUNNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/http.h"
+
+#define TUNNEL_VERSION 1
+#define TUNNEL_NONCE_LEN 16
+#define TUNNEL_MAX_TARGET 263 /* "[" 255-char host "]:" 5-digit port */
+#define TUNNEL_COOKIE_NAME "sid"
+/* version kind flags time(8) nonce(16) len(2) target + room for a MAC later */
+#define TUNNEL_BLOB_MAX (1 + 1 + 1 + 8 + TUNNEL_NONCE_LEN + 2 + TUNNEL_MAX_TARGET + 32)
+#define TUNNEL_COOKIE_MAX (sizeof(TUNNEL_COOKIE_NAME) + ((TUNNEL_BLOB_MAX * 4 + 2) / 3) + 1)
+
+enum tunnel_kind {
+	TUNNEL_CONNECT = 0,        /* dial target, relay bytes */
+	TUNNEL_REVERSE_LISTEN = 1, /* -R: server listens on target (BIND:PORT) */
+	TUNNEL_REVERSE_ACCEPT = 2, /* -R: carry the accepted connection named by target */
+	TUNNEL_KIND_MAX = 2,
+};
+
+struct tunnel_req {
+	uint8_t kind;   /* enum tunnel_kind */
+	uint8_t flags;  /* reserved for auth and encryption (0 today) */
+	uint64_t timestamp; /* unix seconds when the client made the request */
+	uint8_t nonce[TUNNEL_NONCE_LEN];
+	size_t target_len;
+	char target[TUNNEL_MAX_TARGET + 1]; /* NUL-terminated */
+};
+
+/* Writes the Cookie value "sid=<base64url blob>" (NUL-terminated) into out;
+ * returns its length or 0 when cap is too small or the target too long. */
+size_t tunnel_req_encode(const struct tunnel_req *r, char *out, size_t cap);
+
+/* Finds our cookie in the request's Cookie headers and decodes it. 0, or
+ * -1 when absent or malformed (the server then applies --stealth). */
+int tunnel_req_from_http(const struct http_request *req, struct tunnel_req *r);
+
+/* Decodes the base64url text of a blob. 0 or -1. */
+int tunnel_req_decode(const char *text, size_t len, struct tunnel_req *r);
+
+/* Outcome of the server's dial, as the server reports it and every front
+ * end translates it (SPEC.md "No extra round trip"). */
+enum tunnel_err {
+	TUNNEL_OK = 0,
+	TUNNEL_ERR_GENERAL,     /* 500 -> SOCKS 0x01 / HTTP 502 */
+	TUNNEL_ERR_FORBIDDEN,   /* 403 -> SOCKS 0x02 / HTTP 403 */
+	TUNNEL_ERR_UNREACHABLE, /* 503 -> SOCKS 0x04 / HTTP 502 */
+	TUNNEL_ERR_NOT_FOUND,   /* 404 -> SOCKS 0x04 / HTTP 502 (name not found) */
+	TUNNEL_ERR_REFUSED,     /* 502 -> SOCKS 0x05 / HTTP 502 */
+	TUNNEL_ERR_TIMEOUT,     /* 504 -> SOCKS 0x06 / HTTP 504 */
+	TUNNEL_ERR_BAD_TARGET,  /* 400 -> SOCKS 0x01 / HTTP 400 */
+	TUNNEL_ERR_IN_USE,      /* 409 -> -R port already bound on the server */
+};
+
+int tunnel_err_status(enum tunnel_err e);          /* wire status */
+enum tunnel_err tunnel_status_err(int status);     /* client side */
+uint8_t tunnel_err_socks_rep(enum tunnel_err e);   /* RFC 1928 §6 REP */
+int tunnel_err_proxy_status(enum tunnel_err e);    /* local HTTP proxy */
+const char *tunnel_err_text(enum tunnel_err e);    /* one sentence */
+/* errno of a failed connect() -> outcome. */
+enum tunnel_err tunnel_err_from_errno(int err);
+
+/* Splits "host:port" / "[v6]:port" into host (no brackets) and port.
+ * 0 or -1. */
+int tunnel_target_split(const char *s, size_t n, char *host, size_t host_cap, uint16_t *port);
+
+#endif

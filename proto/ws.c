@@ -1,0 +1,741 @@
+/* ws.c — RFC 6455 frame parser (both roles), framer, word-wide masking, UTF-8
+ * DFA and the opening handshake helpers. Owns nothing but the parser state
+ * the caller embeds; never allocates, logs, or touches a socket. */
+#include "proto/ws.h"
+
+#include <string.h>
+
+#include <bearssl.h>
+
+/* ---- frame header bits, RFC 6455 §5.2 ---- */
+
+#define WS_B0_FIN 0x80
+#define WS_B0_RSV 0x70 /* RSV1..3: no extension is ever negotiated */
+#define WS_B0_OPCODE 0x0F
+#define WS_B1_MASK 0x80
+#define WS_B1_LEN 0x7F
+#define WS_LEN_16 126 /* 7-bit length value announcing a 16-bit length */
+#define WS_LEN_64 127 /* ... announcing a 64-bit length */
+#define WS_MASK_KEY_LEN 4
+
+static enum ws_rc fail(struct ws_parser *p, enum ws_rc rc)
+{
+	p->err = (int8_t)rc;
+	return rc;
+}
+
+static bool op_is_control(unsigned op)
+{
+	return (op & 0x08) != 0; /* §5.5: opcodes 0x8-0xF */
+}
+
+static bool op_is_known(unsigned op)
+{
+	return op <= WS_OP_BINARY || (op >= WS_OP_CLOSE && op <= WS_OP_PONG);
+}
+
+/* ---- masking, §5.3 ---- */
+
+static unsigned mask_bytes(uint8_t *data, size_t len, const uint8_t key[4], unsigned offset)
+{
+	for (size_t i = 0; i < len; i++) {
+		data[i] ^= key[offset];
+		offset = (offset + 1) & 3;
+	}
+	return offset;
+}
+
+static void xor_word(uint8_t *data, uint64_t key)
+{
+	uint64_t w;
+
+	memcpy(&w, data, sizeof w);
+	w ^= key;
+	memcpy(data, &w, sizeof w);
+}
+
+/* The key repeated in memory order from offset: byte-order independent, and
+ * an 8-byte step keeps the offset since 8 is a multiple of 4. */
+static uint64_t key_word(const uint8_t key[4], unsigned offset)
+{
+	uint8_t bytes[8];
+	uint64_t w;
+
+	for (unsigned i = 0; i < sizeof bytes; i++)
+		bytes[i] = key[(offset + i) & 3];
+	memcpy(&w, bytes, sizeof w);
+	return w;
+}
+
+unsigned ws_mask(uint8_t *data, size_t len, const uint8_t key[4], unsigned offset)
+{
+	size_t head = (size_t)(-(uintptr_t)data & 7);
+	uint64_t k;
+
+	offset &= 3;
+	if (head > len)
+		head = len;
+	offset = mask_bytes(data, head, key, offset);
+	data += head;
+	len -= head;
+	k = key_word(key, offset);
+	/* 32 bytes a step: compilers turn this into vector xors (bench/ws_bench). */
+	for (; len >= 32; data += 32, len -= 32) {
+		xor_word(data, k);
+		xor_word(data + 8, k);
+		xor_word(data + 16, k);
+		xor_word(data + 24, k);
+	}
+	for (; len >= 8; data += 8, len -= 8)
+		xor_word(data, k);
+	return mask_bytes(data, len, key, offset);
+}
+
+/* ---- UTF-8, RFC 3629 §4 as a DFA (the approach of Bjoern Hoehrmann) ----
+ * Byte classes split lead bytes by which second bytes they allow, so
+ * overlongs, surrogates and code points over U+10FFFF die on the byte where
+ * they become impossible. */
+
+enum utf8_class {
+	U8C_ASCII = 0, /* 00..7F */
+	U8C_CONT_LO,   /* 80..8F */
+	U8C_CONT_MID,  /* 90..9F */
+	U8C_CONT_HI,   /* A0..BF */
+	U8C_LEAD2,     /* C2..DF */
+	U8C_E0,        /* E0: second byte A0..BF (no overlongs) */
+	U8C_LEAD3,     /* E1..EC, EE..EF */
+	U8C_ED,        /* ED: second byte 80..9F (no surrogates) */
+	U8C_F0,        /* F0: second byte 90..BF (no overlongs) */
+	U8C_LEAD4,     /* F1..F3 */
+	U8C_F4,        /* F4: second byte 80..8F (<= U+10FFFF) */
+	U8C_BAD,       /* C0, C1, F5..FF */
+	U8C_COUNT,
+};
+
+enum utf8_state {
+	U8S_ACCEPT = WS_UTF8_ACCEPT,
+	U8S_REJECT = WS_UTF8_REJECT,
+	U8S_NEED1,    /* one continuation byte left */
+	U8S_NEED2,    /* two left, any continuation */
+	U8S_E0,       /* after E0 */
+	U8S_ED,       /* after ED */
+	U8S_F0,       /* after F0 */
+	U8S_NEED3,    /* after F1..F3 */
+	U8S_F4,       /* after F4 */
+	U8S_COUNT,
+};
+
+/* Class of each byte; 00..7F are U8C_ASCII (0) by default. */
+static const uint8_t utf8_class[256] = {
+	/* 80 */ [0x80] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	/* 90 */ 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+	/* A0 */ 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+	/* B0 */ 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+	/* C0 */ 11, 11, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+	/* D0 */ 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+	/* E0 */ 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 6, 6,
+	/* F0 */ 8, 9, 9, 9, 10, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11,
+};
+
+#define R U8S_REJECT
+static const uint8_t utf8_next[U8S_COUNT][U8C_COUNT] = {
+	/*              ASCII 80-8F 90-9F A0-BF C2-DF E0 E1-EF ED F0 F1-F3 F4 bad */
+	[U8S_ACCEPT] = { 0, R, R, R, U8S_NEED1, U8S_E0, U8S_NEED2, U8S_ED, U8S_F0,
+	                 U8S_NEED3, U8S_F4, R },
+	[U8S_REJECT] = { R, R, R, R, R, R, R, R, R, R, R, R },
+	[U8S_NEED1] = { R, 0, 0, 0, R, R, R, R, R, R, R, R },
+	[U8S_NEED2] = { R, U8S_NEED1, U8S_NEED1, U8S_NEED1, R, R, R, R, R, R, R, R },
+	[U8S_E0] = { R, R, R, U8S_NEED1, R, R, R, R, R, R, R, R },
+	[U8S_ED] = { R, U8S_NEED1, U8S_NEED1, R, R, R, R, R, R, R, R, R },
+	[U8S_F0] = { R, R, U8S_NEED2, U8S_NEED2, R, R, R, R, R, R, R, R },
+	[U8S_NEED3] = { R, U8S_NEED2, U8S_NEED2, U8S_NEED2, R, R, R, R, R, R, R, R },
+	[U8S_F4] = { R, U8S_NEED2, R, R, R, R, R, R, R, R, R, R },
+};
+#undef R
+
+/* At a boundary, jump over ASCII eight bytes at a time. */
+static size_t utf8_skip_ascii(const uint8_t *s, size_t i, size_t len)
+{
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, s + i, sizeof w);
+		if (w & UINT64_C(0x8080808080808080))
+			break;
+	}
+	while (i < len && s[i] < 0x80)
+		i++;
+	return i;
+}
+
+uint8_t ws_utf8_step(uint8_t state, const uint8_t *s, size_t len)
+{
+	size_t i = 0;
+
+	if (state >= U8S_COUNT)
+		return WS_UTF8_REJECT;
+	while (state != WS_UTF8_REJECT && i < len) {
+		if (state == WS_UTF8_ACCEPT) {
+			i = utf8_skip_ascii(s, i, len);
+			if (i == len)
+				break;
+		}
+		state = utf8_next[state][utf8_class[s[i++]]];
+	}
+	return state;
+}
+
+/* ---- close codes, §7.4 and the IANA registry ---- */
+
+bool ws_close_code_valid(unsigned code)
+{
+	if (code >= 1000 && code <= 1003)
+		return true;
+	/* 1004 reserved; 1005, 1006 and 1015 must never be on the wire (§7.4.1). */
+	if (code >= 1007 && code <= 1011)
+		return true;
+	/* 1012 Service Restart, 1013 Try Again Later, 1014 Bad Gateway are
+	 * registered with IANA and sent by real servers: refusing them would
+	 * turn a peer's orderly close into a protocol error. */
+	if (code >= 1012 && code <= 1014)
+		return true;
+	return code >= 3000 && code <= 4999; /* registered and private use */
+}
+
+/* ---- frame parser ---- */
+
+/* What a header says, decoded before anything is committed to the parser. */
+struct frame_head {
+	uint64_t len;
+	size_t size; /* header bytes on the wire */
+	uint8_t op;
+	bool fin;
+	const uint8_t *key; /* NULL when unmasked */
+};
+
+/* First byte, checked alone so a bad frame fails on its first byte. */
+static enum ws_rc check_byte0(const struct ws_parser *p, uint8_t b0)
+{
+	unsigned op = b0 & WS_B0_OPCODE;
+
+	if ((b0 & WS_B0_RSV) || !op_is_known(op))
+		return WS_ERR_PROTOCOL; /* §5.2 */
+	if (op_is_control(op))
+		return (b0 & WS_B0_FIN) ? WS_NEED_MORE : WS_ERR_PROTOCOL; /* §5.5 */
+	if (op == WS_OP_CONT)
+		return p->msg_op ? WS_NEED_MORE : WS_ERR_PROTOCOL; /* §5.4 */
+	return p->msg_op ? WS_ERR_PROTOCOL : WS_NEED_MORE;
+}
+
+/* Second byte: mask bit for the role (§5.1), control length (§5.5). */
+static enum ws_rc check_byte1(const struct ws_parser *p, uint8_t b0, uint8_t b1)
+{
+	bool masked = (b1 & WS_B1_MASK) != 0;
+
+	if (masked != (p->role == WS_ROLE_SERVER))
+		return WS_ERR_PROTOCOL;
+	if (op_is_control(b0 & WS_B0_OPCODE) && (b1 & WS_B1_LEN) > WS_MAX_CTRL_PAYLOAD)
+		return WS_ERR_PROTOCOL;
+	return WS_NEED_MORE;
+}
+
+static size_t head_size(uint8_t b1)
+{
+	size_t size = 2;
+
+	if ((b1 & WS_B1_LEN) == WS_LEN_16)
+		size += 2;
+	else if ((b1 & WS_B1_LEN) == WS_LEN_64)
+		size += 8;
+	return size + ((b1 & WS_B1_MASK) ? WS_MASK_KEY_LEN : 0);
+}
+
+static uint64_t load_be(const uint8_t *s, size_t n)
+{
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < n; i++)
+		v = v << 8 | s[i];
+	return v;
+}
+
+/* Payload length, §5.2: the minimal number of bytes MUST be used and the
+ * 64-bit form's most significant bit MUST be 0. */
+static enum ws_rc read_length(const uint8_t *in, uint64_t *len)
+{
+	unsigned len7 = in[1] & WS_B1_LEN;
+
+	if (len7 < WS_LEN_16) {
+		*len = len7;
+		return WS_NEED_MORE;
+	}
+	if (len7 == WS_LEN_16) {
+		*len = load_be(in + 2, 2);
+		return *len < WS_LEN_16 ? WS_ERR_PROTOCOL : WS_NEED_MORE;
+	}
+	*len = load_be(in + 2, 8);
+	if (*len >> 63 || *len <= UINT16_MAX)
+		return WS_ERR_PROTOCOL;
+	return WS_NEED_MORE;
+}
+
+static enum ws_rc check_size(const struct ws_parser *p, const struct frame_head *h)
+{
+	uint64_t before = h->op == WS_OP_CONT ? p->msg_len : 0;
+
+	if (op_is_control(h->op) || !p->max_message)
+		return WS_NEED_MORE;
+	/* msg_len never exceeds max_message, so this cannot wrap. */
+	return h->len > p->max_message - before ? WS_ERR_TOO_BIG : WS_NEED_MORE;
+}
+
+/* Decodes a header once whole. Returns WS_EVENT when *h is filled,
+ * WS_NEED_MORE when bytes are missing, or an error. */
+static enum ws_rc read_head(const struct ws_parser *p, const uint8_t *in, size_t len,
+                            struct frame_head *h)
+{
+	enum ws_rc rc;
+
+	if (len < 1)
+		return WS_NEED_MORE;
+	if ((rc = check_byte0(p, in[0])) != WS_NEED_MORE || len < 2)
+		return rc;
+	if ((rc = check_byte1(p, in[0], in[1])) != WS_NEED_MORE)
+		return rc;
+	h->size = head_size(in[1]);
+	if (len < h->size)
+		return WS_NEED_MORE;
+	if ((rc = read_length(in, &h->len)) != WS_NEED_MORE)
+		return rc;
+	h->op = in[0] & WS_B0_OPCODE;
+	h->fin = (in[0] & WS_B0_FIN) != 0;
+	h->key = (in[1] & WS_B1_MASK) ? in + h->size - WS_MASK_KEY_LEN : NULL;
+	if ((rc = check_size(p, h)) != WS_NEED_MORE)
+		return rc;
+	return WS_EVENT;
+}
+
+/* §5.5.1: an empty body, or a valid 2-byte code and a UTF-8 reason. */
+static enum ws_rc check_close(const uint8_t *payload, size_t len, uint16_t *code)
+{
+	*code = 0;
+	if (len == 0)
+		return WS_NEED_MORE;
+	if (len == 1)
+		return WS_ERR_PROTOCOL;
+	*code = (uint16_t)load_be(payload, 2);
+	if (!ws_close_code_valid(*code))
+		return WS_ERR_PROTOCOL;
+	if (ws_utf8_step(WS_UTF8_ACCEPT, payload + 2, len - 2) != WS_UTF8_ACCEPT)
+		return WS_ERR_UTF8;
+	return WS_NEED_MORE;
+}
+
+static const enum ws_ev_type control_event[] = {
+	[WS_OP_CLOSE - WS_OP_CLOSE] = WS_EV_CLOSE,
+	[WS_OP_PING - WS_OP_CLOSE] = WS_EV_PING,
+	[WS_OP_PONG - WS_OP_CLOSE] = WS_EV_PONG,
+};
+
+/* Control frames are consumed whole (ws.h), so they never split a slice. */
+static enum ws_rc read_control(struct ws_parser *p, uint8_t *in, size_t len,
+                               const struct frame_head *h, size_t *used,
+                               struct ws_event *ev)
+{
+	uint8_t *payload = in + h->size;
+	size_t n = (size_t)h->len;
+	uint16_t code = 0;
+
+	if (len - h->size < n)
+		return WS_NEED_MORE;
+	if (h->key)
+		ws_mask(payload, n, h->key, 0);
+	if (h->op == WS_OP_CLOSE) {
+		enum ws_rc rc = check_close(payload, n, &code);
+
+		if (rc != WS_NEED_MORE)
+			return fail(p, rc);
+		p->closed = true;
+		payload += code ? 2 : 0;
+		n -= code ? 2 : 0;
+	}
+	*ev = (struct ws_event){ .type = control_event[h->op - WS_OP_CLOSE],
+	                         .opcode = (enum ws_opcode)h->op, .first = true,
+	                         .fin = true, .close_code = code, .data = payload,
+	                         .len = n };
+	*used = h->size + (size_t)h->len;
+	return WS_EVENT;
+}
+
+static void begin_data_frame(struct ws_parser *p, const struct frame_head *h)
+{
+	if (h->op != WS_OP_CONT) {
+		p->msg_op = h->op;
+		p->msg_len = 0;
+		p->utf8_state = WS_UTF8_ACCEPT;
+		p->first_pending = true;
+	}
+	p->msg_len += h->len;
+	p->frame_left = h->len;
+	p->frame_op = h->op;
+	p->frame_fin = h->fin;
+	p->in_frame = true;
+	p->mask_off = 0;
+	if (h->key)
+		memcpy(p->mask, h->key, sizeof p->mask);
+}
+
+/* Reports the payload bytes at in[pos..len) that belong to the open frame:
+ * unmasked in place, UTF-8 checked before anyone sees them. */
+static enum ws_rc read_data(struct ws_parser *p, uint8_t *in, size_t pos, size_t len,
+                            size_t *used, struct ws_event *ev)
+{
+	size_t n = len - pos < p->frame_left ? len - pos : (size_t)p->frame_left;
+	uint8_t *data = in + pos;
+	bool fin;
+
+	*used = pos;
+	if (n == 0 && p->frame_left)
+		return WS_NEED_MORE;
+	if (p->role == WS_ROLE_SERVER)
+		p->mask_off = (uint8_t)ws_mask(data, n, p->mask, p->mask_off);
+	p->frame_left -= n;
+	fin = p->frame_fin && !p->frame_left;
+	if (p->msg_op == WS_OP_TEXT) {
+		p->utf8_state = ws_utf8_step(p->utf8_state, data, n);
+		if (p->utf8_state == WS_UTF8_REJECT || (fin && p->utf8_state != WS_UTF8_ACCEPT))
+			return fail(p, WS_ERR_UTF8); /* §8.1 */
+	}
+	*ev = (struct ws_event){ .type = WS_EV_DATA, .opcode = (enum ws_opcode)p->msg_op,
+	                         .first = p->first_pending, .fin = fin, .data = data,
+	                         .len = n };
+	p->first_pending = false;
+	p->in_frame = p->frame_left != 0;
+	if (fin)
+		p->msg_op = 0;
+	*used = pos + n;
+	return WS_EVENT;
+}
+
+void ws_parser_init(struct ws_parser *p, enum ws_role role, uint64_t max_message)
+{
+	memset(p, 0, sizeof *p);
+	p->role = (uint8_t)role;
+	p->max_message = max_message;
+}
+
+enum ws_rc ws_parser_feed(struct ws_parser *p, uint8_t *in, size_t len, size_t *used,
+                          struct ws_event *ev)
+{
+	struct frame_head h;
+	enum ws_rc rc;
+
+	*used = 0;
+	if (p->err)
+		return (enum ws_rc)p->err;
+	if (p->closed)
+		return len ? fail(p, WS_ERR_CLOSED) : WS_NEED_MORE; /* §5.5.1 */
+	if (p->in_frame)
+		return read_data(p, in, 0, len, used, ev);
+	rc = read_head(p, in, len, &h);
+	if (rc != WS_EVENT)
+		return rc == WS_NEED_MORE ? rc : fail(p, rc);
+	if (op_is_control(h.op))
+		return read_control(p, in, len, &h, used, ev);
+	begin_data_frame(p, &h);
+	return read_data(p, in, h.size, len, used, ev);
+}
+
+uint16_t ws_rc_close_code(enum ws_rc rc)
+{
+	switch (rc) {
+	case WS_ERR_PROTOCOL:
+		return WS_CLOSE_PROTOCOL;
+	case WS_ERR_UTF8:
+		return WS_CLOSE_INVALID_DATA;
+	case WS_ERR_TOO_BIG:
+		return WS_CLOSE_TOO_BIG;
+	default:
+		return 0;
+	}
+}
+
+const char *ws_strerror(enum ws_rc rc)
+{
+	switch (rc) {
+	case WS_NEED_MORE:
+		return "websocket frame incomplete, more bytes needed";
+	case WS_EVENT:
+		return "websocket event ready";
+	case WS_ERR_PROTOCOL:
+		return "websocket protocol violation";
+	case WS_ERR_UTF8:
+		return "websocket text is not valid UTF-8";
+	case WS_ERR_TOO_BIG:
+		return "websocket message over the size limit";
+	case WS_ERR_CLOSED:
+		return "websocket bytes after the close frame";
+	}
+	return "unknown websocket error";
+}
+
+/* ---- framer ---- */
+
+size_t ws_frame_header(uint8_t *out, enum ws_opcode op, bool fin, uint64_t payload_len,
+                       const uint8_t *mask)
+{
+	uint8_t mask_bit = mask ? WS_B1_MASK : 0;
+	size_t n = 2;
+
+	out[0] = (uint8_t)((fin ? WS_B0_FIN : 0) | (op & WS_B0_OPCODE));
+	if (payload_len < WS_LEN_16) {
+		out[1] = (uint8_t)(mask_bit | payload_len);
+	} else if (payload_len <= UINT16_MAX) {
+		out[1] = mask_bit | WS_LEN_16;
+		for (; n < 4; n++)
+			out[n] = (uint8_t)(payload_len >> (8 * (3 - n)));
+	} else {
+		out[1] = mask_bit | WS_LEN_64;
+		for (; n < 10; n++)
+			out[n] = (uint8_t)(payload_len >> (8 * (9 - n)));
+	}
+	if (mask) {
+		memcpy(out + n, mask, WS_MASK_KEY_LEN);
+		n += WS_MASK_KEY_LEN;
+	}
+	return n;
+}
+
+/* ---- opening handshake, §4 ---- */
+
+#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11" /* §1.3 */
+#define WS_VERSION "13"                                 /* §4.1 */
+#define WS_NONCE_LEN 16                                 /* §4.1 */
+
+static const char b64_alphabet[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* RFC 4648 §4 with padding; writes 4 * ceil(n / 3) chars and a NUL. */
+static void b64_encode(char *out, const uint8_t *in, size_t n)
+{
+	for (; n > 0; in += 3, n -= n < 3 ? n : 3) {
+		uint32_t v = (uint32_t)in[0] << 16 | (n > 1 ? (uint32_t)in[1] << 8 : 0) |
+		             (n > 2 ? in[2] : 0);
+
+		*out++ = b64_alphabet[v >> 18 & 63];
+		*out++ = b64_alphabet[v >> 12 & 63];
+		*out++ = n > 1 ? b64_alphabet[v >> 6 & 63] : '=';
+		*out++ = n > 2 ? b64_alphabet[v & 63] : '=';
+	}
+	*out = '\0';
+}
+
+static int b64_value(char c)
+{
+	const char *at = c ? strchr(b64_alphabet, c) : NULL;
+
+	return at ? (int)(at - b64_alphabet) : -1;
+}
+
+/* §4.2.1 item 5: the key decodes to exactly 16 bytes, i.e. 22 symbols and
+ * "==". The last symbol's 4 spare bits must be zero (RFC 4648 §3.5 lets a
+ * decoder refuse otherwise; every real client sends canonical base64). */
+static bool key_is_nonce(struct http_slice v)
+{
+	int last;
+
+	if (v.len != WS_KEY_LEN || v.p[22] != '=' || v.p[23] != '=')
+		return false;
+	for (size_t i = 0; i < 21; i++)
+		if (b64_value(v.p[i]) < 0)
+			return false;
+	last = b64_value(v.p[21]);
+	return last >= 0 && (last & 15) == 0;
+}
+
+void ws_accept_key(const char *key, size_t key_len, char out[WS_ACCEPT_LEN + 1])
+{
+	uint8_t digest[br_sha1_SIZE];
+	br_sha1_context sha;
+
+	br_sha1_init(&sha);
+	br_sha1_update(&sha, key, key_len);
+	br_sha1_update(&sha, WS_GUID, sizeof WS_GUID - 1);
+	br_sha1_out(&sha, digest);
+	b64_encode(out, digest, sizeof digest);
+}
+
+void ws_make_key(const uint8_t nonce[16], char out[WS_KEY_LEN + 1])
+{
+	b64_encode(out, nonce, WS_NONCE_LEN);
+}
+
+/* The only header of its name: a repeated key or version is malformed. */
+static const struct http_header *find_once(const struct http_header *h, size_t n,
+                                           const char *name, bool *dup)
+{
+	const struct http_header *first = http_find(h, n, name);
+
+	if (first && http_find(first + 1, n - (size_t)(first + 1 - h), name))
+		*dup = true;
+	return first;
+}
+
+static bool has_token(const struct http_header *h, size_t n, const char *name,
+                      const char *token)
+{
+	const struct http_header *f = http_find(h, n, name);
+
+	return f && http_has_token(f->value, token);
+}
+
+int ws_check_upgrade(const struct http_request *req, const char **key, size_t *key_len)
+{
+	const struct http_header *h = req->headers, *version, *nonce;
+	size_t n = req->nheaders;
+	bool dup = false;
+
+	if (!http_slice_eq(req->method, "GET"))
+		return 405;
+	if (req->minor_version < 1 || !http_find(h, n, "Host") ||
+	    !has_token(h, n, "Upgrade", "websocket") ||
+	    !has_token(h, n, "Connection", "upgrade"))
+		return 400;
+	/* Version before key: older drafts lack Sec-WebSocket-Key and deserve the
+	 * 426 that tells them which version we speak (§4.2.2). */
+	version = find_once(h, n, "Sec-WebSocket-Version", &dup);
+	if (!version || dup || !http_slice_eq(version->value, WS_VERSION))
+		return 426;
+	nonce = find_once(h, n, "Sec-WebSocket-Key", &dup);
+	if (!nonce || dup || !key_is_nonce(nonce->value))
+		return 400;
+	*key = nonce->value.p;
+	*key_len = nonce->value.len;
+	return 0;
+}
+
+/* Bounded appender: once something does not fit, the result is 0. */
+struct text_out {
+	char *buf;
+	size_t cap;
+	size_t len;
+	bool over;
+};
+
+static void put_bytes(struct text_out *o, const char *s, size_t n)
+{
+	if (o->over || n > o->cap - o->len) {
+		o->over = true;
+		return;
+	}
+	memcpy(o->buf + o->len, s, n);
+	o->len += n;
+}
+
+static void put_str(struct text_out *o, const char *s)
+{
+	if (s)
+		put_bytes(o, s, strlen(s));
+}
+
+static size_t out_result(const struct text_out *o)
+{
+	return o->over ? 0 : o->len;
+}
+
+size_t ws_response_101(char *out, size_t cap, const char *key, size_t key_len,
+                       const char *extra)
+{
+	struct text_out o = { .buf = out, .cap = cap };
+	char accept[WS_ACCEPT_LEN + 1];
+
+	ws_accept_key(key, key_len, accept);
+	put_str(&o, "HTTP/1.1 101 Switching Protocols\r\n"
+	            "Upgrade: websocket\r\n"
+	            "Connection: Upgrade\r\n"
+	            "Sec-WebSocket-Accept: ");
+	put_str(&o, accept);
+	put_str(&o, "\r\n");
+	put_str(&o, extra);
+	put_str(&o, "\r\n");
+	return out_result(&o);
+}
+
+size_t ws_response_error(char *out, size_t cap, int status)
+{
+	struct text_out o = { .buf = out, .cap = cap };
+	char code[4];
+
+	if (status < 100 || status > 999)
+		return 0;
+	code[0] = (char)('0' + status / 100);
+	code[1] = (char)('0' + status / 10 % 10);
+	code[2] = (char)('0' + status % 10);
+	code[3] = '\0';
+	put_str(&o, "HTTP/1.1 ");
+	put_str(&o, code);
+	put_str(&o, " ");
+	put_str(&o, http_reason(status));
+	put_str(&o, "\r\n");
+	if (status == 426)
+		put_str(&o, "Sec-WebSocket-Version: " WS_VERSION "\r\n"); /* §4.4 */
+	if (status == 405)
+		put_str(&o, "Allow: GET\r\n"); /* RFC 9110 §15.5.6 */
+	put_str(&o, "Connection: close\r\nContent-Length: 0\r\n\r\n");
+	return out_result(&o);
+}
+
+/* Refuses bytes that would end the line early or split the request line. */
+static bool is_field_text(const char *s, bool allow_space)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c == 0x7F || (c == ' ' && !allow_space))
+			return false;
+	}
+	return true;
+}
+
+size_t ws_client_request(char *out, size_t cap, const char *host, const char *path,
+                         const char *key, const char *extra)
+{
+	struct text_out o = { .buf = out, .cap = cap };
+
+	if (!path || !*path)
+		path = "/";
+	if (!host || !*host || !is_field_text(host, false) || !is_field_text(path, false) ||
+	    strlen(key) != WS_KEY_LEN || !is_field_text(key, false))
+		return 0;
+	put_str(&o, "GET ");
+	put_str(&o, path);
+	put_str(&o, " HTTP/1.1\r\nHost: ");
+	put_str(&o, host);
+	put_str(&o, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ");
+	put_str(&o, key);
+	put_str(&o, "\r\nSec-WebSocket-Version: " WS_VERSION "\r\n");
+	put_str(&o, extra);
+	put_str(&o, "\r\n");
+	return out_result(&o);
+}
+
+int ws_check_response(const struct http_response *resp, const char *key)
+{
+	const struct http_header *h = resp->headers, *accept;
+	size_t n = resp->nheaders;
+	char want[WS_ACCEPT_LEN + 1];
+
+	if (resp->status != 101 || !has_token(h, n, "Upgrade", "websocket") ||
+	    !has_token(h, n, "Connection", "upgrade"))
+		return -1;
+	/* §4.1: we offered no extension, and our parser refuses RSV bits. */
+	if (http_find(h, n, "Sec-WebSocket-Extensions"))
+		return -1;
+	accept = http_find(h, n, "Sec-WebSocket-Accept");
+	ws_accept_key(key, strlen(key), want);
+	/* base64 is case-sensitive: http_slice_eq would not do. */
+	if (!accept || accept->value.len != WS_ACCEPT_LEN ||
+	    memcmp(accept->value.p, want, WS_ACCEPT_LEN) != 0)
+		return -1;
+	return 0;
+}

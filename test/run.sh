@@ -1,0 +1,69 @@
+#!/bin/sh
+# run.sh — the whole suite after `make test` built everything: unit tests
+# (plain and ASan+UBSan), integration tests against the real binary (plain,
+# sanitized, and one scenario under valgrind), then each fuzzer briefly.
+# Sums every "N passed, N failed" and prints the total last.
+cd "$(dirname "$0")/.." || exit 1
+PY=/usr/bin/python3
+FUZZ_SECONDS=${FUZZ_SECONDS:-15}
+total_pass=0
+total_fail=0
+log=$(mktemp -d)
+trap 'rm -rf "$log"' EXIT
+
+# Runs "$@" with a time bound, shows its output, adds its counts. A run that
+# prints no count line, or exits non-zero with none failed, counts one failure.
+run() {
+	name=$1; shift
+	out="$log/out"
+	timeout -k 5 "${T:-300}" "$@" >"$out" 2>&1
+	rc=$?
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
+	p=$(echo "$line" | sed -nE 's/^([0-9]+) passed.*/\1/p')
+	f=$(echo "$line" | sed -nE 's/.* ([0-9]+) failed.*/\1/p')
+	[ -z "$p" ] && p=0
+	[ -z "$f" ] && f=0
+	if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+	fi
+	if [ "$f" -ne 0 ]; then
+		cat "$out"
+		echo "FAIL $name (exit $rc): $p passed, $f failed"
+	else
+		echo "ok   $name: $p passed"
+	fi
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f))
+}
+
+for dir in build build-san; do
+	for t in $(find "$dir/test" -type f -name '*_test' 2>/dev/null | sort); do
+		run "$t" "./$t"
+	done
+done
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+for bin in build/wsferry build-san/wsferry; do
+	for t in test/integration/*_test.py; do
+		[ -f "$t" ] || continue
+		WSFERRY="./$bin" run "$t [$bin]" $PY "$t"
+	done
+	for t in test/integration/*_test.sh; do
+		[ -f "$t" ] || continue
+		WSFERRY="./$bin" run "$t [$bin]" sh "$t"
+	done
+done
+
+for s in test/integration/*_scenario.sh; do
+	[ -f "$s" ] || continue
+	WSFERRY=./build/wsferry run "$s" sh "$s"
+done
+
+for f in build-fuzz/*_fuzz; do
+	[ -x "$f" ] || continue
+	T=$((FUZZ_SECONDS + 60)) run "$f ${FUZZ_SECONDS}s" sh test/fuzz.sh "$FUZZ_SECONDS" "$(basename "$f")"
+done
+
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]

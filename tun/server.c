@@ -1,0 +1,290 @@
+/* server.c — listeners, accept, the request-head phase and routing.
+ * Owns every accepted connection until an endpoint takes it over; anything
+ * that matches no endpoint gets --stealth (default: closed without a byte). */
+#include "tun/server_int.h"
+
+#include <errno.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+
+#define ACCEPT_BATCH 64       /* accepts per wake: fairness to open connections */
+#define ACCEPT_PAUSE_MS 100   /* after EMFILE: never spin on a full fd table */
+#define EMFILE_LOG_EVERY_MS 10000
+
+/* A connection whose request head is still arriving. */
+struct head_conn {
+	struct conn_link link;
+	struct server *srv;
+	struct rx_io io;
+	struct rx_timer deadline;
+	int fd;
+	struct net_addr peer;
+	struct buf in;
+	size_t scanned; /* http_head_end progress */
+};
+
+void server_config_init(struct server_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->stealth = STEALTH_DROP;
+	cfg->max_message = SERVER_DEFAULT_MAX_MESSAGE;
+	cfg->handshake_ms = SERVER_DEFAULT_HANDSHAKE_MS;
+}
+
+static void head_conn_destroy(struct conn_link *link)
+{
+	struct head_conn *hc = (struct head_conn *)link;
+	struct server *srv = hc->srv;
+	rx_timer_cancel(&srv->rx, &hc->deadline);
+	if (hc->fd >= 0) {
+		rx_io_del(&srv->rx, &hc->io);
+		close(hc->fd);
+	}
+	buf_free(&hc->in);
+	conn_list_remove(&srv->conns, &hc->link);
+	free(hc);
+}
+
+/* Stealth drop: read what the peer already sent so close() sends a FIN, not
+ * the RST that unread bytes would cause, then close without a byte. */
+static void head_conn_drop(struct head_conn *hc, const char *why)
+{
+	uint8_t sink[4096];
+	log_debug("c%u %s: dropped", hc->link.id, why);
+	for (int i = 0; i < 16 && net_read(hc->fd, sink, sizeof(sink)) > 0; i++)
+		;
+	head_conn_destroy(&hc->link);
+}
+
+static void head_conn_route(struct head_conn *hc, size_t head_len)
+{
+	struct http_request req;
+	const struct server_config *cfg = hc->srv->cfg;
+	int rc = http_parse_request((const char *)buf_data(&hc->in), head_len, &req);
+	if (rc < 0) {
+		head_conn_drop(hc, http_strerror(rc));
+		return;
+	}
+	const char *q = memchr(req.target.p, '?', req.target.len);
+	size_t path_len = q ? (size_t)(q - req.target.p) : req.target.len;
+	struct handoff h = {.fd = hc->fd, .id = hc->link.id, .peer = hc->peer, .in = hc->in,
+	                    .head_len = head_len, .req = &req};
+	if (cfg->echo_path && strlen(cfg->echo_path) == path_len &&
+	    memcmp(cfg->echo_path, req.target.p, path_len) == 0) {
+		rx_io_del(&hc->srv->rx, &hc->io);
+		hc->fd = -1; /* the endpoint owns it now, in every outcome */
+		echo_accept(hc->srv, &h);
+		hc->in = h.in; /* what the endpoint left behind */
+		head_conn_destroy(&hc->link);
+		return;
+	}
+	head_conn_drop(hc, "no endpoint for this request");
+}
+
+static void head_conn_on_io(struct rx *rx, struct rx_io *io, unsigned events)
+{
+	struct head_conn *hc = (struct head_conn *)((char *)io - offsetof(struct head_conn, io));
+	(void)rx;
+	(void)events;
+	if (buf_alloc(&hc->in) < 0) {
+		head_conn_drop(hc, "out of memory");
+		return;
+	}
+	size_t room = buf_room(&hc->in);
+	long n = net_read(hc->fd, buf_tail(&hc->in), room);
+	if (n == -EAGAIN)
+		return;
+	if (n <= 0) {
+		log_debug("c%u closed before a whole request", hc->link.id);
+		head_conn_destroy(&hc->link);
+		return;
+	}
+	buf_produced(&hc->in, (size_t)n);
+	int end = http_head_end((const char *)buf_data(&hc->in), buf_len(&hc->in), &hc->scanned);
+	if (end == HTTP_NEED_MORE)
+		return;
+	if (end < 0)
+		head_conn_drop(hc, http_strerror(end));
+	else
+		head_conn_route(hc, (size_t)end);
+}
+
+static void head_conn_on_deadline(struct rx *rx, struct rx_timer *t)
+{
+	struct head_conn *hc = (struct head_conn *)((char *)t - offsetof(struct head_conn, deadline));
+	(void)rx;
+	log_info("c%u no whole request within %u ms: dropped", hc->link.id,
+	         hc->srv->cfg->handshake_ms);
+	head_conn_drop(hc, "handshake deadline");
+}
+
+static void server_take(struct server *srv, int fd, const struct net_addr *peer)
+{
+	struct head_conn *hc = calloc(1, sizeof(*hc));
+	if (!hc) {
+		close(fd); /* refuse the newcomer, serve on */
+		return;
+	}
+	hc->srv = srv;
+	hc->fd = fd;
+	hc->peer = *peer;
+	conn_list_add(&srv->conns, &hc->link, head_conn_destroy);
+	net_set_nodelay(fd);
+	if (rx_io_add(&srv->rx, &hc->io, fd, head_conn_on_io) < 0) {
+		hc->fd = -1;
+		close(fd);
+		head_conn_destroy(&hc->link);
+		return;
+	}
+	rx_io_want(&srv->rx, &hc->io, RX_READ);
+	rx_timer_arm(&srv->rx, &hc->deadline, rx_now(&srv->rx) + srv->cfg->handshake_ms,
+	             head_conn_on_deadline);
+	if (log_level_now >= LOG_LEVEL_DEBUG) {
+		char a[NET_ADDR_STRLEN];
+		log_debug("c%u accepted from %s", hc->link.id, net_addr_str(peer, a, sizeof(a)));
+	}
+}
+
+static void listener_resume(struct rx *rx, struct rx_timer *t)
+{
+	struct listener *l = (struct listener *)((char *)t - offsetof(struct listener, pause));
+	rx_io_want(rx, &l->io, RX_READ);
+}
+
+/* Out of descriptors: stop accepting for a moment instead of spinning on a
+ * level-triggered listener whose backlog we cannot drain. */
+static void listener_pause(struct listener *l, int err)
+{
+	struct server *srv = l->srv;
+	uint64_t now = rx_now(&srv->rx);
+	if (srv->emfile_logged_ms == 0 || now - srv->emfile_logged_ms >= EMFILE_LOG_EVERY_MS) {
+		log_warn("%s: accept: %s (%zu connections open); pausing accepts", l->name,
+		         strerror(-err), srv->conns.count);
+		srv->emfile_logged_ms = now;
+	}
+	rx_io_want(&srv->rx, &l->io, 0);
+	rx_timer_arm(&srv->rx, &l->pause, now + ACCEPT_PAUSE_MS, listener_resume);
+}
+
+static void listener_on_io(struct rx *rx, struct rx_io *io, unsigned events)
+{
+	struct listener *l = (struct listener *)io;
+	(void)rx;
+	(void)events;
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		struct net_addr peer;
+		int fd = net_accept(l->fd, &peer);
+		if (fd >= 0) {
+			server_take(l->srv, fd, &peer);
+			continue;
+		}
+		if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM)
+			listener_pause(l, fd);
+		else if (fd != -EAGAIN)
+			log_debug("%s: accept: %s", l->name, strerror(-fd));
+		return;
+	}
+}
+
+/* Resolves a listen URL at startup (blocking is fine before serving). */
+static int listen_addr(const struct url *u, struct net_addr *out)
+{
+	if (net_addr_from_ip(u->host, u->port, out) == 0)
+		return 0;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG};
+	struct addrinfo *res = NULL;
+	int rc = getaddrinfo(u->host, NULL, &hints, &res);
+	if (rc != 0 || !res)
+		return -1;
+	memcpy(&out->ss, res->ai_addr, res->ai_addrlen);
+	out->len = res->ai_addrlen;
+	((struct sockaddr_in *)&out->ss)->sin_port = htons(u->port); /* same offset in v6 */
+	freeaddrinfo(res);
+	return 0;
+}
+
+static int server_listen(struct server *srv, const struct url *u)
+{
+	struct listener *l = &srv->listeners[srv->nlisteners];
+	struct net_addr a;
+	if (listen_addr(u, &a) < 0) {
+		log_error("cannot resolve listen host %s", u->host);
+		return -1;
+	}
+	char name[NET_ADDR_STRLEN];
+	net_addr_str(&a, name, sizeof(name));
+	int fd = net_listen(&a, 1024, false);
+	if (fd < 0) {
+		log_error("cannot listen on %s: %s", name, strerror(-fd));
+		return -1;
+	}
+	l->srv = srv;
+	l->fd = fd;
+	snprintf(l->name, sizeof(l->name), "%s://%s", url_scheme_name(u->scheme), name);
+	if (rx_io_add(&srv->rx, &l->io, fd, listener_on_io) < 0) {
+		close(fd);
+		return -1;
+	}
+	rx_io_want(&srv->rx, &l->io, RX_READ);
+	srv->nlisteners++;
+	log_info("listening on %s", l->name);
+	return 0;
+}
+
+static void server_close_listeners(struct server *srv)
+{
+	for (size_t i = 0; i < srv->nlisteners; i++) {
+		struct listener *l = &srv->listeners[i];
+		rx_timer_cancel(&srv->rx, &l->pause);
+		rx_io_del(&srv->rx, &l->io);
+		close(l->fd);
+	}
+	srv->nlisteners = 0;
+}
+
+static void server_on_signal(struct rx *rx, int signo, void *arg)
+{
+	struct server *srv = arg;
+	log_info("%s: stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+	srv->stopping = true;
+	server_close_listeners(srv);
+	conn_list_destroy_all(&srv->conns);
+	rx_stop(rx);
+}
+
+int server_main(const struct server_config *cfg)
+{
+	struct server *srv = calloc(1, sizeof(*srv));
+	if (!srv || rx_init(&srv->rx) < 0) {
+		log_error("cannot start the event loop");
+		free(srv);
+		return 1;
+	}
+	srv->cfg = cfg;
+	conn_list_init(&srv->conns);
+	int rc = 0;
+	for (size_t i = 0; i < cfg->nlisten && rc == 0; i++)
+		rc = server_listen(srv, &cfg->listen[i]);
+	if (rc == 0) {
+		signal(SIGPIPE, SIG_IGN);
+		rx_signal(&srv->rx, SIGTERM, server_on_signal, srv);
+		rx_signal(&srv->rx, SIGINT, server_on_signal, srv);
+		if (rx_run(&srv->rx) < 0) {
+			log_error("event loop failed");
+			rc = -1;
+		}
+	}
+	server_close_listeners(srv);
+	conn_list_destroy_all(&srv->conns);
+	rx_free(&srv->rx);
+	free(srv);
+	buf_pool_drain();
+	return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,39 @@
+/* server.h — `wsferry server`: listeners, the request-head phase, routing by
+ * path to endpoints (echo now; tunnel, ping, push later) and stealth for
+ * everything else. Owns its reactor and every connection it accepted. */
+#ifndef WSF_TUN_SERVER_H
+#define WSF_TUN_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/url.h"
+
+#define SERVER_MAX_LISTEN 8
+#define SERVER_DEFAULT_MAX_MESSAGE (16u << 20)   /* 16 MiB per WebSocket message */
+#define SERVER_DEFAULT_HANDSHAKE_MS 10000        /* whole request head within 10 s */
+
+enum stealth_mode {
+	STEALTH_DROP = 0, /* close without a byte */
+	STEALTH_DECOY,    /* answer like a plain static web server */
+	STEALTH_FALLBACK, /* hand the connection to --fallback */
+};
+
+struct server_config {
+	struct url listen[SERVER_MAX_LISTEN];
+	size_t nlisten;
+	const char *echo_path;     /* NULL: no echo endpoint */
+	enum stealth_mode stealth;
+	uint64_t max_message;      /* bytes per WebSocket message */
+	unsigned handshake_ms;     /* deadline for a whole request head */
+};
+
+/* Fills the defaults of SPEC.md (no listener yet). */
+void server_config_init(struct server_config *cfg);
+
+/* Binds every listener (a failure to bind is reported and returns 1 before
+ * anything is served), then serves until SIGTERM/SIGINT. 0 on a clean stop,
+ * 1 on a runtime failure. */
+int server_main(const struct server_config *cfg);
+
+#endif

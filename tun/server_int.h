@@ -1,0 +1,46 @@
+/* server_int.h — what the server shares with its endpoints (private to tun/).
+ * An endpoint takes over an accepted connection whose request head is parsed:
+ * the fd, the bytes read so far (head + anything pipelined) and the request. */
+#ifndef WSF_TUN_SERVER_INT_H
+#define WSF_TUN_SERVER_INT_H
+
+#include "core/buf.h"
+#include "core/net.h"
+#include "core/rx.h"
+#include "proto/http.h"
+#include "tun/conn.h"
+#include "tun/server.h"
+
+struct listener {
+	struct rx_io io;
+	struct rx_timer pause; /* accept paused after EMFILE/ENFILE */
+	struct server *srv;
+	int fd;
+	char name[NET_ADDR_STRLEN + 8];
+};
+
+struct server {
+	struct rx rx;
+	const struct server_config *cfg;
+	struct conn_list conns;
+	struct listener listeners[SERVER_MAX_LISTEN];
+	size_t nlisteners;
+	uint64_t emfile_logged_ms; /* rate limit for "out of descriptors" */
+	bool stopping;
+};
+
+/* A request whose head is complete, handed from the server to an endpoint. */
+struct handoff {
+	int fd;
+	unsigned id;
+	struct net_addr peer;
+	struct buf in;        /* head at the front, then pipelined bytes */
+	size_t head_len;
+	const struct http_request *req;
+};
+
+/* Endpoints own h->fd from the call on (closing it themselves on failure) and
+ * may take h->in (leaving it empty). 0, or -1 when the connection was closed. */
+int echo_accept(struct server *srv, struct handoff *h);
+
+#endif
