@@ -64,5 +64,7 @@ int main(int argc, char **argv)
 		return printf("wsferry %s\n", WSF_VERSION), 0;
 	if (strcmp(cmd, "server") == 0)
 		return cmd_server(argc - 2, argv + 2);
-	return opts_usage_error(cmd, "unknown command (server, --help, --version)");
+	if (strcmp(cmd, "client") == 0)
+		return cmd_client(argc - 2, argv + 2);
+	return opts_usage_error(cmd, "unknown command (server, client, --help, --version)");
 }

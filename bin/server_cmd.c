@@ -92,19 +92,25 @@ static int default_listen(struct server_config *cfg)
 	return add_listen(cfg, DEFAULT_LISTEN, &why) < 0 ? 1 : 0;
 }
 
+/* SPEC: the first lines say how to connect. */
 static void print_banner(const struct server_config *cfg)
 {
 	for (size_t i = 0; i < cfg->nlisten; i++) {
 		const struct url *u = &cfg->listen[i];
-		const char *fmt = u->host_is_v6 ? "%s://[%s]:%u%s\n" : "%s://%s:%u%s\n";
-		if (cfg->echo_path) {
-			fprintf(stderr, "wsferry: echo endpoint at ");
-			fprintf(stderr, fmt, url_scheme_name(u->scheme), u->host, u->port, cfg->echo_path);
-		}
+		const char *host = u->host;
+		if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
+			host = "SERVER_HOST"; /* the user knows the public name, we don't */
+		char url[URL_MAX_HOST + URL_MAX_PATH + 32];
+		snprintf(url, sizeof(url), strchr(host, ':') ? "%s://[%s]:%u%s" : "%s://%s:%u%s",
+		         url_scheme_name(u->scheme), host, u->port, strcmp(u->path, "/") ? u->path : "");
+		fprintf(stderr, "wsferry: tunnel server at %s; connect with:\n", url);
+		fprintf(stderr, "  wsferry client %s -D 127.0.0.1:1080\n", url);
+		if (cfg->echo_path)
+			fprintf(stderr, "wsferry: echo endpoint at %s://%s:%u%s\n",
+			        url_scheme_name(u->scheme), host, u->port, cfg->echo_path);
 	}
-	if (!cfg->echo_path)
-		fprintf(stderr, "wsferry: no endpoint configured (try --echo /echo); "
-		                "every request is dropped\n");
+	fprintf(stderr, "wsferry: warning: no --key: this server is OPEN, anyone who can reach it "
+	                "can tunnel through it\n");
 }
 
 int cmd_server(int argc, char **argv)

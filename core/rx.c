@@ -285,11 +285,20 @@ static void rx_signal_handler(int signo)
 	errno = saved;
 }
 
-static void rx_signal_dispatch(struct rx *rx, int signo)
+static struct rx_sig *rx_signal_find(struct rx *rx, int signo)
 {
 	for (size_t i = 0; i < rx->nsigs; i++)
 		if (rx->sigs[i].signo == signo)
-			rx->sigs[i].fn(rx, signo, rx->sigs[i].arg);
+			return &rx->sigs[i];
+	return NULL;
+}
+
+static void rx_signal_dispatch(struct rx *rx, int signo)
+{
+	struct rx_sig *s = rx_signal_find(rx, signo);
+
+	if (s)
+		s->fn(rx, signo, s->arg);
 }
 
 static void rx_signal_drain(struct rx *rx, struct rx_io *io, unsigned events)
@@ -311,7 +320,7 @@ static void rx_signal_drain(struct rx *rx, struct rx_io *io, unsigned events)
 	}
 }
 
-static int rx_fd_set_flags(int fd)
+static int rx_fd_nonblock_cloexec(int fd)
 {
 	int fl = fcntl(fd, F_GETFL);
 
@@ -329,9 +338,9 @@ static int rx_signal_pipe_open(struct rx *rx)
 
 	if (pipe(rx->sig_pipe) == -1)
 		return -errno;
-	rc = rx_fd_set_flags(rx->sig_pipe[0]);
+	rc = rx_fd_nonblock_cloexec(rx->sig_pipe[0]);
 	if (rc == 0)
-		rc = rx_fd_set_flags(rx->sig_pipe[1]);
+		rc = rx_fd_nonblock_cloexec(rx->sig_pipe[1]);
 	if (rc == 0)
 		rc = rx_io_add(rx, &rx->sig_io, rx->sig_pipe[0], rx_signal_drain);
 	if (rc != 0)
@@ -341,21 +350,14 @@ static int rx_signal_pipe_open(struct rx *rx)
 	return 0;
 }
 
-static struct rx_sig *rx_signal_find(struct rx *rx, int signo)
-{
-	for (size_t i = 0; i < rx->nsigs; i++)
-		if (rx->sigs[i].signo == signo)
-			return &rx->sigs[i];
-	return NULL;
-}
-
 int rx_signal(struct rx *rx, int signo, rx_signal_fn fn, void *arg)
 {
-	struct rx_sig *s = rx_signal_find(rx, signo);
+	struct rx_sig *s;
 	struct sigaction sa;
 
 	if (signo <= 0 || signo > UCHAR_MAX || !fn) /* the pipe carries one byte */
 		return -EINVAL;
+	s = rx_signal_find(rx, signo);
 	if (!s && rx->nsigs == RX_MAX_SIGNALS)
 		return -ENOSPC;
 	rx_sig_wfd = rx->sig_pipe[1];

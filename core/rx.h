@@ -17,10 +17,11 @@ enum {
 	RX_WRITE = 2, /* writable, or error */
 };
 
-/* Called with the fired subset of RX_READ|RX_WRITE. Errors and hangups are
- * reported as readable+writable so the next read/write sees the cause. The
- * callback MAY rx_io_del() and free its owner (even other ios' owners): fired
- * entries of a deleted io are invalidated before they are dispatched. */
+/* Called with the fired subset of RX_READ|RX_WRITE, cut to the io's current
+ * interest. Errors and hangups are reported as readable+writable so the next
+ * read/write sees the cause. The callback MAY rx_io_del() and free its owner
+ * (even other ios' owners): fired entries of a deleted io are invalidated
+ * before they are dispatched. */
 typedef void (*rx_io_fn)(struct rx *rx, struct rx_io *io, unsigned events);
 typedef void (*rx_timer_fn)(struct rx *rx, struct rx_timer *t);
 typedef void (*rx_signal_fn)(struct rx *rx, int signo, void *arg);
@@ -36,7 +37,8 @@ struct rx_io {
 	bool dirty;
 };
 
-/* Intrusive min-heap node (libuv heap-inl.h shape): arming never mallocs. */
+/* Intrusive min-heap node (libuv heap-inl.h shape): arming never mallocs.
+ * Zero it before the first arm. Fields are private. */
 struct rx_timer {
 	uint64_t deadline_ms;
 	struct rx_timer *parent, *left, *right;
@@ -94,7 +96,8 @@ void rx_update_time(struct rx *rx);
 /* Registers a non-blocking fd with no interest yet. 0 or -errno. */
 int rx_io_add(struct rx *rx, struct rx_io *io, int fd, rx_io_fn fn);
 /* Sets the interest mask; applied right before the next wait, at most one
- * poller call per fd per iteration. */
+ * poller call per fd per iteration. An fd the poller refuses (a regular file
+ * under epoll) is reported ready each iteration, as poll(2) would. */
 void rx_io_want(struct rx *rx, struct rx_io *io, unsigned mask);
 /* Unregisters; MUST be called before close(fd). Safe inside any callback. */
 void rx_io_del(struct rx *rx, struct rx_io *io);

@@ -85,7 +85,7 @@ static unsigned rx_epoll_mask(uint32_t ev)
 
 	if (ev & (EPOLLERR | EPOLLHUP))
 		mask |= RX_READ | RX_WRITE;
-	if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLPRI))
+	if (ev & (EPOLLIN | EPOLLRDHUP))
 		mask |= RX_READ;
 	if (ev & EPOLLOUT)
 		mask |= RX_WRITE;

@@ -7,6 +7,8 @@
 
 #include <bearssl.h>
 
+#include "proto/base64.h"
+
 /* ---- frame header bits, RFC 6455 §5.2 ---- */
 
 #define WS_B0_FIN 0x80
@@ -54,22 +56,53 @@ static void xor_word(uint8_t *data, uint64_t key)
 	memcpy(data, &w, sizeof w);
 }
 
-/* The key repeated in memory order from offset: byte-order independent, and
- * an 8-byte step keeps the offset since 8 is a multiple of 4. */
-static uint64_t key_word(const uint8_t key[4], unsigned offset)
+/* Eight words written out: gcc -O2 vectorizes explicit bodies, not a loop. */
+static void xor_64_bytes(uint8_t *data, uint64_t key)
 {
-	uint8_t bytes[8];
-	uint64_t w;
-
-	for (unsigned i = 0; i < sizeof bytes; i++)
-		bytes[i] = key[(offset + i) & 3];
-	memcpy(&w, bytes, sizeof w);
-	return w;
+	xor_word(data, key);
+	xor_word(data + 8, key);
+	xor_word(data + 16, key);
+	xor_word(data + 24, key);
+	xor_word(data + 32, key);
+	xor_word(data + 40, key);
+	xor_word(data + 48, key);
+	xor_word(data + 56, key);
 }
 
+static bool little_endian(void)
+{
+	const uint16_t probe = 1;
+	uint8_t first;
+
+	memcpy(&first, &probe, 1);
+	return first == 1; /* folded to a constant */
+}
+
+/* The key repeated in memory order from offset, built in registers (bytes
+ * stored one by one and reloaded as a word stall store forwarding). An
+ * 8-byte step keeps the offset, 8 being a multiple of 4. */
+static uint64_t key_word(const uint8_t key[4], unsigned offset)
+{
+	unsigned shift = 8 * offset;
+	uint32_t k32;
+	uint64_t w;
+
+	memcpy(&k32, key, sizeof k32);
+	w = (uint64_t)k32 << 32 | k32;
+	if (!shift)
+		return w;
+	if (little_endian())
+		return w >> shift | w << (64 - shift);
+	return w << shift | w >> (64 - shift);
+}
+
+/* bench/ws_bench, x86-64 baseline (SSE2): ~58 GB/s from 1 KiB to 1 MiB at
+ * any alignment, the one-16-byte-store-per-cycle limit; glibc's AVX2 memcpy
+ * does ~95 GB/s at 16 KiB. Built with -march=x86-64-v3 this same code does
+ * 90-115 GB/s. Aligning to 16 keeps vector stores within cache lines. */
 unsigned ws_mask(uint8_t *data, size_t len, const uint8_t key[4], unsigned offset)
 {
-	size_t head = (size_t)(-(uintptr_t)data & 7);
+	size_t head = (size_t)(-(uintptr_t)data & 15);
 	uint64_t k;
 
 	offset &= 3;
@@ -79,13 +112,8 @@ unsigned ws_mask(uint8_t *data, size_t len, const uint8_t key[4], unsigned offse
 	data += head;
 	len -= head;
 	k = key_word(key, offset);
-	/* 32 bytes a step: compilers turn this into vector xors (bench/ws_bench). */
-	for (; len >= 32; data += 32, len -= 32) {
-		xor_word(data, k);
-		xor_word(data + 8, k);
-		xor_word(data + 16, k);
-		xor_word(data + 24, k);
-	}
+	for (; len >= 64; data += 64, len -= 64)
+		xor_64_bytes(data, k);
 	for (; len >= 8; data += 8, len -= 8)
 		xor_word(data, k);
 	return mask_bytes(data, len, key, offset);
@@ -153,16 +181,30 @@ static const uint8_t utf8_next[U8S_COUNT][U8C_COUNT] = {
 };
 #undef R
 
-/* At a boundary, jump over ASCII eight bytes at a time. */
+#define ASCII_HIGH_BITS UINT64_C(0x8080808080808080)
+
+static uint64_t load_word(const uint8_t *s)
+{
+	uint64_t w;
+
+	memcpy(&w, s, sizeof w);
+	return w;
+}
+
+/* At a boundary, jump over ASCII: 32 bytes per test, then words, then
+ * bytes. ws_bench, ASCII text at 16 KiB: 14 GB/s testing 8 bytes, 53 with 32. */
 static size_t utf8_skip_ascii(const uint8_t *s, size_t i, size_t len)
 {
-	for (; i + 8 <= len; i += 8) {
-		uint64_t w;
+	for (; i + 32 <= len; i += 32) {
+		uint64_t any = load_word(s + i) | load_word(s + i + 8) | load_word(s + i + 16) |
+		               load_word(s + i + 24);
 
-		memcpy(&w, s + i, sizeof w);
-		if (w & UINT64_C(0x8080808080808080))
+		if (any & ASCII_HIGH_BITS)
 			break;
 	}
+	for (; i + 8 <= len; i += 8)
+		if (load_word(s + i) & ASCII_HIGH_BITS)
+			break;
 	while (i < len && s[i] < 0x80)
 		i++;
 	return i;
@@ -175,7 +217,7 @@ uint8_t ws_utf8_step(uint8_t state, const uint8_t *s, size_t len)
 	if (state >= U8S_COUNT)
 		return WS_UTF8_REJECT;
 	while (state != WS_UTF8_REJECT && i < len) {
-		if (state == WS_UTF8_ACCEPT) {
+		if (state == WS_UTF8_ACCEPT && s[i] < 0x80) {
 			i = utf8_skip_ascii(s, i, len);
 			if (i == len)
 				break;
@@ -512,45 +554,13 @@ size_t ws_frame_header(uint8_t *out, enum ws_opcode op, bool fin, uint64_t paylo
 #define WS_VERSION "13"                                 /* §4.1 */
 #define WS_NONCE_LEN 16                                 /* §4.1 */
 
-static const char b64_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* RFC 4648 §4 with padding; writes 4 * ceil(n / 3) chars and a NUL. */
-static void b64_encode(char *out, const uint8_t *in, size_t n)
-{
-	for (; n > 0; in += 3, n -= n < 3 ? n : 3) {
-		uint32_t v = (uint32_t)in[0] << 16 | (n > 1 ? (uint32_t)in[1] << 8 : 0) |
-		             (n > 2 ? in[2] : 0);
-
-		*out++ = b64_alphabet[v >> 18 & 63];
-		*out++ = b64_alphabet[v >> 12 & 63];
-		*out++ = n > 1 ? b64_alphabet[v >> 6 & 63] : '=';
-		*out++ = n > 2 ? b64_alphabet[v & 63] : '=';
-	}
-	*out = '\0';
-}
-
-static int b64_value(char c)
-{
-	const char *at = c ? strchr(b64_alphabet, c) : NULL;
-
-	return at ? (int)(at - b64_alphabet) : -1;
-}
-
-/* §4.2.1 item 5: the key decodes to exactly 16 bytes, i.e. 22 symbols and
- * "==". The last symbol's 4 spare bits must be zero (RFC 4648 §3.5 lets a
- * decoder refuse otherwise; every real client sends canonical base64). */
+/* §4.2.1 item 5: the key decodes to exactly 16 bytes. base64_decode is
+ * strict (padding, canonical tail), which every real client satisfies. */
 static bool key_is_nonce(struct http_slice v)
 {
-	int last;
+	uint8_t nonce[WS_NONCE_LEN];
 
-	if (v.len != WS_KEY_LEN || v.p[22] != '=' || v.p[23] != '=')
-		return false;
-	for (size_t i = 0; i < 21; i++)
-		if (b64_value(v.p[i]) < 0)
-			return false;
-	last = b64_value(v.p[21]);
-	return last >= 0 && (last & 15) == 0;
+	return base64_decode(v.p, v.len, nonce, sizeof nonce) == WS_NONCE_LEN;
 }
 
 void ws_accept_key(const char *key, size_t key_len, char out[WS_ACCEPT_LEN + 1])
@@ -562,12 +572,12 @@ void ws_accept_key(const char *key, size_t key_len, char out[WS_ACCEPT_LEN + 1])
 	br_sha1_update(&sha, key, key_len);
 	br_sha1_update(&sha, WS_GUID, sizeof WS_GUID - 1);
 	br_sha1_out(&sha, digest);
-	b64_encode(out, digest, sizeof digest);
+	base64_encode(digest, sizeof digest, out);
 }
 
 void ws_make_key(const uint8_t nonce[16], char out[WS_KEY_LEN + 1])
 {
-	b64_encode(out, nonce, WS_NONCE_LEN);
+	base64_encode(nonce, WS_NONCE_LEN, out);
 }
 
 /* The only header of its name: a repeated key or version is malformed. */

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "proto/tunnel.h"
+#include "proto/ws.h"
 
 #define ACCEPT_BATCH 64       /* accepts per wake: fairness to open connections */
 #define ACCEPT_PAUSE_MS 100   /* after EMFILE: never spin on a full fd table */
@@ -28,6 +30,7 @@ struct head_conn {
 	struct net_addr peer;
 	struct buf in;
 	size_t scanned; /* http_head_end progress */
+	const struct listener *listener;
 };
 
 void server_config_init(struct server_config *cfg)
@@ -36,6 +39,10 @@ void server_config_init(struct server_config *cfg)
 	cfg->stealth = STEALTH_DROP;
 	cfg->max_message = SERVER_DEFAULT_MAX_MESSAGE;
 	cfg->handshake_ms = SERVER_DEFAULT_HANDSHAKE_MS;
+	cfg->connect_timeout_ms = 10000;
+	cfg->relay.max_message = SERVER_DEFAULT_MAX_MESSAGE;
+	cfg->relay.keepalive_ms = 30000;
+	cfg->relay.pong_timeout_ms = 15000;
 }
 
 static void head_conn_destroy(struct conn_link *link)
@@ -63,6 +70,35 @@ static void head_conn_drop(struct head_conn *hc, const char *why)
 	head_conn_destroy(&hc->link);
 }
 
+static bool path_is(struct http_slice path, const char *want)
+{
+	return strlen(want) == path.len && memcmp(want, path.p, path.len) == 0;
+}
+
+/* The tunnel lives at the listener's path and below it. */
+static bool path_under(struct http_slice path, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	if (n > 0 && prefix[n - 1] == '/')
+		n--;
+	return path.len >= n && memcmp(path.p, prefix, n) == 0 &&
+	       (path.len == n || path.p[n] == '/');
+}
+
+/* A tunnel request: our cookie decodes and the upgrade is valid. Anything
+ * less is indistinguishable from an unknown path (stealth). */
+static bool route_tunnel(struct head_conn *hc, struct handoff *h, struct http_slice path)
+{
+	struct tunnel_req treq;
+	const char *key;
+	size_t key_len;
+	if (!path_under(path, hc->listener->url->path) || tunnel_req_from_http(h->req, &treq) < 0 ||
+	    ws_check_upgrade(h->req, &key, &key_len) != 0 || treq.kind != TUNNEL_CONNECT)
+		return false;
+	srv_tunnel_accept(hc->srv, h, &treq, key, key_len);
+	return true;
+}
+
 static void head_conn_route(struct head_conn *hc, size_t head_len)
 {
 	struct http_request req;
@@ -73,19 +109,21 @@ static void head_conn_route(struct head_conn *hc, size_t head_len)
 		return;
 	}
 	const char *q = memchr(req.target.p, '?', req.target.len);
-	size_t path_len = q ? (size_t)(q - req.target.p) : req.target.len;
+	struct http_slice path = {req.target.p, q ? (size_t)(q - req.target.p) : req.target.len};
 	struct handoff h = {.fd = hc->fd, .id = hc->link.id, .peer = hc->peer, .in = hc->in,
 	                    .head_len = head_len, .req = &req};
-	if (cfg->echo_path && strlen(cfg->echo_path) == path_len &&
-	    memcmp(cfg->echo_path, req.target.p, path_len) == 0) {
-		rx_io_del(&hc->srv->rx, &hc->io);
-		hc->fd = -1; /* the endpoint owns it now, in every outcome */
+	/* Endpoints own the fd from here on, in every outcome. */
+	rx_io_del(&hc->srv->rx, &hc->io);
+	if (cfg->echo_path && path_is(path, cfg->echo_path))
 		echo_accept(hc->srv, &h);
-		hc->in = h.in; /* what the endpoint left behind */
-		head_conn_destroy(&hc->link);
+	else if (!route_tunnel(hc, &h, path)) {
+		rx_io_add(&hc->srv->rx, &hc->io, hc->fd, hc->io.fn);
+		head_conn_drop(hc, "no endpoint for this request");
 		return;
 	}
-	head_conn_drop(hc, "no endpoint for this request");
+	hc->fd = -1;
+	hc->in = h.in; /* what the endpoint left behind */
+	head_conn_destroy(&hc->link);
 }
 
 static void head_conn_on_io(struct rx *rx, struct rx_io *io, unsigned events)
@@ -125,14 +163,16 @@ static void head_conn_on_deadline(struct rx *rx, struct rx_timer *t)
 	head_conn_drop(hc, "handshake deadline");
 }
 
-static void server_take(struct server *srv, int fd, const struct net_addr *peer)
+static void server_take(struct listener *l, int fd, const struct net_addr *peer)
 {
+	struct server *srv = l->srv;
 	struct head_conn *hc = calloc(1, sizeof(*hc));
 	if (!hc) {
 		close(fd); /* refuse the newcomer, serve on */
 		return;
 	}
 	hc->srv = srv;
+	hc->listener = l;
 	hc->fd = fd;
 	hc->peer = *peer;
 	conn_list_add(&srv->conns, &hc->link, head_conn_destroy);
@@ -182,7 +222,7 @@ static void listener_on_io(struct rx *rx, struct rx_io *io, unsigned events)
 		struct net_addr peer;
 		int fd = net_accept(l->fd, &peer);
 		if (fd >= 0) {
-			server_take(l->srv, fd, &peer);
+			server_take(l, fd, &peer);
 			continue;
 		}
 		if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM)
@@ -226,6 +266,7 @@ static int server_listen(struct server *srv, const struct url *u)
 		return -1;
 	}
 	l->srv = srv;
+	l->url = u;
 	l->fd = fd;
 	snprintf(l->name, sizeof(l->name), "%s://%s", url_scheme_name(u->scheme), name);
 	if (rx_io_add(&srv->rx, &l->io, fd, listener_on_io) < 0) {

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "proto/url.h"
+#include "tun/relay.h"
 
 #define SERVER_MAX_LISTEN 8
 #define SERVER_DEFAULT_MAX_MESSAGE (16u << 20)   /* 16 MiB per WebSocket message */
@@ -26,6 +27,8 @@ struct server_config {
 	enum stealth_mode stealth;
 	uint64_t max_message;      /* bytes per WebSocket message */
 	unsigned handshake_ms;     /* deadline for a whole request head */
+	unsigned connect_timeout_ms; /* dialing a tunnel's destination */
+	struct relay_opts relay;   /* keepalive, idle timeout, message size */
 };
 
 /* Fills the defaults of SPEC.md (no listener yet). */

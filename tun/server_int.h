@@ -13,6 +13,7 @@
 
 struct listener {
 	struct rx_io io;
+	const struct url *url;  /* its path is the tunnel's prefix */
 	struct rx_timer pause; /* accept paused after EMFILE/ENFILE */
 	struct server *srv;
 	int fd;
@@ -42,5 +43,10 @@ struct handoff {
 /* Endpoints own h->fd from the call on (closing it themselves on failure) and
  * may take h->in (leaving it empty). 0, or -1 when the connection was closed. */
 int echo_accept(struct server *srv, struct handoff *h);
+
+struct tunnel_req;
+/* A valid tunnel upgrade (key: its Sec-WebSocket-Key). */
+int srv_tunnel_accept(struct server *srv, struct handoff *h, const struct tunnel_req *req,
+                      const char *key, size_t key_len);
 
 #endif

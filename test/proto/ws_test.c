@@ -930,7 +930,7 @@ static void guard_feed(uint8_t *end, const struct wire *w, enum ws_role role,
 
 		memcpy(at, w->b, k);
 		ws_parser_init(&p, role, 0);
-		while (ws_parser_feed(&p, at + off, k - off, &used, &ev) == WS_EVENT) {
+		while (ws_parser_feed(&p, at + off, k - off, &used, &ev) == WS_EVENT && used) {
 			off += used;
 			*events += 1;
 		}

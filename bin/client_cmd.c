@@ -1,0 +1,169 @@
+/* client_cmd.c — `wsferry client`: options and tunnel flags into a
+ * client_config, the default -D, then tun/client. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bin/cmd.h"
+#include "core/log.h"
+#include "proto/conf.h"
+#include "tun/client.h"
+
+struct client_cmd {
+	struct client_config cfg;
+	bool have_server;
+};
+
+static int add_fwd(struct client_cmd *c, enum fwd_kind kind, const char *val, const char **why)
+{
+	if (c->cfg.nfwds == CLIENT_MAX_FWDS) {
+		*why = "too many tunnels";
+		return -1;
+	}
+	if (client_parse_fwd(kind, val, &c->cfg.fwds[c->cfg.nfwds], why) < 0)
+		return -1;
+	c->cfg.nfwds++;
+	return 0;
+}
+
+static int opt_dynamic(void *ctx, const char *val, const char **why)
+{
+	return add_fwd(ctx, FWD_DYNAMIC, val, why);
+}
+
+static int opt_local(void *ctx, const char *val, const char **why)
+{
+	return add_fwd(ctx, FWD_LOCAL, val, why);
+}
+
+static int opt_remote(void *ctx, const char *val, const char **why)
+{
+	return add_fwd(ctx, FWD_REMOTE, val, why);
+}
+
+static int opt_host(void *ctx, const char *val, const char **why)
+{
+	struct client_cmd *c = ctx;
+	if (!*val || strpbrk(val, " \t\r\n/")) {
+		*why = "a host name for the Host: header, e.g. cdn.example.com";
+		return -1;
+	}
+	c->cfg.host_header = val;
+	return 0;
+}
+
+static int opt_proxy_user(void *ctx, const char *val, const char **why)
+{
+	struct client_cmd *c = ctx;
+	if (!*val || strlen(val) > 255 || strchr(val, ':')) {
+		*why = "1 to 255 characters, no ':'";
+		return -1;
+	}
+	c->cfg.proxy_user = val;
+	return 0;
+}
+
+static int opt_proxy_pass(void *ctx, const char *val, const char **why)
+{
+	struct client_cmd *c = ctx;
+	if (!*val || strlen(val) > 255) {
+		*why = "1 to 255 characters";
+		return -1;
+	}
+	c->cfg.proxy_pass = val;
+	return 0;
+}
+
+static int duration(const char *val, unsigned *out, const char **why)
+{
+	uint64_t ms;
+	if (conf_parse_duration_ms(val, &ms) < 0 || ms > 86400000ull * 7) {
+		*why = "a duration, e.g. 30 (seconds), 500ms, 5m, 1h; 0 turns it off";
+		return -1;
+	}
+	*out = (unsigned)ms;
+	return 0;
+}
+
+static int opt_keepalive(void *ctx, const char *val, const char **why)
+{
+	return duration(val, &((struct client_cmd *)ctx)->cfg.relay.keepalive_ms, why);
+}
+
+static int opt_idle_timeout(void *ctx, const char *val, const char **why)
+{
+	return duration(val, &((struct client_cmd *)ctx)->cfg.relay.idle_ms, why);
+}
+
+static int opt_connect_timeout(void *ctx, const char *val, const char **why)
+{
+	struct client_cmd *c = ctx;
+	if (duration(val, &c->cfg.connect_timeout_ms, why) < 0 || c->cfg.connect_timeout_ms == 0)
+		return *why = "a duration above 0, e.g. 10 or 500ms", -1;
+	return 0;
+}
+
+static int positional_server(void *ctx, const char *val, const char **why)
+{
+	struct client_cmd *c = ctx;
+	if (c->have_server) {
+		*why = "only one SERVER_URL (tunnels take -D, -L, -R)";
+		return -1;
+	}
+	if (url_parse(val, &c->cfg.server, why) < 0)
+		return -1;
+	if (c->cfg.server.scheme != URL_WS) {
+		*why = "wss:// and tls:// need TLS, which this build does not have yet";
+		return -1;
+	}
+	c->have_server = true;
+	return 0;
+}
+
+static const struct opt client_opts[] = {
+	{"dynamic", 'D', true, false, opt_dynamic},
+	{"local", 'L', true, false, opt_local},
+	{"remote", 'R', true, false, opt_remote},
+	{"host", 0, true, false, opt_host},
+	{"proxy-user", 0, true, false, opt_proxy_user},
+	{"proxy-pass", 0, true, false, opt_proxy_pass},
+	{"keepalive", 0, true, false, opt_keepalive},
+	{"idle-timeout", 0, true, false, opt_idle_timeout},
+	{"connect-timeout", 0, true, false, opt_connect_timeout},
+	COMMON_OPTS,
+	{0},
+};
+
+static void print_banner(const struct client_config *cfg)
+{
+	for (size_t i = 0; i < cfg->nfwds; i++) {
+		const struct fwd *f = &cfg->fwds[i];
+		const char *b = strchr(f->bind_host, ':') ? "[%s]:%u" : "%s:%u";
+		char bind[URL_MAX_HOST + 16];
+		snprintf(bind, sizeof(bind), b, f->bind_host, f->bind_port);
+		if (f->kind == FWD_DYNAMIC)
+			log_info("-D %s: SOCKS5 and HTTP proxy (e.g. curl --socks5-hostname %s "
+			         "or curl -x http://%s)", bind, bind, bind);
+		else if (f->kind == FWD_LOCAL)
+			log_info("-L %s -> %s through the server", bind, f->target);
+		else
+			log_info("-R server's %s -> %s from here", bind, f->target);
+	}
+}
+
+int cmd_client(int argc, char **argv)
+{
+	static struct client_cmd c; /* static: the config outlives nothing but main */
+	const char *why = "";
+	client_config_init(&c.cfg);
+	if (opts_parse(client_opts, argc, argv, &c, positional_server) < 0)
+		return 2;
+	if (!c.have_server)
+		return opts_usage_error(NULL, "client needs a SERVER_URL, e.g. ws://host:8080");
+	if (!c.cfg.proxy_user != !c.cfg.proxy_pass)
+		return opts_usage_error("--proxy-user", "needs --proxy-pass too (and the other way)");
+	if (c.cfg.nfwds == 0)
+		add_fwd(&c, FWD_DYNAMIC, "127.0.0.1:1080", &why);
+	print_banner(&c.cfg);
+	return client_main(&c.cfg);
+}

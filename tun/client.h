@@ -1,0 +1,49 @@
+/* client.h — `wsferry client`: local listeners (-D proxy, -L forwards),
+ * remote forwards (-R), each connection carried by its own WebSocket to the
+ * server. Owns its reactor and every local connection it accepted. */
+#ifndef WSF_TUN_CLIENT_H
+#define WSF_TUN_CLIENT_H
+
+#include <stdint.h>
+
+#include "proto/tunnel.h"
+#include "proto/url.h"
+#include "tun/relay.h"
+
+#define CLIENT_MAX_FWDS 32
+
+enum fwd_kind {
+	FWD_DYNAMIC = 0, /* -D: SOCKS5 + HTTP proxy on one port */
+	FWD_LOCAL,       /* -L: fixed destination through the server */
+	FWD_REMOTE,      /* -R: the server listens, we dial */
+};
+
+struct fwd {
+	enum fwd_kind kind;
+	uint16_t bind_port;
+	char bind_host[URL_MAX_HOST + 1];      /* without brackets */
+	char target[TUNNEL_MAX_TARGET + 1];    /* HOST:PORT ([v6]:PORT) */
+	char spec[URL_MAX_HOST + TUNNEL_MAX_TARGET + 16]; /* as the user wrote it */
+};
+
+struct client_config {
+	struct url server;
+	const char *host_header;   /* Host: override (CDN virtual hosts) */
+	struct fwd fwds[CLIENT_MAX_FWDS];
+	size_t nfwds;
+	const char *proxy_user, *proxy_pass; /* -D credentials (RFC 1929, Basic) */
+	struct relay_opts relay;
+	unsigned connect_timeout_ms;
+};
+
+void client_config_init(struct client_config *cfg);
+
+/* Parses "[BIND:]PORT" (-D) or "[BIND:]PORT:HOST:HOSTPORT" (-L/-R) into
+ * *f. 0, or -1 with *why. */
+int client_parse_fwd(enum fwd_kind kind, const char *spec, struct fwd *f, const char **why);
+
+/* Binds every listener (failing before serving), then serves until SIGTERM
+ * or SIGINT. 0 clean stop, 1 runtime failure. */
+int client_main(const struct client_config *cfg);
+
+#endif

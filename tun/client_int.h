@@ -1,0 +1,49 @@
+/* client_int.h — what the client's modules share (private to tun/): the
+ * client object and the one way to open a tunnel to the server. */
+#ifndef WSF_TUN_CLIENT_INT_H
+#define WSF_TUN_CLIENT_INT_H
+
+#include "core/buf.h"
+#include "core/net.h"
+#include "core/rx.h"
+#include "tun/client.h"
+#include "tun/conn.h"
+
+#define CLIENT_MAX_SERVER_ADDRS 4
+
+struct client;
+
+struct client_listener {
+	struct rx_io io;
+	struct rx_timer pause;
+	struct client *client;
+	const struct fwd *fwd;
+	int fd;
+};
+
+struct client {
+	struct rx rx;
+	const struct client_config *cfg;
+	struct conn_list conns;
+	struct client_listener listeners[CLIENT_MAX_FWDS];
+	size_t nlisteners;
+	struct net_addr server[CLIENT_MAX_SERVER_ADDRS];
+	size_t nserver;
+	char host_header[URL_MAX_HOST + 16];
+	uint64_t emfile_logged_ms;
+};
+
+/* Opens one tunnel: connects to the server, sends the upgrade naming target
+ * (and early, the local bytes already read, right behind it), then relays
+ * local_fd. Takes local_fd and *early in every outcome. on_open reports the
+ * server's answer (see relay.h); it is also called, with an error, when the
+ * tunnel cannot even start. */
+void client_open_tunnel(struct client *c, int local_fd, unsigned id, enum tunnel_kind kind,
+                        const char *target, struct buf *early, relay_open_fn on_open,
+                        void *owner);
+
+/* -D: takes an accepted local connection and runs the SOCKS5 / HTTP proxy
+ * front end on it (tun/front.c). */
+void front_accept(struct client *c, int fd, const struct net_addr *peer);
+
+#endif

@@ -1,0 +1,42 @@
+/* dial.h — resolve a host (never blocking the reactor) and connect to it,
+ * trying each address in turn (IPv6 first, then IPv4) within one deadline.
+ * Embedded in its owner; owns the socket until it hands it to done(). */
+#ifndef WSF_TUN_DIAL_H
+#define WSF_TUN_DIAL_H
+
+#include <stdint.h>
+
+#include "core/net.h"
+#include "core/rx.h"
+#include "proto/tunnel.h"
+
+#define DIAL_MAX_ADDRS 8
+
+struct dial;
+struct dns;
+/* fd >= 0 (connected, non-blocking, now the owner's) with TUNNEL_OK, or
+ * fd -1 with why. Called exactly once unless dial_cancel came first; the
+ * owner may free the struct dial inside it. */
+typedef void (*dial_done_fn)(struct dial *d, int fd, enum tunnel_err err);
+
+struct dial {
+	struct rx *rx;
+	struct dns *dns;
+	struct rx_io io;
+	struct rx_timer deadline;
+	dial_done_fn done;
+	int fd;
+	int last_err;              /* errno of the last failed attempt */
+	uint16_t port;
+	uint8_t naddrs, next;
+	bool resolving;
+	struct net_addr addrs[DIAL_MAX_ADDRS];
+};
+
+/* Starts; the outcome always arrives through done(), which may run before
+ * dial_start returns (a name that cannot resolve, no address to try). */
+void dial_start(struct dial *d, struct rx *rx, struct dns *dns, const char *host,
+                uint16_t port, unsigned timeout_ms, dial_done_fn done);
+void dial_cancel(struct dial *d);
+
+#endif

@@ -1,0 +1,471 @@
+/* relay.c — the hot path: TCP bytes <-> binary WebSocket frames.
+ * Up (TCP -> ws): one read becomes one frame, built in place in front of the
+ * payload (header room reserved), masked in place in client role, one write.
+ * Down (ws -> TCP): frames parsed and unmasked in place in the receive buffer;
+ * each payload slice is written straight from there. No per-frame malloc,
+ * no copy of payload bytes; buffers exist only while bytes are in transit. */
+#include "tun/relay.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/net.h"
+#include "core/rand.h"
+
+#define HDR_ROOM WS_MAX_HEADER /* reserved in front of each up payload */
+
+struct relay {
+	struct conn_link link;
+	struct conn_list *list;
+	struct rx *rx;
+	struct rx_io tcp_io, ws_io;
+	struct rx_timer timer;      /* keepalive / pong deadline / idle */
+	int tcp_fd, ws_fd;
+	struct ws_parser parser;
+	struct buf up;              /* one frame (or the preamble) for ws_fd */
+	struct buf down;            /* [payload for tcp_fd][unparsed ws bytes] */
+	struct buf early;           /* TCP bytes read before the relay began */
+	uint32_t down_pending;      /* payload bytes at the front of down */
+	const struct relay_opts *opts;
+	relay_open_fn on_open;
+	void *owner;
+	uint64_t last_rx_ms;        /* last byte from the ws peer */
+	uint64_t last_tx_ms;        /* last byte either way, for idle */
+	uint64_t bytes_up, bytes_down;
+	uint16_t close_code;        /* to send when close_queued */
+	uint8_t pong_len;
+	bool handshake;             /* client: waiting for the 101 */
+	bool tcp_eof, close_queued, close_sent, close_rcvd, tcp_shut;
+	bool ping_queued, ping_outstanding, pong_queued;
+	size_t head_scanned;
+	char key[WS_KEY_LEN + 1];
+	uint8_t pong[WS_MAX_CTRL_PAYLOAD];
+};
+
+#define RELAY_OF(field, ptr) ((struct relay *)((char *)(ptr) - offsetof(struct relay, field)))
+
+uint64_t relay_bytes_up(const struct relay *r) { return r->bytes_up; }
+uint64_t relay_bytes_down(const struct relay *r) { return r->bytes_down; }
+
+static void relay_free(struct relay *r)
+{
+	rx_timer_cancel(r->rx, &r->timer);
+	rx_io_del(r->rx, &r->tcp_io);
+	rx_io_del(r->rx, &r->ws_io);
+	close(r->tcp_fd);
+	close(r->ws_fd);
+	buf_free(&r->up);
+	buf_free(&r->down);
+	buf_free(&r->early);
+	conn_list_remove(r->list, &r->link);
+	free(r);
+}
+
+static void relay_destroy_link(struct conn_link *link)
+{
+	relay_free((struct relay *)link);
+}
+
+static void relay_abort(struct relay *r)
+{
+	if (r->handshake) {
+		/* Never got a 101: the owner answers its client, then we close. */
+		r->handshake = false;
+		r->on_open(r->owner, r->tcp_fd, TUNNEL_ERR_GENERAL);
+		relay_free(r);
+		return;
+	}
+	/* SO_LINGER 0: the TCP peer gets a RST, the honest signal that the tunnel
+	 * broke and bytes may be missing (a FIN would claim a clean end). */
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	setsockopt(r->tcp_fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	log_debug("c%u tunnel aborted after %llu up / %llu down bytes", r->link.id,
+	          (unsigned long long)r->bytes_up, (unsigned long long)r->bytes_down);
+	relay_free(r);
+}
+
+static void relay_finish(struct relay *r)
+{
+	log_debug("c%u tunnel closed: %llu up / %llu down bytes", r->link.id,
+	          (unsigned long long)r->bytes_up, (unsigned long long)r->bytes_down);
+	relay_free(r);
+}
+
+/* ---- up: TCP -> WebSocket ---- */
+
+static bool is_client(const struct relay *r)
+{
+	return r->parser.role == WS_ROLE_CLIENT;
+}
+
+/* Turns len payload bytes at mem + HDR_ROOM into one frame, in place. */
+static void up_frame(struct relay *r, size_t len)
+{
+	uint8_t hdr[WS_MAX_HEADER], key[4];
+	const uint8_t *mask = NULL;
+	if (is_client(r)) {
+		rand_bytes(key, sizeof(key)); /* RFC 6455 §5.3: fresh key per frame */
+		mask = key;
+		ws_mask(r->up.mem + HDR_ROOM, len, key, 0);
+	}
+	size_t hn = ws_frame_header(hdr, WS_OP_BINARY, true, len, mask);
+	memcpy(r->up.mem + HDR_ROOM - hn, hdr, hn);
+	r->up.off = (uint32_t)(HDR_ROOM - hn);
+	r->up.len = (uint32_t)(hn + len);
+	r->bytes_up += len;
+}
+
+/* Appends a control frame to the (empty) up buffer. */
+static void up_control(struct relay *r, enum ws_opcode op, const uint8_t *p, size_t n)
+{
+	uint8_t frame[WS_MAX_HEADER + WS_MAX_CTRL_PAYLOAD], key[4];
+	const uint8_t *mask = NULL;
+	if (is_client(r)) {
+		rand_bytes(key, sizeof(key));
+		mask = key;
+	}
+	size_t hn = ws_frame_header(frame, op, true, n, mask);
+	memcpy(frame + hn, p, n);
+	if (mask)
+		ws_mask(frame + hn, n, key, 0);
+	buf_append(&r->up, frame, hn + n);
+}
+
+/* Between data frames: pong, keepalive ping, then close (always last). */
+static void up_queue_controls(struct relay *r)
+{
+	if (buf_len(&r->up) > 0 || r->close_sent)
+		return;
+	if (r->pong_queued) {
+		up_control(r, WS_OP_PONG, r->pong, r->pong_len);
+		r->pong_queued = false;
+	}
+	if (r->ping_queued) {
+		up_control(r, WS_OP_PING, NULL, 0);
+		r->ping_queued = false;
+	}
+	if (r->close_queued && buf_len(&r->early) == 0) {
+		uint8_t code[2] = {(uint8_t)(r->close_code >> 8), (uint8_t)r->close_code};
+		up_control(r, WS_OP_CLOSE, code, r->close_code ? 2 : 0);
+		r->close_sent = true;
+	}
+}
+
+static void queue_close(struct relay *r, uint16_t code)
+{
+	if (r->close_queued)
+		return;
+	r->close_queued = true;
+	r->close_code = code;
+}
+
+/* 0, or -1 when the relay must be aborted. */
+static int up_read(struct relay *r)
+{
+	if (buf_len(&r->up) > 0 || buf_len(&r->early) > 0 || r->tcp_eof || r->close_queued)
+		return 0;
+	if (buf_alloc(&r->up) < 0)
+		return -1;
+	long n = net_read(r->tcp_fd, r->up.mem + HDR_ROOM, BUF_SIZE - HDR_ROOM);
+	if (n == -EAGAIN)
+		return 0;
+	if (n < 0)
+		return -1;
+	if (n == 0) {
+		r->tcp_eof = true; /* half-close travels as a close frame */
+		queue_close(r, WS_CLOSE_NORMAL);
+		return 0;
+	}
+	up_frame(r, (size_t)n);
+	return 0;
+}
+
+/* Frames bytes that arrived before the relay began, as a read would. */
+static int up_take_early(struct relay *r)
+{
+	if (buf_alloc(&r->up) < 0)
+		return -1;
+	size_t n = buf_len(&r->early);
+	if (n > BUF_SIZE - HDR_ROOM)
+		n = BUF_SIZE - HDR_ROOM;
+	memcpy(r->up.mem + HDR_ROOM, buf_data(&r->early), n);
+	buf_consume(&r->early, n);
+	buf_release_if_empty(&r->early);
+	up_frame(r, n);
+	return 0;
+}
+
+static int up_flush(struct relay *r)
+{
+	for (;;) {
+		up_queue_controls(r);
+		if (buf_len(&r->up) == 0 && buf_len(&r->early) && !r->close_sent &&
+		    up_take_early(r) < 0)
+			return -1;
+		if (buf_len(&r->up) == 0)
+			return 0;
+		long n = net_write(r->ws_fd, buf_data(&r->up), buf_len(&r->up));
+		if (n == -EAGAIN)
+			return 0;
+		if (n < 0)
+			return -1;
+		buf_consume(&r->up, (size_t)n);
+		r->last_tx_ms = rx_now(r->rx);
+	}
+}
+
+/* ---- down: WebSocket -> TCP ---- */
+
+static int down_read(struct relay *r)
+{
+	if (r->close_rcvd || buf_alloc(&r->down) < 0)
+		return r->close_rcvd ? 0 : -1;
+	size_t room = buf_room(&r->down);
+	if (room == 0)
+		return 0;
+	long n = net_read(r->ws_fd, buf_tail(&r->down), room);
+	if (n == -EAGAIN)
+		return 0;
+	if (n <= 0)
+		return -1; /* ws EOF without a close frame: the tunnel broke */
+	buf_produced(&r->down, (size_t)n);
+	r->last_rx_ms = r->last_tx_ms = rx_now(r->rx);
+	r->ping_outstanding = false;
+	return 0;
+}
+
+/* Writes the pending payload slice; 1 when it is all out, 0 when blocked. */
+static int down_write_pending(struct relay *r)
+{
+	while (r->down_pending) {
+		long n = net_write(r->tcp_fd, buf_data(&r->down), r->down_pending);
+		if (n == -EAGAIN)
+			return 0;
+		if (n < 0)
+			return -1;
+		buf_consume(&r->down, (size_t)n);
+		r->down_pending -= (uint32_t)n;
+		r->bytes_down += (uint64_t)n;
+	}
+	return 1;
+}
+
+static void down_event(struct relay *r, const struct ws_event *ev, size_t used)
+{
+	switch (ev->type) {
+	case WS_EV_DATA:
+		/* The slice ends where parsing stopped: drop the header bytes before it
+		 * and keep the payload at the front as pending. */
+		buf_consume(&r->down, used - ev->len);
+		r->down_pending = (uint32_t)ev->len;
+		return;
+	case WS_EV_PING:
+		memcpy(r->pong, ev->data, ev->len);
+		r->pong_len = (uint8_t)ev->len;
+		r->pong_queued = true;
+		break;
+	case WS_EV_PONG:
+		break;
+	case WS_EV_CLOSE:
+		r->close_rcvd = true;
+		log_trace("c%u close %u from peer", r->link.id, ev->close_code);
+		break;
+	}
+	buf_consume(&r->down, used);
+}
+
+/* Parses and delivers what is buffered. 0, or -1 to abort. */
+static int down_process(struct relay *r)
+{
+	for (;;) {
+		int w = down_write_pending(r);
+		if (w <= 0)
+			return w;
+		if (r->close_rcvd || buf_len(&r->down) == 0)
+			return 0;
+		size_t used = 0;
+		struct ws_event ev;
+		enum ws_rc rc = ws_parser_feed(&r->parser, buf_data(&r->down), buf_len(&r->down),
+		                               &used, &ev);
+		if (rc == WS_EVENT) {
+			down_event(r, &ev, used);
+			continue;
+		}
+		buf_consume(&r->down, used);
+		if (rc == WS_NEED_MORE)
+			return 0;
+		log_info("c%u peer broke the WebSocket protocol: %s", r->link.id, ws_strerror(rc));
+		return -1;
+	}
+}
+
+/* Client role: reads the server's answer to the upgrade. 0 while waiting or
+ * open, -1 when the owner was told of a refusal (or must abort). */
+static int down_handshake(struct relay *r)
+{
+	const char *p = (const char *)buf_data(&r->down);
+	int end = http_head_end(p, buf_len(&r->down), &r->head_scanned);
+	if (end == HTTP_NEED_MORE)
+		return 0;
+	struct http_response resp;
+	enum tunnel_err err = TUNNEL_ERR_GENERAL;
+	if (end > 0 && http_parse_response(p, (size_t)end, &resp) > 0) {
+		if (resp.status == 101)
+			err = ws_check_response(&resp, r->key) == 0 ? TUNNEL_OK : TUNNEL_ERR_GENERAL;
+		else
+			err = tunnel_status_err(resp.status);
+	}
+	r->handshake = false;
+	r->on_open(r->owner, r->tcp_fd, err);
+	if (err != TUNNEL_OK) {
+		log_debug("c%u server refused the tunnel: %s", r->link.id, tunnel_err_text(err));
+		relay_free(r);
+		return -1;
+	}
+	buf_consume(&r->down, (size_t)end);
+	return 0;
+}
+
+/* ---- lifecycle ---- */
+
+static bool relay_done(const struct relay *r)
+{
+	return r->close_sent && r->close_rcvd && buf_len(&r->up) == 0 && r->down_pending == 0;
+}
+
+static void relay_update(struct relay *r)
+{
+	if (r->close_rcvd && r->down_pending == 0 && !r->tcp_shut) {
+		shutdown(r->tcp_fd, SHUT_WR); /* peer's close = its half-close */
+		r->tcp_shut = true;
+	}
+	unsigned tcp = 0, ws = 0;
+	if (buf_len(&r->up) == 0 && buf_len(&r->early) == 0 && !r->tcp_eof && !r->close_queued)
+		tcp |= RX_READ;
+	if (r->down_pending)
+		tcp |= RX_WRITE;
+	if (!r->close_rcvd && (!r->down.mem || buf_room(&r->down) > 0))
+		ws |= RX_READ;
+	if (buf_len(&r->up) > 0)
+		ws |= RX_WRITE;
+	buf_release_if_empty(&r->up);
+	if (r->down_pending == 0)
+		buf_release_if_empty(&r->down);
+	rx_io_want(r->rx, &r->tcp_io, tcp);
+	rx_io_want(r->rx, &r->ws_io, ws);
+}
+
+/* One pass over both directions after any readiness. */
+static void relay_pump(struct relay *r, bool tcp_readable, bool ws_readable)
+{
+	if (tcp_readable && up_read(r) < 0)
+		return relay_abort(r);
+	if (ws_readable && down_read(r) < 0)
+		return relay_abort(r);
+	if (r->handshake) {
+		if (down_handshake(r) < 0)
+			return; /* refused: the owner answered, the relay is gone */
+	}
+	if (!r->handshake && down_process(r) < 0) {
+		queue_close(r, WS_CLOSE_PROTOCOL);
+		up_flush(r);
+		return relay_abort(r);
+	}
+	if (up_flush(r) < 0)
+		return relay_abort(r);
+	if (relay_done(r))
+		return relay_finish(r);
+	relay_update(r);
+}
+
+static void relay_on_tcp(struct rx *rx, struct rx_io *io, unsigned events)
+{
+	(void)rx;
+	relay_pump(RELAY_OF(tcp_io, io), events & RX_READ, false);
+}
+
+static void relay_on_ws(struct rx *rx, struct rx_io *io, unsigned events)
+{
+	(void)rx;
+	relay_pump(RELAY_OF(ws_io, io), false, events & RX_READ);
+}
+
+static unsigned timer_period(const struct relay_opts *o)
+{
+	unsigned p = o->keepalive_ms ? o->keepalive_ms : o->idle_ms;
+	if (o->pong_timeout_ms && o->pong_timeout_ms < p)
+		p = o->pong_timeout_ms;
+	return p;
+}
+
+/* Deadlines are stored, not re-armed per byte: the timer wakes once per
+ * period and compares (STYLE: traffic does not reshuffle the heap). */
+static void relay_on_timer(struct rx *rx, struct rx_timer *t)
+{
+	struct relay *r = RELAY_OF(timer, t);
+	uint64_t now = rx_now(rx);
+	const struct relay_opts *o = r->opts;
+	if (o->idle_ms && now - r->last_tx_ms >= o->idle_ms) {
+		log_info("c%u idle for %u ms: closing", r->link.id, o->idle_ms);
+		return relay_abort(r);
+	}
+	if (r->ping_outstanding && now - r->last_rx_ms >= o->keepalive_ms + o->pong_timeout_ms) {
+		log_info("c%u peer did not answer a ping: closing", r->link.id);
+		return relay_abort(r);
+	}
+	if (o->keepalive_ms && !r->ping_outstanding && now - r->last_rx_ms >= o->keepalive_ms) {
+		r->ping_queued = r->ping_outstanding = true;
+		if (up_flush(r) < 0)
+			return relay_abort(r);
+		relay_update(r);
+	}
+	rx_timer_arm(rx, t, now + timer_period(o), relay_on_timer);
+}
+
+int relay_start(struct rx *rx, struct conn_list *list, unsigned id, int tcp_fd, int ws_fd,
+                enum ws_role role, struct buf *tcp_in, struct buf *ws_in, const void *preamble,
+                size_t preamble_len, const struct relay_opts *opts, relay_open_fn on_open,
+                void *owner, const char *ws_key)
+{
+	struct relay *r = calloc(1, sizeof(*r));
+	if (!r || rx_io_add(rx, &r->tcp_io, tcp_fd, relay_on_tcp) < 0) {
+		free(r);
+		close(tcp_fd);
+		close(ws_fd);
+		return -1;
+	}
+	rx_io_add(rx, &r->ws_io, ws_fd, relay_on_ws);
+	r->rx = rx;
+	r->list = list;
+	r->tcp_fd = tcp_fd;
+	r->ws_fd = ws_fd;
+	r->opts = opts;
+	r->on_open = on_open;
+	r->owner = owner;
+	r->handshake = role == WS_ROLE_CLIENT;
+	if (ws_key)
+		snprintf(r->key, sizeof(r->key), "%s", ws_key);
+	conn_list_add(list, &r->link, relay_destroy_link);
+	r->link.id = id;
+	ws_parser_init(&r->parser, role, opts->max_message);
+	r->last_rx_ms = r->last_tx_ms = rx_now(rx);
+	if (ws_in) {
+		r->down = *ws_in;
+		*ws_in = (struct buf){0};
+	}
+	if (preamble_len)
+		buf_append(&r->up, preamble, preamble_len);
+	if (tcp_in) {
+		r->early = *tcp_in; /* the client's 0-RTT bytes, framed behind the preamble */
+		*tcp_in = (struct buf){0};
+	}
+	if (timer_period(opts))
+		rx_timer_arm(rx, &r->timer, rx_now(rx) + timer_period(opts), relay_on_timer);
+	relay_pump(r, false, false);
+	return 0;
+}

@@ -1,0 +1,50 @@
+/* relay.h — one tunneled TCP connection: bytes from a plain TCP socket
+ * become binary WebSocket frames on the other socket and back, with
+ * half-close, backpressure (one buffer per direction at most) and keepalive.
+ * Owns both fds and both buffers from relay_start to its teardown. */
+#ifndef WSF_TUN_RELAY_H
+#define WSF_TUN_RELAY_H
+
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/rx.h"
+#include "proto/tunnel.h"
+#include "proto/ws.h"
+#include "tun/conn.h"
+
+struct relay;
+
+/* Client role only, called exactly once: TUNNEL_OK when the server's 101
+ * arrived (frames flow from now on), else why the tunnel could not open (the
+ * server's refusal, or the server unreachable). During the call the owner may
+ * write its reply (SOCKS, HTTP) to tcp_fd; after an error the relay closes
+ * both fds itself. The relay never touches owner afterwards. */
+typedef void (*relay_open_fn)(void *owner, int tcp_fd, enum tunnel_err err);
+
+struct relay_opts {
+	uint64_t max_message;     /* per WebSocket message from the peer */
+	unsigned keepalive_ms;    /* ping after this much silence (0: never) */
+	unsigned pong_timeout_ms; /* no byte from the peer this long after a ping: dead */
+	unsigned idle_ms;         /* no byte either way this long: close (0: never) */
+};
+
+/* Starts relaying between tcp_fd and ws_fd (both non-blocking). Takes the
+ * fds in every outcome, and the contents of *tcp_in (bytes read from the TCP
+ * side not yet sent: framed first) and *ws_in (bytes read from the WebSocket
+ * side not yet parsed: frames, or the 101 head in client role), leaving them
+ * empty. preamble (may be NULL) is written raw to ws_fd before any frame: the
+ * server's 101, or the client's upgrade request. In client role the relay
+ * first waits for the 101 and reports it through on_open. Returns 0, or -1
+ * when out of memory (fds closed, on_open not called). */
+int relay_start(struct rx *rx, struct conn_list *list, unsigned id, int tcp_fd,
+                          int ws_fd, enum ws_role role, struct buf *tcp_in,
+                          struct buf *ws_in, const void *preamble, size_t preamble_len,
+                          const struct relay_opts *opts, relay_open_fn on_open,
+                          void *owner, const char *ws_key);
+
+/* Bytes moved so far, for logs and tests. */
+uint64_t relay_bytes_up(const struct relay *r);
+uint64_t relay_bytes_down(const struct relay *r);
+
+#endif

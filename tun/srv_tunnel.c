@@ -1,0 +1,109 @@
+/* srv_tunnel.c — the server end of a tunnel request: dial the target named
+ * in the upgrade's cookie first, answer 101 only once connected (or the HTTP
+ * status of the failure), then hand both sockets to the relay. Frames the
+ * client pipelined behind its request wait in the buffer meanwhile. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "proto/ws.h"
+#include "tun/dial.h"
+#include "tun/relay.h"
+#include "tun/server_int.h"
+
+#define RESP_101_MAX 256
+
+struct srv_tunnel {
+	struct conn_link link;
+	struct server *srv;
+	struct dial dial;
+	int client_fd;
+	struct buf in;          /* pipelined frames behind the head */
+	size_t resp_len;
+	char resp[RESP_101_MAX];
+	char target[TUNNEL_MAX_TARGET + 1];
+};
+
+static void srv_tunnel_free(struct srv_tunnel *t)
+{
+	conn_list_remove(&t->srv->conns, &t->link);
+	buf_free(&t->in);
+	free(t);
+}
+
+static void srv_tunnel_destroy(struct conn_link *link)
+{
+	struct srv_tunnel *t = (struct srv_tunnel *)link;
+	dial_cancel(&t->dial);
+	close(t->client_fd);
+	srv_tunnel_free(t);
+}
+
+/* The client turns this status back into the SOCKS / HTTP reply. */
+static void srv_tunnel_refuse(struct srv_tunnel *t, enum tunnel_err err)
+{
+	char resp[160];
+	int status = tunnel_err_status(err);
+	int n = snprintf(resp, sizeof(resp),
+	                 "HTTP/1.1 %d %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+	                 status, http_reason(status));
+	log_info("c%u %s: %s", t->link.id, t->target, tunnel_err_text(err));
+	net_write(t->client_fd, resp, (size_t)n); /* tiny: fits any socket buffer */
+	close(t->client_fd);
+	srv_tunnel_free(t);
+}
+
+static void srv_tunnel_dialled(struct dial *d, int fd, enum tunnel_err err)
+{
+	struct srv_tunnel *t = (struct srv_tunnel *)((char *)d - offsetof(struct srv_tunnel, dial));
+	if (fd < 0) {
+		srv_tunnel_refuse(t, err);
+		return;
+	}
+	net_set_nodelay(fd);
+	log_debug("c%u connected to %s", t->link.id, t->target);
+	struct server *srv = t->srv;
+	unsigned id = t->link.id;
+	int client_fd = t->client_fd;
+	struct buf in = t->in;
+	t->in = (struct buf){0};
+	char resp[RESP_101_MAX];
+	size_t resp_len = t->resp_len;
+	memcpy(resp, t->resp, resp_len);
+	srv_tunnel_free(t);
+	relay_start(&srv->rx, &srv->conns, id, fd, client_fd, WS_ROLE_SERVER, NULL, &in, resp,
+	            resp_len, &srv->cfg->relay, NULL, NULL, NULL);
+}
+
+int srv_tunnel_accept(struct server *srv, struct handoff *h, const struct tunnel_req *req,
+                      const char *key, size_t key_len)
+{
+	struct srv_tunnel *t = calloc(1, sizeof(*t));
+	if (!t) {
+		close(h->fd);
+		return -1;
+	}
+	t->srv = srv;
+	t->client_fd = h->fd;
+	t->resp_len = ws_response_101(t->resp, sizeof(t->resp), key, key_len, NULL);
+	conn_list_add(&srv->conns, &t->link, srv_tunnel_destroy);
+	t->link.id = h->id;
+	memcpy(t->target, req->target, req->target_len + 1);
+	t->in = h->in;
+	h->in = (struct buf){0};
+	buf_consume(&t->in, h->head_len);
+	char host[URL_MAX_HOST + 1];
+	uint16_t port;
+	if (t->resp_len == 0 ||
+	    tunnel_target_split(req->target, req->target_len, host, sizeof(host), &port) < 0) {
+		srv_tunnel_refuse(t, TUNNEL_ERR_BAD_TARGET);
+		return -1;
+	}
+	log_debug("c%u tunnel to %s", t->link.id, t->target);
+	dial_start(&t->dial, &srv->rx, NULL, host, port, srv->cfg->connect_timeout_ms,
+	           srv_tunnel_dialled);
+	return 0;
+}
