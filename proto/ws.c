@@ -210,6 +210,26 @@ static size_t utf8_skip_ascii(const uint8_t *s, size_t i, size_t len)
 	return i;
 }
 
+/* At a boundary, jump over whole multi-byte characters, each run through
+ * the tables from ACCEPT: only i passes from one character to the next (by
+ * predicted branches), not the state, so characters overlap in the pipeline.
+ * ws_bench, 2-byte text: 0.6 GB/s byte by byte. Stops at ASCII, at a bad
+ * or unfinished character (the caller's byte loop then finds the byte). */
+static size_t utf8_skip_chars(const uint8_t *s, size_t i, size_t len)
+{
+	while (i + 4 <= len && s[i] >= 0x80) {
+		uint8_t state = utf8_next[U8S_ACCEPT][utf8_class[s[i]]];
+		size_t n = 1;
+
+		while (state > U8S_REJECT)
+			state = utf8_next[state][utf8_class[s[i + n++]]];
+		if (state != U8S_ACCEPT)
+			break;
+		i += n;
+	}
+	return i;
+}
+
 uint8_t ws_utf8_step(uint8_t state, const uint8_t *s, size_t len)
 {
 	size_t i = 0;
@@ -217,8 +237,8 @@ uint8_t ws_utf8_step(uint8_t state, const uint8_t *s, size_t len)
 	if (state >= U8S_COUNT)
 		return WS_UTF8_REJECT;
 	while (state != WS_UTF8_REJECT && i < len) {
-		if (state == WS_UTF8_ACCEPT && s[i] < 0x80) {
-			i = utf8_skip_ascii(s, i, len);
+		if (state == WS_UTF8_ACCEPT) {
+			i = s[i] < 0x80 ? utf8_skip_ascii(s, i, len) : utf8_skip_chars(s, i, len);
 			if (i == len)
 				break;
 		}

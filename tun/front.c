@@ -1,12 +1,293 @@
-/* front.c — the -D front end (placeholder until the SOCKS5/HTTP front end
- * lands): refuses the connection. */
+/* front.c — the -D front end: SOCKS5 (RFC 1928/1929) and HTTP proxy
+ * (CONNECT and absolute-URI requests) on one port, told apart by the first
+ * byte. Owns the local connection until its target is known, then hands it
+ * to a tunnel; answers the client once the server has dialled (or not).
+ * Bytes the client sends ahead of our reply are kept and tunneled. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
+#include "core/log.h"
+#include "proto/proxy.h"
+#include "proto/socks.h"
 #include "tun/client_int.h"
+
+#define FRONT_DEADLINE_MS 30000 /* a client that never finishes its request */
+#define FORWARD_HEAD_MAX HTTP_MAX_HEAD
+
+enum front_mode {
+	FRONT_SNIFF = 0,
+	FRONT_SOCKS,
+	FRONT_HTTP,
+};
+
+struct front {
+	struct conn_link link;
+	struct client *client;
+	struct rx_io io;
+	struct rx_timer deadline;
+	int fd;
+	enum front_mode mode;
+	bool http_connect;     /* CONNECT (reply 200) vs plain proxy (no reply) */
+	struct socks_parser socks;
+	size_t scanned;        /* http_head_end progress */
+	struct buf in;
+	char target[TUNNEL_MAX_TARGET + 1];
+};
+
+static void front_free(struct front *f)
+{
+	rx_timer_cancel(&f->client->rx, &f->deadline);
+	if (f->fd >= 0) {
+		rx_io_del(&f->client->rx, &f->io);
+		close(f->fd);
+	}
+	buf_free(&f->in);
+	conn_list_remove(&f->client->conns, &f->link);
+	free(f);
+}
+
+static void front_destroy(struct conn_link *link)
+{
+	front_free((struct front *)link);
+}
+
+/* Best effort: replies are tiny and the socket is fresh. */
+static void front_send(int fd, const void *p, size_t n)
+{
+	if (n && net_write(fd, p, n) != (long)n)
+		log_debug("short write of a proxy reply");
+}
+
+static void front_reject(struct front *f, const void *reply, size_t n, const char *why)
+{
+	log_info("c%u proxy client refused: %s", f->link.id, why);
+	front_send(f->fd, reply, n);
+	front_free(f);
+}
+
+/* ---- after the server answered ---- */
+
+static void front_on_open(void *owner, int tcp_fd, enum tunnel_err err)
+{
+	struct front *f = owner;
+	if (f->mode == FRONT_SOCKS) {
+		uint8_t reply[SOCKS_MAX_REPLY];
+		enum socks_rep rep = (enum socks_rep)tunnel_err_socks_rep(err);
+		size_t n = socks_reply(reply, rep, SOCKS_ATYP_IPV4, NULL, 0);
+		front_send(tcp_fd, reply, n);
+	} else if (err != TUNNEL_OK) {
+		char resp[512];
+		size_t n = proxy_response_error(resp, sizeof(resp), tunnel_err_proxy_status(err),
+		                                tunnel_err_text(err));
+		front_send(tcp_fd, resp, n);
+	} else if (f->http_connect) {
+		front_send(tcp_fd, PROXY_CONNECT_OK, strlen(PROXY_CONNECT_OK));
+	}
+	if (err != TUNNEL_OK)
+		log_info("c%u %s: %s", f->link.id, f->target, tunnel_err_text(err));
+	front_free(f);
+}
+
+/* Hands fd and the bytes after the request to a tunnel. */
+static void front_open(struct front *f, struct buf *early)
+{
+	struct client *c = f->client;
+	int fd = f->fd;
+	rx_timer_cancel(&c->rx, &f->deadline);
+	rx_io_del(&c->rx, &f->io);
+	f->fd = -1;
+	f->mode = f->mode == FRONT_SNIFF ? FRONT_HTTP : f->mode;
+	log_debug("c%u proxy request for %s", f->link.id, f->target);
+	client_open_tunnel(c, fd, f->link.id, TUNNEL_CONNECT, f->target, early, front_on_open, f);
+}
+
+/* ---- SOCKS5 ---- */
+
+static void socks_target(struct front *f, const struct socks_event *ev)
+{
+	char host[SOCKS_HOST_TEXT_MAX];
+	if (ev->atyp == SOCKS_ATYP_IPV4) {
+		inet_ntop(AF_INET, ev->host.p, host, sizeof(host));
+		snprintf(f->target, sizeof(f->target), "%s:%u", host, ev->port);
+	} else if (ev->atyp == SOCKS_ATYP_IPV6) {
+		inet_ntop(AF_INET6, ev->host.p, host, sizeof(host));
+		snprintf(f->target, sizeof(f->target), "[%s]:%u", host, ev->port);
+	} else {
+		snprintf(f->target, sizeof(f->target), "%.*s:%u", (int)ev->host.len,
+		         (const char *)ev->host.p, ev->port);
+	}
+}
+
+/* 1 when the request is complete and the tunnel opening, 2 after a message
+ * was answered (more may be buffered), 0 for more bytes, -1 gone. */
+static int socks_step(struct front *f)
+{
+	const struct client_config *cfg = f->client->cfg;
+	struct socks_event ev;
+	size_t used = 0;
+	uint8_t reply[SOCKS_MAX_REPLY];
+	enum socks_rc rc = socks_parser_feed(&f->socks, buf_data(&f->in), buf_len(&f->in), &used, &ev);
+	if (rc < 0) {
+		size_t n = socks_error_reply(rc, reply);
+		front_reject(f, reply, n, "SOCKS5 protocol error");
+		return -1;
+	}
+	if (rc == SOCKS_NEED_MORE)
+		return 0;
+	if (ev.type == SOCKS_EV_GREETING) {
+		uint8_t m = socks_pick_method(ev.methods, cfg->proxy_user != NULL);
+		size_t n = socks_choose_method(&f->socks, m, reply);
+		if (m == SOCKS_METHOD_NONE_ACCEPTABLE) {
+			front_reject(f, reply, n, "no acceptable SOCKS5 auth method");
+			return -1;
+		}
+		front_send(f->fd, reply, n);
+	} else if (ev.type == SOCKS_EV_AUTH) {
+		bool ok = socks_auth_match(ev.user, ev.pass, cfg->proxy_user, cfg->proxy_pass);
+		size_t n = socks_auth_verdict(&f->socks, ok, reply);
+		if (!ok) {
+			front_reject(f, reply, n, "wrong SOCKS5 username or password");
+			return -1;
+		}
+		front_send(f->fd, reply, n);
+	} else {
+		socks_target(f, &ev);
+		buf_consume(&f->in, used);
+		front_open(f, &f->in);
+		return 1;
+	}
+	buf_consume(&f->in, used);
+	return 2;
+}
+
+/* ---- HTTP proxy ---- */
+
+static void http_reject(struct front *f, int status, const char *why)
+{
+	char resp[512];
+	size_t n = status == 407 ? proxy_response_407(resp, sizeof(resp))
+	                         : proxy_response_error(resp, sizeof(resp), status, why);
+	front_reject(f, resp, n, why);
+}
+
+static void target_from(struct front *f, const struct proxy_target *t)
+{
+	snprintf(f->target, sizeof(f->target), t->host_is_v6 ? "[%.*s]:%u" : "%.*s:%u",
+	         (int)t->host.len, t->host.p, t->port);
+}
+
+/* Plain proxying: the rewritten head, then the bytes after the original
+ * head, become the tunnel's first data. The origin is asked to close after
+ * its answer, so every request on this connection meets the right host. */
+static int http_plain(struct front *f, const struct http_request *req, size_t head_len)
+{
+	struct proxy_uri uri;
+	enum proxy_rc rc = proxy_parse_absolute(req->target, &uri);
+	if (rc < 0) {
+		http_reject(f, proxy_rc_status(rc), proxy_strerror(rc));
+		return -1;
+	}
+	target_from(f, &uri.dest);
+	struct buf early = {0};
+	if (buf_alloc(&early) < 0)
+		return http_reject(f, 500, "out of memory"), -1;
+	size_t n = proxy_forward_head((char *)early.mem, BUF_SIZE, req, &uri, false);
+	if (n == 0 || n + buf_len(&f->in) - head_len > BUF_SIZE) {
+		buf_free(&early);
+		http_reject(f, 400, "request head too large to forward");
+		return -1;
+	}
+	buf_produced(&early, n);
+	buf_append(&early, buf_data(&f->in) + head_len, buf_len(&f->in) - head_len);
+	buf_free(&f->in);
+	front_open(f, &early);
+	buf_free(&early);
+	return 1;
+}
+
+static int http_step(struct front *f)
+{
+	const struct client_config *cfg = f->client->cfg;
+	const char *p = (const char *)buf_data(&f->in);
+	int end = http_head_end(p, buf_len(&f->in), &f->scanned);
+	if (end == HTTP_NEED_MORE)
+		return 0;
+	struct http_request req;
+	if (end < 0 || http_parse_request(p, (size_t)end, &req) < 0) {
+		http_reject(f, end < 0 ? http_rc_status(end) : 400, "malformed request");
+		return -1;
+	}
+	if (cfg->proxy_user && !proxy_auth_ok(&req, cfg->proxy_user, cfg->proxy_pass)) {
+		http_reject(f, 407, "proxy credentials missing or wrong");
+		return -1;
+	}
+	if (!http_slice_eq(req.method, "CONNECT"))
+		return http_plain(f, &req, (size_t)end);
+	struct proxy_target t;
+	enum proxy_rc rc = proxy_parse_connect(req.target, &t);
+	if (rc < 0) {
+		http_reject(f, proxy_rc_status(rc), proxy_strerror(rc));
+		return -1;
+	}
+	target_from(f, &t);
+	f->http_connect = true;
+	buf_consume(&f->in, (size_t)end);
+	front_open(f, &f->in);
+	return 1;
+}
+
+/* ---- reading ---- */
+
+static void front_on_io(struct rx *rx, struct rx_io *io, unsigned events)
+{
+	struct front *f = (struct front *)((char *)io - offsetof(struct front, io));
+	(void)rx;
+	(void)events;
+	if (buf_alloc(&f->in) < 0)
+		return front_free(f);
+	size_t room = buf_room(&f->in);
+	long n = room ? net_read(f->fd, buf_tail(&f->in), room) : -ENOBUFS;
+	if (n == -EAGAIN)
+		return;
+	if (n <= 0)
+		return front_free(f);
+	buf_produced(&f->in, (size_t)n);
+	if (f->mode == FRONT_SNIFF)
+		f->mode = buf_data(&f->in)[0] == SOCKS_VERSION ? FRONT_SOCKS : FRONT_HTTP;
+	if (f->mode == FRONT_HTTP) {
+		http_step(f);
+		return;
+	}
+	/* Greeting, auth and request may arrive in one read (pipelining). */
+	while (socks_step(f) == 2)
+		;
+}
+
+static void front_on_deadline(struct rx *rx, struct rx_timer *t)
+{
+	struct front *f = (struct front *)((char *)t - offsetof(struct front, deadline));
+	(void)rx;
+	log_info("c%u proxy client sent no whole request in time", f->link.id);
+	front_free(f);
+}
 
 void front_accept(struct client *c, int fd, const struct net_addr *peer)
 {
-	(void)c;
+	struct front *f = calloc(1, sizeof(*f));
 	(void)peer;
-	close(fd);
+	if (!f) {
+		close(fd);
+		return;
+	}
+	f->client = c;
+	f->fd = fd;
+	conn_list_add(&c->conns, &f->link, front_destroy);
+	rx_io_add(&c->rx, &f->io, fd, front_on_io);
+	rx_io_want(&c->rx, &f->io, RX_READ);
+	rx_timer_arm(&c->rx, &f->deadline, rx_now(&c->rx) + FRONT_DEADLINE_MS, front_on_deadline);
 }
