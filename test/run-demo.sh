@@ -1,13 +1,23 @@
 #!/bin/sh
 # run-demo.sh BIN — `make run`: the server on its embedded default
-# (ws://127.0.0.1:8080) with the echo endpoint, and how to talk to it.
+# (ws://127.0.0.1:8080, plus the echo endpoint at /echo) and a client with
+# -D 127.0.0.1:1080, then how to use them. Ctrl-C stops both.
 bin=${1:-build/wsferry}
+"$bin" server --echo /echo &
+srv=$!
+sleep 0.3
+"$bin" client ws://127.0.0.1:8080 -D 127.0.0.1:1080 &
+cli=$!
+trap 'kill $cli $srv 2>/dev/null; wait 2>/dev/null; exit 0' INT TERM
+sleep 0.3
 cat <<TXT
-Starting: $bin server --echo /echo ws://127.0.0.1:8080
-Talk to it from another terminal, e.g. with Python's websockets client:
+
+wsferry is running: server ws://127.0.0.1:8080 (pid $srv), client -D 127.0.0.1:1080 (pid $cli).
+Browse through the tunnel from another terminal:
+  curl --socks5-hostname 127.0.0.1:1080 http://example.com/
+  curl -x http://127.0.0.1:1080 http://example.com/
+Talk to the echo endpoint:
   /usr/bin/python3 -m websockets ws://127.0.0.1:8080/echo
-(type a line, get it back). Any other path is dropped without a byte:
-  curl -v http://127.0.0.1:8080/
 Stop with Ctrl-C.
 TXT
-exec "$bin" server --echo /echo --log-level info ws://127.0.0.1:8080
+wait $srv $cli

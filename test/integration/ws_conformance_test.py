@@ -1055,6 +1055,31 @@ for gi, (gname, items) in enumerate(utf8_vectors(), 5):
             mk_text_frames((lambda p: lambda: [frame(OP_TEXT, p)])(payload), payload, ok))
 
 
+# 6.25: every invalid vector again, after a valid prefix, as one frame written
+# 1 byte at a time: the streaming validator must catch it whichever read the
+# bad (or missing) byte falls into, and never complete the echoed message.
+for vi, (ok, payload) in enumerate([v for _, items in utf8_vectors() for v in items if not v[0]], 1):
+    add('6.25.%d' % vi, 'invalid vector %s after "ok-", 1-byte writes -> 1007' % payload[:12].hex(),
+        (lambda p: lambda port: _chopped_invalid(port, p))(payload))
+
+
+def _chopped_invalid(port, payload):
+    with Conn(port) as c:
+        c.send(frame(OP_TEXT, b'ok-' + payload), chop=1)
+        expect_fail(c, 1007, drop_ok=False)
+
+
+@case('6.25.99', 'invalid text split into 2 fragments at every position -> 1007 each time')
+def _(port):
+    for k in range(1, len(BAD)):
+        with Conn(port) as c:
+            c.send(frame(OP_TEXT, BAD[:k], fin=False) + frame(OP_CONT, BAD[k:]))
+            try:
+                expect_fail(c, 1007, drop_ok=False)
+            except CaseFail as e:
+                raise CaseFail('split at byte %d: %s' % (k, e))
+
+
 @case('6.24.1', 'every Unicode scalar value U+0000..U+10FFFF in one text message')
 def _(port):
     s = ''.join(chr(i) for i in range(0x110000) if not 0xD800 <= i <= 0xDFFF).encode()
@@ -1620,6 +1645,10 @@ add('H.10', 'Sec-WebSocket-Version: 8 -> 426 with Sec-WebSocket-Version: 13',
 add('H.11', 'missing Sec-WebSocket-Version -> 426 with Sec-WebSocket-Version: 13',
     mk_handshake_err(drop('Sec-WebSocket-Version'), (426,), need_version_hdr=True))
 add('H.12', 'POST -> 400 or 405', mk_handshake_err(lambda h: h, (400, 405), method='POST'))
+add('H.12.b', 'HEAD -> 400 or 405', mk_handshake_err(lambda h: h, (400, 405), method='HEAD'))
+# RFC 9110 §9.1: the method token is case-sensitive; "get" is not GET.
+add('H.12.c', 'lowercase method "get" -> not upgraded (400/405/501 or drop)',
+    mk_handshake_err(lambda h: h, (400, 405, 501), drop_ok=True, method='get'))
 add('H.13', 'HTTP/1.0 -> 400 or drop', mk_handshake_err(lambda h: h, (400,), drop_ok=True,
                                                           version='HTTP/1.0'))
 add('H.14', 'missing Upgrade header -> 400 (426 accepted)', mk_handshake_err(drop('Upgrade'), (400, 426)))
@@ -1629,6 +1658,19 @@ add('H.16', 'missing Connection header -> 400 (426 accepted)',
 add('H.17', 'Connection: keep-alive only -> 400 (426 accepted)',
     mk_handshake_err(replace('Connection', 'keep-alive'), (400, 426)))
 add('H.18', 'missing Host -> 400', mk_handshake_err(drop('Host'), (400,)))
+# RFC 9112 §3.2: more than one Host field line MUST get 400.
+add('H.18.b', 'two Host header lines -> 400 (or drop), not 101',
+    mk_handshake_err(lambda h: h + [('Host', 'other.example')], (400,), drop_ok=True))
+add('H.18.c', 'Sec-WebSocket-Key not valid base64 -> 400',
+    mk_handshake_err(replace('Sec-WebSocket-Key', '!!!!!!!!!!!!!!!!!!!!!!=='), (400,)))
+# RFC 6455 §11.3.1: Sec-WebSocket-Key MUST NOT appear more than once.
+add('H.18.d', 'two Sec-WebSocket-Key headers -> 400',
+    mk_handshake_err(lambda h: h + [('Sec-WebSocket-Key', base64.b64encode(os.urandom(16)).decode())],
+                     (400,)))
+# RFC 9112 §5.1: whitespace between field name and colon MUST be rejected (400).
+add('H.18.e', 'whitespace before the colon ("Upgrade : websocket") -> 400 or drop, not 101',
+    mk_handshake_err(lambda h: [(n + ' ' if n == 'Upgrade' else n, v) for n, v in h], (400,),
+                     drop_ok=True))
 add('H.19', 'plain GET without upgrade headers -> 400 (426 accepted)',
     mk_handshake_err(lambda h: [x for x in h if x[0] == 'Host'], (400, 426)))
 add('H.20', '10 KiB request head -> 431/400, drop, or 101 (never a hang)',
@@ -1647,6 +1689,8 @@ def mk_silent_drop(data_fn, shut=False, chop=None):
     return fn
 
 
+add('H.22.b', 'bad upgrade request to an unknown path: zero bytes, TCP close',
+    mk_silent_drop(lambda port: b'GET /nope HTTP/1.1\r\nHost: x\r\n\r\n'))
 add('H.22', 'unknown path /nope: zero bytes, TCP close',
     mk_silent_drop(lambda port: build_req(std_headers(port), path='/nope')))
 add('H.23', 'unknown path / : zero bytes, TCP close',

@@ -527,6 +527,31 @@ static void test_utf8_exhaustive(void)
 	CHECK_EQ_INT(bad_fast, 0);
 }
 
+/* The same strings between whole 2-byte characters, so the multi-byte
+ * fast path (4+ bytes left) sees them; and 4-byte strings, bare and so. */
+static void test_utf8_in_context(void)
+{
+	static const uint8_t tails[] = { 0x00, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xFF };
+	uint8_t s[10] = { 0xC3, 0xA9, 0, 0, 0, 0xC3, 0xA9, 0xC3, 0xA9 };
+	unsigned bad = 0;
+
+	for (unsigned v = 0; v < 1u << 24; v++) {
+		s[2] = (uint8_t)(v >> 16), s[3] = (uint8_t)(v >> 8), s[4] = (uint8_t)v;
+		bad += dfa_valid(s, 9) != ref_utf8_valid(s, 9);
+	}
+	for (unsigned lead = 0xF0; lead <= 0xFF; lead++)
+		for (unsigned b1 = 0; b1 < 256; b1++)
+			for (size_t i = 0; i < sizeof tails * sizeof tails; i++) {
+				uint8_t t[10] = { 0xC3, 0xA9, (uint8_t)lead, (uint8_t)b1,
+				                  tails[i / sizeof tails], tails[i % sizeof tails],
+				                  0xC3, 0xA9, 'x', 'y' };
+
+				bad += dfa_valid(t, 10) != ref_utf8_valid(t, 10);
+				bad += dfa_valid(t + 2, 4) != ref_utf8_valid(t + 2, 4);
+			}
+	CHECK_EQ_INT(bad, 0);
+}
+
 static void test_utf8_cases(void)
 {
 	static const struct {
@@ -1191,6 +1216,7 @@ int main(void)
 	TEST_RUN(test_mask_offsets);
 	TEST_RUN(test_mask_pieces);
 	TEST_RUN(test_utf8_exhaustive);
+	TEST_RUN(test_utf8_in_context);
 	TEST_RUN(test_utf8_cases);
 	TEST_RUN(test_close_codes);
 	TEST_RUN(test_sequences_valid);
