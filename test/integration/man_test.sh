@@ -1,0 +1,24 @@
+#!/bin/sh
+# man_test.sh — the manual pages render without a warning (groff -ww), and
+# every long option the binary knows is documented in wsferry.1.
+cd "$(dirname "$0")/../.." || exit 1
+pass=0
+fail=0
+for page in man/*.[1-8]; do
+	if out=$(groff -ww -z -man -t "$page" 2>&1) && [ -z "$out" ]; then
+		pass=$((pass + 1))
+	else
+		echo "FAIL $page: $out"
+		fail=$((fail + 1))
+	fi
+done
+for opt in $(grep -ho '{"[a-z-]*", ' bin/*.c | sed -E 's/\{"([a-z-]*)", /\1/' | sort -u); do
+	if grep -q -- "-\\\\-$(echo "$opt" | sed 's/-/\\\\-/g')" man/wsferry.1; then
+		pass=$((pass + 1))
+	else
+		echo "FAIL --$opt is not documented in man/wsferry.1"
+		fail=$((fail + 1))
+	fi
+done
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
