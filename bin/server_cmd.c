@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bin/cmd.h"
+#include "core/dns.h"
 #include "core/log.h"
 #include "proto/conf.h"
 #include "proto/url.h"
@@ -47,6 +48,20 @@ static int opt_handshake_timeout(void *ctx, const char *val, const char **why)
 	return 0;
 }
 
+static int opt_dns(void *ctx, const char *val, const char **why)
+{
+	struct server_config *cfg = ctx;
+	struct dns probe;
+	/* Checked now so a typo stops startup instead of every dial. */
+	if (!*val || dns_init(&probe, NULL, &(struct dns_config){.servers = val, .hosts = ""}) < 0) {
+		*why = "IP[:PORT] of a name server, e.g. 1.1.1.1 or [2606:4700::1111]:53";
+		return -1;
+	}
+	dns_free(&probe);
+	cfg->dns = val;
+	return 0;
+}
+
 static int add_listen(struct server_config *cfg, const char *s, const char **why)
 {
 	if (cfg->nlisten == SERVER_MAX_LISTEN) {
@@ -73,6 +88,7 @@ static const struct opt server_opts[] = {
 	{"echo", 0, true, false, opt_echo},
 	{"max-message", 0, true, false, opt_max_message},
 	{"handshake-timeout", 0, true, false, opt_handshake_timeout},
+	{"dns", 0, true, false, opt_dns},
 	COMMON_OPTS,
 	{0},
 };

@@ -97,34 +97,52 @@ static uint16_t dns_random16(struct dns *d)
 
 /* ---- text files: read whole, cut into lines and words in place ---- */
 
+/* Grows buf so that it has room for one more byte and the NUL, never past
+ * max + 1 bytes. 0 or -ENOMEM. */
+static int dns_file_grow(char **buf, size_t *cap, size_t max)
+{
+	size_t ncap = *cap ? *cap * 2 : 4096;
+	char *grown;
+
+	if (ncap > max + 1)
+		ncap = max + 1;
+	if (!(grown = realloc(*buf, ncap)))
+		return -ENOMEM;
+	*buf = grown;
+	*cap = ncap;
+	return 0;
+}
+
 /* path into a NUL-terminated malloc'd buffer of at most max bytes; a file
  * cut at max loses its last, partial line. 0 or -errno. */
 static int dns_file_read(const char *path, size_t max, char **out)
 {
-	size_t len = 0, cap = 4096;
-	char *buf = NULL, *grown;
-	ssize_t n = 1;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t len = 0, cap = 0;
+	char *buf = NULL, *nl;
+	int rc = 0, fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd == -1)
 		return -errno;
-	while (n != 0 && len < max) {
-		if (len + 1 >= cap || !buf) {
-			cap = buf ? (cap * 2 < max + 1 ? cap * 2 : max + 1) : cap;
-			if (!(grown = realloc(buf, cap)))
-				break;
-			buf = grown;
-		}
-		n = read(fd, buf + len, cap - 1 - len);
-		if (n == -1 && errno != EINTR)
+	while (rc == 0 && len < max) {
+		if (len + 1 >= cap && (rc = dns_file_grow(&buf, &cap, max)) != 0)
 			break;
-		len += n > 0 ? (size_t)n : 0;
+		ssize_t n = read(fd, buf + len, cap - 1 - len);
+		if (n == 0)
+			break;
+		if (n > 0)
+			len += (size_t)n;
+		else if (errno != EINTR)
+			rc = -errno;
 	}
 	close(fd);
-	if (!buf || n < 0)
-		return free(buf), buf ? -EIO : -ENOMEM;
-	if (len == max && memrchr(buf, '\n', len))
-		len = (size_t)((char *)memrchr(buf, '\n', len) - buf);
+	if (rc == 0 && !buf)
+		rc = dns_file_grow(&buf, &cap, max);
+	if (rc != 0) {
+		free(buf);
+		return rc;
+	}
+	if (len == max && (nl = memrchr(buf, '\n', len)) != NULL)
+		len = (size_t)(nl - buf);
 	buf[len] = '\0';
 	*out = buf;
 	return 0;
@@ -195,8 +213,8 @@ static int dns_ip_parse(const char *ip, uint16_t port, struct net_addr *out)
 	if (net_addr_from_ip(bare, port, out) != 0 || out->ss.ss_family != AF_INET6)
 		return -EINVAL;
 	scope = if_nametoindex(pct + 1);
-	if (scope == 0 && dns_number(pct + 1, 1, UINT32_MAX) > 0)
-		scope = (unsigned)dns_number(pct + 1, 1, UINT32_MAX);
+	if (scope == 0 && dns_number(pct + 1, 1, 0x7FFFFFFF) > 0)
+		scope = (unsigned)dns_number(pct + 1, 1, 0x7FFFFFFF);
 	if (scope == 0)
 		return -EINVAL;
 	((struct sockaddr_in6 *)&out->ss)->sin6_scope_id = scope;

@@ -121,7 +121,8 @@ struct socks_parser {
  * it again with more appended. After GREETING the caller MUST call
  * socks_choose_method(), after AUTH socks_auth_verdict(), before feeding
  * again; after REQUEST the handshake is over and the rest is payload:
- * feeding then, or before a pending decision, is SOCKS_ERR_STATE. */
+ * feeding then, or before a pending decision, is SOCKS_ERR_STATE. The
+ * slices in *ev point into in: use them before those bytes are moved. */
 enum socks_rc socks_parser_feed(struct socks_parser *p, const uint8_t *in, size_t len,
                                 size_t *used, struct socks_event *ev);
 

@@ -1,21 +1,25 @@
 /* dial.c — resolve, then connect to each address in turn until one answers
- * or the deadline passes. Keeps the most telling error (refused beats
- * unreachable beats timeout) for the caller's reply. */
+ * or the deadline passes. An attempt that neither succeeds nor fails within
+ * DIAL_ATTEMPT_MS gives way to the next address, so a black-holed IPv6 route
+ * costs seconds, not the whole deadline. */
 #include "tun/dial.h"
 
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
-static void dial_finish(struct dial *d, int fd, enum tunnel_err err)
+static void dial_stop_attempt(struct dial *d)
 {
-	rx_timer_cancel(d->rx, &d->deadline);
 	if (d->fd >= 0) {
 		rx_io_del(d->rx, &d->io);
-		if (fd != d->fd)
-			close(d->fd);
+		close(d->fd);
 		d->fd = -1;
 	}
+}
+
+static void dial_finish(struct dial *d, int fd, enum tunnel_err err)
+{
+	rx_timer_cancel(d->rx, &d->timer);
 	d->done(d, fd, err);
 }
 
@@ -35,9 +39,23 @@ static void dial_on_io(struct rx *rx, struct rx_io *io, unsigned events)
 		return;
 	}
 	d->last_err = -rc;
-	rx_io_del(d->rx, &d->io);
-	close(d->fd);
-	d->fd = -1;
+	dial_stop_attempt(d);
+	dial_next(d);
+}
+
+static void dial_on_timer(struct rx *rx, struct rx_timer *t)
+{
+	struct dial *d = (struct dial *)((char *)t - offsetof(struct dial, timer));
+	if (d->resolving) {
+		dns_cancel(d->dns, &d->query);
+		d->resolving = false;
+	}
+	dial_stop_attempt(d);
+	if (rx_now(rx) >= d->deadline_ms || d->next >= d->naddrs) {
+		dial_finish(d, -1, TUNNEL_ERR_TIMEOUT);
+		return;
+	}
+	d->last_err = ETIMEDOUT;
 	dial_next(d);
 }
 
@@ -53,29 +71,40 @@ static void dial_next(struct dial *d)
 		d->fd = fd;
 		rx_io_add(d->rx, &d->io, fd, dial_on_io);
 		rx_io_want(d->rx, &d->io, RX_WRITE);
+		uint64_t at = d->deadline_ms;
+		if (d->next < d->naddrs && rx_now(d->rx) + DIAL_ATTEMPT_MS < at)
+			at = rx_now(d->rx) + DIAL_ATTEMPT_MS;
+		rx_timer_arm(d->rx, &d->timer, at, dial_on_timer);
 		return;
 	}
 	dial_finish(d, -1, tunnel_err_from_errno(d->last_err));
 }
 
-static void dial_on_deadline(struct rx *rx, struct rx_timer *t)
+static enum tunnel_err dns_err(int status)
 {
-	struct dial *d = (struct dial *)((char *)t - offsetof(struct dial, deadline));
-	(void)rx;
-	dial_finish(d, -1, TUNNEL_ERR_TIMEOUT);
+	switch (status) {
+	case DNS_ERR_NXDOMAIN:
+	case DNS_ERR_NODATA:
+	case DNS_ERR_BADNAME: return TUNNEL_ERR_NOT_FOUND;
+	case DNS_ERR_TIMEOUT: return TUNNEL_ERR_TIMEOUT;
+	default: return TUNNEL_ERR_UNREACHABLE;
+	}
 }
 
-/* Literal addresses and localhost need no query. Returns the count. */
-static int resolve_local(const char *host, uint16_t port, struct net_addr *out)
+static void dial_on_resolved(struct dns_query *q, int status, const struct net_addr *addrs,
+                             size_t naddrs)
 {
-	if (net_addr_from_ip(host, port, &out[0]) == 0)
-		return 1;
-	if (strcmp(host, "localhost") == 0) {
-		net_addr_from_ip("::1", port, &out[0]);
-		net_addr_from_ip("127.0.0.1", port, &out[1]);
-		return 2;
+	struct dial *d = (struct dial *)((char *)q - offsetof(struct dial, query));
+	d->resolving = false;
+	if (status != DNS_OK || naddrs == 0) {
+		dial_finish(d, -1, dns_err(status));
+		return;
 	}
-	return 0;
+	if (naddrs > DIAL_MAX_ADDRS)
+		naddrs = DIAL_MAX_ADDRS;
+	memcpy(d->addrs, addrs, naddrs * sizeof(*addrs));
+	d->naddrs = (uint8_t)naddrs;
+	dial_next(d);
 }
 
 void dial_start(struct dial *d, struct rx *rx, struct dns *dns, const char *host,
@@ -86,24 +115,30 @@ void dial_start(struct dial *d, struct rx *rx, struct dns *dns, const char *host
 	d->done = done;
 	d->fd = -1;
 	d->port = port;
-	d->next = 0;
+	d->next = d->naddrs = 0;
 	d->last_err = ECONNREFUSED;
-	int n = resolve_local(host, port, d->addrs);
-	if (n == 0) {
-		done(d, -1, TUNNEL_ERR_NOT_FOUND);
+	d->deadline_ms = rx_now(rx) + timeout_ms;
+	if (net_addr_from_ip(host, port, &d->addrs[0]) == 0) {
+		d->naddrs = 1;
+		dial_next(d);
 		return;
 	}
-	d->naddrs = (uint8_t)n;
-	rx_timer_arm(rx, &d->deadline, rx_now(rx) + timeout_ms, dial_on_deadline);
-	dial_next(d);
+	/* The resolver's own timeouts end the query; this one bounds the total. */
+	rx_timer_arm(rx, &d->timer, d->deadline_ms, dial_on_timer);
+	d->resolving = true;
+	if (dns_resolve(dns, &d->query, host, port, DNS_PREFER_V6, dial_on_resolved) < 0) {
+		d->resolving = false;
+		dial_finish(d, -1, TUNNEL_ERR_NOT_FOUND);
+	}
 }
 
 void dial_cancel(struct dial *d)
 {
-	rx_timer_cancel(d->rx, &d->deadline);
-	if (d->fd >= 0) {
-		rx_io_del(d->rx, &d->io);
-		close(d->fd);
-		d->fd = -1;
-	}
+	if (!d->rx)
+		return;
+	rx_timer_cancel(d->rx, &d->timer);
+	if (d->resolving)
+		dns_cancel(d->dns, &d->query);
+	d->resolving = false;
+	dial_stop_attempt(d);
 }

@@ -6,14 +6,15 @@
 
 #include <stdint.h>
 
+#include "core/dns.h"
 #include "core/net.h"
 #include "core/rx.h"
 #include "proto/tunnel.h"
 
-#define DIAL_MAX_ADDRS 8
+#define DIAL_MAX_ADDRS DNS_MAX_ADDRS
+#define DIAL_ATTEMPT_MS 2000 /* a silent address yields to the next (RFC 8305 spirit) */
 
 struct dial;
-struct dns;
 /* fd >= 0 (connected, non-blocking, now the owner's) with TUNNEL_OK, or
  * fd -1 with why. Called exactly once unless dial_cancel came first; the
  * owner may free the struct dial inside it. */
@@ -22,8 +23,10 @@ typedef void (*dial_done_fn)(struct dial *d, int fd, enum tunnel_err err);
 struct dial {
 	struct rx *rx;
 	struct dns *dns;
+	struct dns_query query;
+	uint64_t deadline_ms;      /* the whole dial's */
 	struct rx_io io;
-	struct rx_timer deadline;
+	struct rx_timer timer;     /* attempt fallback and overall deadline */
 	dial_done_fn done;
 	int fd;
 	int last_err;              /* errno of the last failed attempt */

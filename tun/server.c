@@ -310,6 +310,13 @@ int server_main(const struct server_config *cfg)
 	}
 	srv->cfg = cfg;
 	conn_list_init(&srv->conns);
+	struct dns_config dcfg = {.servers = cfg->dns};
+	if (dns_init(&srv->dns, &srv->rx, &dcfg) < 0) {
+		log_error("cannot set up the resolver%s", cfg->dns ? " (bad --dns)" : "");
+		rx_free(&srv->rx);
+		free(srv);
+		return 1;
+	}
 	int rc = 0;
 	for (size_t i = 0; i < cfg->nlisten && rc == 0; i++)
 		rc = server_listen(srv, &cfg->listen[i]);
@@ -324,6 +331,7 @@ int server_main(const struct server_config *cfg)
 	}
 	server_close_listeners(srv);
 	conn_list_destroy_all(&srv->conns);
+	dns_free(&srv->dns);
 	rx_free(&srv->rx);
 	free(srv);
 	buf_pool_drain();

@@ -29,6 +29,7 @@ struct server_config {
 	unsigned handshake_ms;     /* deadline for a whole request head */
 	unsigned connect_timeout_ms; /* dialing a tunnel's destination */
 	struct relay_opts relay;   /* keepalive, idle timeout, message size */
+	const char *dns;           /* --dns servers, NULL: /etc/resolv.conf */
 };
 
 /* Fills the defaults of SPEC.md (no listener yet). */

@@ -5,6 +5,7 @@
 #define WSF_TUN_SERVER_INT_H
 
 #include "core/buf.h"
+#include "core/dns.h"
 #include "core/net.h"
 #include "core/rx.h"
 #include "proto/http.h"
@@ -24,6 +25,7 @@ struct server {
 	struct rx rx;
 	const struct server_config *cfg;
 	struct conn_list conns;
+	struct dns dns;
 	struct listener listeners[SERVER_MAX_LISTEN];
 	size_t nlisteners;
 	uint64_t emfile_logged_ms; /* rate limit for "out of descriptors" */

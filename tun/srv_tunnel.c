@@ -103,7 +103,7 @@ int srv_tunnel_accept(struct server *srv, struct handoff *h, const struct tunnel
 		return -1;
 	}
 	log_debug("c%u tunnel to %s", t->link.id, t->target);
-	dial_start(&t->dial, &srv->rx, NULL, host, port, srv->cfg->connect_timeout_ms,
+	dial_start(&t->dial, &srv->rx, &srv->dns, host, port, srv->cfg->connect_timeout_ms,
 	           srv_tunnel_dialled);
 	return 0;
 }

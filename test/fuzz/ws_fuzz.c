@@ -133,7 +133,7 @@ static void check_sticky(struct ws_parser *p, uint8_t *buf, size_t have, enum ws
 		return;
 	must(ws_parser_feed(p, buf, have, &used, &ev) == rc);
 	must(ws_parser_feed(p, buf, 0, &used, &ev) == rc);
-	must(ws_rc_close_code(rc) == 0 || rc != WS_ERR_CLOSED);
+	must((ws_rc_close_code(rc) == 0) == (rc == WS_ERR_CLOSED));
 }
 
 static void run_chunked(struct story *s, enum ws_role role, uint64_t max, const uint8_t *in,

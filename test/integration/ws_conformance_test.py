@@ -15,6 +15,11 @@ Interface (used by test/run.sh):
 Optional arguments: `-v` also prints passing cases; any other argument is a
 substring filter on case ids (e.g. `6.4` or `H.`).
 
+Case groups: 1.x framing, 2.x ping/pong, 3.x RSV bits, 4.x opcodes,
+5.x fragmentation, 6.x UTF-8 (6.5-6.23 are Autobahn's vectors, 6.24/6.25
+extras), 7.x close handling, 9.x sizes/performance/limits, M.x masking,
+L.x length encoding, H.x opening handshake and stealth drop, R.x robustness.
+
 Conventions used by the checks:
   * "Fail the WebSocket Connection" (RFC 6455 §7.1.7): the server may send a
     close frame and must then close TCP. `expect_fail(..., drop_ok=True)`
