@@ -621,13 +621,18 @@ static bool has_token(const struct http_header *h, size_t n, const char *name,
 
 int ws_check_upgrade(const struct http_request *req, const char **key, size_t *key_len)
 {
-	const struct http_header *h = req->headers, *version, *nonce;
+	const struct http_header *h = req->headers, *version, *nonce, *host;
 	size_t n = req->nheaders;
 	bool dup = false;
 
-	if (!http_slice_eq(req->method, "GET"))
+	/* Methods are case-sensitive (RFC 9110 §9.1): "get" is not GET. */
+	if (req->method.len != 3 || memcmp(req->method.p, "GET", 3) != 0)
 		return 405;
-	if (req->minor_version < 1 || !http_find(h, n, "Host") ||
+	/* Exactly one Host (RFC 9112 §3.2: a second one MUST get 400). */
+	host = find_once(h, n, "Host", &dup);
+	if (dup)
+		return 400;
+	if (req->minor_version < 1 || !host ||
 	    !has_token(h, n, "Upgrade", "websocket") ||
 	    !has_token(h, n, "Connection", "upgrade"))
 		return 400;
