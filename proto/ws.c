@@ -437,7 +437,7 @@ static void begin_data_frame(struct ws_parser *p, const struct frame_head *h)
 		p->utf8_state = WS_UTF8_ACCEPT;
 		p->first_pending = true;
 	}
-	p->msg_len += h->len;
+	p->msg_len += h->len; /* counted as announced: TOO_BIG fires on the header */
 	p->frame_left = h->len;
 	p->frame_op = h->op;
 	p->frame_fin = h->fin;

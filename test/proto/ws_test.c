@@ -531,7 +531,8 @@ static void test_utf8_exhaustive(void)
  * fast path (4+ bytes left) sees them; and 4-byte strings, bare and so. */
 static void test_utf8_in_context(void)
 {
-	static const uint8_t tails[] = { 0x00, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xFF };
+	static const uint8_t tails[] = { 0x00, 0x7F, 0x80, 0x8F, 0x90,
+	                                 0x9F, 0xA0, 0xBF, 0xC0, 0xFF };
 	uint8_t s[10] = { 0xC3, 0xA9, 0, 0, 0, 0xC3, 0xA9, 0xC3, 0xA9 };
 	unsigned bad = 0;
 
@@ -1113,14 +1114,14 @@ static void test_response_101(void)
 	                           "\r\n";
 	static struct http_response resp;
 	char out[512];
-	size_t n = ws_response_101(out, sizeof out, rfc_key, 24, "Sec-WebSocket-Protocol: chat\r\n");
+	static const char extra[] = "Sec-WebSocket-Protocol: chat\r\n";
+	size_t n = ws_response_101(out, sizeof out, rfc_key, 24, extra);
 	unsigned short_ok = 0;
 
 	CHECK_EQ_INT(n, sizeof want - 1);
 	CHECK_MEM(out, want, sizeof want - 1);
 	for (size_t cap = 0; cap < sizeof want - 1; cap++)
-		short_ok += ws_response_101(out, cap, rfc_key, 24, "Sec-WebSocket-Protocol: chat\r\n") ==
-		            0;
+		short_ok += ws_response_101(out, cap, rfc_key, 24, extra) == 0;
 	CHECK_EQ_INT(short_ok, sizeof want - 1);
 
 	n = ws_response_101(out, sizeof out, rfc_key, 24, NULL);
@@ -1188,7 +1189,8 @@ static void test_check_response(void)
 		"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
 		"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
 		"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
-		"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+		"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+		"Connection: Upgrade\r\n\r\n",
 		"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
 		"Sec-WebSocket-Accept: S3PPLMBITXAQ9KYGZZHZRBK+XOO=\r\n\r\n",
 		"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
