@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bin/cmd.h"
+#include "core/dns.h"
 #include "core/log.h"
 #include "proto/conf.h"
 #include "tun/client.h"
@@ -103,6 +104,19 @@ static int opt_connect_timeout(void *ctx, const char *val, const char **why)
 	return 0;
 }
 
+static int opt_dns(void *ctx, const char *val, const char **why)
+{
+	struct client_cmd *c = ctx;
+	struct dns probe;
+	if (!*val || dns_init(&probe, NULL, &(struct dns_config){.servers = val, .hosts = ""}) < 0) {
+		*why = "IP[:PORT] of a name server, e.g. 1.1.1.1 or [2606:4700::1111]:53";
+		return -1;
+	}
+	dns_free(&probe);
+	c->cfg.dns = val;
+	return 0;
+}
+
 static int positional_server(void *ctx, const char *val, const char **why)
 {
 	struct client_cmd *c = ctx;
@@ -130,6 +144,7 @@ static const struct opt client_opts[] = {
 	{"keepalive", 0, true, false, opt_keepalive},
 	{"idle-timeout", 0, true, false, opt_idle_timeout},
 	{"connect-timeout", 0, true, false, opt_connect_timeout},
+	{"dns", 0, true, false, opt_dns},
 	COMMON_OPTS,
 	{0},
 };

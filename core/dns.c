@@ -542,7 +542,7 @@ static void dns_cache_store(struct dns *d, const struct dns_query *q)
 	uint8_t families;
 	uint32_t ttl = dns_query_ttl(q, &families), h = dns_hash(q->name);
 
-	if (!d->cache || strlen(q->name) > DNS_CACHE_NAME_MAX)
+	if (!d->cache || d->cache_size == 0 || strlen(q->name) > DNS_CACHE_NAME_MAX)
 		return;
 	if (q->status == DNS_ERR_NXDOMAIN) {
 		ttl = DNS_NEG_TTL_S;

@@ -117,6 +117,10 @@ static const struct {
 	[TUNNEL_ERR_TIMEOUT] = {504, 0x06, 504, "destination did not answer in time"},
 	[TUNNEL_ERR_BAD_TARGET] = {400, 0x01, 400, "invalid destination"},
 	[TUNNEL_ERR_IN_USE] = {409, 0x01, 502, "port already in use on the server"},
+	[TUNNEL_ERR_SERVER_DOWN] = {0, 0x01, 502, "cannot reach the wsferry server"},
+	[TUNNEL_ERR_SERVER_SILENT] = {0, 0x01, 502,
+	                              "the wsferry server closed without answering (wrong URL "
+	                              "path or key, or TLS on one side only?)"},
 };
 #define ERR_COUNT (sizeof(err_table) / sizeof(err_table[0]))
 
@@ -133,7 +137,7 @@ const char *tunnel_err_text(enum tunnel_err e) { return err_table[clamp(e)].text
 enum tunnel_err tunnel_status_err(int status)
 {
 	for (size_t i = 0; i < ERR_COUNT; i++)
-		if (err_table[i].status == status)
+		if (status > 0 && err_table[i].status == status)
 			return (enum tunnel_err)i;
 	return TUNNEL_ERR_GENERAL;
 }

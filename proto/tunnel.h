@@ -26,6 +26,13 @@ enum tunnel_kind {
 	TUNNEL_KIND_MAX = 2,
 };
 
+/* -R control channel messages (binary, 9 bytes: op, 64-bit id big-endian). */
+enum tunnel_rev_msg {
+	REV_MSG_CONNECTION = 1, /* server -> client: a connection waits under id */
+	REV_MSG_REFUSED = 2,    /* client -> server: its destination refused id */
+};
+#define TUNNEL_REV_ID_HEX 16 /* REVERSE_ACCEPT names the id as 16 hex digits */
+
 struct tunnel_req {
 	uint8_t kind;   /* enum tunnel_kind */
 	uint8_t flags;  /* reserved for auth and encryption (0 today) */
@@ -58,6 +65,9 @@ enum tunnel_err {
 	TUNNEL_ERR_TIMEOUT,     /* 504 -> SOCKS 0x06 / HTTP 504 */
 	TUNNEL_ERR_BAD_TARGET,  /* 400 -> SOCKS 0x01 / HTTP 400 */
 	TUNNEL_ERR_IN_USE,      /* 409 -> -R port already bound on the server */
+	/* Client side only, never on the wire (SOCKS 0x01 / HTTP 502): */
+	TUNNEL_ERR_SERVER_DOWN,   /* the wsferry server cannot be reached */
+	TUNNEL_ERR_SERVER_SILENT, /* it closed without answering the upgrade */
 };
 
 int tunnel_err_status(enum tunnel_err e);          /* wire status */

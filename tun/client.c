@@ -106,12 +106,7 @@ int client_parse_fwd(enum fwd_kind kind, const char *spec, struct fwd *f, const 
 
 /* ---- tunnels ---- */
 
-struct local_open {
-	relay_open_fn on_open;
-	void *owner;
-};
-
-static size_t build_upgrade(struct client *c, enum tunnel_kind kind, const char *target,
+size_t client_upgrade(struct client *c, enum tunnel_kind kind, const char *target,
                             char *out, size_t cap, char key[WS_KEY_LEN + 1])
 {
 	struct tunnel_req req = {.kind = (uint8_t)kind, .timestamp = (uint64_t)time(NULL)};
@@ -135,7 +130,7 @@ void client_open_tunnel(struct client *c, int local_fd, unsigned id, enum tunnel
                         void *owner)
 {
 	char req[UPGRADE_MAX], key[WS_KEY_LEN + 1];
-	size_t n = build_upgrade(c, kind, target, req, sizeof(req), key);
+	size_t n = client_upgrade(c, kind, target, req, sizeof(req), key);
 	int ws_fd = n ? net_connect(&c->server[0]) : -EINVAL;
 	if (ws_fd < 0) {
 		log_warn("c%u cannot open a tunnel to the server: %s", id, strerror(-ws_fd));
@@ -291,9 +286,10 @@ static int client_setup(struct client *c)
 	}
 	c->nserver = (size_t)n;
 	for (size_t i = 0; i < c->cfg->nfwds; i++) {
-		if (c->cfg->fwds[i].kind == FWD_REMOTE)
-			continue; /* tun/reverse.c */
-		if (client_listen(c, &c->cfg->fwds[i]) < 0)
+		const struct fwd *f = &c->cfg->fwds[i];
+		if (f->kind == FWD_REMOTE)
+			cli_reverse_start(c, f);
+		else if (client_listen(c, f) < 0)
 			return -1;
 	}
 	return 0;
@@ -309,6 +305,13 @@ int client_main(const struct client_config *cfg)
 	}
 	c->cfg = cfg;
 	conn_list_init(&c->conns);
+	struct dns_config dcfg = {.servers = cfg->dns};
+	if (dns_init(&c->dns, &c->rx, &dcfg) < 0) {
+		log_error("cannot set up the resolver");
+		rx_free(&c->rx);
+		free(c);
+		return 1;
+	}
 	int rc = client_setup(c);
 	if (rc == 0) {
 		signal(SIGPIPE, SIG_IGN);
@@ -319,6 +322,7 @@ int client_main(const struct client_config *cfg)
 	}
 	client_close_listeners(c);
 	conn_list_destroy_all(&c->conns);
+	dns_free(&c->dns);
 	rx_free(&c->rx);
 	free(c);
 	buf_pool_drain();

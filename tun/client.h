@@ -34,6 +34,7 @@ struct client_config {
 	const char *proxy_user, *proxy_pass; /* -D credentials (RFC 1929, Basic) */
 	struct relay_opts relay;
 	unsigned connect_timeout_ms;
+	const char *dns;           /* --dns for -R destinations */
 };
 
 void client_config_init(struct client_config *cfg);

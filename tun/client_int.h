@@ -4,10 +4,12 @@
 #define WSF_TUN_CLIENT_INT_H
 
 #include "core/buf.h"
+#include "core/dns.h"
 #include "core/net.h"
 #include "core/rx.h"
 #include "tun/client.h"
 #include "tun/conn.h"
+#include "proto/ws.h"
 
 #define CLIENT_MAX_SERVER_ADDRS 4
 
@@ -25,6 +27,7 @@ struct client {
 	struct rx rx;
 	const struct client_config *cfg;
 	struct conn_list conns;
+	struct dns dns;             /* for -R destinations */
 	struct client_listener listeners[CLIENT_MAX_FWDS];
 	size_t nlisteners;
 	struct net_addr server[CLIENT_MAX_SERVER_ADDRS];
@@ -41,6 +44,14 @@ struct client {
 void client_open_tunnel(struct client *c, int local_fd, unsigned id, enum tunnel_kind kind,
                         const char *target, struct buf *early, relay_open_fn on_open,
                         void *owner);
+
+/* Writes the upgrade request for a tunnel of kind to target into out and
+ * the Sec-WebSocket-Key it used into key. Returns its length, 0 on error. */
+size_t client_upgrade(struct client *c, enum tunnel_kind kind, const char *target, char *out,
+                      size_t cap, char key[WS_KEY_LEN + 1]);
+
+/* -R: keeps one registration channel per remote forward (cli_reverse.c). */
+void cli_reverse_start(struct client *c, const struct fwd *f);
 
 /* -D: takes an accepted local connection and runs the SOCKS5 / HTTP proxy
  * front end on it (tun/front.c). */

@@ -40,6 +40,7 @@ struct relay {
 	uint16_t close_code;        /* to send when close_queued */
 	uint8_t pong_len;
 	bool handshake;             /* client: waiting for the 101 */
+	uint8_t hs_err;             /* enum tunnel_err if the handshake breaks */
 	bool tcp_eof, close_queued, close_sent, close_rcvd, tcp_shut;
 	bool ping_queued, ping_outstanding, pong_queued;
 	size_t head_scanned;
@@ -76,7 +77,7 @@ static void relay_abort(struct relay *r)
 	if (r->handshake) {
 		/* Never got a 101: the owner answers its client, then we close. */
 		r->handshake = false;
-		r->on_open(r->owner, r->tcp_fd, TUNNEL_ERR_GENERAL);
+		r->on_open(r->owner, r->tcp_fd, (enum tunnel_err)r->hs_err);
 		relay_free(r);
 		return;
 	}
@@ -231,8 +232,12 @@ static int down_read(struct relay *r)
 	long n = net_read(r->ws_fd, buf_tail(&r->down), room);
 	if (n == -EAGAIN)
 		return 0;
-	if (n <= 0)
-		return -1; /* ws EOF without a close frame: the tunnel broke */
+	if (n <= 0) {
+		/* ws EOF without a close frame: the tunnel broke (or, before the 101,
+		 * the server would not talk to us). */
+		r->hs_err = n == 0 ? TUNNEL_ERR_SERVER_SILENT : TUNNEL_ERR_SERVER_DOWN;
+		return -1;
+	}
 	buf_produced(&r->down, (size_t)n);
 	r->last_rx_ms = r->last_tx_ms = rx_now(r->rx);
 	r->ping_outstanding = false;
@@ -448,6 +453,7 @@ int relay_start(struct rx *rx, struct conn_list *list, unsigned id, int tcp_fd, 
 	r->on_open = on_open;
 	r->owner = owner;
 	r->handshake = role == WS_ROLE_CLIENT;
+	r->hs_err = TUNNEL_ERR_SERVER_DOWN; /* until the server says otherwise */
 	if (ws_key)
 		snprintf(r->key, sizeof(r->key), "%s", ws_key);
 	conn_list_add(list, &r->link, relay_destroy_link);

@@ -93,9 +93,14 @@ static bool route_tunnel(struct head_conn *hc, struct handoff *h, struct http_sl
 	const char *key;
 	size_t key_len;
 	if (!path_under(path, hc->listener->url->path) || tunnel_req_from_http(h->req, &treq) < 0 ||
-	    ws_check_upgrade(h->req, &key, &key_len) != 0 || treq.kind != TUNNEL_CONNECT)
+	    ws_check_upgrade(h->req, &key, &key_len) != 0)
 		return false;
-	srv_tunnel_accept(hc->srv, h, &treq, key, key_len);
+	if (treq.kind == TUNNEL_CONNECT)
+		srv_tunnel_accept(hc->srv, h, &treq, key, key_len);
+	else if (treq.kind == TUNNEL_REVERSE_LISTEN)
+		srv_reverse_listen(hc->srv, h, &treq, key, key_len);
+	else
+		srv_reverse_claim(hc->srv, h, &treq, key, key_len);
 	return true;
 }
 

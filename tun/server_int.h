@@ -50,5 +50,11 @@ struct tunnel_req;
 /* A valid tunnel upgrade (key: its Sec-WebSocket-Key). */
 int srv_tunnel_accept(struct server *srv, struct handoff *h, const struct tunnel_req *req,
                       const char *key, size_t key_len);
+/* -R: a control channel asking the server to listen (srv_reverse.c). */
+int srv_reverse_listen(struct server *srv, struct handoff *h, const struct tunnel_req *req,
+                       const char *key, size_t key_len);
+/* -R: a data tunnel claiming an announced connection by id. */
+int srv_reverse_claim(struct server *srv, struct handoff *h, const struct tunnel_req *req,
+                      const char *key, size_t key_len);
 
 #endif

@@ -174,6 +174,8 @@ def wsferry_problems():
     with _PROCS_LOCK:
         procs = [p for p in _PROCS if p.wsferry and not p.problems_checked]
     out = []
+    if not procs:
+        return None
     for p in procs:
         p.stop()
         p.problems_checked = True
@@ -356,6 +358,8 @@ class Suite:
     def check_processes(self, name='wsferry processes exit 0 on SIGTERM, no sanitizer reports'):
         """Stops every wsferry started so far and checks how each ended."""
         probs = wsferry_problems()
+        if probs is None:
+            return  # nothing started since the last check
         if not self.wanted(name) and not probs:
             return
         if probs:

@@ -1,0 +1,193 @@
+/* cli_reverse.c — the client end of -R: a registration channel per remote
+ * forward, kept alive and re-established with exponential backoff and jitter
+ * when the server goes away; each announced connection is dialled locally
+ * and carried back in its own tunnel. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/rand.h"
+#include "tun/client_int.h"
+#include "tun/dial.h"
+#include "tun/wsctl.h"
+
+#define BACKOFF_MIN_MS 1000
+#define BACKOFF_MAX_MS 60000
+
+struct cli_reverse {
+	struct conn_link link;
+	struct client *client;
+	const struct fwd *fwd;
+	struct wsctl ctl;
+	struct rx_timer retry;
+	unsigned backoff_ms;
+	bool registered;
+	char bind[TUNNEL_MAX_TARGET + 1];
+	char host[URL_MAX_HOST + 1]; /* local destination */
+	uint16_t port;
+};
+
+/* One announced connection being dialled locally. */
+struct rev_dial {
+	struct conn_link link;
+	struct cli_reverse *rev;
+	struct dial dial;
+	uint64_t id;
+};
+
+static void rev_connect(struct cli_reverse *rev);
+
+static void rev_dial_free(struct rev_dial *d)
+{
+	dial_cancel(&d->dial);
+	conn_list_remove(&d->rev->client->conns, &d->link);
+	free(d);
+}
+
+static void rev_dial_destroy(struct conn_link *link)
+{
+	rev_dial_free((struct rev_dial *)link);
+}
+
+static void rev_free(struct cli_reverse *rev)
+{
+	struct conn_list *l = &rev->client->conns;
+	/* Dials in flight belong to this registration: they go with it. */
+	for (struct conn_link *k = l->head.next; k != &l->head;) {
+		struct conn_link *next = k->next;
+		if (k->destroy == rev_dial_destroy && ((struct rev_dial *)k)->rev == rev)
+			rev_dial_free((struct rev_dial *)k);
+		k = next;
+	}
+	rx_timer_cancel(&rev->client->rx, &rev->retry);
+	wsctl_stop(&rev->ctl);
+	conn_list_remove(l, &rev->link);
+	free(rev);
+}
+
+static void rev_destroy(struct conn_link *link)
+{
+	rev_free((struct cli_reverse *)link);
+}
+
+static void rev_on_retry(struct rx *rx, struct rx_timer *t)
+{
+	(void)rx;
+	rev_connect((struct cli_reverse *)((char *)t - offsetof(struct cli_reverse, retry)));
+}
+
+/* Exponential backoff with jitter (up to +50%) so many clients that lost the
+ * same server do not return in lockstep. */
+static void rev_schedule(struct cli_reverse *rev)
+{
+	uint16_t r = 0;
+	rand_bytes(&r, sizeof(r));
+	unsigned delay = rev->backoff_ms + (unsigned)((uint64_t)rev->backoff_ms * r / 131072);
+	rev->backoff_ms = rev->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : rev->backoff_ms * 2;
+	rev->registered = false;
+	rx_timer_arm(&rev->client->rx, &rev->retry, rx_now(&rev->client->rx) + delay, rev_on_retry);
+}
+
+static void rev_on_open(struct wsctl *w, enum tunnel_err err)
+{
+	struct cli_reverse *rev = w->owner;
+	if (err != TUNNEL_OK) {
+		log_warn("-R %s: %s%s; retrying", rev->fwd->spec,
+		         err < TUNNEL_ERR_SERVER_DOWN ? "the server cannot listen there: " : "",
+		         tunnel_err_text(err));
+		rev_schedule(rev);
+		return;
+	}
+	log_info("-R %s: the server listens on %s", rev->fwd->spec, rev->bind);
+	rev->registered = true;
+	rev->backoff_ms = BACKOFF_MIN_MS;
+}
+
+static void rev_on_close(struct wsctl *w)
+{
+	struct cli_reverse *rev = w->owner;
+	log_warn("-R %s: lost the server; re-registering", rev->fwd->spec);
+	rev_schedule(rev);
+}
+
+static void claim_on_open(void *owner, int tcp_fd, enum tunnel_err err)
+{
+	const struct fwd *f = owner;
+	(void)tcp_fd;
+	if (err != TUNNEL_OK)
+		log_info("-R %s: could not carry a connection: %s", f->spec, tunnel_err_text(err));
+}
+
+static void rev_dialled(struct dial *dl, int fd, enum tunnel_err err)
+{
+	struct rev_dial *d = (struct rev_dial *)((char *)dl - offsetof(struct rev_dial, dial));
+	struct cli_reverse *rev = d->rev;
+	if (fd < 0) {
+		uint8_t msg[9] = {REV_MSG_REFUSED};
+		for (int i = 8; i >= 1; i--)
+			msg[i] = (uint8_t)(d->id >> (8 * (8 - i)));
+		log_info("-R %s: %s", rev->fwd->spec, tunnel_err_text(err));
+		wsctl_send(&rev->ctl, msg, sizeof(msg));
+		rev_dial_free(d);
+		return;
+	}
+	char target[TUNNEL_REV_ID_HEX + 1];
+	snprintf(target, sizeof(target), "%016" PRIx64, d->id);
+	unsigned id = d->link.id;
+	const struct fwd *f = rev->fwd;
+	struct client *c = rev->client;
+	rev_dial_free(d);
+	net_set_nodelay(fd);
+	client_open_tunnel(c, fd, id, TUNNEL_REVERSE_ACCEPT, target, NULL, claim_on_open,
+	                   (void *)(uintptr_t)f);
+}
+
+static void rev_on_message(struct wsctl *w, const uint8_t *p, size_t n)
+{
+	struct cli_reverse *rev = w->owner;
+	if (n != 9 || p[0] != REV_MSG_CONNECTION)
+		return;
+	struct rev_dial *d = calloc(1, sizeof(*d));
+	if (!d)
+		return;
+	d->rev = rev;
+	for (int i = 1; i <= 8; i++)
+		d->id = d->id << 8 | p[i];
+	conn_list_add(&rev->client->conns, &d->link, rev_dial_destroy);
+	dial_start(&d->dial, &rev->client->rx, &rev->client->dns, rev->host, rev->port,
+	           rev->client->cfg->connect_timeout_ms, rev_dialled);
+}
+
+static const struct wsctl_ops rev_ops = {rev_on_open, rev_on_message, rev_on_close};
+
+static void rev_connect(struct cli_reverse *rev)
+{
+	struct client *c = rev->client;
+	char req[2048], key[WS_KEY_LEN + 1];
+	size_t n = client_upgrade(c, TUNNEL_REVERSE_LISTEN, rev->bind, req, sizeof(req), key);
+	int fd = n ? net_connect(&c->server[0]) : -1;
+	if (fd < 0 || wsctl_start(&rev->ctl, &c->rx, fd, WS_ROLE_CLIENT, req, n, NULL, key,
+	                          c->cfg->relay.keepalive_ms, &rev_ops, rev) < 0) {
+		log_warn("-R %s: cannot reach the server; retrying", rev->fwd->spec);
+		rev_schedule(rev);
+	}
+}
+
+void cli_reverse_start(struct client *c, const struct fwd *f)
+{
+	struct cli_reverse *rev = calloc(1, sizeof(*rev));
+	if (!rev)
+		return;
+	rev->client = c;
+	rev->fwd = f;
+	rev->ctl.fd = -1;
+	rev->backoff_ms = BACKOFF_MIN_MS;
+	snprintf(rev->bind, sizeof(rev->bind), strchr(f->bind_host, ':') ? "[%s]:%u" : "%s:%u",
+	         f->bind_host, f->bind_port);
+	tunnel_target_split(f->target, strlen(f->target), rev->host, sizeof(rev->host), &rev->port);
+	conn_list_add(&c->conns, &rev->link, rev_destroy);
+	rev_connect(rev);
+}

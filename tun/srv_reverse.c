@@ -1,0 +1,268 @@
+/* srv_reverse.c — the server end of -R: a client's control channel makes
+ * the server listen; each accepted connection waits (with an id announced on
+ * the channel) until the client opens a data tunnel naming that id, then the
+ * two are relayed. The port is released the moment the channel is gone. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/rand.h"
+#include "tun/relay.h"
+#include "tun/server_int.h"
+#include "tun/wsctl.h"
+
+#define REV_PENDING_MS 10000 /* an announced connection the client never claims */
+#define REV_MAX_PENDING 256  /* per -R listener: beyond, new connections are refused */
+
+struct srv_reverse {
+	struct conn_link link;
+	struct server *srv;
+	struct wsctl ctl;
+	struct rx_io lio;
+	int lfd;
+	size_t npending;
+	char bind[TUNNEL_MAX_TARGET + 1];
+};
+
+struct rev_pending {
+	struct conn_link link;
+	struct srv_reverse *rev;
+	struct rx_timer timer;
+	int fd;
+	uint64_t id;
+};
+
+static void pending_free(struct rev_pending *p)
+{
+	struct server *srv = p->rev->srv;
+	rx_timer_cancel(&srv->rx, &p->timer);
+	if (p->fd >= 0)
+		close(p->fd);
+	p->rev->npending--;
+	conn_list_remove(&srv->conns, &p->link);
+	free(p);
+}
+
+static void pending_destroy(struct conn_link *link)
+{
+	pending_free((struct rev_pending *)link);
+}
+
+/* Pending connections are found by id among the server's connections. */
+static struct rev_pending *pending_find(struct server *srv, uint64_t id, struct srv_reverse *rev)
+{
+	for (struct conn_link *l = srv->conns.head.next; l != &srv->conns.head; l = l->next) {
+		if (l->destroy != pending_destroy)
+			continue;
+		struct rev_pending *p = (struct rev_pending *)l;
+		if ((id == 0 || p->id == id) && (rev == NULL || p->rev == rev))
+			return p;
+	}
+	return NULL;
+}
+
+static void rev_free(struct srv_reverse *rev)
+{
+	struct server *srv = rev->srv;
+	struct rev_pending *p;
+	while ((p = pending_find(srv, 0, rev)) != NULL)
+		pending_free(p);
+	wsctl_stop(&rev->ctl);
+	if (rev->lfd >= 0) {
+		rx_io_del(&srv->rx, &rev->lio);
+		close(rev->lfd);
+	}
+	log_info("c%u -R %s released", rev->link.id, rev->bind);
+	conn_list_remove(&srv->conns, &rev->link);
+	free(rev);
+}
+
+static void rev_destroy(struct conn_link *link)
+{
+	rev_free((struct srv_reverse *)link);
+}
+
+static void pending_on_timer(struct rx *rx, struct rx_timer *t)
+{
+	struct rev_pending *p = (struct rev_pending *)((char *)t - offsetof(struct rev_pending, timer));
+	(void)rx;
+	log_info("c%u -R connection never claimed by the client: closed", p->link.id);
+	pending_free(p);
+}
+
+static void put_id(uint8_t msg[9], uint8_t op, uint64_t id)
+{
+	msg[0] = op;
+	for (int i = 8; i >= 1; i--, id >>= 8)
+		msg[i] = (uint8_t)id;
+}
+
+static uint64_t get_id(const uint8_t *p)
+{
+	uint64_t id = 0;
+	for (int i = 0; i < 8; i++)
+		id = id << 8 | p[i];
+	return id;
+}
+
+static void rev_announce(struct srv_reverse *rev, int fd)
+{
+	struct server *srv = rev->srv;
+	struct rev_pending *p = rev->npending < REV_MAX_PENDING ? calloc(1, sizeof(*p)) : NULL;
+	uint8_t msg[9];
+	if (!p) {
+		close(fd);
+		return;
+	}
+	p->rev = rev;
+	p->fd = fd;
+	do
+		rand_bytes(&p->id, sizeof(p->id));
+	while (p->id == 0);
+	rev->npending++;
+	conn_list_add(&srv->conns, &p->link, pending_destroy);
+	rx_timer_arm(&srv->rx, &p->timer, rx_now(&srv->rx) + REV_PENDING_MS, pending_on_timer);
+	put_id(msg, REV_MSG_CONNECTION, p->id);
+	if (wsctl_send(&rev->ctl, msg, sizeof(msg)) < 0)
+		pending_free(p);
+}
+
+static void rev_on_accept(struct rx *rx, struct rx_io *io, unsigned events)
+{
+	struct srv_reverse *rev = (struct srv_reverse *)((char *)io - offsetof(struct srv_reverse, lio));
+	(void)rx;
+	(void)events;
+	for (int i = 0; i < 64; i++) {
+		struct net_addr peer;
+		int fd = net_accept(rev->lfd, &peer);
+		if (fd < 0)
+			return;
+		net_set_nodelay(fd);
+		rev_announce(rev, fd);
+	}
+}
+
+static void rev_on_open(struct wsctl *w, enum tunnel_err err)
+{
+	(void)w;
+	(void)err; /* server role: never called */
+}
+
+static void rev_on_message(struct wsctl *w, const uint8_t *p, size_t n)
+{
+	struct srv_reverse *rev = w->owner;
+	if (n != 9 || p[0] != REV_MSG_REFUSED)
+		return;
+	struct rev_pending *pend = pending_find(rev->srv, get_id(p + 1), rev);
+	if (pend) {
+		log_info("c%u -R %s: the client could not reach its destination", pend->link.id,
+		         rev->bind);
+		pending_free(pend);
+	}
+}
+
+static void rev_on_close(struct wsctl *w)
+{
+	rev_free(w->owner);
+}
+
+static const struct wsctl_ops rev_ops = {rev_on_open, rev_on_message, rev_on_close};
+
+static enum tunnel_err rev_listen(struct srv_reverse *rev, const struct tunnel_req *req)
+{
+	char host[URL_MAX_HOST + 1];
+	uint16_t port;
+	struct net_addr a;
+	if (tunnel_target_split(req->target, req->target_len, host, sizeof(host), &port) < 0)
+		return TUNNEL_ERR_BAD_TARGET;
+	if (strcmp(host, "localhost") == 0)
+		strcpy(host, "127.0.0.1");
+	if (net_addr_from_ip(host, port, &a) < 0)
+		return TUNNEL_ERR_BAD_TARGET; /* bind addresses are literals */
+	int fd = net_listen(&a, 128, false);
+	if (fd < 0) {
+		log_info("c%u -R %s: %s", rev->link.id, rev->bind, strerror(-fd));
+		return fd == -EADDRINUSE ? TUNNEL_ERR_IN_USE
+		       : fd == -EACCES   ? TUNNEL_ERR_FORBIDDEN
+		                         : TUNNEL_ERR_GENERAL;
+	}
+	rev->lfd = fd;
+	rx_io_add(&rev->srv->rx, &rev->lio, fd, rev_on_accept);
+	rx_io_want(&rev->srv->rx, &rev->lio, RX_READ);
+	return TUNNEL_OK;
+}
+
+static void refuse(struct server *srv, struct handoff *h, enum tunnel_err err)
+{
+	char resp[160];
+	int status = tunnel_err_status(err);
+	int n = snprintf(resp, sizeof(resp),
+	                 "HTTP/1.1 %d %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", status,
+	                 http_reason(status));
+	(void)srv;
+	net_write(h->fd, resp, (size_t)n);
+	close(h->fd);
+}
+
+int srv_reverse_listen(struct server *srv, struct handoff *h, const struct tunnel_req *req,
+                       const char *key, size_t key_len)
+{
+	char resp[256];
+	size_t rn = ws_response_101(resp, sizeof(resp), key, key_len, NULL);
+	struct srv_reverse *rev = calloc(1, sizeof(*rev));
+	if (!rev || rn == 0) {
+		free(rev);
+		refuse(srv, h, TUNNEL_ERR_GENERAL);
+		return -1;
+	}
+	rev->srv = srv;
+	rev->lfd = -1;
+	rev->ctl.fd = -1;
+	memcpy(rev->bind, req->target, req->target_len + 1);
+	conn_list_add(&srv->conns, &rev->link, rev_destroy);
+	rev->link.id = h->id;
+	enum tunnel_err err = rev_listen(rev, req);
+	if (err != TUNNEL_OK) {
+		refuse(srv, h, err);
+		conn_list_remove(&srv->conns, &rev->link);
+		free(rev);
+		return -1;
+	}
+	buf_consume(&h->in, h->head_len);
+	if (wsctl_start(&rev->ctl, &srv->rx, h->fd, WS_ROLE_SERVER, resp, rn, &h->in, NULL,
+	                srv->cfg->relay.keepalive_ms, &rev_ops, rev) < 0) {
+		rev_free(rev);
+		return -1;
+	}
+	log_info("c%u -R listening on %s for the client", rev->link.id, rev->bind);
+	return 0;
+}
+
+int srv_reverse_claim(struct server *srv, struct handoff *h, const struct tunnel_req *req,
+                      const char *key, size_t key_len)
+{
+	char resp[256];
+	uint64_t id = 0;
+	if (req->target_len != 16 || sscanf(req->target, "%16" SCNx64, &id) != 1) {
+		refuse(srv, h, TUNNEL_ERR_BAD_TARGET);
+		return -1;
+	}
+	struct rev_pending *p = id ? pending_find(srv, id, NULL) : NULL;
+	size_t rn = ws_response_101(resp, sizeof(resp), key, key_len, NULL);
+	if (!p || rn == 0) {
+		refuse(srv, h, TUNNEL_ERR_GENERAL);
+		return -1;
+	}
+	int tcp_fd = p->fd;
+	unsigned pid = p->link.id;
+	p->fd = -1;
+	pending_free(p);
+	buf_consume(&h->in, h->head_len);
+	log_debug("c%u -R connection claimed", pid);
+	return relay_start(&srv->rx, &srv->conns, pid, tcp_fd, h->fd, WS_ROLE_SERVER, NULL, &h->in,
+	                   resp, rn, &srv->cfg->relay, NULL, NULL, NULL);
+}
