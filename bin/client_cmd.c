@@ -117,6 +117,38 @@ static int opt_dns(void *ctx, const char *val, const char **why)
 	return 0;
 }
 
+/* --proxy http://[user:pass@]HOST[:PORT] (port 80 by default). */
+static int opt_proxy(void *ctx, const char *val, const char **why)
+{
+	struct client_cmd *c = ctx;
+	static char host[URL_MAX_HOST + 1], cred[512];
+	*why = "expected http://[USER:PASS@]HOST:PORT";
+	if (strncmp(val, "http://", 7) != 0)
+		return -1;
+	const char *p = val + 7, *at = strrchr(p, '@');
+	if (at) {
+		if ((size_t)(at - p) >= sizeof(cred) || !memchr(p, ':', (size_t)(at - p)))
+			return -1;
+		memcpy(cred, p, (size_t)(at - p));
+		cred[at - p] = '\0';
+		c->cfg.proxy_cred = cred;
+		p = at + 1;
+	}
+	size_t n = strlen(p);
+	if (n && p[n - 1] == '/')
+		n--;
+	uint16_t port = 80;
+	if (tunnel_target_split(p, n, host, sizeof(host), &port) < 0) {
+		if (n == 0 || n >= sizeof(host) || memchr(p, ':', n) || memchr(p, '/', n))
+			return -1;
+		memcpy(host, p, n);
+		host[n] = '\0';
+	}
+	c->cfg.proxy_host = host;
+	c->cfg.proxy_port = port;
+	return 0;
+}
+
 static int positional_server(void *ctx, const char *val, const char **why)
 {
 	struct client_cmd *c = ctx;
@@ -145,6 +177,7 @@ static const struct opt client_opts[] = {
 	{"idle-timeout", 0, true, false, opt_idle_timeout},
 	{"connect-timeout", 0, true, false, opt_connect_timeout},
 	{"dns", 0, true, false, opt_dns},
+	{"proxy", 0, true, false, opt_proxy},
 	COMMON_OPTS,
 	{0},
 };

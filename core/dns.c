@@ -12,10 +12,11 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "core/rand.h"
 
 #define DNS_RESOLV_CONF "/etc/resolv.conf"
 #define DNS_HOSTS "/etc/hosts"
@@ -54,45 +55,15 @@ struct dns_cache_entry {
 
 /* ---- random ids (RFC 5452 §9.2: unpredictable, never a counter) ---- */
 
-/* Before the kernel pool is ready getrandom would block; /dev/urandom never
- * does, and the clock is stirred in should even that fail. */
-static void dns_rand_fallback(uint8_t *p, size_t n)
+static uint16_t dns_random16(void)
 {
+	uint16_t id;
 	struct timespec ts;
-	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-	ssize_t got = fd == -1 ? -1 : read(fd, p, n);
 
-	if (fd != -1)
-		close(fd);
-	if (got == (ssize_t)n)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	for (size_t i = 0; i < n; i++)
-		p[i] ^= (uint8_t)((uint64_t)ts.tv_nsec >> (i % 4 * 8)) + (uint8_t)(i * 131u);
-}
-
-static void dns_rand_refill(struct dns *d)
-{
-	size_t got = 0;
-
-	while (got < sizeof(d->rand_pool)) {
-		ssize_t n = getrandom(d->rand_pool + got, sizeof(d->rand_pool) - got, GRND_NONBLOCK);
-		if (n > 0)
-			got += (size_t)n;
-		else if (!(n == -1 && errno == EINTR))
-			break;
-	}
-	if (got < sizeof(d->rand_pool))
-		dns_rand_fallback(d->rand_pool + got, sizeof(d->rand_pool) - got);
-	d->rand_left = sizeof(d->rand_pool);
-}
-
-static uint16_t dns_random16(struct dns *d)
-{
-	if (d->rand_left < 2)
-		dns_rand_refill(d);
-	d->rand_left -= 2;
-	return (uint16_t)((d->rand_pool[d->rand_left] << 8) | d->rand_pool[d->rand_left + 1]);
+	if (rand_bytes(&id, sizeof(id)) == 0)
+		return id;
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* no getrandom(2): still not a counter */
+	return (uint16_t)((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_nsec >> 16));
 }
 
 /* ---- text files: read whole, cut into lines and words in place ---- */
@@ -767,7 +738,7 @@ static void dns_sub_try(struct dns *d, struct dns_query *q, int sub)
 	while (s->tries < max) {
 		s->server = (uint8_t)((q->first_server + s->tries) % d->nservers);
 		s->tries++;
-		s->id = dns_random16(d);
+		s->id = dns_random16();
 		if (dns_send(d, q, sub) == 0) {
 			s->sent = true;
 			s->deadline_ms = rx_now(d->rx) + d->timeout_ms;
@@ -966,6 +937,14 @@ void dns_cancel(struct dns *d, struct dns_query *q)
 	dns_asking_end(q->d, q);
 	dns_query_unlink(q->d, q);
 	q->state = DNS_Q_IDLE;
+}
+
+int dns_servers_check(const char *list)
+{
+	struct net_addr servers[DNS_MAX_SERVERS];
+	unsigned n;
+
+	return list && dns_servers_parse(list, servers, &n) == 0 ? 0 : -EINVAL;
 }
 
 int dns_set_servers(struct dns *d, const char *list)

@@ -131,8 +131,6 @@ struct dns {
 	struct dns_cache_entry *cache;
 	unsigned cache_size;
 	uint64_t cache_clock;            /* LRU stamps */
-	uint8_t rand_pool[64];           /* getrandom() output, used 2 bytes per id */
-	unsigned rand_left;
 };
 
 /* Reads resolv.conf (nameserver lines, up to 3, IPv4/IPv6 with %scope;
@@ -152,6 +150,10 @@ void dns_free(struct dns *d);
  * Flushes the cache. 0, -EINVAL (nothing changed), -EBUSY while queries ask
  * servers (set servers at setup). */
 int dns_set_servers(struct dns *d, const char *list);
+
+/* Checks a dns_set_servers() list without a resolver (--dns parsing in
+ * bin/): 0 or -EINVAL. */
+int dns_servers_check(const char *list);
 
 /* Starts resolving name (host name, or IPv4/IPv6 literal without brackets)
  * for port. Literals, hosts entries, "localhost" and "*.localhost" (RFC 6761

@@ -97,36 +97,52 @@ static enum proxy_rc check_host(const char *p, size_t n, bool v6)
 	return PROXY_OK;
 }
 
-/* Splits host [":" port] or "[" v6 "]" [":" port]. port_required: the
- * authority-form of CONNECT (RFC 9112 §3.2.3); otherwise an absent or
- * empty port (RFC 3986 §3.2.3) means PROXY_DEFAULT_PORT. */
+/* "[" v6 "]" [":" port]: the text between the brackets and where the port
+ * starts (NULL when absent). */
+static enum proxy_rc split_bracketed(const char *p, const char *end, struct http_slice *host,
+                                     const char **port)
+{
+	const char *close = memchr(p, ']', (size_t)(end - p));
+
+	if (close == NULL)
+		return PROXY_ERR_HOST;
+	if (close + 1 < end && close[1] != ':')
+		return PROXY_ERR_HOST;
+	*host = (struct http_slice){ p + 1, (size_t)(close - p - 1) };
+	*port = close + 1 < end ? close + 2 : NULL;
+	return PROXY_OK;
+}
+
+/* host [":" port]; a second ':' is an IPv6 literal without its brackets. */
+static enum proxy_rc split_plain(const char *p, const char *end, struct http_slice *host,
+                                 const char **port)
+{
+	const char *colon = memchr(p, ':', (size_t)(end - p));
+
+	if (colon && memchr(colon + 1, ':', (size_t)(end - colon - 1)))
+		return PROXY_ERR_HOST;
+	*host = (struct http_slice){ p, colon ? (size_t)(colon - p) : (size_t)(end - p) };
+	*port = colon ? colon + 1 : NULL;
+	return PROXY_OK;
+}
+
+/* port_required: the authority-form of CONNECT (RFC 9112 §3.2.3);
+ * otherwise an absent or empty port (RFC 3986 §3.2.3) means
+ * PROXY_DEFAULT_PORT. */
 static enum proxy_rc split_authority(const char *p, size_t n, bool port_required,
                                      struct proxy_target *t)
 {
-	const char *host = p, *port = NULL, *end = p + n;
-	size_t host_len = n;
+	const char *port = NULL, *end = p + n;
+	struct http_slice host;
 
 	t->host_is_v6 = n > 0 && p[0] == '[';
-	if (t->host_is_v6) {
-		const char *close = memchr(p, ']', n);
-		if (close == NULL)
-			return PROXY_ERR_HOST;
-		host = p + 1;
-		host_len = (size_t)(close - host);
-		if (close + 1 < end && close[1] != ':')
-			return PROXY_ERR_HOST;
-		port = close + 1 < end ? close + 2 : NULL;
-	} else {
-		const char *colon = memchr(p, ':', n);
-		if (colon && memchr(colon + 1, ':', (size_t)(end - colon - 1)))
-			return PROXY_ERR_HOST; /* an IPv6 literal needs brackets */
-		host_len = colon ? (size_t)(colon - p) : n;
-		port = colon ? colon + 1 : NULL;
-	}
-	enum proxy_rc rc = check_host(host, host_len, t->host_is_v6);
+	enum proxy_rc rc = t->host_is_v6 ? split_bracketed(p, end, &host, &port)
+	                                 : split_plain(p, end, &host, &port);
+	if (rc == PROXY_OK)
+		rc = check_host(host.p, host.len, t->host_is_v6);
 	if (rc != PROXY_OK)
 		return rc;
-	t->host = (struct http_slice){ host, host_len };
+	t->host = host;
 	t->port = PROXY_DEFAULT_PORT;
 	if (port == NULL || port == end)
 		return port_required ? PROXY_ERR_PORT : PROXY_OK;

@@ -1,8 +1,7 @@
 /* proxy.h — the HTTP side of the client's -D port (RFC 9110, RFC 9112):
- * CONNECT and absolute-URI targets, the head forwarded to the origin,
- * Basic proxy authentication, short responses, and where a message body
- * ends. Pure: no sockets, no malloc; results are slices into the caller's
- * buffer or bytes written into a caller's buffer. */
+ * CONNECT and absolute-URI targets, the head forwarded to the origin, Basic
+ * proxy auth, short responses, where a body ends. Pure: no sockets, no
+ * malloc; results are slices into, or bytes written to, the caller's buffers. */
 #ifndef WSF_PROTO_PROXY_H
 #define WSF_PROTO_PROXY_H
 

@@ -163,17 +163,28 @@ static void rev_on_message(struct wsctl *w, const uint8_t *p, size_t n)
 
 static const struct wsctl_ops rev_ops = {rev_on_open, rev_on_message, rev_on_close};
 
-static void rev_connect(struct cli_reverse *rev)
+static void rev_connected(void *owner, int fd, enum tunnel_err err)
 {
+	struct cli_reverse *rev = owner;
 	struct client *c = rev->client;
 	char req[2048], key[WS_KEY_LEN + 1];
-	size_t n = client_upgrade(c, TUNNEL_REVERSE_LISTEN, rev->bind, req, sizeof(req), key);
-	int fd = n ? net_connect(&c->server[0]) : -1;
+	size_t n = fd >= 0 ? client_upgrade(c, TUNNEL_REVERSE_LISTEN, rev->bind, req, sizeof(req), key)
+	                   : 0;
+	(void)err;
+	if (n == 0 && fd >= 0) {
+		close(fd);
+		fd = -1;
+	}
 	if (fd < 0 || wsctl_start(&rev->ctl, &c->rx, fd, WS_ROLE_CLIENT, req, n, NULL, key,
 	                          c->cfg->relay.keepalive_ms, &rev_ops, rev) < 0) {
 		log_warn("-R %s: cannot reach the server; retrying", rev->fwd->spec);
 		rev_schedule(rev);
 	}
+}
+
+static void rev_connect(struct cli_reverse *rev)
+{
+	client_connect_server(rev->client, rev_connected, rev);
 }
 
 void cli_reverse_start(struct client *c, const struct fwd *f)

@@ -125,27 +125,90 @@ size_t client_upgrade(struct client *c, enum tunnel_kind kind, const char *targe
 	return ws_client_request(out, cap, c->host_header, c->cfg->server.path, key, extra);
 }
 
+/* What a tunnel needs while its connection to the server is being made. */
+struct tunnel_start {
+	struct conn_link link;
+	struct client *client;
+	int local_fd;
+	enum tunnel_kind kind;
+	relay_open_fn on_open;
+	void *owner;
+	struct buf early;
+	char target[TUNNEL_MAX_TARGET + 1];
+};
+
+static void tunnel_start_free(struct tunnel_start *ts)
+{
+	if (ts->local_fd >= 0)
+		close(ts->local_fd);
+	buf_free(&ts->early);
+	conn_list_remove(&ts->client->conns, &ts->link);
+	free(ts);
+}
+
+static void tunnel_start_destroy(struct conn_link *link)
+{
+	tunnel_start_free((struct tunnel_start *)link);
+}
+
+static void tunnel_begin(void *arg, int ws_fd, enum tunnel_err err)
+{
+	struct tunnel_start *ts = arg;
+	struct client *c = ts->client;
+	char req[UPGRADE_MAX], key[WS_KEY_LEN + 1];
+	size_t n = ws_fd >= 0 ? client_upgrade(c, ts->kind, ts->target, req, sizeof(req), key) : 0;
+	if (n == 0) {
+		if (ws_fd >= 0)
+			close(ws_fd);
+		ts->on_open(ts->owner, ts->local_fd, err == TUNNEL_OK ? TUNNEL_ERR_GENERAL : err);
+		tunnel_start_free(ts);
+		return;
+	}
+	net_set_nodelay(ws_fd);
+	log_debug("c%u tunnel to %s", ts->link.id, ts->target);
+	int local_fd = ts->local_fd;
+	ts->local_fd = -1;
+	relay_start(&c->rx, &c->conns, ts->link.id, local_fd, ws_fd, WS_ROLE_CLIENT, &ts->early,
+	            NULL, req, n, &c->cfg->relay, ts->on_open, ts->owner, key);
+	tunnel_start_free(ts);
+}
+
+void client_connect_server(struct client *c, upstream_fn done, void *owner)
+{
+	if (c->cfg->proxy_host) {
+		upstream_open(c, done, owner);
+		return;
+	}
+	int fd = net_connect(&c->server[0]);
+	done(owner, fd, fd >= 0 ? TUNNEL_OK : TUNNEL_ERR_SERVER_DOWN);
+}
+
 void client_open_tunnel(struct client *c, int local_fd, unsigned id, enum tunnel_kind kind,
                         const char *target, struct buf *early, relay_open_fn on_open,
                         void *owner)
 {
-	char req[UPGRADE_MAX], key[WS_KEY_LEN + 1];
-	size_t n = client_upgrade(c, kind, target, req, sizeof(req), key);
-	int ws_fd = n ? net_connect(&c->server[0]) : -EINVAL;
-	if (ws_fd < 0) {
-		log_warn("c%u cannot open a tunnel to the server: %s", id, strerror(-ws_fd));
+	struct tunnel_start *ts = calloc(1, sizeof(*ts));
+	if (!ts || strlen(target) > TUNNEL_MAX_TARGET) {
+		free(ts);
 		on_open(owner, local_fd, TUNNEL_ERR_GENERAL);
 		close(local_fd);
-		buf_free(early);
+		if (early)
+			buf_free(early);
 		return;
 	}
-	net_set_nodelay(ws_fd);
-	log_debug("c%u tunnel to %s", id, target);
-	if (relay_start(&c->rx, &c->conns, id, local_fd, ws_fd, WS_ROLE_CLIENT, early, NULL, req,
-	                n, &c->cfg->relay, on_open, owner, key) < 0) {
-		log_warn("c%u out of memory", id);
-		buf_free(early);
+	ts->client = c;
+	ts->local_fd = local_fd;
+	ts->kind = kind;
+	ts->on_open = on_open;
+	ts->owner = owner;
+	strcpy(ts->target, target);
+	if (early) {
+		ts->early = *early;
+		*early = (struct buf){0};
 	}
+	conn_list_add(&c->conns, &ts->link, tunnel_start_destroy);
+	ts->link.id = id;
+	client_connect_server(c, tunnel_begin, ts);
 }
 
 /* -L: nothing to answer locally; a refused tunnel just closes. */
@@ -285,6 +348,15 @@ static int client_setup(struct client *c)
 		return -1;
 	}
 	c->nserver = (size_t)n;
+	if (c->cfg->proxy_host) {
+		if (resolve_blocking(c->cfg->proxy_host, c->cfg->proxy_port, &c->proxy_addr, 1) != 1) {
+			log_error("cannot resolve --proxy host %s", c->cfg->proxy_host);
+			return -1;
+		}
+		if (c->cfg->proxy_cred)
+			base64_encode((const uint8_t *)c->cfg->proxy_cred, strlen(c->cfg->proxy_cred),
+			              c->proxy_auth);
+	}
 	for (size_t i = 0; i < c->cfg->nfwds; i++) {
 		const struct fwd *f = &c->cfg->fwds[i];
 		if (f->kind == FWD_REMOTE)

@@ -35,6 +35,9 @@ struct client_config {
 	struct relay_opts relay;
 	unsigned connect_timeout_ms;
 	const char *dns;           /* --dns for -R destinations */
+	const char *proxy_host;    /* --proxy http://[user:pass@]HOST:PORT */
+	uint16_t proxy_port;
+	const char *proxy_cred;    /* "user:pass" or NULL */
 };
 
 void client_config_init(struct client_config *cfg);

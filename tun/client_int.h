@@ -9,6 +9,7 @@
 #include "core/rx.h"
 #include "tun/client.h"
 #include "tun/conn.h"
+#include "proto/base64.h"
 #include "proto/ws.h"
 
 #define CLIENT_MAX_SERVER_ADDRS 4
@@ -33,6 +34,8 @@ struct client {
 	struct net_addr server[CLIENT_MAX_SERVER_ADDRS];
 	size_t nserver;
 	char host_header[URL_MAX_HOST + 16];
+	struct net_addr proxy_addr;          /* --proxy, when set */
+	char proxy_auth[BASE64_LEN(511) + 1]; /* base64 "user:pass", "" for none */
 	uint64_t emfile_logged_ms;
 };
 
@@ -49,6 +52,14 @@ void client_open_tunnel(struct client *c, int local_fd, unsigned id, enum tunnel
  * the Sec-WebSocket-Key it used into key. Returns its length, 0 on error. */
 size_t client_upgrade(struct client *c, enum tunnel_kind kind, const char *target, char *out,
                       size_t cap, char key[WS_KEY_LEN + 1]);
+
+/* Connects to the server, through --proxy when set: done gets a connected
+ * (or, without a proxy, connecting) fd, or -1 with why. Not called if the
+ * client stops first. */
+typedef void (*upstream_fn)(void *owner, int fd, enum tunnel_err err);
+void client_connect_server(struct client *c, upstream_fn done, void *owner);
+/* --proxy's half of it (upstream.c). */
+void upstream_open(struct client *c, upstream_fn done, void *owner);
 
 /* -R: keeps one registration channel per remote forward (cli_reverse.c). */
 void cli_reverse_start(struct client *c, const struct fwd *f);

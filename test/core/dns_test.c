@@ -868,8 +868,12 @@ static void test_set_servers(void)
 	CHECK(strcmp(net_addr_str(&d.servers[0], s, sizeof(s)), "1.1.1.1:5353") == 0);
 	CHECK(strcmp(net_addr_str(&d.servers[1], s, sizeof(s)), "[2606:4700::1111]:853") == 0);
 	CHECK(strcmp(net_addr_str(&d.servers[2], s, sizeof(s)), "[::1]:53") == 0);
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		CHECK_EQ_INT(dns_set_servers(&d, bad[i]), -EINVAL);
+		CHECK_EQ_INT(dns_servers_check(bad[i]), -EINVAL);
+	}
+	CHECK_EQ_INT(dns_servers_check("[::1]:5353,127.0.0.1"), 0);
+	CHECK_EQ_INT(dns_servers_check(NULL), -EINVAL);
 	CHECK_EQ_INT(d.nservers, 3); /* unchanged by the failures */
 	dns_free(&d);
 	rx_free(&rx);

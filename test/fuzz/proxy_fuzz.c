@@ -1,9 +1,7 @@
-/* proxy_fuzz.c — libFuzzer target for proto/proxy.c. The first byte picks
- * the chunk size for the chunked skipper (low 6 bits, 0 = all at once) and
- * the request method its response is checked against (high 2 bits); the rest
- * is parsed as a URI, a CONNECT target, a request head (then rewritten and
- * re-parsed) or a response head, and the bytes after the head as a chunked
- * body. Any broken invariant aborts. */
+/* proxy_fuzz.c — libFuzzer target for proto/proxy.c. Byte 0: chunk size for
+ * the chunked skipper (low 6 bits, 0 = whole) and the request method (high 2).
+ * The rest: a URI and CONNECT target, a request head (rewritten, re-parsed) or
+ * response head, then a chunked body. Any broken invariant aborts. */
 #include "proto/proxy.h"
 
 #include <stdint.h>

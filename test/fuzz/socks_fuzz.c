@@ -91,7 +91,7 @@ static bool answer(struct socks_parser *p, const struct socks_event *ev, bool cr
 
 static void check_error(struct socks_parser *p, int rc)
 {
-	uint8_t out[SOCKS_MAX_REPLY];
+	uint8_t out[SOCKS_MAX_REPLY] = { 0 };
 	struct socks_event ev;
 	size_t used = 1;
 
