@@ -72,6 +72,12 @@ $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(WARN) -O2 -g $(CPPFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
+# The end-to-end load tool needs no project code: plain C11, its own rule.
+LOAD = $(BUILD)/bench/wsf_load
+$(LOAD): bench/wsf_load.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O2 -g -D_GNU_SOURCE -o $@ $< -lpthread
+
 # Fuzzers: libFuzzer from Debian's clang; parsers only need proto/ and core/,
 # linked from an archive so each target pulls just the objects it uses.
 FUZZ_FLAGS   = -std=c11 -g -O1 -D_GNU_SOURCE -I. -DWSF_DEBUG=0
@@ -116,8 +122,9 @@ fuzz: $(FUZZERS)
 fuzz-long: $(FUZZERS)
 	@sh test/fuzz.sh 600
 
-bench: $(BENCHES)
-	@for b in $(BENCHES); do ./$$b; done
+# make bench: every micro-benchmark, then the tunnel end to end (bench/run.sh).
+bench: $(BENCHES) $(LOAD) $(BIN)
+	@sh bench/run.sh $(BUILD)
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5

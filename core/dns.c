@@ -89,7 +89,7 @@ static int dns_file_grow(char **buf, size_t *cap, size_t max)
 static int dns_file_read(const char *path, size_t max, char **out)
 {
 	size_t len = 0, cap = 0;
-	char *buf = NULL, *nl;
+	char *buf = NULL;
 	int rc = 0, fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd == -1)
@@ -112,8 +112,9 @@ static int dns_file_read(const char *path, size_t max, char **out)
 		free(buf);
 		return rc;
 	}
-	if (len == max && (nl = memrchr(buf, '\n', len)) != NULL)
-		len = (size_t)(nl - buf);
+	if (len == max) /* cut: drop the partial last line (no memrchr on macOS) */
+		while (len > 0 && buf[len - 1] != '\n')
+			len--;
 	buf[len] = '\0';
 	*out = buf;
 	return 0;
@@ -563,32 +564,28 @@ static void dns_query_unlink(struct dns *d, struct dns_query *q)
 	q->next = q->prev = NULL;
 }
 
-static void dns_sock_readable(struct rx *rx, struct rx_io *io, unsigned events);
-
-/* A socket is registered only while some query asks servers, so an idle
- * resolver does not keep rx_run() alive. */
-static void dns_sock_sync(struct dns *d, struct dns_sock *s)
+/* Sockets live only while some query asks servers: an idle resolver holds
+ * no fd and keeps no rx_run() alive, late replies die with the socket, and
+ * the next burst gets a fresh ephemeral port (RFC 5452 §9.2). */
+static void dns_sock_close(struct dns *d, struct dns_sock *s)
 {
-	bool want = d->nasking > 0 && s->fd >= 0;
-
-	if (want && !s->attached && rx_io_add(d->rx, &s->io, s->fd, dns_sock_readable) == 0) {
-		rx_io_want(d->rx, &s->io, RX_READ);
-		s->attached = true;
-	} else if (!want && s->attached) {
-		rx_io_del(d->rx, &s->io);
-		s->attached = false;
-	}
+	if (s->fd < 0)
+		return;
+	rx_io_del(d->rx, &s->io);
+	close(s->fd);
+	s->fd = -1;
 }
 
 static void dns_asking_end(struct dns *d, struct dns_query *q)
 {
 	if (q->state != DNS_Q_ASKING)
 		return;
-	d->nasking--;
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 2; i++)
 		if (q->sub[i].state == DNS_SUB_ASKING)
 			q->sub[i].state = DNS_SUB_IDLE;
-		dns_sock_sync(d, &d->sock[i]);
+	if (--d->nasking == 0) {
+		dns_sock_close(d, &d->sock[0]);
+		dns_sock_close(d, &d->sock[1]);
 	}
 }
 
@@ -685,16 +682,26 @@ static bool dns_answer_locally(struct dns *d, struct dns_query *q, const char *n
 
 /* ---- asking servers ---- */
 
+static void dns_sock_readable(struct rx *rx, struct rx_io *io, unsigned events);
+
+/* The socket for servers of this family, opened on first need. Unconnected:
+ * one socket serves every server, replies are matched by source. */
 static struct dns_sock *dns_sock_get(struct dns *d, int family)
 {
 	struct dns_sock *s = &d->sock[family == AF_INET6];
+	int fd;
 
-	if (s->fd < 0) {
-		s->fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (s->fd < 0)
-			return NULL; /* e.g. no IPv6 on this host: the next server is tried */
-		dns_sock_sync(d, s);
+	if (s->fd >= 0)
+		return s;
+	fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return NULL; /* e.g. no IPv6 on this host: the next server is tried */
+	if (rx_io_add(d->rx, &s->io, fd, dns_sock_readable) != 0) {
+		close(fd);
+		return NULL;
 	}
+	rx_io_want(d->rx, &s->io, RX_READ);
+	s->fd = fd;
 	return s;
 }
 
@@ -867,7 +874,8 @@ static void dns_datagram(struct dns *d, const uint8_t *msg, size_t len,
 }
 
 /* No user callback runs from here (results are delivered by timers), so d
- * stays valid for the whole batch. ICMP errors are not reported on an
+ * stays valid for the whole batch; the socket closes when the last asking
+ * query ends. ICMP errors are not reported on an
  * unconnected socket: a dead server is found by its deadline. */
 static void dns_sock_readable(struct rx *rx, struct rx_io *io, unsigned events)
 {
@@ -876,7 +884,7 @@ static void dns_sock_readable(struct rx *rx, struct rx_io *io, unsigned events)
 
 	(void)rx;
 	(void)events;
-	for (int i = 0; i < DNS_RECV_BATCH && s->attached; i++) {
+	for (int i = 0; i < DNS_RECV_BATCH && s->fd >= 0; i++) {
 		struct net_addr from;
 		ssize_t n;
 
@@ -895,8 +903,6 @@ static void dns_query_ask(struct dns *d, struct dns_query *q)
 	q->first_server = (uint8_t)(d->rotate ? d->next_server++ % d->nservers : 0);
 	q->state = DNS_Q_ASKING;
 	d->nasking++;
-	for (int i = 0; i < 2; i++)
-		dns_sock_sync(d, &d->sock[i]);
 	for (int i = 0; i < 2; i++) {
 		if (!dns_query_wants(q, i))
 			continue;
@@ -1019,15 +1025,8 @@ void dns_free(struct dns *d)
 {
 	while (d->queries)
 		dns_cancel(d, d->queries);
-	for (int i = 0; i < 2; i++) {
-		struct dns_sock *s = &d->sock[i];
-		if (s->attached)
-			rx_io_del(d->rx, &s->io);
-		if (s->fd >= 0)
-			close(s->fd);
-		s->fd = -1;
-		s->attached = false;
-	}
+	dns_sock_close(d, &d->sock[0]);
+	dns_sock_close(d, &d->sock[1]);
 	free(d->hosts);
 	free(d->hosts_text);
 	free(d->cache);

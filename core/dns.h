@@ -1,8 +1,9 @@
 /* dns.h — the non-blocking stub resolver on the reactor: numeric literals,
  * /etc/hosts, a small TTL cache, then A and AAAA over UDP in parallel to the
  * resolv.conf (or --dns) servers with timeouts, retries and rotation.
- * Owns its two UDP sockets, the hosts table and the cache; never owns the
- * queries (embedded in their callers), never blocks, never logs. */
+ * Owns its UDP sockets (one per server family, open only while queries
+ * ask), the hosts table and the cache; never owns the queries (embedded in
+ * their callers), never blocks, never logs. */
 #ifndef WSF_CORE_DNS_H
 #define WSF_CORE_DNS_H
 
@@ -105,11 +106,11 @@ struct dns_query {
 	char name[DNS_MAX_NAME + 1];   /* lower case, no trailing dot */
 };
 
+/* Open and registered only while some query asks a server of its family. */
 struct dns_sock {
 	struct rx_io io;
 	struct dns *d;
-	int fd;        /* -1 until a server of its family is first asked */
-	bool attached; /* registered while queries wait, so idle keeps no loop alive */
+	int fd; /* -1 while closed */
 };
 
 struct dns_host;
@@ -138,7 +139,8 @@ struct dns {
  * every name is absolute), then cfg's overrides, then the hosts file
  * (address, name, aliases; read once, here). No server: 127.0.0.1:53.
  * cfg may be NULL. 0, -EINVAL (bad cfg->servers) or -ENOMEM; on error
- * nothing is left to free. Opens no socket yet. */
+ * nothing is left to free. Opens no socket yet. rx MAY be NULL for a
+ * resolver that only parses (dns_resolve then MUST NOT be called). */
 int dns_init(struct dns *d, struct rx *rx, const struct dns_config *cfg);
 
 /* Closes the sockets and frees the tables. Active queries are dropped

@@ -142,7 +142,7 @@ static void rev_dialled(struct dial *dl, int fd, enum tunnel_err err)
 	rev_dial_free(d);
 	net_set_nodelay(fd);
 	client_open_tunnel(c, fd, id, TUNNEL_REVERSE_ACCEPT, target, NULL, claim_on_open,
-	                   (void *)(uintptr_t)f);
+	                   (void *)(uintptr_t)f, NULL);
 }
 
 static void rev_on_message(struct wsctl *w, const uint8_t *p, size_t n)

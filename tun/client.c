@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/rand.h"
 #include "proto/ws.h"
+#include "tun/httpfilter.h"
 
 #define ACCEPT_BATCH 64
 #define ACCEPT_PAUSE_MS 100
@@ -134,11 +135,13 @@ struct tunnel_start {
 	relay_open_fn on_open;
 	void *owner;
 	struct buf early;
+	struct http_filter *filter;
 	char target[TUNNEL_MAX_TARGET + 1];
 };
 
 static void tunnel_start_free(struct tunnel_start *ts)
 {
+	http_filter_free(ts->filter);
 	if (ts->local_fd >= 0)
 		close(ts->local_fd);
 	buf_free(&ts->early);
@@ -168,8 +171,12 @@ static void tunnel_begin(void *arg, int ws_fd, enum tunnel_err err)
 	log_debug("c%u tunnel to %s", ts->link.id, ts->target);
 	int local_fd = ts->local_fd;
 	ts->local_fd = -1;
-	relay_start(&c->rx, &c->conns, ts->link.id, local_fd, ws_fd, WS_ROLE_CLIENT, &ts->early,
-	            NULL, req, n, &c->cfg->relay, ts->on_open, ts->owner, key);
+	struct relay_args a = {.id = ts->link.id, .tcp_fd = local_fd, .ws_fd = ws_fd,
+	                       .role = WS_ROLE_CLIENT, .tcp_in = &ts->early, .preamble = req,
+	                       .preamble_len = n, .ws_key = key, .on_open = ts->on_open,
+	                       .owner = ts->owner, .filter = ts->filter};
+	ts->filter = NULL;
+	relay_start(&c->rx, &c->conns, &c->cfg->relay, &a);
 	tunnel_start_free(ts);
 }
 
@@ -185,11 +192,12 @@ void client_connect_server(struct client *c, upstream_fn done, void *owner)
 
 void client_open_tunnel(struct client *c, int local_fd, unsigned id, enum tunnel_kind kind,
                         const char *target, struct buf *early, relay_open_fn on_open,
-                        void *owner)
+                        void *owner, struct http_filter *filter)
 {
 	struct tunnel_start *ts = calloc(1, sizeof(*ts));
 	if (!ts || strlen(target) > TUNNEL_MAX_TARGET) {
 		free(ts);
+		http_filter_free(filter);
 		on_open(owner, local_fd, TUNNEL_ERR_GENERAL);
 		close(local_fd);
 		if (early)
@@ -201,6 +209,7 @@ void client_open_tunnel(struct client *c, int local_fd, unsigned id, enum tunnel
 	ts->kind = kind;
 	ts->on_open = on_open;
 	ts->owner = owner;
+	ts->filter = filter;
 	strcpy(ts->target, target);
 	if (early) {
 		ts->early = *early;
@@ -232,7 +241,7 @@ static void client_take(struct client_listener *l, int fd, const struct net_addr
 	}
 	unsigned id = c->conns.next_id++;
 	client_open_tunnel(c, fd, id, TUNNEL_CONNECT, l->fwd->target, NULL, local_on_open,
-	                   (void *)(uintptr_t)l->fwd);
+	                   (void *)(uintptr_t)l->fwd, NULL);
 }
 
 static void listener_resume(struct rx *rx, struct rx_timer *t)

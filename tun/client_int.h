@@ -41,12 +41,13 @@ struct client {
 
 /* Opens one tunnel: connects to the server, sends the upgrade naming target
  * (and early, the local bytes already read, right behind it), then relays
- * local_fd. Takes local_fd and *early in every outcome. on_open reports the
+ * local_fd (through filter, for plain HTTP proxying). Takes local_fd, *early
+ * and filter in every outcome. on_open reports the
  * server's answer (see relay.h); it is also called, with an error, when the
  * tunnel cannot even start. */
 void client_open_tunnel(struct client *c, int local_fd, unsigned id, enum tunnel_kind kind,
                         const char *target, struct buf *early, relay_open_fn on_open,
-                        void *owner);
+                        void *owner, struct http_filter *filter);
 
 /* Writes the upgrade request for a tunnel of kind to target into out and
  * the Sec-WebSocket-Key it used into key. Returns its length, 0 on error. */

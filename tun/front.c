@@ -15,6 +15,7 @@
 #include "proto/proxy.h"
 #include "proto/socks.h"
 #include "tun/client_int.h"
+#include "tun/httpfilter.h"
 
 #define FRONT_DEADLINE_MS 30000 /* a client that never finishes its request */
 #define FORWARD_HEAD_MAX HTTP_MAX_HEAD
@@ -94,7 +95,7 @@ static void front_on_open(void *owner, int tcp_fd, enum tunnel_err err)
 }
 
 /* Hands fd and the bytes after the request to a tunnel. */
-static void front_open(struct front *f, struct buf *early)
+static void front_open(struct front *f, struct buf *early, struct http_filter *filter)
 {
 	struct client *c = f->client;
 	int fd = f->fd;
@@ -103,7 +104,8 @@ static void front_open(struct front *f, struct buf *early)
 	f->fd = -1;
 	f->mode = f->mode == FRONT_SNIFF ? FRONT_HTTP : f->mode;
 	log_debug("c%u proxy request for %s", f->link.id, f->target);
-	client_open_tunnel(c, fd, f->link.id, TUNNEL_CONNECT, f->target, early, front_on_open, f);
+	client_open_tunnel(c, fd, f->link.id, TUNNEL_CONNECT, f->target, early, front_on_open, f,
+	                   filter);
 }
 
 /* ---- SOCKS5 ---- */
@@ -118,7 +120,9 @@ static void socks_target(struct front *f, const struct socks_event *ev)
 		inet_ntop(AF_INET6, ev->host.p, host, sizeof(host));
 		snprintf(f->target, sizeof(f->target), "[%s]:%u", host, ev->port);
 	} else {
-		snprintf(f->target, sizeof(f->target), "%.*s:%u", (int)ev->host.len,
+		/* A "domain" holding ':' is IPv6 text (socks5h clients send that). */
+		bool v6 = memchr(ev->host.p, ':', ev->host.len) != NULL;
+		snprintf(f->target, sizeof(f->target), v6 ? "[%.*s]:%u" : "%.*s:%u", (int)ev->host.len,
 		         (const char *)ev->host.p, ev->port);
 	}
 }
@@ -158,7 +162,7 @@ static int socks_step(struct front *f)
 	} else {
 		socks_target(f, &ev);
 		buf_consume(&f->in, used);
-		front_open(f, &f->in);
+		front_open(f, &f->in, NULL);
 		return 1;
 	}
 	buf_consume(&f->in, used);
@@ -182,12 +186,16 @@ static void target_from(struct front *f, const struct proxy_target *t)
 }
 
 /* Plain proxying: the rewritten head, then the bytes after the original
- * head, become the tunnel's first data. The origin is asked to close after
- * its answer, so every request on this connection meets the right host. */
+ * head, become the tunnel's first data; a filter rewrites every request that
+ * follows on this kept-alive connection (and moves to a new tunnel when one
+ * names another host). */
 static int http_plain(struct front *f, const struct http_request *req, size_t head_len)
 {
 	struct proxy_uri uri;
+	struct proxy_body body;
 	enum proxy_rc rc = proxy_parse_absolute(req->target, &uri);
+	if (rc == PROXY_OK)
+		rc = proxy_request_body(req, &body);
 	if (rc < 0) {
 		http_reject(f, proxy_rc_status(rc), proxy_strerror(rc));
 		return -1;
@@ -196,16 +204,23 @@ static int http_plain(struct front *f, const struct http_request *req, size_t he
 	struct buf early = {0};
 	if (buf_alloc(&early) < 0)
 		return http_reject(f, 500, "out of memory"), -1;
-	size_t n = proxy_forward_head((char *)early.mem, BUF_SIZE, req, &uri, false);
+	bool keep = proxy_keep_alive(req->minor_version, req->headers, req->nheaders);
+	size_t n = proxy_forward_head((char *)early.mem, BUF_SIZE, req, &uri, keep);
 	if (n == 0 || n + buf_len(&f->in) - head_len > BUF_SIZE) {
 		buf_free(&early);
 		http_reject(f, 400, "request head too large to forward");
 		return -1;
 	}
 	buf_produced(&early, n);
+	struct http_filter *filter = http_filter_new(f->client, f->link.id, f->target, n, &body);
+	/* The bytes after the head go through the filter, behind the head. */
 	buf_append(&early, buf_data(&f->in) + head_len, buf_len(&f->in) - head_len);
 	buf_free(&f->in);
-	front_open(f, &early);
+	if (!filter) {
+		buf_free(&early);
+		return http_reject(f, 500, "out of memory"), -1;
+	}
+	front_open(f, &early, filter);
 	buf_free(&early);
 	return 1;
 }
@@ -237,7 +252,7 @@ static int http_step(struct front *f)
 	target_from(f, &t);
 	f->http_connect = true;
 	buf_consume(&f->in, (size_t)end);
-	front_open(f, &f->in);
+	front_open(f, &f->in, NULL);
 	return 1;
 }
 
@@ -276,13 +291,12 @@ static void front_on_deadline(struct rx *rx, struct rx_timer *t)
 	front_free(f);
 }
 
-void front_accept(struct client *c, int fd, const struct net_addr *peer)
+static struct front *front_new(struct client *c, int fd)
 {
 	struct front *f = calloc(1, sizeof(*f));
-	(void)peer;
 	if (!f) {
 		close(fd);
-		return;
+		return NULL;
 	}
 	f->client = c;
 	f->fd = fd;
@@ -290,4 +304,26 @@ void front_accept(struct client *c, int fd, const struct net_addr *peer)
 	rx_io_add(&c->rx, &f->io, fd, front_on_io);
 	rx_io_want(&c->rx, &f->io, RX_READ);
 	rx_timer_arm(&c->rx, &f->deadline, rx_now(&c->rx) + FRONT_DEADLINE_MS, front_on_deadline);
+	return f;
+}
+
+void front_accept(struct client *c, int fd, const struct net_addr *peer)
+{
+	(void)peer;
+	front_new(c, fd);
+}
+
+void front_resume(struct client *c, int fd, unsigned id, struct buf *in)
+{
+	struct front *f = front_new(c, fd);
+	if (!f) {
+		buf_free(in);
+		return;
+	}
+	f->link.id = id;
+	f->mode = FRONT_HTTP;
+	f->in = *in;
+	*in = (struct buf){0};
+	if (buf_len(&f->in))
+		http_step(f);
 }

@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/net.h"
 #include "core/rand.h"
+#include "tun/httpfilter.h"
 
 #define HDR_ROOM WS_MAX_HEADER /* reserved in front of each up payload */
 
@@ -29,7 +30,9 @@ struct relay {
 	struct ws_parser parser;
 	struct buf up;              /* one frame (or the preamble) for ws_fd */
 	struct buf down;            /* [payload for tcp_fd][unparsed ws bytes] */
-	struct buf early;           /* TCP bytes read before the relay began */
+	struct buf early;           /* TCP bytes not framed yet: read before the relay
+	                             * began, or (plain HTTP proxying) not filtered yet */
+	struct http_filter *filter; /* plain HTTP proxying: rewrites request heads */
 	uint32_t down_pending;      /* payload bytes at the front of down */
 	const struct relay_opts *opts;
 	relay_open_fn on_open;
@@ -43,6 +46,8 @@ struct relay {
 	uint8_t hs_err;             /* enum tunnel_err if the handshake breaks */
 	bool tcp_eof, close_queued, close_sent, close_rcvd, tcp_shut;
 	bool ping_queued, ping_outstanding, pong_queued;
+	bool early_stalled;         /* the filter needs more bytes than early holds */
+	bool switching;             /* next request is for another host: hand over */
 	size_t head_scanned;
 	char key[WS_KEY_LEN + 1];
 	uint8_t pong[WS_MAX_CTRL_PAYLOAD];
@@ -58,8 +63,10 @@ static void relay_free(struct relay *r)
 	rx_timer_cancel(r->rx, &r->timer);
 	rx_io_del(r->rx, &r->tcp_io);
 	rx_io_del(r->rx, &r->ws_io);
-	close(r->tcp_fd);
+	if (r->tcp_fd >= 0)
+		close(r->tcp_fd);
 	close(r->ws_fd);
+	http_filter_free(r->filter);
 	buf_free(&r->up);
 	buf_free(&r->down);
 	buf_free(&r->early);
@@ -92,6 +99,20 @@ static void relay_abort(struct relay *r)
 
 static void relay_finish(struct relay *r)
 {
+	if (r->switching) {
+		/* The origin answered everything sent; the client's connection goes on
+		 * in a new tunnel with the request that named another host. */
+		struct http_filter *f = r->filter;
+		int fd = r->tcp_fd;
+		struct buf rest = r->early;
+		r->filter = NULL;
+		r->early = (struct buf){0};
+		rx_io_del(r->rx, &r->tcp_io);
+		r->tcp_fd = -1;
+		relay_free(r);
+		http_filter_switch(f, fd, &rest);
+		return;
+	}
 	log_debug("c%u tunnel closed: %llu up / %llu down bytes", r->link.id,
 	          (unsigned long long)r->bytes_up, (unsigned long long)r->bytes_down);
 	relay_free(r);
@@ -150,7 +171,7 @@ static void up_queue_controls(struct relay *r)
 		up_control(r, WS_OP_PING, NULL, 0);
 		r->ping_queued = false;
 	}
-	if (r->close_queued && buf_len(&r->early) == 0) {
+	if (r->close_queued && (buf_len(&r->early) == 0 || r->early_stalled || r->switching)) {
 		uint8_t code[2] = {(uint8_t)(r->close_code >> 8), (uint8_t)r->close_code};
 		up_control(r, WS_OP_CLOSE, code, r->close_code ? 2 : 0);
 		r->close_sent = true;
@@ -165,11 +186,35 @@ static void queue_close(struct relay *r, uint16_t code)
 	r->close_code = code;
 }
 
+/* Plain HTTP proxying: bytes go to early first, the filter frames them. */
+static int up_read_filtered(struct relay *r)
+{
+	if (buf_alloc(&r->early) < 0)
+		return -1;
+	size_t room = buf_room(&r->early);
+	long n = room ? net_read(r->tcp_fd, buf_tail(&r->early), room) : -ENOBUFS;
+	if (n == -EAGAIN)
+		return 0;
+	if (n < 0)
+		return -1;
+	if (n == 0) {
+		r->tcp_eof = true;
+		queue_close(r, WS_CLOSE_NORMAL);
+		return 0;
+	}
+	buf_produced(&r->early, (size_t)n);
+	r->early_stalled = false;
+	return 0;
+}
+
 /* 0, or -1 when the relay must be aborted. */
 static int up_read(struct relay *r)
 {
-	if (buf_len(&r->up) > 0 || buf_len(&r->early) > 0 || r->tcp_eof || r->close_queued)
+	if (buf_len(&r->up) > 0 || (buf_len(&r->early) > 0 && !r->early_stalled) || r->tcp_eof ||
+	    r->close_queued)
 		return 0;
+	if (r->filter)
+		return up_read_filtered(r);
 	if (buf_alloc(&r->up) < 0)
 		return -1;
 	long n = net_read(r->tcp_fd, r->up.mem + HDR_ROOM, BUF_SIZE - HDR_ROOM);
@@ -192,6 +237,24 @@ static int up_take_early(struct relay *r)
 	if (buf_alloc(&r->up) < 0)
 		return -1;
 	size_t n = buf_len(&r->early);
+	if (r->filter) {
+		size_t used = 0;
+		enum http_filter_rc rc = http_filter_run(r->filter, buf_data(&r->early), n,
+		                                         r->up.mem + HDR_ROOM, BUF_SIZE - HDR_ROOM,
+		                                         &used, &n);
+		if (rc == HTTP_FILTER_ERROR)
+			return -1;
+		buf_consume(&r->early, used);
+		if (rc == HTTP_FILTER_SWITCH) {
+			r->switching = true;
+			queue_close(r, WS_CLOSE_NORMAL);
+		} else if (n == 0) {
+			r->early_stalled = true;
+		}
+		if (n)
+			up_frame(r, n);
+		return 0;
+	}
 	if (n > BUF_SIZE - HDR_ROOM)
 		n = BUF_SIZE - HDR_ROOM;
 	memcpy(r->up.mem + HDR_ROOM, buf_data(&r->early), n);
@@ -205,8 +268,8 @@ static int up_flush(struct relay *r)
 {
 	for (;;) {
 		up_queue_controls(r);
-		if (buf_len(&r->up) == 0 && buf_len(&r->early) && !r->close_sent &&
-		    up_take_early(r) < 0)
+		if (buf_len(&r->up) == 0 && buf_len(&r->early) && !r->early_stalled &&
+		    !r->close_sent && !r->switching && up_take_early(r) < 0)
 			return -1;
 		if (buf_len(&r->up) == 0)
 			return 0;
@@ -345,12 +408,13 @@ static bool relay_done(const struct relay *r)
 
 static void relay_update(struct relay *r)
 {
-	if (r->close_rcvd && r->down_pending == 0 && !r->tcp_shut) {
+	if (r->close_rcvd && r->down_pending == 0 && !r->tcp_shut && !r->switching) {
 		shutdown(r->tcp_fd, SHUT_WR); /* peer's close = its half-close */
 		r->tcp_shut = true;
 	}
 	unsigned tcp = 0, ws = 0;
-	if (buf_len(&r->up) == 0 && buf_len(&r->early) == 0 && !r->tcp_eof && !r->close_queued)
+	if (buf_len(&r->up) == 0 && (buf_len(&r->early) == 0 || r->early_stalled) && !r->tcp_eof &&
+	    !r->close_queued)
 		tcp |= RX_READ;
 	if (r->down_pending)
 		tcp |= RX_WRITE;
@@ -359,6 +423,7 @@ static void relay_update(struct relay *r)
 	if (buf_len(&r->up) > 0)
 		ws |= RX_WRITE;
 	buf_release_if_empty(&r->up);
+	buf_release_if_empty(&r->early);
 	if (r->down_pending == 0)
 		buf_release_if_empty(&r->down);
 	rx_io_want(r->rx, &r->tcp_io, tcp);
@@ -432,43 +497,43 @@ static void relay_on_timer(struct rx *rx, struct rx_timer *t)
 	rx_timer_arm(rx, t, now + timer_period(o), relay_on_timer);
 }
 
-int relay_start(struct rx *rx, struct conn_list *list, unsigned id, int tcp_fd, int ws_fd,
-                enum ws_role role, struct buf *tcp_in, struct buf *ws_in, const void *preamble,
-                size_t preamble_len, const struct relay_opts *opts, relay_open_fn on_open,
-                void *owner, const char *ws_key)
+int relay_start(struct rx *rx, struct conn_list *list, const struct relay_opts *opts,
+                const struct relay_args *a)
 {
 	struct relay *r = calloc(1, sizeof(*r));
-	if (!r || rx_io_add(rx, &r->tcp_io, tcp_fd, relay_on_tcp) < 0) {
+	if (!r || rx_io_add(rx, &r->tcp_io, a->tcp_fd, relay_on_tcp) < 0) {
 		free(r);
-		close(tcp_fd);
-		close(ws_fd);
+		close(a->tcp_fd);
+		close(a->ws_fd);
+		http_filter_free(a->filter);
 		return -1;
 	}
-	rx_io_add(rx, &r->ws_io, ws_fd, relay_on_ws);
+	rx_io_add(rx, &r->ws_io, a->ws_fd, relay_on_ws);
 	r->rx = rx;
 	r->list = list;
-	r->tcp_fd = tcp_fd;
-	r->ws_fd = ws_fd;
+	r->tcp_fd = a->tcp_fd;
+	r->ws_fd = a->ws_fd;
 	r->opts = opts;
-	r->on_open = on_open;
-	r->owner = owner;
-	r->handshake = role == WS_ROLE_CLIENT;
+	r->on_open = a->on_open;
+	r->owner = a->owner;
+	r->filter = a->filter;
+	r->handshake = a->role == WS_ROLE_CLIENT;
 	r->hs_err = TUNNEL_ERR_SERVER_DOWN; /* until the server says otherwise */
-	if (ws_key)
-		snprintf(r->key, sizeof(r->key), "%s", ws_key);
+	if (a->ws_key)
+		snprintf(r->key, sizeof(r->key), "%s", a->ws_key);
 	conn_list_add(list, &r->link, relay_destroy_link);
-	r->link.id = id;
-	ws_parser_init(&r->parser, role, opts->max_message);
+	r->link.id = a->id;
+	ws_parser_init(&r->parser, a->role, opts->max_message);
 	r->last_rx_ms = r->last_tx_ms = rx_now(rx);
-	if (ws_in) {
-		r->down = *ws_in;
-		*ws_in = (struct buf){0};
+	if (a->ws_in) {
+		r->down = *a->ws_in;
+		*a->ws_in = (struct buf){0};
 	}
-	if (preamble_len)
-		buf_append(&r->up, preamble, preamble_len);
-	if (tcp_in) {
-		r->early = *tcp_in; /* the client's 0-RTT bytes, framed behind the preamble */
-		*tcp_in = (struct buf){0};
+	if (a->preamble_len)
+		buf_append(&r->up, a->preamble, a->preamble_len);
+	if (a->tcp_in) {
+		r->early = *a->tcp_in; /* the client's 0-RTT bytes, framed behind the preamble */
+		*a->tcp_in = (struct buf){0};
 	}
 	if (timer_period(opts))
 		rx_timer_arm(rx, &r->timer, rx_now(rx) + timer_period(opts), relay_on_timer);

@@ -29,19 +29,30 @@ struct relay_opts {
 	unsigned idle_ms;         /* no byte either way this long: close (0: never) */
 };
 
-/* Starts relaying between tcp_fd and ws_fd (both non-blocking). Takes the
- * fds in every outcome, and the contents of *tcp_in (bytes read from the TCP
- * side not yet sent: framed first) and *ws_in (bytes read from the WebSocket
- * side not yet parsed: frames, or the 101 head in client role), leaving them
- * empty. preamble (may be NULL) is written raw to ws_fd before any frame: the
- * server's 101, or the client's upgrade request. In client role the relay
- * first waits for the 101 and reports it through on_open. Returns 0, or -1
- * when out of memory (fds closed, on_open not called). */
-int relay_start(struct rx *rx, struct conn_list *list, unsigned id, int tcp_fd,
-                          int ws_fd, enum ws_role role, struct buf *tcp_in,
-                          struct buf *ws_in, const void *preamble, size_t preamble_len,
-                          const struct relay_opts *opts, relay_open_fn on_open,
-                          void *owner, const char *ws_key);
+struct http_filter;
+
+/* What relay_start takes over. */
+struct relay_args {
+	unsigned id;
+	int tcp_fd, ws_fd;        /* both non-blocking; taken in every outcome */
+	enum ws_role role;
+	struct buf *tcp_in;       /* TCP bytes not yet sent (framed first); taken */
+	struct buf *ws_in;        /* ws bytes not yet parsed (frames, or the 101 head
+	                           * in client role); taken */
+	const void *preamble;     /* written raw to ws_fd first: the server's 101 or
+	                           * the client's upgrade request; may be NULL */
+	size_t preamble_len;
+	const char *ws_key;       /* client role: the Sec-WebSocket-Key sent */
+	relay_open_fn on_open;    /* client role */
+	void *owner;
+	struct http_filter *filter; /* plain HTTP proxying (owned from here on) */
+};
+
+/* Starts relaying. In client role the relay first waits for the 101 and
+ * reports it through on_open. Returns 0, or -1 when out of memory (fds
+ * closed, on_open not called). */
+int relay_start(struct rx *rx, struct conn_list *list, const struct relay_opts *opts,
+                const struct relay_args *a);
 
 /* Bytes moved so far, for logs and tests. */
 uint64_t relay_bytes_up(const struct relay *r);

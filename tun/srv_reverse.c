@@ -263,6 +263,7 @@ int srv_reverse_claim(struct server *srv, struct handoff *h, const struct tunnel
 	pending_free(p);
 	buf_consume(&h->in, h->head_len);
 	log_debug("c%u -R connection claimed", pid);
-	return relay_start(&srv->rx, &srv->conns, pid, tcp_fd, h->fd, WS_ROLE_SERVER, NULL, &h->in,
-	                   resp, rn, &srv->cfg->relay, NULL, NULL, NULL);
+	struct relay_args a = {.id = pid, .tcp_fd = tcp_fd, .ws_fd = h->fd, .role = WS_ROLE_SERVER,
+	                       .ws_in = &h->in, .preamble = resp, .preamble_len = rn};
+	return relay_start(&srv->rx, &srv->conns, &srv->cfg->relay, &a);
 }

@@ -74,8 +74,9 @@ static void srv_tunnel_dialled(struct dial *d, int fd, enum tunnel_err err)
 	size_t resp_len = t->resp_len;
 	memcpy(resp, t->resp, resp_len);
 	srv_tunnel_free(t);
-	relay_start(&srv->rx, &srv->conns, id, fd, client_fd, WS_ROLE_SERVER, NULL, &in, resp,
-	            resp_len, &srv->cfg->relay, NULL, NULL, NULL);
+	struct relay_args a = {.id = id, .tcp_fd = fd, .ws_fd = client_fd, .role = WS_ROLE_SERVER,
+	                       .ws_in = &in, .preamble = resp, .preamble_len = resp_len};
+	relay_start(&srv->rx, &srv->conns, &srv->cfg->relay, &a);
 }
 
 int srv_tunnel_accept(struct server *srv, struct handoff *h, const struct tunnel_req *req,

@@ -406,6 +406,8 @@ static void test_dual_stack(void)
 	CHECK_EQ_INT(env_open(&e, modes, 1, 1000, 1, NULL), 0);
 	CHECK_EQ_INT(resolve(&w, &e.d, "Dual.Test.", 443, DNS_PREFER_V6), 0);
 	CHECK_EQ_INT(w.calls, 0);
+	CHECK(e.d.sock[0].fd >= 0); /* IPv4 server: its socket only */
+	CHECK_EQ_INT(e.d.sock[1].fd, -1);
 	run_until(&e.rx, &w.calls, 1, WAIT_MS);
 	CHECK_EQ_INT(w.calls, 1);
 	CHECK_EQ_INT(w.status, DNS_OK);
@@ -420,8 +422,11 @@ static void test_dual_stack(void)
 	CHECK_EQ_INT(dns_query_addr(&w.q, 3, &a), 0);
 	CHECK(strcmp(net_addr_str(&a, s, sizeof(s)), "192.0.2.2:443") == 0);
 	CHECK_EQ_INT(dns_query_addr(&w.q, 4, &a), -ENOENT);
-	/* idle again: the resolver no longer holds the loop */
+	/* idle again: no socket, no timer, nothing holds the loop */
 	CHECK_EQ_INT(e.rx.nios, e.nios_base);
+	CHECK_EQ_INT(e.rx.timers.count, 0);
+	CHECK_EQ_INT(e.d.sock[0].fd, -1);
+	CHECK_EQ_INT(e.d.sock[1].fd, -1);
 	env_close(&e);
 }
 

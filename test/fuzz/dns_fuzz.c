@@ -31,7 +31,7 @@ static void check_result(const uint8_t *msg, size_t len, uint16_t id, const char
 	for (unsigned i = 0; i < r->naddrs; i++) /* addresses come from the message */
 		REQUIRE(memmem(msg, len, r->addrs[i], r->addr_len) != NULL);
 	REQUIRE(dns_msg_parse_response(msg, len, id, name, qtype, &again) == DNS_MSG_OK);
-	REQUIRE(memcmp(&again, r, sizeof(again)) == 0 || again.naddrs == r->naddrs);
+	REQUIRE(memcmp(&again, r, sizeof(again)) == 0); /* deterministic, no padding */
 	REQUIRE(dns_msg_parse_response(msg, len, (uint16_t)(id ^ 1), name, qtype, &again) ==
 	        DNS_MSG_ERR_MISMATCH);
 }

@@ -1,0 +1,61 @@
+/* httpfilter.h — plain HTTP proxying on a kept-alive client connection: every
+ * request head that follows the first is rewritten (absolute URI to origin
+ * form, hop-by-hop and Proxy-* headers dropped) before it enters the tunnel,
+ * bodies pass through counted, and a request for another host ends this
+ * tunnel so the connection continues in a new one. Owned by one relay. */
+#ifndef WSF_TUN_HTTPFILTER_H
+#define WSF_TUN_HTTPFILTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "proto/proxy.h"
+#include "proto/tunnel.h"
+
+struct client;
+
+enum http_filter_rc {
+	HTTP_FILTER_OK = 0,      /* *used / *produced tell the progress */
+	HTTP_FILTER_SWITCH = 1,  /* the next request names another host: stop here */
+	HTTP_FILTER_ERROR = -1,  /* malformed request: give up the connection */
+};
+
+struct http_filter {
+	struct client *client;   /* for credentials and the switch to a new tunnel */
+	enum {
+		HF_HEAD = 0,
+		HF_BODY_LENGTH,
+		HF_BODY_CHUNKED,
+	} state;
+	uint64_t body_left;
+	struct proxy_body next;   /* the first request's body, after its head */
+	bool has_next;
+	struct proxy_chunked chunked;
+	size_t scanned;           /* http_head_end progress in the current input */
+	unsigned id;              /* connection id for logs */
+	char target[TUNNEL_MAX_TARGET + 1]; /* host:port this tunnel goes to */
+};
+
+/* A filter for a tunnel to target. The stream starts with the first
+ * request's head already rewritten (head_len bytes, passed as they are), then
+ * that request's body b. NULL when out of memory. */
+struct http_filter *http_filter_new(struct client *c, unsigned id, const char *target,
+                                    size_t head_len, const struct proxy_body *b);
+void http_filter_free(struct http_filter *f);
+
+/* Moves bytes from in (what the client sent) to out (what goes into the
+ * tunnel): *used consumed from in, *produced written to out. A head is only
+ * taken whole and only when out has room for its rewrite; on NEED-MORE both
+ * are 0 with HTTP_FILTER_OK. */
+enum http_filter_rc http_filter_run(struct http_filter *f, const uint8_t *in, size_t n,
+                                    uint8_t *out, size_t cap, size_t *used, size_t *produced);
+
+/* The tunnel ended after HTTP_FILTER_SWITCH: continue the client's
+ * connection fd, with the unsent bytes in *rest (taken), in a new tunnel. */
+void http_filter_switch(struct http_filter *f, int fd, struct buf *rest);
+
+/* -D: continue an HTTP proxy connection whose next request is in *in. */
+void front_resume(struct client *c, int fd, unsigned id, struct buf *in);
+
+#endif
