@@ -37,7 +37,8 @@ out=$(curl -s -m 20 -p -x "http://127.0.0.1:$DP" "http://127.0.0.1:$HP/index.htm
 [ "$out" = "hello through the tunnel" ]; check "CONNECT through -D" $?
 out=$(curl -s -m 20 "http://127.0.0.1:$LP/index.html")
 [ "$out" = "hello through the tunnel" ]; check "-L forward" $?
-code=$(curl -s -m 20 -o /dev/null -w '%{http_code}' -x "http://127.0.0.1:$DP" "http://127.0.0.1:1/")
+CP=$(free_port)
+code=$(curl -s -m 20 -o /dev/null -w "%{http_code}" -x "http://127.0.0.1:$DP" "http://127.0.0.1:$CP/")
 [ "$code" = 502 ]; check "refused destination is 502 (got $code)" $?
 out=$(curl -s -m 20 "http://127.0.0.1:$SP/nothing-here"; echo "rc=$?")
 [ "$out" = "rc=52" ]; check "stealth drop (got $out)" $?
