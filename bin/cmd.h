@@ -6,6 +6,7 @@
 
 int cmd_server(int argc, char **argv);
 int cmd_client(int argc, char **argv);
+int cmd_ping(int argc, char **argv);
 
 /* --log-level, --log-file, -q: applied to core/log at once. */
 int common_log_level(void *ctx, const char *val, const char **why);

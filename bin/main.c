@@ -66,5 +66,7 @@ int main(int argc, char **argv)
 		return cmd_server(argc - 2, argv + 2);
 	if (strcmp(cmd, "client") == 0)
 		return cmd_client(argc - 2, argv + 2);
+	if (strcmp(cmd, "ping") == 0)
+		return cmd_ping(argc - 2, argv + 2);
 	return opts_usage_error(cmd, "unknown command (server, client, --help, --version)");
 }

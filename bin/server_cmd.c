@@ -24,6 +24,17 @@ static int opt_echo(void *ctx, const char *val, const char **why)
 	return 0;
 }
 
+static int opt_ping(void *ctx, const char *val, const char **why)
+{
+	struct server_config *cfg = ctx;
+	if (val && (!*val || strlen(val) > 255)) {
+		*why = "a server name of 1 to 255 characters (--ping=NAME)";
+		return -1;
+	}
+	cfg->ping_name = val ? val : SERVER_PING_DEFAULT_NAME;
+	return 0;
+}
+
 static int opt_max_message(void *ctx, const char *val, const char **why)
 {
 	struct server_config *cfg = ctx;
@@ -86,6 +97,7 @@ static int positional_listen(void *ctx, const char *val, const char **why)
 
 static const struct opt server_opts[] = {
 	{"echo", 0, true, false, opt_echo},
+	{"ping", 0, true, true, opt_ping},
 	{"max-message", 0, true, false, opt_max_message},
 	{"handshake-timeout", 0, true, false, opt_handshake_timeout},
 	{"dns", 0, true, false, opt_dns},

@@ -121,6 +121,8 @@ static void head_conn_route(struct head_conn *hc, size_t head_len)
 	rx_io_del(&hc->srv->rx, &hc->io);
 	if (cfg->echo_path && path_is(path, cfg->echo_path))
 		echo_accept(hc->srv, &h);
+	else if (cfg->ping_name && path_is(path, SERVER_PING_PATH))
+		ping_accept(hc->srv, &h);
 	else if (!route_tunnel(hc, &h, path)) {
 		rx_io_add(&hc->srv->rx, &hc->io, hc->fd, hc->io.fn);
 		head_conn_drop(hc, "no endpoint for this request");

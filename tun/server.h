@@ -11,6 +11,8 @@
 #include "tun/relay.h"
 
 #define SERVER_MAX_LISTEN 8
+#define SERVER_PING_PATH "/ws"          /* ming-mong's fixed endpoint */
+#define SERVER_PING_DEFAULT_NAME "ming-mong-server"
 #define SERVER_DEFAULT_MAX_MESSAGE (16u << 20)   /* 16 MiB per WebSocket message */
 #define SERVER_DEFAULT_HANDSHAKE_MS 10000        /* whole request head within 10 s */
 
@@ -24,6 +26,7 @@ struct server_config {
 	struct url listen[SERVER_MAX_LISTEN];
 	size_t nlisten;
 	const char *echo_path;     /* NULL: no echo endpoint */
+	const char *ping_name;     /* --ping[=NAME]: server name, NULL: no ping endpoint */
 	enum stealth_mode stealth;
 	uint64_t max_message;      /* bytes per WebSocket message */
 	unsigned handshake_ms;     /* deadline for a whole request head */

@@ -45,6 +45,8 @@ struct handoff {
 /* Endpoints own h->fd from the call on (closing it themselves on failure) and
  * may take h->in (leaving it empty). 0, or -1 when the connection was closed. */
 int echo_accept(struct server *srv, struct handoff *h);
+/* --ping: the ming-mong ping endpoint at /ws (tun/ping.c). */
+int ping_accept(struct server *srv, struct handoff *h);
 
 struct tunnel_req;
 /* A valid tunnel upgrade (key: its Sec-WebSocket-Key). */
