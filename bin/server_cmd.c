@@ -62,13 +62,11 @@ static int opt_handshake_timeout(void *ctx, const char *val, const char **why)
 static int opt_dns(void *ctx, const char *val, const char **why)
 {
 	struct server_config *cfg = ctx;
-	struct dns probe;
 	/* Checked now so a typo stops startup instead of every dial. */
-	if (!*val || dns_init(&probe, NULL, &(struct dns_config){.servers = val, .hosts = ""}) < 0) {
+	if (!*val || dns_servers_check(val) < 0) {
 		*why = "IP[:PORT] of a name server, e.g. 1.1.1.1 or [2606:4700::1111]:53";
 		return -1;
 	}
-	dns_free(&probe);
 	cfg->dns = val;
 	return 0;
 }
