@@ -148,6 +148,18 @@ static int opt_proxy(void *ctx, const char *val, const char **why)
 	return 0;
 }
 
+static int opt_key(void *ctx, const char *val, const char **why)
+{
+	struct client_cmd *c = ctx;
+	return key_from_arg((char *)(uintptr_t)val, &c->cfg.keys, why);
+}
+
+static int opt_key_file(void *ctx, const char *val, const char **why)
+{
+	struct client_cmd *c = ctx;
+	return key_from_file(val, &c->cfg.keys, why);
+}
+
 static int positional_server(void *ctx, const char *val, const char **why)
 {
 	struct client_cmd *c = ctx;
@@ -176,6 +188,8 @@ static const struct opt client_opts[] = {
 	{"idle-timeout", 0, true, false, opt_idle_timeout},
 	{"connect-timeout", 0, true, false, opt_connect_timeout},
 	{"dns", 0, true, false, opt_dns},
+	{"key", 0, true, false, opt_key},
+	{"key-file", 0, true, false, opt_key_file},
 	{"proxy", 0, true, false, opt_proxy},
 	COMMON_OPTS,
 	{0},
@@ -207,6 +221,8 @@ int cmd_client(int argc, char **argv)
 		return 2;
 	if (!c.have_server)
 		return opts_usage_error(NULL, "client needs a SERVER_URL, e.g. ws://host:8080");
+	if (!c.cfg.keys && key_from_env(&c.cfg.keys, &why) < 0)
+		return opts_usage_error("WSFERRY_KEY", why);
 	if (!c.cfg.proxy_user != !c.cfg.proxy_pass)
 		return opts_usage_error("--proxy-user", "needs --proxy-pass too (and the other way)");
 	if (c.cfg.nfwds == 0)

@@ -7,6 +7,14 @@
 int cmd_server(int argc, char **argv);
 int cmd_client(int argc, char **argv);
 int cmd_ping(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);
+
+struct auth_keys;
+/* --key VALUE (wiped from argv), --key-file PATH, WSFERRY_KEY (0 when unset):
+ * 0, or -1 with *why. */
+int key_from_arg(char *val, const struct auth_keys **out, const char **why);
+int key_from_file(const char *path, const struct auth_keys **out, const char **why);
+int key_from_env(const struct auth_keys **out, const char **why);
 
 /* --log-level, --log-file, -q: applied to core/log at once. */
 int common_log_level(void *ctx, const char *val, const char **why);

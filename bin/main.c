@@ -13,7 +13,8 @@
 
 static const char usage[] =
 	"usage: wsferry server [OPTIONS] [LISTEN_URL...]\n"
-	"       wsferry --help | --version\n"
+	"       wsferry client [OPTIONS] SERVER_URL [-D [BIND:]PORT] [-L|-R [BIND:]PORT:HOST:HOSTPORT]\n"
+	"       wsferry keygen | ping URL | --help | --version\n"
 	"\n"
 	"  LISTEN_URL   ws://HOST:PORT (default ws://127.0.0.1:8080)\n"
 	"  --echo PATH  serve a WebSocket echo endpoint at PATH\n"
@@ -66,6 +67,8 @@ int main(int argc, char **argv)
 		return cmd_server(argc - 2, argv + 2);
 	if (strcmp(cmd, "client") == 0)
 		return cmd_client(argc - 2, argv + 2);
+	if (strcmp(cmd, "keygen") == 0)
+		return cmd_keygen(argc - 2, argv + 2);
 	if (strcmp(cmd, "ping") == 0)
 		return cmd_ping(argc - 2, argv + 2);
 	return opts_usage_error(cmd, "unknown command (server, client, --help, --version)");

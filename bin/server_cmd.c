@@ -88,6 +88,30 @@ static int add_listen(struct server_config *cfg, const char *s, const char **why
 	return 0;
 }
 
+static int opt_max_skew(void *ctx, const char *val, const char **why)
+{
+	struct server_config *cfg = ctx;
+	uint64_t ms;
+	if (conf_parse_duration_ms(val, &ms) < 0 || ms < 1000 || ms > 3600000) {
+		*why = "a duration from 1 s to 1 h, e.g. 120 or 5m";
+		return -1;
+	}
+	cfg->skew_s = (unsigned)(ms / 1000);
+	return 0;
+}
+
+static int opt_key(void *ctx, const char *val, const char **why)
+{
+	struct server_config *cfg = ctx;
+	return key_from_arg((char *)(uintptr_t)val, &cfg->keys, why);
+}
+
+static int opt_key_file(void *ctx, const char *val, const char **why)
+{
+	struct server_config *cfg = ctx;
+	return key_from_file(val, &cfg->keys, why);
+}
+
 static int positional_listen(void *ctx, const char *val, const char **why)
 {
 	return add_listen(ctx, val, why);
@@ -99,6 +123,9 @@ static const struct opt server_opts[] = {
 	{"max-message", 0, true, false, opt_max_message},
 	{"handshake-timeout", 0, true, false, opt_handshake_timeout},
 	{"dns", 0, true, false, opt_dns},
+	{"key", 0, true, false, opt_key},
+	{"key-file", 0, true, false, opt_key_file},
+	{"max-skew", 0, true, false, opt_max_skew},
 	COMMON_OPTS,
 	{0},
 };
@@ -130,13 +157,15 @@ static void print_banner(const struct server_config *cfg)
 		snprintf(url, sizeof(url), strchr(host, ':') ? "%s://[%s]:%u%s" : "%s://%s:%u%s",
 		         url_scheme_name(u->scheme), host, u->port, strcmp(u->path, "/") ? u->path : "");
 		fprintf(stderr, "wsferry: tunnel server at %s; connect with:\n", url);
-		fprintf(stderr, "  wsferry client %s -D 127.0.0.1:1080\n", url);
+		fprintf(stderr, "  wsferry client %s%s -D 127.0.0.1:1080\n", url,
+		        cfg->keys ? " --key-file YOUR_KEY_FILE" : "");
 		if (cfg->echo_path)
 			fprintf(stderr, "wsferry: echo endpoint at %s://%s:%u%s\n",
 			        url_scheme_name(u->scheme), host, u->port, cfg->echo_path);
 	}
-	fprintf(stderr, "wsferry: warning: no --key: this server is OPEN, anyone who can reach it "
-	                "can tunnel through it\n");
+	if (!cfg->keys)
+		fprintf(stderr, "wsferry: warning: no --key: this server is OPEN, anyone who can reach "
+		                "it can tunnel through it (make one with `wsferry keygen`)\n");
 }
 
 int cmd_server(int argc, char **argv)
@@ -145,6 +174,9 @@ int cmd_server(int argc, char **argv)
 	server_config_init(&cfg);
 	if (opts_parse(server_opts, argc, argv, &cfg, positional_listen) < 0)
 		return 2;
+	const char *why = "";
+	if (!cfg.keys && key_from_env(&cfg.keys, &why) < 0)
+		return opts_usage_error("WSFERRY_KEY", why);
 	if (cfg.nlisten == 0) {
 		int rc = default_listen(&cfg);
 		if (rc)

@@ -3,6 +3,7 @@
 #include "proto/tunnel.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "proto/base64.h"
@@ -26,38 +27,63 @@ static uint64_t get_be64(const uint8_t *p)
 	return v;
 }
 
-size_t tunnel_req_encode(const struct tunnel_req *r, char *out, size_t cap)
+static const char *cookie_name(const struct auth_keys *keys)
+{
+	return keys ? keys->cookie : TUNNEL_COOKIE_NAME;
+}
+
+size_t tunnel_req_encode(const struct tunnel_req *r, const struct auth_keys *keys, char *out,
+                         size_t cap)
 {
 	uint8_t blob[TUNNEL_BLOB_MAX];
 	if (r->target_len > TUNNEL_MAX_TARGET)
 		return 0;
 	blob[0] = TUNNEL_VERSION;
 	blob[1] = r->kind;
-	blob[2] = r->flags;
+	blob[2] = (uint8_t)(keys ? r->flags | TUNNEL_FLAG_AUTH : r->flags & ~TUNNEL_FLAG_AUTH);
 	put_be64(blob + 3, r->timestamp);
 	memcpy(blob + 11, r->nonce, TUNNEL_NONCE_LEN);
 	blob[27] = (uint8_t)(r->target_len >> 8);
 	blob[28] = (uint8_t)r->target_len;
 	memcpy(blob + BLOB_HEAD, r->target, r->target_len);
 	size_t n = BLOB_HEAD + r->target_len;
-	size_t name = strlen(TUNNEL_COOKIE_NAME);
-	if (cap < name + 1 + BASE64URL_LEN(n) + 1)
+	if (keys) {
+		auth_crypt(keys, r->nonce, blob + BLOB_HEAD, r->target_len);
+		auth_mac(keys, blob, n, blob + n);
+		n += AUTH_MAC_LEN;
+	}
+	const char *name = cookie_name(keys);
+	size_t nl = strlen(name);
+	if (cap < nl + 1 + BASE64URL_LEN(n) + 1)
 		return 0;
-	memcpy(out, TUNNEL_COOKIE_NAME "=", name + 1);
-	return name + 1 + base64url_encode(blob, n, out + name + 1);
+	memcpy(out, name, nl);
+	out[nl] = '=';
+	return nl + 1 + base64url_encode(blob, n, out + nl + 1);
 }
 
-int tunnel_req_decode(const char *text, size_t len, struct tunnel_req *r)
+enum tunnel_decode_rc tunnel_req_decode(const char *text, size_t len,
+                                        const struct auth_keys *keys, struct tunnel_req *r)
 {
 	uint8_t blob[TUNNEL_BLOB_MAX];
 	long n = base64url_decode(text, len, blob, sizeof(blob));
 	if (n < BLOB_HEAD || blob[0] != TUNNEL_VERSION || blob[1] > TUNNEL_KIND_MAX)
-		return -1;
+		return TUNNEL_NO_COOKIE;
+	bool authed = blob[2] & TUNNEL_FLAG_AUTH;
 	size_t tlen = (size_t)blob[27] << 8 | blob[28];
-	if (tlen == 0 || tlen > TUNNEL_MAX_TARGET || (size_t)n != BLOB_HEAD + tlen)
-		return -1;
+	size_t mac_len = authed ? AUTH_MAC_LEN : 0;
+	if (tlen == 0 || tlen > TUNNEL_MAX_TARGET || (size_t)n != BLOB_HEAD + tlen + mac_len)
+		return TUNNEL_NO_COOKIE;
+	if (!keys != !authed)
+		return keys ? TUNNEL_BAD_MAC : TUNNEL_NO_COOKIE;
+	if (keys) {
+		uint8_t mac[AUTH_MAC_LEN];
+		auth_mac(keys, blob, BLOB_HEAD + tlen, mac);
+		if (!auth_equal(mac, blob + BLOB_HEAD + tlen, AUTH_MAC_LEN))
+			return TUNNEL_BAD_MAC;
+		auth_crypt(keys, blob + 11, blob + BLOB_HEAD, tlen);
+	}
 	if (memchr(blob + BLOB_HEAD, '\0', tlen))
-		return -1;
+		return TUNNEL_NO_COOKIE;
 	memset(r, 0, sizeof(*r));
 	r->kind = blob[1];
 	r->flags = blob[2];
@@ -66,22 +92,21 @@ int tunnel_req_decode(const char *text, size_t len, struct tunnel_req *r)
 	r->target_len = tlen;
 	memcpy(r->target, blob + BLOB_HEAD, tlen);
 	r->target[tlen] = '\0';
-	return 0;
+	return TUNNEL_DECODED;
 }
 
-/* Finds "sid=" among the "; "-separated pairs of one Cookie value. */
-static int cookie_value(struct http_slice v, struct http_slice *out)
+/* Finds "NAME=" among the "; "-separated pairs of one Cookie value. */
+static int cookie_value(struct http_slice v, const char *name, struct http_slice *out)
 {
-	const size_t name = strlen(TUNNEL_COOKIE_NAME);
+	const size_t nl = strlen(name);
 	const char *p = v.p, *end = v.p + v.len;
 	while (p < end) {
 		while (p < end && (*p == ' ' || *p == ';'))
 			p++;
 		const char *semi = memchr(p, ';', (size_t)(end - p));
 		const char *stop = semi ? semi : end;
-		if ((size_t)(stop - p) > name && memcmp(p, TUNNEL_COOKIE_NAME, name) == 0 &&
-		    p[name] == '=') {
-			out->p = p + name + 1;
+		if ((size_t)(stop - p) > nl && memcmp(p, name, nl) == 0 && p[nl] == '=') {
+			out->p = p + nl + 1;
 			out->len = (size_t)(stop - out->p);
 			return 0;
 		}
@@ -90,16 +115,66 @@ static int cookie_value(struct http_slice v, struct http_slice *out)
 	return -1;
 }
 
-int tunnel_req_from_http(const struct http_request *req, struct tunnel_req *r)
+enum tunnel_decode_rc tunnel_req_from_http(const struct http_request *req,
+                                           const struct auth_keys *keys, struct tunnel_req *r)
 {
 	struct http_slice v;
 	for (size_t i = 0; i < req->nheaders; i++) {
 		if (!http_slice_eq(req->headers[i].name, "cookie"))
 			continue;
-		if (cookie_value(req->headers[i].value, &v) == 0)
-			return tunnel_req_decode(v.p, v.len, r);
+		if (cookie_value(req->headers[i].value, cookie_name(keys), &v) == 0)
+			return tunnel_req_decode(v.p, v.len, keys, r);
 	}
-	return -1;
+	return TUNNEL_NO_COOKIE;
+}
+
+size_t tunnel_proof_header(const struct auth_keys *keys, const uint8_t nonce[16], char *out,
+                           size_t cap)
+{
+	uint8_t proof[AUTH_PROOF_LEN];
+	char text[BASE64URL_LEN(AUTH_PROOF_LEN) + 1];
+	if (!keys) {
+		if (cap)
+			out[0] = '\0';
+		return 0;
+	}
+	auth_proof(keys, nonce, proof);
+	base64url_encode(proof, sizeof(proof), text);
+	int n = snprintf(out, cap, "Set-Cookie: %s=%s; Path=/; HttpOnly\r\n", keys->cookie, text);
+	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+static bool proof_matches(struct http_slice v, const struct tunnel_expect *e)
+{
+	struct http_slice val;
+	uint8_t got[AUTH_PROOF_LEN + 2];
+	if (cookie_value(v, e->keys->cookie, &val) < 0)
+		return false;
+	const char *semi = memchr(val.p, ';', val.len);
+	size_t len = semi ? (size_t)(semi - val.p) : val.len;
+	return base64url_decode(val.p, len, got, sizeof(got)) == AUTH_PROOF_LEN &&
+	       auth_equal(got, e->proof, AUTH_PROOF_LEN);
+}
+
+enum tunnel_101_rc tunnel_check_101(const struct http_response *resp,
+                                    const struct tunnel_expect *e)
+{
+	if (ws_check_response(resp, e->key) < 0)
+		return TUNNEL_101_BAD_WS;
+	if (!e->keys)
+		return TUNNEL_101_OK;
+	for (size_t i = 0; i < resp->nheaders; i++)
+		if (http_slice_eq(resp->headers[i].name, "set-cookie") &&
+		    proof_matches(resp->headers[i].value, e))
+			return TUNNEL_101_OK;
+	return TUNNEL_101_NO_PROOF;
+}
+
+enum tunnel_err tunnel_101_err(enum tunnel_101_rc rc)
+{
+	return rc == TUNNEL_101_OK         ? TUNNEL_OK
+	       : rc == TUNNEL_101_NO_PROOF ? TUNNEL_ERR_SERVER_FAKE
+	                                   : TUNNEL_ERR_GENERAL;
 }
 
 static const struct {
@@ -118,6 +193,8 @@ static const struct {
 	[TUNNEL_ERR_BAD_TARGET] = {400, 0x01, 400, "invalid destination"},
 	[TUNNEL_ERR_IN_USE] = {409, 0x01, 502, "port already in use on the server"},
 	[TUNNEL_ERR_SERVER_DOWN] = {0, 0x01, 502, "cannot reach the wsferry server"},
+	[TUNNEL_ERR_SERVER_FAKE] = {0, 0x01, 502,
+	                            "the server could not prove it holds the key: refused"},
 	[TUNNEL_ERR_SERVER_SILENT] = {0, 0x01, 502,
 	                              "the wsferry server closed without answering (wrong URL "
 	                              "path or key, or TLS on one side only?)"},

@@ -9,7 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/auth.h"
 #include "proto/http.h"
+#include "proto/ws.h"
 
 #define TUNNEL_VERSION 1
 #define TUNNEL_NONCE_LEN 16
@@ -33,25 +35,60 @@ enum tunnel_rev_msg {
 };
 #define TUNNEL_REV_ID_HEX 16 /* REVERSE_ACCEPT names the id as 16 hex digits */
 
+#define TUNNEL_FLAG_AUTH 0x01 /* target encrypted, MAC appended (with a key) */
+
 struct tunnel_req {
 	uint8_t kind;   /* enum tunnel_kind */
-	uint8_t flags;  /* reserved for auth and encryption (0 today) */
+	uint8_t flags;  /* TUNNEL_FLAG_* */
 	uint64_t timestamp; /* unix seconds when the client made the request */
 	uint8_t nonce[TUNNEL_NONCE_LEN];
 	size_t target_len;
 	char target[TUNNEL_MAX_TARGET + 1]; /* NUL-terminated */
 };
 
-/* Writes the Cookie value "sid=<base64url blob>" (NUL-terminated) into out;
- * returns its length or 0 when cap is too small or the target too long. */
-size_t tunnel_req_encode(const struct tunnel_req *r, char *out, size_t cap);
+/* Writes the Cookie value "NAME=<base64url blob>" (NUL-terminated) into
+ * out: with keys, the target is encrypted, a MAC appended and NAME is the
+ * key's cookie name; without, NAME is TUNNEL_COOKIE_NAME. Returns its length
+ * or 0 when cap is too small or the target too long. */
+size_t tunnel_req_encode(const struct tunnel_req *r, const struct auth_keys *keys, char *out,
+                         size_t cap);
 
-/* Finds our cookie in the request's Cookie headers and decodes it. 0, or
- * -1 when absent or malformed (the server then applies --stealth). */
-int tunnel_req_from_http(const struct http_request *req, struct tunnel_req *r);
+enum tunnel_decode_rc {
+	TUNNEL_DECODED = 0,
+	TUNNEL_NO_COOKIE = -1,  /* absent or not a blob of ours */
+	TUNNEL_BAD_MAC = -2,    /* with a key: forged, or another key */
+};
 
-/* Decodes the base64url text of a blob. 0 or -1. */
-int tunnel_req_decode(const char *text, size_t len, struct tunnel_req *r);
+/* Finds our cookie in the request's Cookie headers and decodes (with keys:
+ * verifies, then decrypts) it. Freshness and replay are the caller's. */
+enum tunnel_decode_rc tunnel_req_from_http(const struct http_request *req,
+                                           const struct auth_keys *keys, struct tunnel_req *r);
+
+/* What a client checks in the server's 101: the WebSocket accept for key,
+ * and with keys the proof bound to the request nonce. */
+struct tunnel_expect {
+	char key[WS_KEY_LEN + 1];
+	const struct auth_keys *keys; /* NULL: no proof expected */
+	uint8_t proof[AUTH_PROOF_LEN];
+};
+
+enum tunnel_101_rc {
+	TUNNEL_101_OK = 0,
+	TUNNEL_101_BAD_WS = -1,    /* not a valid WebSocket 101 for our key */
+	TUNNEL_101_NO_PROOF = -2,  /* the server could not prove it holds the key */
+};
+
+enum tunnel_101_rc tunnel_check_101(const struct http_response *resp,
+                                    const struct tunnel_expect *e);
+/* TUNNEL_OK, or why a 101 is not accepted. */
+enum tunnel_err tunnel_101_err(enum tunnel_101_rc rc);
+/* The Set-Cookie line a keyed server adds to its 101 ("" without keys). */
+size_t tunnel_proof_header(const struct auth_keys *keys, const uint8_t nonce[16], char *out,
+                           size_t cap);
+
+/* Decodes the base64url text of a blob (verifying with keys if given). */
+enum tunnel_decode_rc tunnel_req_decode(const char *text, size_t len,
+                                        const struct auth_keys *keys, struct tunnel_req *r);
 
 /* Outcome of the server's dial, as the server reports it and every front
  * end translates it (SPEC.md "No extra round trip"). */
@@ -68,6 +105,7 @@ enum tunnel_err {
 	/* Client side only, never on the wire (SOCKS 0x01 / HTTP 502): */
 	TUNNEL_ERR_SERVER_DOWN,   /* the wsferry server cannot be reached */
 	TUNNEL_ERR_SERVER_SILENT, /* it closed without answering the upgrade */
+	TUNNEL_ERR_SERVER_FAKE,   /* its 101 lacks the proof of our key */
 };
 
 int tunnel_err_status(enum tunnel_err e);          /* wire status */

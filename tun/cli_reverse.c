@@ -167,15 +167,17 @@ static void rev_connected(void *owner, int fd, enum tunnel_err err)
 {
 	struct cli_reverse *rev = owner;
 	struct client *c = rev->client;
-	char req[2048], key[WS_KEY_LEN + 1];
-	size_t n = fd >= 0 ? client_upgrade(c, TUNNEL_REVERSE_LISTEN, rev->bind, req, sizeof(req), key)
+	char req[2048];
+	struct tunnel_expect expect;
+	size_t n = fd >= 0 ? client_upgrade(c, TUNNEL_REVERSE_LISTEN, rev->bind, req, sizeof(req),
+	                                    &expect)
 	                   : 0;
 	(void)err;
 	if (n == 0 && fd >= 0) {
 		close(fd);
 		fd = -1;
 	}
-	if (fd < 0 || wsctl_start(&rev->ctl, &c->rx, fd, WS_ROLE_CLIENT, req, n, NULL, key,
+	if (fd < 0 || wsctl_start(&rev->ctl, &c->rx, fd, WS_ROLE_CLIENT, req, n, NULL, &expect,
 	                          c->cfg->relay.keepalive_ms, &rev_ops, rev) < 0) {
 		log_warn("-R %s: cannot reach the server; retrying", rev->fwd->spec);
 		rev_schedule(rev);

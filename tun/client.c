@@ -107,23 +107,27 @@ int client_parse_fwd(enum fwd_kind kind, const char *spec, struct fwd *f, const 
 
 /* ---- tunnels ---- */
 
-size_t client_upgrade(struct client *c, enum tunnel_kind kind, const char *target,
-                            char *out, size_t cap, char key[WS_KEY_LEN + 1])
+size_t client_upgrade(struct client *c, enum tunnel_kind kind, const char *target, char *out,
+                      size_t cap, struct tunnel_expect *expect)
 {
 	struct tunnel_req req = {.kind = (uint8_t)kind, .timestamp = (uint64_t)time(NULL)};
 	uint8_t nonce[16];
 	char cookie[TUNNEL_COOKIE_MAX + 16], extra[TUNNEL_COOKIE_MAX + 32];
+	const struct auth_keys *keys = c->cfg->keys;
 	req.target_len = strlen(target);
 	if (req.target_len > TUNNEL_MAX_TARGET)
 		return 0;
 	memcpy(req.target, target, req.target_len);
 	if (rand_bytes(req.nonce, sizeof(req.nonce)) < 0 || rand_bytes(nonce, sizeof(nonce)) < 0)
 		return 0;
-	ws_make_key(nonce, key);
-	if (tunnel_req_encode(&req, cookie, sizeof(cookie)) == 0)
+	ws_make_key(nonce, expect->key);
+	expect->keys = keys;
+	if (keys)
+		auth_proof(keys, req.nonce, expect->proof);
+	if (tunnel_req_encode(&req, keys, cookie, sizeof(cookie)) == 0)
 		return 0;
 	snprintf(extra, sizeof(extra), "Cookie: %s\r\n", cookie);
-	return ws_client_request(out, cap, c->host_header, c->cfg->server.path, key, extra);
+	return ws_client_request(out, cap, c->host_header, c->cfg->server.path, expect->key, extra);
 }
 
 /* What a tunnel needs while its connection to the server is being made. */
@@ -158,8 +162,9 @@ static void tunnel_begin(void *arg, int ws_fd, enum tunnel_err err)
 {
 	struct tunnel_start *ts = arg;
 	struct client *c = ts->client;
-	char req[UPGRADE_MAX], key[WS_KEY_LEN + 1];
-	size_t n = ws_fd >= 0 ? client_upgrade(c, ts->kind, ts->target, req, sizeof(req), key) : 0;
+	char req[UPGRADE_MAX];
+	struct tunnel_expect expect;
+	size_t n = ws_fd >= 0 ? client_upgrade(c, ts->kind, ts->target, req, sizeof(req), &expect) : 0;
 	if (n == 0) {
 		if (ws_fd >= 0)
 			close(ws_fd);
@@ -173,7 +178,7 @@ static void tunnel_begin(void *arg, int ws_fd, enum tunnel_err err)
 	ts->local_fd = -1;
 	struct relay_args a = {.id = ts->link.id, .tcp_fd = local_fd, .ws_fd = ws_fd,
 	                       .role = WS_ROLE_CLIENT, .tcp_in = &ts->early, .preamble = req,
-	                       .preamble_len = n, .ws_key = key, .on_open = ts->on_open,
+	                       .preamble_len = n, .expect = &expect, .on_open = ts->on_open,
 	                       .owner = ts->owner, .filter = ts->filter};
 	ts->filter = NULL;
 	relay_start(&c->rx, &c->conns, &c->cfg->relay, &a);

@@ -35,6 +35,7 @@ struct client_config {
 	struct relay_opts relay;
 	unsigned connect_timeout_ms;
 	const char *dns;           /* --dns for -R destinations */
+	const struct auth_keys *keys; /* --key: NULL runs without authentication */
 	const char *proxy_host;    /* --proxy http://[user:pass@]HOST:PORT */
 	uint16_t proxy_port;
 	const char *proxy_cred;    /* "user:pass" or NULL */

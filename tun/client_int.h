@@ -50,9 +50,9 @@ void client_open_tunnel(struct client *c, int local_fd, unsigned id, enum tunnel
                         void *owner, struct http_filter *filter);
 
 /* Writes the upgrade request for a tunnel of kind to target into out and
- * the Sec-WebSocket-Key it used into key. Returns its length, 0 on error. */
+ * what the server's 101 must show into *expect. Returns its length, 0 on error. */
 size_t client_upgrade(struct client *c, enum tunnel_kind kind, const char *target, char *out,
-                      size_t cap, char key[WS_KEY_LEN + 1]);
+                      size_t cap, struct tunnel_expect *expect);
 
 /* Connects to the server, through --proxy when set: done gets a connected
  * (or, without a proxy, connecting) fd, or -1 with why. Not called if the

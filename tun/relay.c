@@ -49,7 +49,7 @@ struct relay {
 	bool early_stalled;         /* the filter needs more bytes than early holds */
 	bool switching;             /* next request is for another host: hand over */
 	size_t head_scanned;
-	char key[WS_KEY_LEN + 1];
+	struct tunnel_expect expect; /* client role, until the 101 */
 	uint8_t pong[WS_MAX_CTRL_PAYLOAD];
 };
 
@@ -383,10 +383,10 @@ static int down_handshake(struct relay *r)
 	struct http_response resp;
 	enum tunnel_err err = TUNNEL_ERR_GENERAL;
 	if (end > 0 && http_parse_response(p, (size_t)end, &resp) > 0) {
-		if (resp.status == 101)
-			err = ws_check_response(&resp, r->key) == 0 ? TUNNEL_OK : TUNNEL_ERR_GENERAL;
-		else
+		if (resp.status != 101)
 			err = tunnel_status_err(resp.status);
+		else
+			err = tunnel_101_err(tunnel_check_101(&resp, &r->expect));
 	}
 	r->handshake = false;
 	r->on_open(r->owner, r->tcp_fd, err);
@@ -519,8 +519,8 @@ int relay_start(struct rx *rx, struct conn_list *list, const struct relay_opts *
 	r->filter = a->filter;
 	r->handshake = a->role == WS_ROLE_CLIENT;
 	r->hs_err = TUNNEL_ERR_SERVER_DOWN; /* until the server says otherwise */
-	if (a->ws_key)
-		snprintf(r->key, sizeof(r->key), "%s", a->ws_key);
+	if (a->expect)
+		r->expect = *a->expect;
 	conn_list_add(list, &r->link, relay_destroy_link);
 	r->link.id = a->id;
 	ws_parser_init(&r->parser, a->role, opts->max_message);

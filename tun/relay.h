@@ -42,7 +42,7 @@ struct relay_args {
 	const void *preamble;     /* written raw to ws_fd first: the server's 101 or
 	                           * the client's upgrade request; may be NULL */
 	size_t preamble_len;
-	const char *ws_key;       /* client role: the Sec-WebSocket-Key sent */
+	const struct tunnel_expect *expect; /* client role: what the 101 must show */
 	relay_open_fn on_open;    /* client role */
 	void *owner;
 	struct http_filter *filter; /* plain HTTP proxying (owned from here on) */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -43,6 +44,53 @@ void server_config_init(struct server_config *cfg)
 	cfg->relay.max_message = SERVER_DEFAULT_MAX_MESSAGE;
 	cfg->relay.keepalive_ms = 30000;
 	cfg->relay.pong_timeout_ms = 15000;
+	cfg->skew_s = SERVER_DEFAULT_SKEW_S;
+}
+
+size_t server_101(const struct server *srv, const struct tunnel_req *req, const char *key,
+                  size_t key_len, char *out, size_t cap)
+{
+	char proof[128];
+	tunnel_proof_header(srv->cfg->keys, req->nonce, proof, sizeof(proof));
+	return ws_response_101(out, cap, key, key_len, proof);
+}
+
+/* Grows the nonce table when it crowds (malloc at growth only). */
+static void replay_grow(struct server *srv, uint64_t now)
+{
+	struct replay *r = &srv->replay;
+	if (!replay_crowded(r) || r->cap >= SERVER_REPLAY_MAX)
+		return;
+	struct replay_slot *slots = calloc(r->cap * 2, sizeof(*slots));
+	if (!slots)
+		return;
+	struct replay bigger;
+	replay_init(&bigger, slots, r->cap * 2);
+	replay_rehash(&bigger, r, now);
+	free(r->slots);
+	*r = bigger;
+}
+
+/* With a key: the token is fresh and never seen before. */
+static bool token_accepted(struct server *srv, const struct tunnel_req *t, unsigned id)
+{
+	const struct server_config *cfg = srv->cfg;
+	if (!cfg->keys)
+		return true;
+	uint64_t now = (uint64_t)time(NULL);
+	if (!auth_fresh(t->timestamp, now, cfg->skew_s)) {
+		log_info("c%u token %lld s off the server clock (window %u s): refused", id,
+		         (long long)(t->timestamp - now), cfg->skew_s);
+		return false;
+	}
+	enum replay_rc rc = replay_check(&srv->replay, t->nonce, t->timestamp + cfg->skew_s, now);
+	if (rc != REPLAY_FRESH) {
+		log_warn("c%u %s: refused", id,
+		         rc == REPLAY_SEEN ? "replayed tunnel request" : "nonce table full");
+		return false;
+	}
+	replay_grow(srv, now);
+	return true;
 }
 
 static void head_conn_destroy(struct conn_link *link)
@@ -92,8 +140,13 @@ static bool route_tunnel(struct head_conn *hc, struct handoff *h, struct http_sl
 	struct tunnel_req treq;
 	const char *key;
 	size_t key_len;
-	if (!path_under(path, hc->listener->url->path) || tunnel_req_from_http(h->req, &treq) < 0 ||
-	    ws_check_upgrade(h->req, &key, &key_len) != 0)
+	if (!path_under(path, hc->listener->url->path))
+		return false;
+	enum tunnel_decode_rc rc = tunnel_req_from_http(h->req, hc->srv->cfg->keys, &treq);
+	if (rc == TUNNEL_BAD_MAC)
+		log_info("c%u tunnel request with a wrong key", hc->link.id);
+	if (rc != TUNNEL_DECODED || ws_check_upgrade(h->req, &key, &key_len) != 0 ||
+	    !token_accepted(hc->srv, &treq, hc->link.id))
 		return false;
 	if (treq.kind == TUNNEL_CONNECT)
 		srv_tunnel_accept(hc->srv, h, &treq, key, key_len);
@@ -317,9 +370,17 @@ int server_main(const struct server_config *cfg)
 	}
 	srv->cfg = cfg;
 	conn_list_init(&srv->conns);
+	struct replay_slot *slots = calloc(SERVER_REPLAY_MIN, sizeof(*slots));
+	if (!slots) {
+		rx_free(&srv->rx);
+		free(srv);
+		return 1;
+	}
+	replay_init(&srv->replay, slots, SERVER_REPLAY_MIN);
 	struct dns_config dcfg = {.servers = cfg->dns};
 	if (dns_init(&srv->dns, &srv->rx, &dcfg) < 0) {
 		log_error("cannot set up the resolver%s", cfg->dns ? " (bad --dns)" : "");
+		free(srv->replay.slots);
 		rx_free(&srv->rx);
 		free(srv);
 		return 1;
@@ -340,6 +401,7 @@ int server_main(const struct server_config *cfg)
 	conn_list_destroy_all(&srv->conns);
 	dns_free(&srv->dns);
 	rx_free(&srv->rx);
+	free(srv->replay.slots);
 	free(srv);
 	buf_pool_drain();
 	return rc == 0 ? 0 : 1;

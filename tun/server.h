@@ -15,6 +15,9 @@
 #define SERVER_PING_DEFAULT_NAME "ming-mong-server"
 #define SERVER_DEFAULT_MAX_MESSAGE (16u << 20)   /* 16 MiB per WebSocket message */
 #define SERVER_DEFAULT_HANDSHAKE_MS 10000        /* whole request head within 10 s */
+#define SERVER_DEFAULT_SKEW_S 120
+#define SERVER_REPLAY_MIN 4096      /* nonce slots at start (64 KiB) */
+#define SERVER_REPLAY_MAX (1u << 20) /* at most 16 MiB of nonces */
 
 enum stealth_mode {
 	STEALTH_DROP = 0, /* close without a byte */
@@ -33,6 +36,8 @@ struct server_config {
 	unsigned connect_timeout_ms; /* dialing a tunnel's destination */
 	struct relay_opts relay;   /* keepalive, idle timeout, message size */
 	const char *dns;           /* --dns servers, NULL: /etc/resolv.conf */
+	const struct auth_keys *keys; /* --key: NULL runs open (and says so) */
+	unsigned skew_s;           /* accepted clock difference, either way */
 };
 
 /* Fills the defaults of SPEC.md (no listener yet). */

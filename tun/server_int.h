@@ -9,6 +9,7 @@
 #include "core/net.h"
 #include "core/rx.h"
 #include "proto/http.h"
+#include "proto/replay.h"
 #include "tun/conn.h"
 #include "tun/server.h"
 
@@ -29,6 +30,7 @@ struct server {
 	struct listener listeners[SERVER_MAX_LISTEN];
 	size_t nlisteners;
 	uint64_t emfile_logged_ms; /* rate limit for "out of descriptors" */
+	struct replay replay;      /* nonces inside the freshness window */
 	bool stopping;
 };
 
@@ -49,6 +51,10 @@ int echo_accept(struct server *srv, struct handoff *h);
 int ping_accept(struct server *srv, struct handoff *h);
 
 struct tunnel_req;
+/* The 101 for a tunnel request (with the key proof when keyed): its length,
+ * or 0 when out is too small. */
+size_t server_101(const struct server *srv, const struct tunnel_req *req, const char *key,
+                  size_t key_len, char *out, size_t cap);
 /* A valid tunnel upgrade (key: its Sec-WebSocket-Key). */
 int srv_tunnel_accept(struct server *srv, struct handoff *h, const struct tunnel_req *req,
                       const char *key, size_t key_len);

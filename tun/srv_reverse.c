@@ -212,7 +212,7 @@ int srv_reverse_listen(struct server *srv, struct handoff *h, const struct tunne
                        const char *key, size_t key_len)
 {
 	char resp[256];
-	size_t rn = ws_response_101(resp, sizeof(resp), key, key_len, NULL);
+	size_t rn = server_101(srv, req, key, key_len, resp, sizeof(resp));
 	struct srv_reverse *rev = calloc(1, sizeof(*rev));
 	if (!rev || rn == 0) {
 		free(rev);
@@ -252,7 +252,7 @@ int srv_reverse_claim(struct server *srv, struct handoff *h, const struct tunnel
 		return -1;
 	}
 	struct rev_pending *p = id ? pending_find(srv, id, NULL) : NULL;
-	size_t rn = ws_response_101(resp, sizeof(resp), key, key_len, NULL);
+	size_t rn = server_101(srv, req, key, key_len, resp, sizeof(resp));
 	if (!p || rn == 0) {
 		refuse(srv, h, TUNNEL_ERR_GENERAL);
 		return -1;

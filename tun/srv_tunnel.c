@@ -89,7 +89,7 @@ int srv_tunnel_accept(struct server *srv, struct handoff *h, const struct tunnel
 	}
 	t->srv = srv;
 	t->client_fd = h->fd;
-	t->resp_len = ws_response_101(t->resp, sizeof(t->resp), key, key_len, NULL);
+	t->resp_len = server_101(srv, req, key, key_len, t->resp, sizeof(t->resp));
 	conn_list_add(&srv->conns, &t->link, srv_tunnel_destroy);
 	t->link.id = h->id;
 	memcpy(t->target, req->target, req->target_len + 1);

@@ -140,9 +140,8 @@ static int wsctl_handshake(struct wsctl *w)
 	struct http_response resp;
 	enum tunnel_err err = TUNNEL_ERR_GENERAL;
 	if (end > 0 && http_parse_response(p, (size_t)end, &resp) > 0)
-		err = resp.status != 101                       ? tunnel_status_err(resp.status)
-		      : ws_check_response(&resp, w->key) == 0 ? TUNNEL_OK
-		                                              : TUNNEL_ERR_GENERAL;
+		err = resp.status != 101 ? tunnel_status_err(resp.status)
+		                         : tunnel_101_err(tunnel_check_101(&resp, &w->expect));
 	if (err != TUNNEL_OK)
 		return wsctl_fail(w, err), -1;
 	buf_consume(&w->in, (size_t)end);
@@ -197,7 +196,8 @@ static void wsctl_on_timer(struct rx *rx, struct rx_timer *t)
 }
 
 int wsctl_start(struct wsctl *w, struct rx *rx, int fd, enum ws_role role, const void *preamble,
-                size_t preamble_len, struct buf *in, const char *key, unsigned keepalive_ms,
+                size_t preamble_len, struct buf *in, const struct tunnel_expect *expect,
+                unsigned keepalive_ms,
                 const struct wsctl_ops *ops, void *owner)
 {
 	memset(w, 0, sizeof(*w));
@@ -209,8 +209,8 @@ int wsctl_start(struct wsctl *w, struct rx *rx, int fd, enum ws_role role, const
 	w->pong_timeout_ms = WSCTL_PONG_TIMEOUT_MS;
 	w->handshake = role == WS_ROLE_CLIENT;
 	w->last_rx_ms = rx_now(rx);
-	if (key)
-		snprintf(w->key, sizeof(w->key), "%s", key);
+	if (expect)
+		w->expect = *expect;
 	ws_parser_init(&w->parser, role, WSCTL_MAX_MESSAGE);
 	if (rx_io_add(rx, &w->io, fd, wsctl_on_io) < 0) {
 		close(fd);

@@ -42,7 +42,7 @@ struct wsctl {
 	bool handshake;     /* client: waiting for the 101 */
 	bool ping_outstanding;
 	bool closing;
-	char key[WS_KEY_LEN + 1];
+	struct tunnel_expect expect;
 };
 
 /* Takes fd (connected or connecting). preamble (client: the upgrade request;
@@ -50,7 +50,8 @@ struct wsctl {
  * Client role waits for the 101 and reports it through ops->on_open. 0, or
  * -1 (fd closed, no callback). */
 int wsctl_start(struct wsctl *w, struct rx *rx, int fd, enum ws_role role, const void *preamble,
-                size_t preamble_len, struct buf *in, const char *key, unsigned keepalive_ms,
+                size_t preamble_len, struct buf *in, const struct tunnel_expect *expect,
+                unsigned keepalive_ms,
                 const struct wsctl_ops *ops, void *owner);
 
 /* Queues one binary message (<= WSCTL_MAX_MESSAGE). 0 or -1 (channel
