@@ -230,12 +230,33 @@ def port_open(port, host='127.0.0.1', timeout=0.5):
         s.close()
 
 
+def listening(port):
+    """True when some socket is in LISTEN on port (from /proc/net/tcp*, so
+    that waiting never opens a connection: a probe of a -L port would open a
+    tunnel). None when /proc cannot tell."""
+    seen = False
+    for name in ('/proc/net/tcp', '/proc/net/tcp6'):
+        try:
+            with open(name) as f:
+                lines = f.readlines()[1:]
+        except OSError:
+            continue
+        seen = True
+        for line in lines:
+            parts = line.split()
+            if len(parts) > 3 and parts[3] == '0A' and int(parts[1].rsplit(':', 1)[1], 16) == port:
+                return True
+    return False if seen else None
+
+
 def wait_port(port, host='127.0.0.1', timeout=10.0, proc=None):
-    """Waits until something accepts on host:port; raises CaseFail otherwise
-    (early, with its stderr, if proc died)."""
+    """Waits until something listens on host:port (without connecting when
+    /proc tells); raises CaseFail otherwise (early, with its stderr, if proc
+    died)."""
     deadline = time.monotonic() + timeout
     for _ in range(int(timeout / 0.05) + 2):
-        if port_open(port, host, 0.5):
+        state = listening(port)
+        if state or (state is None and port_open(port, host, 0.5)):
             return
         if proc is not None and not proc.alive():
             raise CaseFail('%s exited (%s) before listening on %s:%d\n%s'
@@ -249,7 +270,8 @@ def wait_port(port, host='127.0.0.1', timeout=10.0, proc=None):
 def wait_port_closed(port, host='127.0.0.1', timeout=5.0):
     deadline = time.monotonic() + timeout
     for _ in range(int(timeout / 0.05) + 2):
-        if not port_open(port, host, 0.3):
+        state = listening(port)
+        if state is False or (state is None and not port_open(port, host, 0.3)):
             return True
         if time.monotonic() > deadline:
             break
@@ -869,10 +891,10 @@ def send_random(s, nbytes, chunk=1 << 16):
     return h.hexdigest()
 
 
-def recv_hash(s, limit=1 << 31, chunk=1 << 18):
-    """Reads to EOF; returns (len, sha256)."""
-    h = hashlib.sha256()
-    n = 0
+def recv_hash(s, limit=1 << 31, chunk=1 << 18, prefix=b''):
+    """Reads to EOF; returns (len, sha256) of prefix + what was read."""
+    h = hashlib.sha256(prefix)
+    n = len(prefix)
     for _ in range(limit // 1024 + 2):
         try:
             d = s.recv(chunk)
