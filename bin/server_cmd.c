@@ -8,6 +8,7 @@
 #include "core/dns.h"
 #include "core/log.h"
 #include "proto/conf.h"
+#include "proto/tunnel.h"
 #include "proto/url.h"
 #include "tun/server.h"
 
@@ -100,6 +101,30 @@ static int opt_max_skew(void *ctx, const char *val, const char **why)
 	return 0;
 }
 
+static int opt_stealth(void *ctx, const char *val, const char **why)
+{
+	struct server_config *cfg = ctx;
+	if (strcmp(val, "drop") == 0)
+		cfg->stealth = STEALTH_DROP;
+	else if (strcmp(val, "decoy") == 0)
+		cfg->stealth = STEALTH_DECOY;
+	else
+		return *why = "drop or decoy (or use --fallback HOST:PORT)", -1;
+	return 0;
+}
+
+static int opt_fallback(void *ctx, const char *val, const char **why)
+{
+	struct server_config *cfg = ctx;
+	char host[URL_MAX_HOST + 1];
+	uint16_t port;
+	if (tunnel_target_split(val, strlen(val), host, sizeof(host), &port) < 0)
+		return *why = "HOST:PORT of a real web server, e.g. 127.0.0.1:80", -1;
+	cfg->stealth = STEALTH_FALLBACK;
+	cfg->fallback = val;
+	return 0;
+}
+
 static int opt_key(void *ctx, const char *val, const char **why)
 {
 	struct server_config *cfg = ctx;
@@ -126,6 +151,8 @@ static const struct opt server_opts[] = {
 	{"key", 0, true, false, opt_key},
 	{"key-file", 0, true, false, opt_key_file},
 	{"max-skew", 0, true, false, opt_max_skew},
+	{"stealth", 0, true, false, opt_stealth},
+	{"fallback", 0, true, false, opt_fallback},
 	COMMON_OPTS,
 	{0},
 };
@@ -148,6 +175,8 @@ static int default_listen(struct server_config *cfg)
 /* SPEC: the first lines say how to connect. */
 static void print_banner(const struct server_config *cfg)
 {
+	if (log_level_now < LOG_LEVEL_WARN)
+		return; /* -q */
 	for (size_t i = 0; i < cfg->nlisten; i++) {
 		const struct url *u = &cfg->listen[i];
 		const char *host = u->host;

@@ -8,6 +8,7 @@
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -15,6 +16,7 @@
 
 #include "core/log.h"
 #include "proto/tunnel.h"
+#include "tun/pipe.h"
 #include "proto/ws.h"
 
 #define ACCEPT_BATCH 64       /* accepts per wake: fairness to open connections */
@@ -107,15 +109,83 @@ static void head_conn_destroy(struct conn_link *link)
 	free(hc);
 }
 
-/* Stealth drop: read what the peer already sent so close() sends a FIN, not
- * the RST that unread bytes would cause, then close without a byte. */
-static void head_conn_drop(struct head_conn *hc, const char *why)
+/* --stealth decoy: what a plain static web server says about a page it does
+ * not have. The same bytes for every failure, and no product name. */
+static const char decoy_404[] =
+	"HTTP/1.1 404 Not Found\r\n"
+	"Content-Type: text/html\r\n"
+	"Content-Length: 146\r\n"
+	"Connection: close\r\n"
+	"\r\n"
+	"<html>\r\n"
+	"<head><title>404 Not Found</title></head>\r\n"
+	"<body>\r\n"
+	"<center><h1>404 Not Found</h1></center>\r\n"
+	"</body>\r\n"
+	"</html>\r\n";
+
+/* Reads what the peer already sent so close() sends a FIN, not the RST that
+ * unread bytes would cause. */
+static void drain_input(int fd)
 {
 	uint8_t sink[4096];
-	log_debug("c%u %s: dropped", hc->link.id, why);
-	for (int i = 0; i < 16 && net_read(hc->fd, sink, sizeof(sink)) > 0; i++)
+	for (int i = 0; i < 16 && net_read(fd, sink, sizeof(sink)) > 0; i++)
 		;
+}
+
+/* --fallback: the real web server gets the whole connection, bytes already
+ * read included, so this port answers exactly as that site does. */
+static void head_conn_fallback(struct head_conn *hc)
+{
+	struct server *srv = hc->srv;
+	int fd = net_connect(&srv->fallback);
+	if (fd < 0) {
+		log_warn("c%u --fallback unreachable: %s", hc->link.id, strerror(-fd));
+		head_conn_destroy(&hc->link);
+		return;
+	}
+	rx_io_del(&srv->rx, &hc->io);
+	struct buf in = hc->in;
+	hc->in = (struct buf){0};
+	pipe_start(&srv->rx, &srv->conns, hc->link.id, hc->fd, fd, &in);
+	hc->fd = -1;
 	head_conn_destroy(&hc->link);
+}
+
+/* Anything that is not a request for one of our endpoints. */
+static void head_conn_drop(struct head_conn *hc, const char *why)
+{
+	log_debug("c%u %s: %s", hc->link.id, why,
+	          hc->srv->cfg->stealth == STEALTH_DROP    ? "dropped"
+	          : hc->srv->cfg->stealth == STEALTH_DECOY ? "decoy page"
+	                                                   : "handed to --fallback");
+	switch (hc->srv->cfg->stealth) {
+	case STEALTH_FALLBACK:
+		head_conn_fallback(hc);
+		return;
+	case STEALTH_DECOY:
+		drain_input(hc->fd);
+		net_write(hc->fd, decoy_404, sizeof(decoy_404) - 1);
+		shutdown(hc->fd, SHUT_WR);
+		break;
+	case STEALTH_DROP:
+		drain_input(hc->fd);
+		break;
+	}
+	head_conn_destroy(&hc->link);
+}
+
+/* A byte that cannot start an HTTP request (TLS, SSH, garbage): no need to
+ * wait for a head that will never come. */
+static bool cannot_be_http(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n && i < 16; i++) {
+		if (p[i] == ' ')
+			return i == 0;
+		if (p[i] < 'A' || p[i] > 'Z')
+			return true;
+	}
+	return n >= 16;
 }
 
 static bool path_is(struct http_slice path, const char *want)
@@ -205,6 +275,10 @@ static void head_conn_on_io(struct rx *rx, struct rx_io *io, unsigned events)
 		return;
 	}
 	buf_produced(&hc->in, (size_t)n);
+	if (cannot_be_http(buf_data(&hc->in), buf_len(&hc->in))) {
+		head_conn_drop(hc, "not HTTP");
+		return;
+	}
 	int end = http_head_end((const char *)buf_data(&hc->in), buf_len(&hc->in), &hc->scanned);
 	if (end == HTTP_NEED_MORE)
 		return;
@@ -310,6 +384,17 @@ static int listen_addr(const struct url *u, struct net_addr *out)
 	return 0;
 }
 
+static int fallback_addr(const char *hostport, struct net_addr *out)
+{
+	char host[URL_MAX_HOST + 1];
+	struct url u = {.scheme = URL_WS};
+	if (!hostport || tunnel_target_split(hostport, strlen(hostport), host, sizeof(host),
+	                                     &u.port) < 0)
+		return -1;
+	snprintf(u.host, sizeof(u.host), "%s", host);
+	return listen_addr(&u, out);
+}
+
 static int server_listen(struct server *srv, const struct url *u)
 {
 	struct listener *l = &srv->listeners[srv->nlisteners];
@@ -386,6 +471,10 @@ int server_main(const struct server_config *cfg)
 		return 1;
 	}
 	int rc = 0;
+	if (cfg->stealth == STEALTH_FALLBACK && fallback_addr(cfg->fallback, &srv->fallback) < 0) {
+		log_error("cannot resolve --fallback %s", cfg->fallback);
+		rc = -1;
+	}
 	for (size_t i = 0; i < cfg->nlisten && rc == 0; i++)
 		rc = server_listen(srv, &cfg->listen[i]);
 	if (rc == 0) {

@@ -37,6 +37,7 @@ struct server_config {
 	struct relay_opts relay;   /* keepalive, idle timeout, message size */
 	const char *dns;           /* --dns servers, NULL: /etc/resolv.conf */
 	const struct auth_keys *keys; /* --key: NULL runs open (and says so) */
+	const char *fallback;      /* --fallback HOST:PORT (with STEALTH_FALLBACK) */
 	unsigned skew_s;           /* accepted clock difference, either way */
 };
 

@@ -31,6 +31,7 @@ struct server {
 	size_t nlisteners;
 	uint64_t emfile_logged_ms; /* rate limit for "out of descriptors" */
 	struct replay replay;      /* nonces inside the freshness window */
+	struct net_addr fallback;  /* resolved --fallback */
 	bool stopping;
 };
 
