@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "bin/cmd.h"
 #include "core/dns.h"
@@ -125,6 +126,16 @@ static int opt_fallback(void *ctx, const char *val, const char **why)
 	return 0;
 }
 
+static int opt_max_conns_per_ip(void *ctx, const char *val, const char **why)
+{
+	struct server_config *cfg = ctx;
+	uint64_t v;
+	if (conf_parse_uint(val, 1, 1000000, &v) < 0)
+		return *why = "a number from 1 to 1000000", -1;
+	cfg->max_conns_per_ip = (unsigned)v;
+	return 0;
+}
+
 static int opt_key(void *ctx, const char *val, const char **why)
 {
 	struct server_config *cfg = ctx;
@@ -152,6 +163,7 @@ static const struct opt server_opts[] = {
 	{"key-file", 0, true, false, opt_key_file},
 	{"max-skew", 0, true, false, opt_max_skew},
 	{"stealth", 0, true, false, opt_stealth},
+	{"max-conns-per-ip", 0, true, false, opt_max_conns_per_ip},
 	{"fallback", 0, true, false, opt_fallback},
 	COMMON_OPTS,
 	{0},
@@ -170,6 +182,26 @@ static int default_listen(struct server_config *cfg)
 		return 0;
 	}
 	return add_listen(cfg, DEFAULT_LISTEN, &why) < 0 ? 1 : 0;
+}
+
+/* Raises the soft descriptor limit to the hard one, and keeps one address
+ * from holding more than half of it (a tunnel costs two descriptors). */
+static void fd_budget(struct server_config *cfg)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	rlim_t cap = rl.rlim_cur > 64 ? (rl.rlim_cur - 32) / 2 : 16;
+	if (cfg->max_conns_per_ip > cap) {
+		log_info("--max-conns-per-ip lowered to %lu to fit %lu file descriptors",
+		         (unsigned long)cap, (unsigned long)rl.rlim_cur);
+		cfg->max_conns_per_ip = (unsigned)cap;
+	}
 }
 
 /* SPEC: the first lines say how to connect. */
@@ -211,6 +243,7 @@ int cmd_server(int argc, char **argv)
 		if (rc)
 			return rc;
 	}
+	fd_budget(&cfg);
 	print_banner(&cfg);
 	return server_main(&cfg);
 }

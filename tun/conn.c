@@ -2,11 +2,79 @@
  * remove). Owns no connection: each destroy function frees its own. */
 #include "tun/conn.h"
 
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
 void conn_list_init(struct conn_list *l)
 {
+	memset(l, 0, sizeof(*l));
 	l->head.prev = l->head.next = &l->head;
-	l->count = 0;
 	l->next_id = 1;
+}
+
+static void peer_key(const struct net_addr *a, uint8_t *family, uint8_t addr[16])
+{
+	memset(addr, 0, 16);
+	*family = (uint8_t)a->ss.ss_family;
+	if (a->ss.ss_family == AF_INET6)
+		memcpy(addr, &((const struct sockaddr_in6 *)&a->ss)->sin6_addr, 16);
+	else
+		memcpy(addr, &((const struct sockaddr_in *)&a->ss)->sin_addr, 4);
+}
+
+static struct conn_peer **bucket(struct conn_list *l, uint8_t family, const uint8_t addr[16])
+{
+	uint32_t h = family;
+	for (int i = 0; i < 16; i++)
+		h = h * 31 + addr[i];
+	return &l->peers[h % CONN_PEER_BUCKETS];
+}
+
+struct conn_peer *conn_peer_get(struct conn_list *l, const struct net_addr *a)
+{
+	uint8_t family, addr[16];
+	peer_key(a, &family, addr);
+	struct conn_peer **b = bucket(l, family, addr);
+	for (struct conn_peer *p = *b; p; p = p->next)
+		if (p->family == family && memcmp(p->addr, addr, 16) == 0)
+			return p;
+	struct conn_peer *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->family = family;
+	memcpy(p->addr, addr, 16);
+	p->next = *b;
+	*b = p;
+	return p;
+}
+
+static void peer_release(struct conn_list *l, struct conn_peer *peer)
+{
+	if (--peer->count)
+		return;
+	for (struct conn_peer **p = bucket(l, peer->family, peer->addr); *p; p = &(*p)->next) {
+		if (*p == peer) {
+			*p = peer->next;
+			free(peer);
+			return;
+		}
+	}
+}
+
+void conn_peer_put(struct conn_list *l, struct conn_peer *peer)
+{
+	peer_release(l, peer);
+}
+
+void conn_list_add_as(struct conn_list *l, struct conn_link *link, conn_destroy_fn destroy,
+                      unsigned id, struct conn_peer *peer)
+{
+	conn_list_add(l, link, destroy);
+	link->id = id;
+	link->peer = peer;
+	if (peer)
+		peer->count++;
 }
 
 void conn_list_add(struct conn_list *l, struct conn_link *link, conn_destroy_fn destroy)
@@ -30,6 +98,10 @@ void conn_list_remove(struct conn_list *l, struct conn_link *link)
 	link->next->prev = link->prev;
 	link->prev = link->next = NULL;
 	l->count--;
+	if (link->peer) {
+		peer_release(l, link->peer);
+		link->peer = NULL;
+	}
 }
 
 void conn_list_destroy_all(struct conn_list *l)

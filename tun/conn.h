@@ -5,13 +5,28 @@
 #define WSF_TUN_CONN_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "core/net.h"
 
 struct conn_link;
+
+/* One remote address and how many connections it holds now (for
+ * --max-conns-per-ip). Freed when its last connection goes. */
+struct conn_peer {
+	struct conn_peer *next;
+	unsigned count;
+	uint8_t family;
+	uint8_t addr[16];
+};
+
+#define CONN_PEER_BUCKETS 256
 typedef void (*conn_destroy_fn)(struct conn_link *link);
 
 struct conn_link {
 	struct conn_link *prev, *next;
 	conn_destroy_fn destroy;
+	struct conn_peer *peer; /* NULL when not counted */
 	unsigned id;
 };
 
@@ -19,12 +34,21 @@ struct conn_list {
 	struct conn_link head; /* sentinel */
 	size_t count;
 	unsigned next_id;
+	struct conn_peer *peers[CONN_PEER_BUCKETS];
 };
 
 void conn_list_init(struct conn_list *l);
 /* Adds link (assigning its id) with the teardown to run at stop. */
 void conn_list_add(struct conn_list *l, struct conn_link *link, conn_destroy_fn destroy);
+/* Adds a connection that continues an earlier one: same id, same peer. */
+void conn_list_add_as(struct conn_list *l, struct conn_link *link, conn_destroy_fn destroy,
+                      unsigned id, struct conn_peer *peer);
 void conn_list_remove(struct conn_list *l, struct conn_link *link);
+/* The peer entry for a's address (created with count 0), or NULL when out
+ * of memory. It lives while a connection holds it. */
+struct conn_peer *conn_peer_get(struct conn_list *l, const struct net_addr *a);
+/* Drops a count taken by hand (peer->count++) across a handover. */
+void conn_peer_put(struct conn_list *l, struct conn_peer *peer);
 /* Runs every destroy (each removes itself). */
 void conn_list_destroy_all(struct conn_list *l);
 

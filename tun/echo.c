@@ -213,8 +213,8 @@ int echo_accept(struct server *srv, struct handoff *h)
 	}
 	e->srv = srv;
 	e->fd = h->fd;
-	conn_list_add(&srv->conns, &e->link, echo_destroy);
-	e->link.id = h->id; /* one id per connection in every log line */
+	/* Same id (every log line) and same per-address count as the request. */
+	conn_list_add_as(&srv->conns, &e->link, echo_destroy, h->id, h->peer);
 	ws_parser_init(&e->parser, WS_ROLE_SERVER, srv->cfg->max_message);
 	e->in = h->in;
 	h->in = (struct buf){0};

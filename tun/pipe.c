@@ -110,8 +110,8 @@ static void pipe_on_io1(struct rx *rx, struct rx_io *io, unsigned events)
 	pipe_pump((struct pipe *)((char *)io - offsetof(struct pipe, io[1])), 1, events);
 }
 
-int pipe_start(struct rx *rx, struct conn_list *list, unsigned id, int a, int b,
-               struct buf *a_to_b)
+int pipe_start(struct rx *rx, struct conn_list *list, unsigned id, struct conn_peer *peer, int a,
+               int b, struct buf *a_to_b)
 {
 	struct pipe *p = calloc(1, sizeof(*p));
 	if (!p) {
@@ -126,8 +126,7 @@ int pipe_start(struct rx *rx, struct conn_list *list, unsigned id, int a, int b,
 	p->fd[1] = b;
 	rx_io_add(rx, &p->io[0], a, pipe_on_io0);
 	rx_io_add(rx, &p->io[1], b, pipe_on_io1);
-	conn_list_add(list, &p->link, pipe_destroy);
-	p->link.id = id;
+	conn_list_add_as(list, &p->link, pipe_destroy, id, peer);
 	if (a_to_b) {
 		p->dir[0].buf = *a_to_b; /* bytes already read from a */
 		*a_to_b = (struct buf){0};

@@ -521,8 +521,7 @@ int relay_start(struct rx *rx, struct conn_list *list, const struct relay_opts *
 	r->hs_err = TUNNEL_ERR_SERVER_DOWN; /* until the server says otherwise */
 	if (a->expect)
 		r->expect = *a->expect;
-	conn_list_add(list, &r->link, relay_destroy_link);
-	r->link.id = a->id;
+	conn_list_add_as(list, &r->link, relay_destroy_link, a->id, a->peer);
 	ws_parser_init(&r->parser, a->role, opts->max_message);
 	r->last_rx_ms = r->last_tx_ms = rx_now(rx);
 	if (a->ws_in) {

@@ -46,6 +46,7 @@ struct relay_args {
 	relay_open_fn on_open;    /* client role */
 	void *owner;
 	struct http_filter *filter; /* plain HTTP proxying (owned from here on) */
+	struct conn_peer *peer;   /* server: the client's address, counted */
 };
 
 /* Starts relaying. In client role the relay first waits for the 101 and

@@ -30,7 +30,7 @@ struct head_conn {
 	struct rx_io io;
 	struct rx_timer deadline;
 	int fd;
-	struct net_addr peer;
+	struct net_addr addr;
 	struct buf in;
 	size_t scanned; /* http_head_end progress */
 	const struct listener *listener;
@@ -47,6 +47,7 @@ void server_config_init(struct server_config *cfg)
 	cfg->relay.keepalive_ms = 30000;
 	cfg->relay.pong_timeout_ms = 15000;
 	cfg->skew_s = SERVER_DEFAULT_SKEW_S;
+	cfg->max_conns_per_ip = 2000;
 }
 
 size_t server_101(const struct server *srv, const struct tunnel_req *req, const char *key,
@@ -147,7 +148,7 @@ static void head_conn_fallback(struct head_conn *hc)
 	rx_io_del(&srv->rx, &hc->io);
 	struct buf in = hc->in;
 	hc->in = (struct buf){0};
-	pipe_start(&srv->rx, &srv->conns, hc->link.id, hc->fd, fd, &in);
+	pipe_start(&srv->rx, &srv->conns, hc->link.id, hc->link.peer, hc->fd, fd, &in);
 	hc->fd = -1;
 	head_conn_destroy(&hc->link);
 }
@@ -238,8 +239,8 @@ static void head_conn_route(struct head_conn *hc, size_t head_len)
 	}
 	const char *q = memchr(req.target.p, '?', req.target.len);
 	struct http_slice path = {req.target.p, q ? (size_t)(q - req.target.p) : req.target.len};
-	struct handoff h = {.fd = hc->fd, .id = hc->link.id, .peer = hc->peer, .in = hc->in,
-	                    .head_len = head_len, .req = &req};
+	struct handoff h = {.fd = hc->fd, .id = hc->link.id, .addr = hc->addr,
+	                    .peer = hc->link.peer, .in = hc->in, .head_len = head_len, .req = &req};
 	/* Endpoints own the fd from here on, in every outcome. */
 	rx_io_del(&hc->srv->rx, &hc->io);
 	if (cfg->echo_path && path_is(path, cfg->echo_path))
@@ -297,6 +298,19 @@ static void head_conn_on_deadline(struct rx *rx, struct rx_timer *t)
 	head_conn_drop(hc, "handshake deadline");
 }
 
+/* Over --max-conns-per-ip: refused at once, logged at most every 10 s. */
+static void server_refuse_peer(struct server *srv, const struct net_addr *peer,
+                               const struct conn_peer *cp)
+{
+	uint64_t now = rx_now(&srv->rx);
+	if (srv->perip_logged_ms && now - srv->perip_logged_ms < EMFILE_LOG_EVERY_MS)
+		return;
+	srv->perip_logged_ms = now;
+	char a[NET_ADDR_STRLEN];
+	log_warn("%s already holds %u connections (--max-conns-per-ip): refusing more",
+	         net_addr_str(peer, a, sizeof(a)), cp->count);
+}
+
 static void server_take(struct listener *l, int fd, const struct net_addr *peer)
 {
 	struct server *srv = l->srv;
@@ -308,8 +322,15 @@ static void server_take(struct listener *l, int fd, const struct net_addr *peer)
 	hc->srv = srv;
 	hc->listener = l;
 	hc->fd = fd;
-	hc->peer = *peer;
-	conn_list_add(&srv->conns, &hc->link, head_conn_destroy);
+	hc->addr = *peer;
+	struct conn_peer *cp = conn_peer_get(&srv->conns, peer);
+	if (cp && cp->count >= srv->cfg->max_conns_per_ip) {
+		server_refuse_peer(srv, peer, cp);
+		free(hc);
+		close(fd);
+		return;
+	}
+	conn_list_add_as(&srv->conns, &hc->link, head_conn_destroy, srv->conns.next_id++, cp);
 	net_set_nodelay(fd);
 	if (rx_io_add(&srv->rx, &hc->io, fd, head_conn_on_io) < 0) {
 		hc->fd = -1;

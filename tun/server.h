@@ -39,6 +39,7 @@ struct server_config {
 	const struct auth_keys *keys; /* --key: NULL runs open (and says so) */
 	const char *fallback;      /* --fallback HOST:PORT (with STEALTH_FALLBACK) */
 	unsigned skew_s;           /* accepted clock difference, either way */
+	unsigned max_conns_per_ip; /* per source address, every phase counted */
 };
 
 /* Fills the defaults of SPEC.md (no listener yet). */

@@ -30,6 +30,7 @@ struct server {
 	struct listener listeners[SERVER_MAX_LISTEN];
 	size_t nlisteners;
 	uint64_t emfile_logged_ms; /* rate limit for "out of descriptors" */
+	uint64_t perip_logged_ms;  /* rate limit for --max-conns-per-ip */
 	struct replay replay;      /* nonces inside the freshness window */
 	struct net_addr fallback;  /* resolved --fallback */
 	bool stopping;
@@ -39,10 +40,11 @@ struct server {
 struct handoff {
 	int fd;
 	unsigned id;
-	struct net_addr peer;
+	struct net_addr addr;
 	struct buf in;        /* head at the front, then pipelined bytes */
 	size_t head_len;
 	const struct http_request *req;
+	struct conn_peer *peer;   /* counted per source address */
 };
 
 /* Endpoints own h->fd from the call on (closing it themselves on failure) and

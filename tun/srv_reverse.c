@@ -223,8 +223,7 @@ int srv_reverse_listen(struct server *srv, struct handoff *h, const struct tunne
 	rev->lfd = -1;
 	rev->ctl.fd = -1;
 	memcpy(rev->bind, req->target, req->target_len + 1);
-	conn_list_add(&srv->conns, &rev->link, rev_destroy);
-	rev->link.id = h->id;
+	conn_list_add_as(&srv->conns, &rev->link, rev_destroy, h->id, h->peer);
 	enum tunnel_err err = rev_listen(rev, req);
 	if (err != TUNNEL_OK) {
 		refuse(srv, h, err);
@@ -264,6 +263,7 @@ int srv_reverse_claim(struct server *srv, struct handoff *h, const struct tunnel
 	buf_consume(&h->in, h->head_len);
 	log_debug("c%u -R connection claimed", pid);
 	struct relay_args a = {.id = pid, .tcp_fd = tcp_fd, .ws_fd = h->fd, .role = WS_ROLE_SERVER,
-	                       .ws_in = &h->in, .preamble = resp, .preamble_len = rn};
+	                       .ws_in = &h->in, .preamble = resp, .preamble_len = rn,
+	                       .peer = h->peer};
 	return relay_start(&srv->rx, &srv->conns, &srv->cfg->relay, &a);
 }

@@ -67,6 +67,9 @@ static void srv_tunnel_dialled(struct dial *d, int fd, enum tunnel_err err)
 	log_debug("c%u connected to %s", t->link.id, t->target);
 	struct server *srv = t->srv;
 	unsigned id = t->link.id;
+	struct conn_peer *peer = t->link.peer;
+	if (peer)
+		peer->count++; /* held across the free below, released after relay_start */
 	int client_fd = t->client_fd;
 	struct buf in = t->in;
 	t->in = (struct buf){0};
@@ -75,8 +78,11 @@ static void srv_tunnel_dialled(struct dial *d, int fd, enum tunnel_err err)
 	memcpy(resp, t->resp, resp_len);
 	srv_tunnel_free(t);
 	struct relay_args a = {.id = id, .tcp_fd = fd, .ws_fd = client_fd, .role = WS_ROLE_SERVER,
-	                       .ws_in = &in, .preamble = resp, .preamble_len = resp_len};
+	                       .ws_in = &in, .preamble = resp, .preamble_len = resp_len,
+	                       .peer = peer};
 	relay_start(&srv->rx, &srv->conns, &srv->cfg->relay, &a);
+	if (peer)
+		conn_peer_put(&srv->conns, peer);
 }
 
 int srv_tunnel_accept(struct server *srv, struct handoff *h, const struct tunnel_req *req,
@@ -90,8 +96,7 @@ int srv_tunnel_accept(struct server *srv, struct handoff *h, const struct tunnel
 	t->srv = srv;
 	t->client_fd = h->fd;
 	t->resp_len = server_101(srv, req, key, key_len, t->resp, sizeof(t->resp));
-	conn_list_add(&srv->conns, &t->link, srv_tunnel_destroy);
-	t->link.id = h->id;
+	conn_list_add_as(&srv->conns, &t->link, srv_tunnel_destroy, h->id, h->peer);
 	memcpy(t->target, req->target, req->target_len + 1);
 	t->in = h->in;
 	h->in = (struct buf){0};
