@@ -18,6 +18,10 @@
 #include "tun/httpfilter.h"
 
 #define FRONT_DEADLINE_MS 30000 /* a client that never finishes its request */
+/* Reads land on the stack; only an unfinished message is kept on the heap,
+ * at its exact size, so a thousand clients idling in their handshake cost
+ * no transit buffers (bench/RESULTS.md: 64 KiB each before). */
+#define FRONT_STACK (HTTP_MAX_HEAD + 8192)
 #define FORWARD_HEAD_MAX HTTP_MAX_HEAD
 
 enum front_mode {
@@ -36,7 +40,9 @@ struct front {
 	bool http_connect;     /* CONNECT (reply 200) vs plain proxy (no reply) */
 	struct socks_parser socks;
 	size_t scanned;        /* http_head_end progress */
-	struct buf in;
+	struct buf in;         /* a view of the bytes being processed (never owned) */
+	uint8_t *pend;         /* unfinished message kept between reads */
+	uint32_t pend_len;
 	char target[TUNNEL_MAX_TARGET + 1];
 };
 
@@ -47,7 +53,7 @@ static void front_free(struct front *f)
 		rx_io_del(&f->client->rx, &f->io);
 		close(f->fd);
 	}
-	buf_free(&f->in);
+	free(f->pend);
 	conn_list_remove(&f->client->conns, &f->link);
 	free(f);
 }
@@ -94,17 +100,25 @@ static void front_on_open(void *owner, int tcp_fd, enum tunnel_err err)
 	front_free(f);
 }
 
-/* Hands fd and the bytes after the request to a tunnel. */
-static void front_open(struct front *f, struct buf *early, struct http_filter *filter)
+/* Hands fd and the bytes after the request (copied: the view is transient)
+ * to a tunnel. */
+static void front_open(struct front *f, const uint8_t *p, size_t n, struct http_filter *filter)
 {
 	struct client *c = f->client;
 	int fd = f->fd;
+	struct buf early = {0};
+	if (n && buf_append(&early, p, n) != n) {
+		buf_free(&early);
+		front_free(f);
+		http_filter_free(filter);
+		return;
+	}
 	rx_timer_cancel(&c->rx, &f->deadline);
 	rx_io_del(&c->rx, &f->io);
 	f->fd = -1;
 	f->mode = f->mode == FRONT_SNIFF ? FRONT_HTTP : f->mode;
 	log_debug("c%u proxy request for %s", f->link.id, f->target);
-	client_open_tunnel(c, fd, f->link.id, TUNNEL_CONNECT, f->target, early, front_on_open, f,
+	client_open_tunnel(c, fd, f->link.id, TUNNEL_CONNECT, f->target, &early, front_on_open, f,
 	                   filter);
 }
 
@@ -162,7 +176,7 @@ static int socks_step(struct front *f)
 	} else {
 		socks_target(f, &ev);
 		buf_consume(&f->in, used);
-		front_open(f, &f->in, NULL);
+		front_open(f, buf_data(&f->in), buf_len(&f->in), NULL);
 		return 1;
 	}
 	buf_consume(&f->in, used);
@@ -201,27 +215,20 @@ static int http_plain(struct front *f, const struct http_request *req, size_t he
 		return -1;
 	}
 	target_from(f, &uri.dest);
-	struct buf early = {0};
-	if (buf_alloc(&early) < 0)
-		return http_reject(f, 500, "out of memory"), -1;
+	uint8_t out[FRONT_STACK];
 	bool keep = proxy_keep_alive(req->minor_version, req->headers, req->nheaders);
-	size_t n = proxy_forward_head((char *)early.mem, BUF_SIZE, req, &uri, keep);
-	if (n == 0 || n + buf_len(&f->in) - head_len > BUF_SIZE) {
-		buf_free(&early);
+	size_t n = proxy_forward_head((char *)out, sizeof(out), req, &uri, keep);
+	size_t rest = buf_len(&f->in) - head_len;
+	if (n == 0 || n + rest > sizeof(out)) {
 		http_reject(f, 400, "request head too large to forward");
 		return -1;
 	}
-	buf_produced(&early, n);
 	struct http_filter *filter = http_filter_new(f->client, f->link.id, f->target, n, &body);
-	/* The bytes after the head go through the filter, behind the head. */
-	buf_append(&early, buf_data(&f->in) + head_len, buf_len(&f->in) - head_len);
-	buf_free(&f->in);
-	if (!filter) {
-		buf_free(&early);
+	if (!filter)
 		return http_reject(f, 500, "out of memory"), -1;
-	}
-	front_open(f, &early, filter);
-	buf_free(&early);
+	/* The bytes after the head go through the filter, behind the head. */
+	memcpy(out + n, buf_data(&f->in) + head_len, rest);
+	front_open(f, out, n + rest, filter);
 	return 1;
 }
 
@@ -252,35 +259,59 @@ static int http_step(struct front *f)
 	target_from(f, &t);
 	f->http_connect = true;
 	buf_consume(&f->in, (size_t)end);
-	front_open(f, &f->in, NULL);
+	front_open(f, buf_data(&f->in), buf_len(&f->in), NULL);
 	return 1;
 }
 
 /* ---- reading ---- */
 
+/* Runs the front end over the view f->in. 1 when f is done with it (freed, or
+ * the tunnel opening), 0 when it needs more bytes (the view's rest is kept). */
+static int front_process(struct front *f)
+{
+	if (f->mode == FRONT_SNIFF)
+		f->mode = buf_data(&f->in)[0] == SOCKS_VERSION ? FRONT_SOCKS : FRONT_HTTP;
+	int rc;
+	if (f->mode == FRONT_HTTP) {
+		rc = http_step(f);
+	} else {
+		/* Greeting, auth and request may arrive in one read (pipelining). */
+		while ((rc = socks_step(f)) == 2 && buf_len(&f->in))
+			;
+		if (rc == 2)
+			rc = 0;
+	}
+	if (rc != 0)
+		return 1;
+	uint8_t *keep = buf_len(&f->in) ? realloc(f->pend, buf_len(&f->in)) : f->pend;
+	if (buf_len(&f->in) && !keep) {
+		front_free(f);
+		return 1;
+	}
+	if (buf_len(&f->in))
+		memmove(keep, buf_data(&f->in), buf_len(&f->in));
+	f->pend = keep;
+	f->pend_len = (uint32_t)buf_len(&f->in);
+	f->in = (struct buf){0};
+	return 0;
+}
+
 static void front_on_io(struct rx *rx, struct rx_io *io, unsigned events)
 {
 	struct front *f = (struct front *)((char *)io - offsetof(struct front, io));
+	uint8_t stack[FRONT_STACK];
 	(void)rx;
 	(void)events;
-	if (buf_alloc(&f->in) < 0)
-		return front_free(f);
-	size_t room = buf_room(&f->in);
-	long n = room ? net_read(f->fd, buf_tail(&f->in), room) : -ENOBUFS;
+	memcpy(stack, f->pend, f->pend_len);
+	size_t have = f->pend_len;
+	long n = have < sizeof(stack) ? net_read(f->fd, stack + have, sizeof(stack) - have)
+	                              : -ENOBUFS;
 	if (n == -EAGAIN)
 		return;
 	if (n <= 0)
 		return front_free(f);
-	buf_produced(&f->in, (size_t)n);
-	if (f->mode == FRONT_SNIFF)
-		f->mode = buf_data(&f->in)[0] == SOCKS_VERSION ? FRONT_SOCKS : FRONT_HTTP;
-	if (f->mode == FRONT_HTTP) {
-		http_step(f);
-		return;
-	}
-	/* Greeting, auth and request may arrive in one read (pipelining). */
-	while (socks_step(f) == 2)
-		;
+	f->in = (struct buf){.mem = stack, .len = (uint32_t)(have + (size_t)n)};
+	front_process(f);
 }
 
 static void front_on_deadline(struct rx *rx, struct rx_timer *t)
@@ -322,8 +353,9 @@ void front_resume(struct client *c, int fd, unsigned id, struct buf *in)
 	}
 	f->link.id = id;
 	f->mode = FRONT_HTTP;
-	f->in = *in;
-	*in = (struct buf){0};
-	if (buf_len(&f->in))
-		http_step(f);
+	if (buf_len(in)) {
+		f->in = (struct buf){.mem = buf_data(in), .len = (uint32_t)buf_len(in)};
+		front_process(f);
+	}
+	buf_free(in);
 }
