@@ -136,6 +136,31 @@ static int opt_max_conns_per_ip(void *ctx, const char *val, const char **why)
 	return 0;
 }
 
+static int opt_restrict_to(void *ctx, const char *val, const char **why)
+{
+	struct server_config *cfg = ctx;
+	const char *colon = strrchr(val, ':');
+	uint16_t port;
+	if (cfg->nrestrict == SERVER_MAX_RULES)
+		return *why = "too many --restrict-to rules", -1;
+	if (!colon || colon == val ||
+	    (strcmp(colon + 1, "*") != 0 && url_parse_port(colon + 1, strlen(colon + 1), &port) < 0))
+		return *why = "HOST:PORT, either part may be *", -1;
+	cfg->restrict_to[cfg->nrestrict++] = val;
+	return 0;
+}
+
+static int opt_allow(void *ctx, const char *val, const char **why)
+{
+	struct server_config *cfg = ctx;
+	if (cfg->nallow == SERVER_MAX_RULES)
+		return *why = "too many --allow rules", -1;
+	if (net_cidr_parse(val, &cfg->allow[cfg->nallow]) < 0)
+		return *why = "an address block such as 192.0.2.0/24 or 2001:db8::/32", -1;
+	cfg->nallow++;
+	return 0;
+}
+
 static int opt_key(void *ctx, const char *val, const char **why)
 {
 	struct server_config *cfg = ctx;
@@ -163,6 +188,8 @@ static const struct opt server_opts[] = {
 	{"key-file", 0, true, false, opt_key_file},
 	{"max-skew", 0, true, false, opt_max_skew},
 	{"stealth", 0, true, false, opt_stealth},
+	{"restrict-to", 0, true, false, opt_restrict_to},
+	{"allow", 0, true, false, opt_allow},
 	{"max-conns-per-ip", 0, true, false, opt_max_conns_per_ip},
 	{"fallback", 0, true, false, opt_fallback},
 	COMMON_OPTS,

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -128,6 +129,56 @@ int net_local_addr(int fd, struct net_addr *out)
 	if (getsockname(fd, (struct sockaddr *)&out->ss, &out->len) == -1)
 		return -errno;
 	return 0;
+}
+
+int net_cidr_parse(const char *s, struct net_cidr *out)
+{
+	char ip[INET6_ADDRSTRLEN + 1];
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+	if (n == 0 || n >= sizeof(ip))
+		return -EINVAL;
+	memcpy(ip, s, n);
+	ip[n] = '\0';
+	memset(out, 0, sizeof(*out));
+	unsigned max;
+	if (inet_pton(AF_INET, ip, out->addr) == 1) {
+		out->family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, ip, out->addr) == 1) {
+		out->family = AF_INET6;
+		max = 128;
+	} else {
+		return -EINVAL;
+	}
+	unsigned bits = max;
+	if (slash) {
+		char *end;
+		unsigned long v = strtoul(slash + 1, &end, 10);
+		if (!slash[1] || *end || v > max)
+			return -EINVAL;
+		bits = (unsigned)v;
+	}
+	out->bits = (uint8_t)bits;
+	return 0;
+}
+
+bool net_cidr_match(const struct net_cidr *c, const struct net_addr *a)
+{
+	const uint8_t *ip;
+	if (a->ss.ss_family != c->family)
+		return false;
+	if (c->family == AF_INET6)
+		ip = ((const struct sockaddr_in6 *)&a->ss)->sin6_addr.s6_addr;
+	else
+		ip = (const uint8_t *)&((const struct sockaddr_in *)&a->ss)->sin_addr;
+	unsigned full = c->bits / 8, rest = c->bits % 8;
+	if (memcmp(ip, c->addr, full) != 0)
+		return false;
+	if (!rest)
+		return true;
+	uint8_t mask = (uint8_t)(0xFF << (8 - rest));
+	return (ip[full] & mask) == (c->addr[full] & mask);
 }
 
 int net_set_nonblock(int fd)

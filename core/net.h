@@ -35,6 +35,17 @@ int net_connect_result(int fd);
 /* Local address of a socket (to learn an ephemeral port). 0 or -errno. */
 int net_local_addr(int fd, struct net_addr *out);
 
+/* An address block, e.g. 10.0.0.0/8 or 2001:db8::/32. */
+struct net_cidr {
+	uint8_t family; /* AF_INET or AF_INET6 */
+	uint8_t bits;
+	uint8_t addr[16];
+};
+
+/* "IP/BITS" or a bare IP (a single address). 0 or -EINVAL. */
+int net_cidr_parse(const char *s, struct net_cidr *out);
+bool net_cidr_match(const struct net_cidr *c, const struct net_addr *a);
+
 int net_set_nonblock(int fd);
 void net_set_nodelay(int fd);
 

@@ -59,16 +59,34 @@ static void dial_on_timer(struct rx *rx, struct rx_timer *t)
 	dial_next(d);
 }
 
+/* --allow: a name that resolves into a forbidden block must not be dialled
+ * (the check is on addresses, so DNS cannot route around it). */
+static bool dial_allowed(const struct dial *d, const struct net_addr *a)
+{
+	if (!d->allow)
+		return true;
+	for (size_t i = 0; i < d->nallow; i++)
+		if (net_cidr_match(&d->allow[i], a))
+			return true;
+	return false;
+}
+
 /* Tries the next address; reports the last error when none is left. */
 static void dial_next(struct dial *d)
 {
 	while (d->next < d->naddrs) {
-		int fd = net_connect(&d->addrs[d->next++]);
+		const struct net_addr *a = &d->addrs[d->next++];
+		if (!dial_allowed(d, a)) {
+			d->forbidden = true;
+			continue;
+		}
+		int fd = net_connect(a);
 		if (fd < 0) {
 			d->last_err = -fd;
 			continue;
 		}
 		d->fd = fd;
+		d->tried = true;
 		rx_io_add(d->rx, &d->io, fd, dial_on_io);
 		rx_io_want(d->rx, &d->io, RX_WRITE);
 		uint64_t at = d->deadline_ms;
@@ -77,7 +95,8 @@ static void dial_next(struct dial *d)
 		rx_timer_arm(d->rx, &d->timer, at, dial_on_timer);
 		return;
 	}
-	dial_finish(d, -1, tunnel_err_from_errno(d->last_err));
+	dial_finish(d, -1, d->forbidden && !d->tried ? TUNNEL_ERR_FORBIDDEN
+	                                             : tunnel_err_from_errno(d->last_err));
 }
 
 static enum tunnel_err dns_err(int status)
@@ -116,6 +135,7 @@ void dial_start(struct dial *d, struct rx *rx, struct dns *dns, const char *host
 	d->fd = -1;
 	d->port = port;
 	d->next = d->naddrs = 0;
+	d->forbidden = d->tried = false;
 	d->last_err = ECONNREFUSED;
 	d->deadline_ms = rx_now(rx) + timeout_ms;
 	if (net_addr_from_ip(host, port, &d->addrs[0]) == 0) {

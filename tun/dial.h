@@ -33,6 +33,10 @@ struct dial {
 	uint16_t port;
 	uint8_t naddrs, next;
 	bool resolving;
+	bool forbidden;            /* an address was skipped by the allow list */
+	bool tried;                /* some address was attempted */
+	const struct net_cidr *allow; /* NULL: any address may be dialled */
+	size_t nallow;
 	struct net_addr addrs[DIAL_MAX_ADDRS];
 };
 

@@ -7,10 +7,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/net.h"
 #include "proto/url.h"
 #include "tun/relay.h"
 
 #define SERVER_MAX_LISTEN 8
+#define SERVER_MAX_RULES 32 /* --restrict-to / --allow entries */
 #define SERVER_PING_PATH "/ws"          /* ming-mong's fixed endpoint */
 #define SERVER_PING_DEFAULT_NAME "ming-mong-server"
 #define SERVER_DEFAULT_MAX_MESSAGE (16u << 20)   /* 16 MiB per WebSocket message */
@@ -40,6 +42,10 @@ struct server_config {
 	const char *fallback;      /* --fallback HOST:PORT (with STEALTH_FALLBACK) */
 	unsigned skew_s;           /* accepted clock difference, either way */
 	unsigned max_conns_per_ip; /* per source address, every phase counted */
+	const char *restrict_to[SERVER_MAX_RULES]; /* HOST:PORT ('*' either part) */
+	size_t nrestrict;
+	struct net_cidr allow[SERVER_MAX_RULES];   /* dialled addresses must match one */
+	size_t nallow;
 };
 
 /* Fills the defaults of SPEC.md (no listener yet). */

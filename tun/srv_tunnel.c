@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -85,6 +86,26 @@ static void srv_tunnel_dialled(struct dial *d, int fd, enum tunnel_err err)
 		conn_peer_put(&srv->conns, peer);
 }
 
+/* --restrict-to: HOST:PORT rules, '*' matching any host or any port. */
+static bool target_permitted(const struct server_config *cfg, const char *host, uint16_t port)
+{
+	if (cfg->nrestrict == 0)
+		return true;
+	for (size_t i = 0; i < cfg->nrestrict; i++) {
+		const char *rule = cfg->restrict_to[i];
+		const char *colon = strrchr(rule, ':');
+		size_t hl = (size_t)(colon - rule);
+		bool host_ok = (hl == 1 && rule[0] == '*') ||
+		               (strlen(host) == hl && strncasecmp(rule, host, hl) == 0) ||
+		               (hl == strlen(host) + 2 && rule[0] == '[' &&
+		                strncasecmp(rule + 1, host, hl - 2) == 0);
+		bool port_ok = strcmp(colon + 1, "*") == 0 || (unsigned)atoi(colon + 1) == port;
+		if (host_ok && port_ok)
+			return true;
+	}
+	return false;
+}
+
 int srv_tunnel_accept(struct server *srv, struct handoff *h, const struct tunnel_req *req,
                       const char *key, size_t key_len)
 {
@@ -107,6 +128,14 @@ int srv_tunnel_accept(struct server *srv, struct handoff *h, const struct tunnel
 	    tunnel_target_split(req->target, req->target_len, host, sizeof(host), &port) < 0) {
 		srv_tunnel_refuse(t, TUNNEL_ERR_BAD_TARGET);
 		return -1;
+	}
+	if (!target_permitted(srv->cfg, host, port)) {
+		srv_tunnel_refuse(t, TUNNEL_ERR_FORBIDDEN);
+		return -1;
+	}
+	if (srv->cfg->nallow) {
+		t->dial.allow = srv->cfg->allow;
+		t->dial.nallow = srv->cfg->nallow;
 	}
 	log_debug("c%u tunnel to %s", t->link.id, t->target);
 	dial_start(&t->dial, &srv->rx, &srv->dns, host, port, srv->cfg->connect_timeout_ms,
