@@ -1,5 +1,6 @@
 /* client_cmd.c — `wsferry client`: options and tunnel flags into a
  * client_config, the default -D, then tun/client. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,30 @@ static int opt_dns(void *ctx, const char *val, const char **why)
 	return 0;
 }
 
+/* RFC 3986 §2.1: userinfo may carry %XX escapes (a ':' or '@' in a password). */
+static int percent_decode(const char *s, size_t n, char *out, size_t cap)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c == '%') {
+			char hex[3] = {0};
+			if (i + 2 >= n || !isxdigit((unsigned char)s[i + 1]) ||
+			    !isxdigit((unsigned char)s[i + 2]))
+				return -1;
+			hex[0] = s[i + 1];
+			hex[1] = s[i + 2];
+			c = (char)strtoul(hex, NULL, 16);
+			i += 2;
+		}
+		if (o + 1 >= cap)
+			return -1;
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
 /* --proxy http://[user:pass@]HOST[:PORT] (port 80 by default). */
 static int opt_proxy(void *ctx, const char *val, const char **why)
 {
@@ -128,8 +153,8 @@ static int opt_proxy(void *ctx, const char *val, const char **why)
 	if (at) {
 		if ((size_t)(at - p) >= sizeof(cred) || !memchr(p, ':', (size_t)(at - p)))
 			return -1;
-		memcpy(cred, p, (size_t)(at - p));
-		cred[at - p] = '\0';
+		if (percent_decode(p, (size_t)(at - p), cred, sizeof(cred)) < 0)
+			return *why = "bad %-escape in the --proxy credentials", -1;
 		c->cfg.proxy_cred = cred;
 		p = at + 1;
 	}

@@ -177,6 +177,36 @@ enum tunnel_err tunnel_101_err(enum tunnel_101_rc rc)
 	                                   : TUNNEL_ERR_GENERAL;
 }
 
+enum tunnel_err tunnel_response_err(const struct http_response *resp,
+                                    const struct tunnel_expect *e)
+{
+	if (resp->status == 101)
+		return tunnel_101_err(tunnel_check_101(resp, e));
+	char want[WS_ACCEPT_LEN + 1];
+	ws_accept_key(e->key, strlen(e->key), want);
+	const struct http_header *h = http_find(resp->headers, resp->nheaders,
+	                                        "Sec-WebSocket-Accept");
+	if (!h || !http_slice_eq(h->value, want) || h->value.len != WS_ACCEPT_LEN)
+		return TUNNEL_ERR_NOT_WSFERRY;
+	enum tunnel_err err = tunnel_status_err(resp->status);
+	return err == TUNNEL_OK ? TUNNEL_ERR_GENERAL : err;
+}
+
+size_t tunnel_refusal(enum tunnel_err err, const char *ws_key, size_t ws_key_len,
+                      const struct auth_keys *keys, const uint8_t nonce[16], char *out,
+                      size_t cap)
+{
+	char accept[WS_ACCEPT_LEN + 1], proof[128];
+	int status = tunnel_err_status(err);
+	ws_accept_key(ws_key, ws_key_len, accept);
+	tunnel_proof_header(keys, nonce, proof, sizeof(proof));
+	int n = snprintf(out, cap,
+	                 "HTTP/1.1 %d %s\r\nSec-WebSocket-Accept: %s\r\n%sContent-Length: 0\r\n"
+	                 "Connection: close\r\n\r\n",
+	                 status, http_reason(status), accept, proof);
+	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
 static const struct {
 	int status;
 	uint8_t socks_rep;
@@ -193,6 +223,9 @@ static const struct {
 	[TUNNEL_ERR_BAD_TARGET] = {400, 0x01, 400, "invalid destination"},
 	[TUNNEL_ERR_IN_USE] = {409, 0x01, 502, "port already in use on the server"},
 	[TUNNEL_ERR_SERVER_DOWN] = {0, 0x01, 502, "cannot reach the wsferry server"},
+	[TUNNEL_ERR_NOT_WSFERRY] = {0, 0x01, 502,
+	                            "a web server answered, but no wsferry tunnel is at this "
+	                            "URL path (wrong path, or a proxy in front rewrote it?)"},
 	[TUNNEL_ERR_SERVER_FAKE] = {0, 0x01, 502,
 	                            "the server could not prove it holds the key: refused"},
 	[TUNNEL_ERR_SERVER_SILENT] = {0, 0x01, 502,

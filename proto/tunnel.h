@@ -82,6 +82,16 @@ enum tunnel_101_rc tunnel_check_101(const struct http_response *resp,
                                     const struct tunnel_expect *e);
 /* TUNNEL_OK, or why a 101 is not accepted. */
 enum tunnel_err tunnel_101_err(enum tunnel_101_rc rc);
+/* The client's reading of the server's answer: a valid 101, a refusal from
+ * a wsferry server (it carries the Sec-WebSocket-Accept of our key, which no
+ * ordinary web server sends with an error), or TUNNEL_ERR_NOT_WSFERRY. */
+enum tunnel_err tunnel_response_err(const struct http_response *resp,
+                                    const struct tunnel_expect *e);
+/* A wsferry server's refusal: status for err, the accept of the client's
+ * key (and the key proof with keys), no body. Length or 0. */
+size_t tunnel_refusal(enum tunnel_err err, const char *ws_key, size_t ws_key_len,
+                      const struct auth_keys *keys, const uint8_t nonce[16], char *out,
+                      size_t cap);
 /* The Set-Cookie line a keyed server adds to its 101 ("" without keys). */
 size_t tunnel_proof_header(const struct auth_keys *keys, const uint8_t nonce[16], char *out,
                            size_t cap);
@@ -106,6 +116,7 @@ enum tunnel_err {
 	TUNNEL_ERR_SERVER_DOWN,   /* the wsferry server cannot be reached */
 	TUNNEL_ERR_SERVER_SILENT, /* it closed without answering the upgrade */
 	TUNNEL_ERR_SERVER_FAKE,   /* its 101 lacks the proof of our key */
+	TUNNEL_ERR_NOT_WSFERRY,   /* an HTTP answer from something else */
 };
 
 int tunnel_err_status(enum tunnel_err e);          /* wire status */

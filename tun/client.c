@@ -95,6 +95,11 @@ int client_parse_fwd(enum fwd_kind kind, const char *spec, struct fwd *f, const 
 	i++;
 	if (kind == FWD_DYNAMIC)
 		return 0;
+	struct net_addr probe;
+	if (kind == FWD_REMOTE && strcmp(f->bind_host, "localhost") != 0 &&
+	    net_addr_from_ip(f->bind_host, 1, &probe) < 0)
+		return fail(why, "the server-side bind address must be an IP address "
+		                 "(e.g. 0.0.0.0 or 127.0.0.1)");
 	char host[URL_MAX_HOST + 1];
 	uint16_t port;
 	if (copy_host(part[i], len[i], host, sizeof(host)) < 0)

@@ -383,10 +383,7 @@ static int down_handshake(struct relay *r)
 	struct http_response resp;
 	enum tunnel_err err = TUNNEL_ERR_GENERAL;
 	if (end > 0 && http_parse_response(p, (size_t)end, &resp) > 0) {
-		if (resp.status != 101)
-			err = tunnel_status_err(resp.status);
-		else
-			err = tunnel_101_err(tunnel_check_101(&resp, &r->expect));
+		err = tunnel_response_err(&resp, &r->expect);
 	}
 	r->handshake = false;
 	r->on_open(r->owner, r->tcp_fd, err);
@@ -465,16 +462,35 @@ static void relay_on_ws(struct rx *rx, struct rx_io *io, unsigned events)
 	relay_pump(RELAY_OF(ws_io, io), false, events & RX_READ);
 }
 
-static unsigned timer_period(const struct relay_opts *o)
+/* The earliest moment something may be due: idle close, keepalive ping or
+ * pong deadline; 0 when none is configured. Deadlines are stored, not
+ * re-armed per byte: the timer wakes at the oldest possible deadline and
+ * recomputes (STYLE: traffic does not reshuffle the heap). */
+static uint64_t relay_next_due(const struct relay *r)
 {
-	unsigned p = o->keepalive_ms ? o->keepalive_ms : o->idle_ms;
-	if (o->pong_timeout_ms && o->pong_timeout_ms < p)
-		p = o->pong_timeout_ms;
-	return p;
+	const struct relay_opts *o = r->opts;
+	uint64_t due = 0;
+	if (o->idle_ms)
+		due = r->last_tx_ms + o->idle_ms;
+	if (o->keepalive_ms) {
+		uint64_t k = r->last_rx_ms + o->keepalive_ms;
+		if (r->ping_outstanding)
+			k += o->pong_timeout_ms;
+		if (!due || k < due)
+			due = k;
+	}
+	return due;
 }
 
-/* Deadlines are stored, not re-armed per byte: the timer wakes once per
- * period and compares (STYLE: traffic does not reshuffle the heap). */
+static void relay_on_timer(struct rx *rx, struct rx_timer *t);
+
+static void relay_arm(struct relay *r)
+{
+	uint64_t due = relay_next_due(r);
+	if (due)
+		rx_timer_arm(r->rx, &r->timer, due, relay_on_timer);
+}
+
 static void relay_on_timer(struct rx *rx, struct rx_timer *t)
 {
 	struct relay *r = RELAY_OF(timer, t);
@@ -494,7 +510,7 @@ static void relay_on_timer(struct rx *rx, struct rx_timer *t)
 			return relay_abort(r);
 		relay_update(r);
 	}
-	rx_timer_arm(rx, t, now + timer_period(o), relay_on_timer);
+	relay_arm(r);
 }
 
 int relay_start(struct rx *rx, struct conn_list *list, const struct relay_opts *opts,
@@ -534,8 +550,7 @@ int relay_start(struct rx *rx, struct conn_list *list, const struct relay_opts *
 		r->early = *a->tcp_in; /* the client's 0-RTT bytes, framed behind the preamble */
 		*a->tcp_in = (struct buf){0};
 	}
-	if (timer_period(opts))
-		rx_timer_arm(rx, &r->timer, rx_now(rx) + timer_period(opts), relay_on_timer);
+	relay_arm(r);
 	relay_pump(r, false, false);
 	return 0;
 }

@@ -196,15 +196,12 @@ static enum tunnel_err rev_listen(struct srv_reverse *rev, const struct tunnel_r
 	return TUNNEL_OK;
 }
 
-static void refuse(struct server *srv, struct handoff *h, enum tunnel_err err)
+static void refuse(struct server *srv, struct handoff *h, const struct tunnel_req *req,
+                   const char *key, size_t key_len, enum tunnel_err err)
 {
-	char resp[160];
-	int status = tunnel_err_status(err);
-	int n = snprintf(resp, sizeof(resp),
-	                 "HTTP/1.1 %d %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", status,
-	                 http_reason(status));
-	(void)srv;
-	net_write(h->fd, resp, (size_t)n);
+	char resp[256];
+	size_t n = tunnel_refusal(err, key, key_len, srv->cfg->keys, req->nonce, resp, sizeof(resp));
+	net_write(h->fd, resp, n);
 	close(h->fd);
 }
 
@@ -216,7 +213,7 @@ int srv_reverse_listen(struct server *srv, struct handoff *h, const struct tunne
 	struct srv_reverse *rev = calloc(1, sizeof(*rev));
 	if (!rev || rn == 0) {
 		free(rev);
-		refuse(srv, h, TUNNEL_ERR_GENERAL);
+		refuse(srv, h, req, key, key_len, TUNNEL_ERR_GENERAL);
 		return -1;
 	}
 	rev->srv = srv;
@@ -226,7 +223,7 @@ int srv_reverse_listen(struct server *srv, struct handoff *h, const struct tunne
 	conn_list_add_as(&srv->conns, &rev->link, rev_destroy, h->id, h->peer);
 	enum tunnel_err err = rev_listen(rev, req);
 	if (err != TUNNEL_OK) {
-		refuse(srv, h, err);
+		refuse(srv, h, req, key, key_len, err);
 		conn_list_remove(&srv->conns, &rev->link);
 		free(rev);
 		return -1;
@@ -247,13 +244,13 @@ int srv_reverse_claim(struct server *srv, struct handoff *h, const struct tunnel
 	char resp[256];
 	uint64_t id = 0;
 	if (req->target_len != 16 || sscanf(req->target, "%16" SCNx64, &id) != 1) {
-		refuse(srv, h, TUNNEL_ERR_BAD_TARGET);
+		refuse(srv, h, req, key, key_len, TUNNEL_ERR_BAD_TARGET);
 		return -1;
 	}
 	struct rev_pending *p = id ? pending_find(srv, id, NULL) : NULL;
 	size_t rn = server_101(srv, req, key, key_len, resp, sizeof(resp));
 	if (!p || rn == 0) {
-		refuse(srv, h, TUNNEL_ERR_GENERAL);
+		refuse(srv, h, req, key, key_len, TUNNEL_ERR_GENERAL);
 		return -1;
 	}
 	int tcp_fd = p->fd;

@@ -26,6 +26,8 @@ struct srv_tunnel {
 	size_t resp_len;
 	char resp[RESP_101_MAX];
 	char target[TUNNEL_MAX_TARGET + 1];
+	char ws_key[WS_KEY_LEN + 1];    /* for the refusal's Sec-WebSocket-Accept */
+	uint8_t nonce[TUNNEL_NONCE_LEN];
 };
 
 static void srv_tunnel_free(struct srv_tunnel *t)
@@ -46,13 +48,11 @@ static void srv_tunnel_destroy(struct conn_link *link)
 /* The client turns this status back into the SOCKS / HTTP reply. */
 static void srv_tunnel_refuse(struct srv_tunnel *t, enum tunnel_err err)
 {
-	char resp[160];
-	int status = tunnel_err_status(err);
-	int n = snprintf(resp, sizeof(resp),
-	                 "HTTP/1.1 %d %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-	                 status, http_reason(status));
+	char resp[RESP_101_MAX];
+	size_t n = tunnel_refusal(err, t->ws_key, strlen(t->ws_key), t->srv->cfg->keys, t->nonce,
+	                          resp, sizeof(resp));
 	log_info("c%u %s: %s", t->link.id, t->target, tunnel_err_text(err));
-	net_write(t->client_fd, resp, (size_t)n); /* tiny: fits any socket buffer */
+	net_write(t->client_fd, resp, n); /* small: fits any socket buffer */
 	close(t->client_fd);
 	srv_tunnel_free(t);
 }
@@ -119,6 +119,9 @@ int srv_tunnel_accept(struct server *srv, struct handoff *h, const struct tunnel
 	t->resp_len = server_101(srv, req, key, key_len, t->resp, sizeof(t->resp));
 	conn_list_add_as(&srv->conns, &t->link, srv_tunnel_destroy, h->id, h->peer);
 	memcpy(t->target, req->target, req->target_len + 1);
+	memcpy(t->nonce, req->nonce, sizeof(t->nonce));
+	snprintf(t->ws_key, sizeof(t->ws_key), "%.*s", (int)(key_len < WS_KEY_LEN ? key_len : WS_KEY_LEN),
+	         key);
 	t->in = h->in;
 	h->in = (struct buf){0};
 	buf_consume(&t->in, h->head_len);

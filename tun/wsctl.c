@@ -140,8 +140,7 @@ static int wsctl_handshake(struct wsctl *w)
 	struct http_response resp;
 	enum tunnel_err err = TUNNEL_ERR_GENERAL;
 	if (end > 0 && http_parse_response(p, (size_t)end, &resp) > 0)
-		err = resp.status != 101 ? tunnel_status_err(resp.status)
-		                         : tunnel_101_err(tunnel_check_101(&resp, &w->expect));
+		err = tunnel_response_err(&resp, &w->expect);
 	if (err != TUNNEL_OK)
 		return wsctl_fail(w, err), -1;
 	buf_consume(&w->in, (size_t)end);
