@@ -62,6 +62,8 @@ void buf_consume(struct buf *b, size_t n)
 
 size_t buf_append(struct buf *b, const void *p, size_t n)
 {
+	if (n == 0)
+		return 0; /* and never memcpy from a NULL p */
 	if (buf_alloc(b) < 0)
 		return 0;
 	size_t room = buf_room(b);

@@ -774,3 +774,16 @@ int ws_check_response(const struct http_response *resp, const char *key)
 		return -1;
 	return 0;
 }
+
+size_t ws_control_frame(uint8_t out[WS_MAX_HEADER + WS_MAX_CTRL_PAYLOAD], enum ws_opcode op,
+                        const uint8_t *p, size_t n, const uint8_t *mask)
+{
+	if (n > WS_MAX_CTRL_PAYLOAD)
+		return 0;
+	size_t hn = ws_frame_header(out, op, true, n, mask);
+	if (n) /* memcpy(dst, NULL, 0) is undefined */
+		memcpy(out + hn, p, n);
+	if (mask)
+		ws_mask(out + hn, n, mask, 0);
+	return hn + n;
+}

@@ -116,6 +116,11 @@ bool ws_close_code_valid(unsigned code);
 size_t ws_frame_header(uint8_t *out, enum ws_opcode op, bool fin, uint64_t payload_len,
                        const uint8_t *mask);
 
+/* Writes a whole control frame (op, payload p of n <= 125 bytes, masked with
+ * mask when not NULL) into out; returns its size, 0 when n is too long. */
+size_t ws_control_frame(uint8_t out[WS_MAX_HEADER + WS_MAX_CTRL_PAYLOAD], enum ws_opcode op,
+                        const uint8_t *p, size_t n, const uint8_t *mask);
+
 /* XORs data with key in place, starting at key position offset (0..3);
  * word-at-a-time. Returns the key position after the last byte. */
 unsigned ws_mask(uint8_t *data, size_t len, const uint8_t key[4], unsigned offset);

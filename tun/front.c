@@ -307,7 +307,8 @@ static void front_on_io(struct rx *rx, struct rx_io *io, unsigned events)
 	uint8_t stack[FRONT_STACK];
 	(void)rx;
 	(void)events;
-	memcpy(stack, f->pend, f->pend_len);
+	if (f->pend_len) /* memcpy(dst, NULL, 0) is undefined */
+		memcpy(stack, f->pend, f->pend_len);
 	size_t have = f->pend_len;
 	long n = have < sizeof(stack) ? net_read(f->fd, stack + have, sizeof(stack) - have)
 	                              : -ENOBUFS;

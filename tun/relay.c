@@ -151,11 +151,7 @@ static void up_control(struct relay *r, enum ws_opcode op, const uint8_t *p, siz
 		rand_bytes(key, sizeof(key));
 		mask = key;
 	}
-	size_t hn = ws_frame_header(frame, op, true, n, mask);
-	memcpy(frame + hn, p, n);
-	if (mask)
-		ws_mask(frame + hn, n, key, 0);
-	buf_append(&r->up, frame, hn + n);
+	buf_append(&r->up, frame, ws_control_frame(frame, op, p, n, mask));
 }
 
 /* Between data frames: pong, keepalive ping, then close (always last). */

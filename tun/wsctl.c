@@ -42,17 +42,12 @@ static int queue_frame(struct wsctl *w, enum ws_opcode op, const void *p, size_t
 {
 	uint8_t frame[WS_MAX_HEADER + WS_MAX_CTRL_PAYLOAD], key[4];
 	const uint8_t *mask = NULL;
-	if (n > WS_MAX_CTRL_PAYLOAD)
-		return -1;
 	if (w->parser.role == WS_ROLE_CLIENT) {
 		rand_bytes(key, sizeof(key));
 		mask = key;
 	}
-	size_t hn = ws_frame_header(frame, op, true, n, mask);
-	memcpy(frame + hn, p, n);
-	if (mask)
-		ws_mask(frame + hn, n, key, 0);
-	return buf_append(&w->out, frame, hn + n) == hn + n ? 0 : -1;
+	size_t len = ws_control_frame(frame, op, p, n, mask);
+	return len && buf_append(&w->out, frame, len) == len ? 0 : -1;
 }
 
 static void wsctl_want(struct wsctl *w)
