@@ -121,7 +121,10 @@ def capture_request(key, extra_env=None, prefix=()):
     fport, lport = fake.getsockname()[1], free_port()
     env = dict(os.environ)
     env.update(extra_env or {})
-    argv = list(prefix) + [BIN, "client", f"ws://127.0.0.1:{fport}", "--key", key,
+    # Under faketime the request generator is the plain build: LD_PRELOAD and
+    # ASan's runtime cannot both come first.
+    gen = BIN if not prefix or not os.path.exists("./build/wsferry") else "./build/wsferry"
+    argv = list(prefix) + [gen, "client", f"ws://127.0.0.1:{fport}", "--key", key,
                            "-L", f"{lport}:127.0.0.1:{ECHO}"]
     err = open(os.path.join(tmp, "capture.err"), "w")
     p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, env=env)
