@@ -14,6 +14,8 @@
 struct client_cmd {
 	struct client_config cfg;
 	bool have_server;
+	bool in_file;          /* applying -c FILE */
+	bool server_from_file; /* argv's SERVER_URL replaces the file's */
 };
 
 static int add_fwd(struct client_cmd *c, enum fwd_kind kind, const char *val, const char **why)
@@ -188,6 +190,8 @@ static int opt_key_file(void *ctx, const char *val, const char **why)
 static int positional_server(void *ctx, const char *val, const char **why)
 {
 	struct client_cmd *c = ctx;
+	if (c->have_server && c->server_from_file && !c->in_file)
+		c->have_server = c->server_from_file = false;
 	if (c->have_server) {
 		*why = "only one SERVER_URL (tunnels take -D, -L, -R)";
 		return -1;
@@ -199,10 +203,12 @@ static int positional_server(void *ctx, const char *val, const char **why)
 		return -1;
 	}
 	c->have_server = true;
+	c->server_from_file = c->in_file;
 	return 0;
 }
 
 static const struct opt client_opts[] = {
+	{"server", 0, true, false, positional_server},
 	{"dynamic", 'D', true, false, opt_dynamic},
 	{"local", 'L', true, false, opt_local},
 	{"remote", 'R', true, false, opt_remote},
@@ -242,6 +248,11 @@ int cmd_client(int argc, char **argv)
 	static struct client_cmd c; /* static: the config outlives nothing but main */
 	const char *why = "";
 	client_config_init(&c.cfg);
+	const char *conf = opts_config_path(argc, argv);
+	c.in_file = true;
+	if (conf && opts_parse_file(client_opts, conf, &c) < 0)
+		return 2;
+	c.in_file = false;
 	if (opts_parse(client_opts, argc, argv, &c, positional_server) < 0)
 		return 2;
 	if (!c.have_server)

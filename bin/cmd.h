@@ -21,7 +21,12 @@ int common_log_level(void *ctx, const char *val, const char **why);
 int common_log_file(void *ctx, const char *val, const char **why);
 int common_quiet(void *ctx, const char *val, const char **why);
 
+/* -c FILE is read before the other flags (opts_config_path); in argv it is
+ * skipped like any option. */
+int common_config(void *ctx, const char *val, const char **why);
+
 #define COMMON_OPTS                                                          \
+	{"config", 'c', true, false, common_config},                             \
 	{"log-level", 0, true, false, common_log_level},                         \
 	{"log-file", 0, true, false, common_log_file},                           \
 	{"quiet", 'q', false, false, common_quiet}

@@ -45,6 +45,14 @@ int common_log_file(void *ctx, const char *val, const char **why)
 	return 0;
 }
 
+int common_config(void *ctx, const char *val, const char **why)
+{
+	(void)ctx;
+	(void)val;
+	(void)why;
+	return 0; /* already applied, before argv */
+}
+
 int common_quiet(void *ctx, const char *val, const char **why)
 {
 	(void)ctx;

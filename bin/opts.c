@@ -2,8 +2,12 @@
  * verdict to main, which owns exit codes. */
 #include "bin/opts.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "proto/conf.h"
 
 int opts_usage_error(const char *what, const char *why)
 {
@@ -23,6 +27,88 @@ static const struct opt *find_long(const struct opt *t, const char *name, size_t
 	return NULL;
 }
 
+#define CONFIG_MAX (64 * 1024) /* a config file larger than this is a mistake */
+
+static int file_error(const char *path, unsigned line, const char *what, const char *why)
+{
+	if (what)
+		fprintf(stderr, "wsferry: %s:%u: %s: %s\n", path, line, what, why);
+	else
+		fprintf(stderr, "wsferry: %s:%u: %s\n", path, line, why);
+	return -1;
+}
+
+static char *read_config(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "wsferry: %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	char *text = malloc(CONFIG_MAX + 1);
+	size_t n = text ? fread(text, 1, CONFIG_MAX + 1, f) : 0;
+	fclose(f);
+	if (!text || n > CONFIG_MAX) {
+		fprintf(stderr, "wsferry: %s: %s\n", path, text ? "larger than 64 KiB" : "out of memory");
+		free(text);
+		return NULL;
+	}
+	text[n] = '\0';
+	if (memchr(text, '\0', n)) {
+		fprintf(stderr, "wsferry: %s: not a text file\n", path);
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+static const struct opt *find_long(const struct opt *t, const char *name, size_t len);
+
+int opts_parse_file(const struct opt *table, const char *path, void *ctx)
+{
+	char *text = read_config(path);
+	if (!text)
+		return -1;
+	unsigned line = 0;
+	for (char *p = text; p && *p;) {
+		char *nl = strchr(p, '\n');
+		if (nl)
+			*nl = '\0';
+		line++;
+		char *key, *val;
+		int rc = conf_split_line(p, &key, &val);
+		p = nl ? nl + 1 : NULL;
+		if (rc == 0)
+			continue;
+		if (rc < 0)
+			return file_error(path, line, NULL, "expected \"key value\"");
+		const struct opt *o = find_long(table, key, strlen(key));
+		if (!o || strcmp(key, "config") == 0)
+			return file_error(path, line, key, "unknown key");
+		if (!o->takes_value && *val)
+			return file_error(path, line, key, "takes no value");
+		if (o->takes_value && !*val && !o->optional_value)
+			return file_error(path, line, key, "needs a value");
+		const char *why = "invalid value";
+		if (o->apply(ctx, *val || o->takes_value ? (*val ? val : NULL) : NULL, &why) < 0)
+			return file_error(path, line, key, why);
+	}
+	return 0; /* text stays: option values point into it */
+}
+
+const char *opts_config_path(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return NULL;
+		if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+			return argv[i + 1];
+		if (strncmp(argv[i], "--config=", 9) == 0)
+			return argv[i] + 9;
+	}
+	return NULL;
+}
+
 static const struct opt *find_short(const struct opt *t, char c)
 {
 	for (; t->name; t++)
@@ -31,11 +117,15 @@ static const struct opt *find_short(const struct opt *t, char c)
 	return NULL;
 }
 
-static int apply(const struct opt *o, void *ctx, const char *val)
+/* Names the option as the user wrote it (-L or --local). */
+static int apply(const struct opt *o, bool as_short, void *ctx, const char *val)
 {
 	const char *why = "invalid value";
 	char what[64];
-	snprintf(what, sizeof(what), "--%s", o->name);
+	if (as_short)
+		snprintf(what, sizeof(what), "-%c", o->short_name);
+	else
+		snprintf(what, sizeof(what), "--%s", o->name);
 	if (o->apply(ctx, val, &why) < 0) {
 		opts_usage_error(what, why);
 		return -1;
@@ -66,7 +156,7 @@ static int parse_one(const struct opt *table, int argc, char **argv, int *i, voi
 			return opts_usage_error(arg, "needs a value"), -1;
 		val = argv[++*i];
 	}
-	return apply(o, ctx, val);
+	return apply(o, arg[1] != '-', ctx, val);
 }
 
 int opts_parse(const struct opt *table, int argc, char **argv, void *ctx,

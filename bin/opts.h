@@ -24,6 +24,15 @@ struct opt {
 int opts_parse(const struct opt *table, int argc, char **argv, void *ctx,
                opt_apply_fn positional);
 
+/* Applies a config file: one "key value" per line (the long option names,
+ * '#' comments, "key = value" and bare flag keys allowed), before argv so
+ * flags override it. 0, or -1 after printing "wsferry: FILE:LINE: why". The
+ * file's text is kept for the life of the process (values point into it). */
+int opts_parse_file(const struct opt *table, const char *path, void *ctx);
+
+/* Finds "-c FILE" / "--config FILE" in argv (NULL when absent). */
+const char *opts_config_path(int argc, char **argv);
+
 /* Prints "wsferry: msg" and the pointer to --help; returns 2 (usage error). */
 int opts_usage_error(const char *what, const char *why);
 

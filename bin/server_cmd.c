@@ -173,12 +173,23 @@ static int opt_key_file(void *ctx, const char *val, const char **why)
 	return key_from_file(val, &cfg->keys, why);
 }
 
+static bool in_file;       /* applying -c FILE */
+static size_t file_listens; /* listen URLs from the file, replaced by argv's */
+
 static int positional_listen(void *ctx, const char *val, const char **why)
 {
-	return add_listen(ctx, val, why);
+	struct server_config *cfg = ctx;
+	if (in_file)
+		file_listens++;
+	else if (file_listens) {
+		cfg->nlisten = 0; /* flags override the file */
+		file_listens = 0;
+	}
+	return add_listen(cfg, val, why);
 }
 
 static const struct opt server_opts[] = {
+	{"listen", 0, true, false, positional_listen},
 	{"echo", 0, true, false, opt_echo},
 	{"ping", 0, true, true, opt_ping},
 	{"max-message", 0, true, false, opt_max_message},
@@ -260,6 +271,11 @@ int cmd_server(int argc, char **argv)
 {
 	struct server_config cfg;
 	server_config_init(&cfg);
+	const char *conf = opts_config_path(argc, argv);
+	in_file = true;
+	if (conf && opts_parse_file(server_opts, conf, &cfg) < 0)
+		return 2;
+	in_file = false;
 	if (opts_parse(server_opts, argc, argv, &cfg, positional_listen) < 0)
 		return 2;
 	const char *why = "";
