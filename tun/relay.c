@@ -264,11 +264,13 @@ static int up_flush(struct relay *r)
 {
 	for (;;) {
 		up_queue_controls(r);
-		if (buf_len(&r->up) == 0 && buf_len(&r->early) && !r->early_stalled &&
-		    !r->close_sent && !r->switching && up_take_early(r) < 0)
-			return -1;
-		if (buf_len(&r->up) == 0)
-			return 0;
+		if (buf_len(&r->up) == 0) {
+			if (!buf_len(&r->early) || r->early_stalled || r->close_sent || r->switching)
+				return 0;
+			if (up_take_early(r) < 0)
+				return -1;
+			continue; /* framed data, or a switch that queued the close */
+		}
 		long n = net_write(r->ws_fd, buf_data(&r->up), buf_len(&r->up));
 		if (n == -EAGAIN)
 			return 0;

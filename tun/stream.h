@@ -1,0 +1,47 @@
+/* stream.h — the byte stream of a WebSocket leg: a plain TCP socket, or TLS
+ * over one (wss://, tls://). Reads and writes plaintext with net_read's
+ * conventions; says what the reactor must watch. Owns the fd and the TLS
+ * state from stream_init to stream_close. */
+#ifndef WSF_TUN_STREAM_H
+#define WSF_TUN_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "tls/tls.h"
+
+struct stream {
+	int fd;
+	struct tls_conn *tls; /* NULL: plain TCP */
+};
+
+/* Plain stream over fd. */
+void stream_plain(struct stream *s, int fd);
+/* TLS server / client stream over fd (allocates the TLS state). 0 or -ENOMEM. */
+int stream_tls_server(struct stream *s, int fd, struct tls_server_cfg *cfg);
+int stream_tls_client(struct stream *s, int fd, struct tls_client_cfg *cfg, const char *host);
+
+/* >0 plaintext bytes, 0 end of stream, -EAGAIN, or -errno / -EPROTO. */
+long stream_read(struct stream *s, void *p, size_t n);
+/* >0 bytes accepted (TLS: into the engine, flushed by stream_pump), -EAGAIN,
+ * or a negative error. */
+long stream_write(struct stream *s, const void *p, size_t n);
+/* Moves TLS records between the socket and the engine; call on every
+ * readiness before reading or writing. 0, or a negative error. */
+int stream_pump(struct stream *s, unsigned events);
+/* The reactor interest for what the application wants (RX_READ/RX_WRITE):
+ * plain TCP passes it through; TLS adds what the engine needs now. */
+unsigned stream_interest(const struct stream *s, unsigned app_want);
+/* Plaintext already decrypted and waiting: read it without waiting for the
+ * socket (level-triggered readiness will not come for it). */
+bool stream_readable_now(const struct stream *s);
+/* Bytes accepted but not yet on the wire (TLS engine); 0 for plain TCP. */
+bool stream_flushed(const struct stream *s);
+/* Half-close for writing (TLS: close_notify). */
+void stream_shutdown(struct stream *s);
+/* Frees the TLS state and closes the fd. */
+void stream_close(struct stream *s);
+/* Why a TLS stream failed, or NULL. */
+const char *stream_error(const struct stream *s);
+
+#endif
