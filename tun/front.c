@@ -101,14 +101,13 @@ static void front_on_open(void *owner, int tcp_fd, enum tunnel_err err)
 }
 
 /* Hands fd and the bytes after the request (copied: the view is transient)
- * to a tunnel: a (the rewritten head, if any) then b. */
-static void front_open2(struct front *f, const uint8_t *a, size_t an, const uint8_t *b, size_t bn,
-                        struct http_filter *filter)
+ * to a tunnel. */
+static void front_open(struct front *f, const uint8_t *p, size_t n, struct http_filter *filter)
 {
 	struct client *c = f->client;
 	int fd = f->fd;
 	struct buf early = {0};
-	if ((an && buf_append(&early, a, an) != an) || (bn && buf_append(&early, b, bn) != bn)) {
+	if (n && buf_append(&early, p, n) != n) {
 		buf_free(&early);
 		front_free(f);
 		http_filter_free(filter);
@@ -123,10 +122,6 @@ static void front_open2(struct front *f, const uint8_t *a, size_t an, const uint
 	                   filter);
 }
 
-static void front_open(struct front *f, const uint8_t *p, size_t n, struct http_filter *filter)
-{
-	front_open2(f, NULL, 0, p, n, filter);
-}
 
 /* ---- SOCKS5 ---- */
 
@@ -221,19 +216,13 @@ static int http_plain(struct front *f, const struct http_request *req, size_t he
 		return -1;
 	}
 	target_from(f, &uri.dest);
-	uint8_t out[HTTP_MAX_HEAD + 1024];
-	bool keep = proxy_keep_alive(req->minor_version, req->headers, req->nheaders);
-	size_t n = proxy_forward_head((char *)out, sizeof(out), req, &uri, keep);
-	if (n == 0) {
-		http_reject(f, 400, "request head too large to forward");
-		return -1;
-	}
-	struct http_filter *filter = http_filter_new(f->client, f->link.id, f->target, n, &body);
+	(void)head_len;
+	struct http_filter *filter = http_filter_new(f->client, f->link.id, f->target);
 	if (!filter)
 		return http_reject(f, 500, "out of memory"), -1;
-	/* The bytes after the head go through the filter, behind the head. */
-	buf_consume(&f->in, head_len);
-	front_open2(f, out, n, buf_data(&f->in), buf_len(&f->in), filter);
+	/* The raw request, head included, goes through the filter, which
+	 * rewrites this head and every one after it. */
+	front_open(f, buf_data(&f->in), buf_len(&f->in), filter);
 	return 1;
 }
 

@@ -21,8 +21,7 @@ static void filter_expect_body(struct http_filter *f, const struct proxy_body *b
 		f->state = HF_HEAD;
 }
 
-struct http_filter *http_filter_new(struct client *c, unsigned id, const char *target,
-                                    size_t head_len, const struct proxy_body *b)
+struct http_filter *http_filter_new(struct client *c, unsigned id, const char *target)
 {
 	struct http_filter *f = calloc(1, sizeof(*f));
 	if (!f)
@@ -30,12 +29,7 @@ struct http_filter *http_filter_new(struct client *c, unsigned id, const char *t
 	f->client = c;
 	f->id = id;
 	snprintf(f->target, sizeof(f->target), "%s", target);
-	/* The rewritten first head passes as a counted "body", then its real body. */
-	f->state = HF_BODY_LENGTH;
-	f->body_left = head_len;
-	f->next = *b;
-	f->has_next = true;
-	return f;
+	return f; /* HF_HEAD: the raw first request comes through here too */
 }
 
 void http_filter_free(struct http_filter *f)
@@ -91,13 +85,8 @@ static enum http_filter_rc filter_body(struct http_filter *f, const uint8_t *in,
 		if (take > f->body_left)
 			take = (size_t)f->body_left;
 		f->body_left -= take;
-		if (f->body_left == 0) {
+		if (f->body_left == 0)
 			f->state = HF_HEAD;
-			if (f->has_next) {
-				f->has_next = false;
-				filter_expect_body(f, &f->next);
-			}
-		}
 	} else {
 		size_t u = 0;
 		enum proxy_rc rc = proxy_chunked_feed(&f->chunked, in, take, &u);

@@ -29,19 +29,15 @@ struct http_filter {
 		HF_BODY_CHUNKED,
 	} state;
 	uint64_t body_left;
-	struct proxy_body next;   /* the first request's body, after its head */
-	bool has_next;
 	struct proxy_chunked chunked;
 	size_t scanned;           /* http_head_end progress in the current input */
 	unsigned id;              /* connection id for logs */
 	char target[TUNNEL_MAX_TARGET + 1]; /* host:port this tunnel goes to */
 };
 
-/* A filter for a tunnel to target. The stream starts with the first
- * request's head already rewritten (head_len bytes, passed as they are), then
- * that request's body b. NULL when out of memory. */
-struct http_filter *http_filter_new(struct client *c, unsigned id, const char *target,
-                                    size_t head_len, const struct proxy_body *b);
+/* A filter for a tunnel to target; the stream starts with a request head
+ * (the first one is rewritten like every other). NULL when out of memory. */
+struct http_filter *http_filter_new(struct client *c, unsigned id, const char *target);
 void http_filter_free(struct http_filter *f);
 
 /* Moves bytes from in (what the client sent) to out (what goes into the

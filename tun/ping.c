@@ -246,8 +246,8 @@ static void ping_conn_start(struct server *srv, struct ping_conn *c, struct hand
 {
 	c->srv = srv;
 	c->fd = h->fd;
-	conn_list_add(&srv->conns, &c->link, ping_conn_destroy);
-	c->link.id = h->id; /* one id per connection in every log line */
+	/* Same id (every log line) and same per-address count as the request. */
+	conn_list_add_as(&srv->conns, &c->link, ping_conn_destroy, h->id, h->peer);
 	ws_parser_init(&c->parser, WS_ROLE_SERVER, PING_MAX_MESSAGE);
 	c->in = h->in;
 	h->in = (struct buf){0};
