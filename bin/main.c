@@ -14,14 +14,16 @@
 static const char usage[] =
 	"usage: wsferry server [OPTIONS] [LISTEN_URL...]\n"
 	"       wsferry client [OPTIONS] SERVER_URL [-D [BIND:]PORT] [-L|-R [BIND:]PORT:HOST:HOSTPORT]\n"
-	"       wsferry keygen | ping URL | --help | --version\n"
+	"       wsferry keygen\n"
+	"       wsferry ping ws://HOST:PORT/ws [--name NAME]\n"
+	"       wsferry --help | --version\n"
 	"\n"
-	"  LISTEN_URL   ws://HOST:PORT (default ws://127.0.0.1:8080)\n"
-	"  --echo PATH  serve a WebSocket echo endpoint at PATH\n"
-	"  --max-message SIZE, --handshake-timeout DURATION\n"
-	"  --log-level error|warn|info|debug|trace, --log-file FILE, -q\n"
+	"  server   tunnel server (default ws://127.0.0.1:8080); --key-file, --echo PATH, --ping\n"
+	"  client   SOCKS5 + HTTP proxy (-D, default 127.0.0.1:1080) and forwards (-L, -R)\n"
+	"  keygen   print a fresh pre-shared key for --key / --key-file\n"
+	"  -c FILE  read the same settings from a file (wsferry.conf(5))\n"
 	"\n"
-	"Everything else: man wsferry\n";
+	"Every option, with examples: man wsferry\n";
 
 int common_log_level(void *ctx, const char *val, const char **why)
 {
