@@ -177,8 +177,10 @@ static void rev_connected(void *owner, int fd, enum tunnel_err err)
 		close(fd);
 		fd = -1;
 	}
-	if (fd < 0 || wsctl_start(&rev->ctl, &c->rx, fd, WS_ROLE_CLIENT, req, n, NULL, &expect,
-	                          c->cfg->relay.keepalive_ms, &rev_ops, rev) < 0) {
+	struct stream s;
+	if (fd < 0 || client_stream(c, fd, &s) < 0 ||
+	    wsctl_start(&rev->ctl, &c->rx, &s, WS_ROLE_CLIENT, req, n, NULL, &expect,
+	                c->cfg->relay.keepalive_ms, &rev_ops, rev) < 0) {
 		log_warn("-R %s: cannot reach the server; retrying", rev->fwd->spec);
 		rev_schedule(rev);
 	}
@@ -196,7 +198,7 @@ void cli_reverse_start(struct client *c, const struct fwd *f)
 		return;
 	rev->client = c;
 	rev->fwd = f;
-	rev->ctl.fd = -1;
+	rev->ctl.s.fd = -1;
 	rev->backoff_ms = BACKOFF_MIN_MS;
 	snprintf(rev->bind, sizeof(rev->bind), strchr(f->bind_host, ':') ? "[%s]:%u" : "%s:%u",
 	         f->bind_host, f->bind_port);

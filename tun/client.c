@@ -179,15 +179,36 @@ static void tunnel_begin(void *arg, int ws_fd, enum tunnel_err err)
 	}
 	net_set_nodelay(ws_fd);
 	log_debug("c%u tunnel to %s", ts->link.id, ts->target);
+	struct stream ws;
+	if (client_stream(c, ws_fd, &ws) < 0) {
+		ts->on_open(ts->owner, ts->local_fd, TUNNEL_ERR_GENERAL);
+		tunnel_start_free(ts);
+		return;
+	}
 	int local_fd = ts->local_fd;
 	ts->local_fd = -1;
-	struct relay_args a = {.id = ts->link.id, .tcp_fd = local_fd, .ws_fd = ws_fd,
+	struct relay_args a = {.id = ts->link.id, .tcp_fd = local_fd,
 	                       .role = WS_ROLE_CLIENT, .tcp_in = &ts->early, .preamble = req,
 	                       .preamble_len = n, .expect = &expect, .on_open = ts->on_open,
 	                       .owner = ts->owner, .filter = ts->filter};
 	ts->filter = NULL;
+	a.ws = ws;
 	relay_start(&c->rx, &c->conns, &c->cfg->relay, &a);
 	tunnel_start_free(ts);
+}
+
+int client_stream(struct client *c, int fd, struct stream *out)
+{
+	if (!c->use_tls) {
+		stream_plain(out, fd);
+		return 0;
+	}
+	const char *sni = c->cfg->sni ? c->cfg->sni : c->cfg->server.host;
+	if (stream_tls_client(out, fd, &c->tls, sni) < 0) {
+		close(fd);
+		return -1;
+	}
+	return 0;
 }
 
 void client_connect_server(struct client *c, upstream_fn done, void *owner)

@@ -39,6 +39,10 @@ struct client_config {
 	const char *proxy_host;    /* --proxy http://[user:pass@]HOST:PORT */
 	uint16_t proxy_port;
 	const char *proxy_cred;    /* "user:pass" or NULL */
+	const char *sni;           /* --sni: name sent and verified (wss) */
+	const char *ca_file;       /* --ca: trust anchors instead of the system's */
+	const char *pin;           /* --pin: the server certificate's SHA-256 */
+	bool insecure;             /* --insecure: no verification at all */
 };
 
 void client_config_init(struct client_config *cfg);

@@ -9,6 +9,7 @@
 #include "core/rx.h"
 #include "tun/client.h"
 #include "tun/conn.h"
+#include "tun/stream.h"
 #include "proto/base64.h"
 #include "proto/ws.h"
 
@@ -36,6 +37,8 @@ struct client {
 	char host_header[URL_MAX_HOST + 16];
 	struct net_addr proxy_addr;          /* --proxy, when set */
 	char proxy_auth[BASE64_LEN(511) + 1]; /* base64 "user:pass", "" for none */
+	struct tls_client_cfg tls;           /* wss://: trust anchors or pin */
+	bool use_tls;
 	uint64_t emfile_logged_ms;
 };
 
@@ -59,6 +62,10 @@ size_t client_upgrade(struct client *c, enum tunnel_kind kind, const char *targe
  * client stops first. */
 typedef void (*upstream_fn)(void *owner, int fd, enum tunnel_err err);
 void client_connect_server(struct client *c, upstream_fn done, void *owner);
+/* Wraps a connected socket to the server: TLS for wss://, else plain. 0, or
+ * -1 (fd closed). */
+int client_stream(struct client *c, int fd, struct stream *out);
+
 /* --proxy's half of it (upstream.c). */
 void upstream_open(struct client *c, upstream_fn done, void *owner);
 

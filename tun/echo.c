@@ -26,7 +26,7 @@ struct echo {
 	struct server *srv;
 	struct rx_io io;
 	struct rx_timer linger;
-	int fd;
+	struct stream s;
 	enum echo_state state;
 	bool msg_started; /* a frame of the current message was echoed */
 	struct ws_parser parser;
@@ -38,7 +38,7 @@ static void echo_destroy(struct conn_link *link)
 	struct echo *e = (struct echo *)link;
 	rx_timer_cancel(&e->srv->rx, &e->linger);
 	rx_io_del(&e->srv->rx, &e->io);
-	close(e->fd);
+	stream_close(&e->s);
 	buf_free(&e->in);
 	buf_free(&e->out);
 	conn_list_remove(&e->srv->conns, &e->link);
@@ -116,7 +116,7 @@ static int echo_read(struct echo *e)
 	size_t room = buf_room(&e->in);
 	if (room == 0)
 		return 0;
-	long n = net_read(e->fd, buf_tail(&e->in), room);
+	long n = stream_read(&e->s, buf_tail(&e->in), room);
 	if (n == -EAGAIN)
 		return 0;
 	if (n <= 0)
@@ -138,7 +138,7 @@ static void echo_on_linger(struct rx *rx, struct rx_timer *t)
 static int echo_flush(struct echo *e)
 {
 	while (buf_len(&e->out) > 0) {
-		long n = net_write(e->fd, buf_data(&e->out), buf_len(&e->out));
+		long n = stream_write(&e->s, buf_data(&e->out), buf_len(&e->out));
 		if (n == -EAGAIN)
 			return 0;
 		if (n < 0)
@@ -148,7 +148,7 @@ static int echo_flush(struct echo *e)
 	if (e->state == ECHO_CLOSING) {
 		/* RFC 6455 §7.1.1: the server closes TCP first; half-close and wait for
 		 * the peer's FIN so unread bytes do not turn our close into a RST. */
-		shutdown(e->fd, SHUT_WR);
+		stream_shutdown(&e->s);
 		e->state = ECHO_DRAINING;
 		rx_timer_arm(&e->srv->rx, &e->linger, rx_now(&e->srv->rx) + ECHO_LINGER_MS,
 		             echo_on_linger);
@@ -165,16 +165,25 @@ static void echo_update_interest(struct echo *e)
 		want |= RX_WRITE;
 	buf_release_if_empty(&e->in);
 	buf_release_if_empty(&e->out);
-	rx_io_want(&e->srv->rx, &e->io, want);
+	rx_io_want(&e->srv->rx, &e->io, stream_interest(&e->s, want));
 }
 
 static void echo_on_io(struct rx *rx, struct rx_io *io, unsigned events)
 {
 	struct echo *e = (struct echo *)((char *)io - offsetof(struct echo, io));
 	(void)rx;
-	if ((events & RX_READ) && e->state != ECHO_CLOSING && echo_read(e) < 0) {
+	if (stream_pump(&e->s, events) < 0) {
 		echo_destroy(&e->link);
 		return;
+	}
+	bool readable = (events & RX_READ) || e->s.tls; /* TLS: records may have moved */
+	for (int i = 0; i < 16 && readable && e->state != ECHO_CLOSING; i++) {
+		if (echo_read(e) < 0) {
+			echo_destroy(&e->link);
+			return;
+		}
+		echo_pump(e);
+		readable = stream_readable_now(&e->s) && buf_room(&e->in) > 0;
 	}
 	echo_pump(e);
 	if (echo_flush(e) < 0) {
@@ -189,9 +198,7 @@ static void echo_refuse(struct handoff *h, int status)
 	char resp[256];
 	size_t n = ws_response_error(resp, sizeof(resp), status);
 	log_debug("c%u not a valid upgrade: %d", h->id, status);
-	net_write(h->fd, resp, n); /* small enough for any socket buffer */
-	shutdown(h->fd, SHUT_WR);
-	close(h->fd);
+	stream_reply_and_close(&h->s, resp, n);
 }
 
 int echo_accept(struct server *srv, struct handoff *h)
@@ -206,13 +213,13 @@ int echo_accept(struct server *srv, struct handoff *h)
 	struct echo *e = calloc(1, sizeof(*e));
 	char resp[512];
 	size_t n = ws_response_101(resp, sizeof(resp), key, key_len, NULL);
-	if (!e || n == 0 || rx_io_add(&srv->rx, &e->io, h->fd, echo_on_io) < 0) {
+	if (!e || n == 0 || rx_io_add(&srv->rx, &e->io, h->s.fd, echo_on_io) < 0) {
 		free(e);
-		close(h->fd);
+		stream_close(&h->s);
 		return -1;
 	}
 	e->srv = srv;
-	e->fd = h->fd;
+	e->s = h->s;
 	/* Same id (every log line) and same per-address count as the request. */
 	conn_list_add_as(&srv->conns, &e->link, echo_destroy, h->id, h->peer);
 	ws_parser_init(&e->parser, WS_ROLE_SERVER, srv->cfg->max_message);

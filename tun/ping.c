@@ -28,7 +28,7 @@ struct ping_conn {
 	struct server *srv;
 	struct rx_io io;
 	struct rx_timer timer; /* the first-message deadline, then the linger */
-	int fd;
+	struct stream s;
 	enum ping_conn_state state;
 	struct ws_parser parser;
 	struct buf in, out;
@@ -40,7 +40,7 @@ static void ping_conn_destroy(struct conn_link *link)
 	struct ping_conn *c = (struct ping_conn *)link;
 	rx_timer_cancel(&c->srv->rx, &c->timer);
 	rx_io_del(&c->srv->rx, &c->io);
-	close(c->fd);
+	stream_close(&c->s);
 	buf_free(&c->in);
 	buf_free(&c->out);
 	buf_free(&c->msg);
@@ -142,7 +142,7 @@ static int ping_conn_read(struct ping_conn *c)
 	size_t room = buf_room(&c->in);
 	if (room == 0)
 		return 0;
-	long n = net_read(c->fd, buf_tail(&c->in), room);
+	long n = stream_read(&c->s, buf_tail(&c->in), room);
 	if (n == -EAGAIN)
 		return 0;
 	if (n <= 0)
@@ -158,7 +158,7 @@ static int ping_conn_read(struct ping_conn *c)
  * peer's FIN so unread bytes do not turn our close into a RST. */
 static void ping_conn_half_close(struct ping_conn *c)
 {
-	shutdown(c->fd, SHUT_WR);
+	stream_shutdown(&c->s);
 	c->state = PING_CONN_DRAINING;
 	buf_free(&c->msg);
 	rx_timer_arm(&c->srv->rx, &c->timer, rx_now(&c->srv->rx) + PING_LINGER_MS,
@@ -168,7 +168,7 @@ static void ping_conn_half_close(struct ping_conn *c)
 static int ping_conn_flush(struct ping_conn *c)
 {
 	while (buf_len(&c->out) > 0) {
-		long n = net_write(c->fd, buf_data(&c->out), buf_len(&c->out));
+		long n = stream_write(&c->s, buf_data(&c->out), buf_len(&c->out));
 		if (n == -EAGAIN)
 			return 0;
 		if (n < 0)
@@ -190,7 +190,7 @@ static void ping_conn_update_interest(struct ping_conn *c)
 		want |= RX_WRITE;
 	buf_release_if_empty(&c->in);
 	buf_release_if_empty(&c->out);
-	rx_io_want(&c->srv->rx, &c->io, want);
+	rx_io_want(&c->srv->rx, &c->io, stream_interest(&c->s, want));
 }
 
 /* SPEC: no whole message 5 s after the upgrade (trickled bytes do not
@@ -214,9 +214,18 @@ static void ping_conn_on_io(struct rx *rx, struct rx_io *io, unsigned events)
 {
 	struct ping_conn *c = (struct ping_conn *)((char *)io - offsetof(struct ping_conn, io));
 	(void)rx;
-	if ((events & RX_READ) && c->state != PING_CONN_CLOSING && ping_conn_read(c) < 0) {
+	if (stream_pump(&c->s, events) < 0) {
 		ping_conn_destroy(&c->link);
 		return;
+	}
+	bool readable = (events & RX_READ) || c->s.tls; /* TLS: records may have moved */
+	for (int i = 0; i < 16 && readable && c->state != PING_CONN_CLOSING; i++) {
+		if (ping_conn_read(c) < 0) {
+			ping_conn_destroy(&c->link);
+			return;
+		}
+		ping_conn_pump(c);
+		readable = stream_readable_now(&c->s);
 	}
 	ping_conn_pump(c);
 	if (ping_conn_flush(c) < 0) {
@@ -233,19 +242,17 @@ static void ping_refuse(struct handoff *h, int status)
 	uint8_t sink[4096];
 	size_t n = ws_response_error(resp, sizeof(resp), status);
 	log_debug("c%u not a valid upgrade for the ping endpoint: %d", h->id, status);
-	net_write(h->fd, resp, n); /* small enough for any socket buffer */
-	shutdown(h->fd, SHUT_WR);
 	/* read what already came so close() sends a FIN, not a RST */
-	for (int i = 0; i < 16 && net_read(h->fd, sink, sizeof(sink)) > 0; i++)
+	for (int i = 0; i < 16 && stream_read(&h->s, sink, sizeof(sink)) > 0; i++)
 		;
-	close(h->fd);
+	stream_reply_and_close(&h->s, resp, n);
 }
 
 static void ping_conn_start(struct server *srv, struct ping_conn *c, struct handoff *h,
                             const char *resp, size_t n)
 {
 	c->srv = srv;
-	c->fd = h->fd;
+	c->s = h->s;
 	/* Same id (every log line) and same per-address count as the request. */
 	conn_list_add_as(&srv->conns, &c->link, ping_conn_destroy, h->id, h->peer);
 	ws_parser_init(&c->parser, WS_ROLE_SERVER, PING_MAX_MESSAGE);
@@ -271,9 +278,9 @@ int ping_accept(struct server *srv, struct handoff *h)
 	struct ping_conn *c = calloc(1, sizeof(*c));
 	char resp[512];
 	size_t n = ws_response_101(resp, sizeof(resp), key, key_len, NULL);
-	if (!c || n == 0 || rx_io_add(&srv->rx, &c->io, h->fd, ping_conn_on_io) < 0) {
+	if (!c || n == 0 || rx_io_add(&srv->rx, &c->io, h->s.fd, ping_conn_on_io) < 0) {
 		free(c);
-		close(h->fd);
+		stream_close(&h->s);
 		return -1;
 	}
 	ping_conn_start(srv, c, h, resp, n);

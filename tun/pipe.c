@@ -21,15 +21,15 @@ struct pipe {
 	struct conn_list *list;
 	struct rx *rx;
 	struct rx_io io[2];
-	int fd[2];
-	struct pipe_dir dir[2]; /* dir[i]: bytes read from fd[i], written to fd[1 - i] */
+	struct stream s[2];     /* s[0] may be TLS (terminated here), s[1] is plain */
+	struct pipe_dir dir[2]; /* dir[i]: bytes read from s[i], written to s[1 - i] */
 };
 
 static void pipe_free(struct pipe *p)
 {
 	for (int i = 0; i < 2; i++) {
 		rx_io_del(p->rx, &p->io[i]);
-		close(p->fd[i]);
+		stream_close(&p->s[i]);
 		buf_free(&p->dir[i].buf);
 	}
 	conn_list_remove(p->list, &p->link);
@@ -41,14 +41,14 @@ static void pipe_destroy(struct conn_link *link)
 	pipe_free((struct pipe *)link);
 }
 
-/* Moves what fd[i] has into fd[1-i]. 0, or -1 on a hard error. */
+/* Moves what s[i] has into s[1-i]. 0, or -1 on a hard error. */
 static int pipe_move(struct pipe *p, int i, bool readable)
 {
 	struct pipe_dir *d = &p->dir[i];
 	if (readable && !d->eof && buf_len(&d->buf) == 0) {
 		if (buf_alloc(&d->buf) < 0)
 			return -1;
-		long n = net_read(p->fd[i], buf_tail(&d->buf), buf_room(&d->buf));
+		long n = stream_read(&p->s[i], buf_tail(&d->buf), buf_room(&d->buf));
 		if (n == 0)
 			d->eof = true;
 		else if (n > 0)
@@ -57,7 +57,7 @@ static int pipe_move(struct pipe *p, int i, bool readable)
 			return -1;
 	}
 	while (buf_len(&d->buf)) {
-		long n = net_write(p->fd[1 - i], buf_data(&d->buf), buf_len(&d->buf));
+		long n = stream_write(&p->s[1 - i], buf_data(&d->buf), buf_len(&d->buf));
 		if (n == -EAGAIN)
 			break;
 		if (n < 0)
@@ -65,7 +65,7 @@ static int pipe_move(struct pipe *p, int i, bool readable)
 		buf_consume(&d->buf, (size_t)n);
 	}
 	if (d->eof && buf_len(&d->buf) == 0 && !d->shut) {
-		shutdown(p->fd[1 - i], SHUT_WR);
+		stream_shutdown(&p->s[1 - i]);
 		d->shut = true;
 	}
 	buf_release_if_empty(&d->buf);
@@ -80,13 +80,17 @@ static void pipe_update(struct pipe *p)
 			want |= RX_READ;
 		if (buf_len(&p->dir[1 - i].buf))
 			want |= RX_WRITE;
-		rx_io_want(p->rx, &p->io[i], want);
+		rx_io_want(p->rx, &p->io[i], stream_interest(&p->s[i], want));
 	}
 }
 
 static void pipe_pump(struct pipe *p, int fired, unsigned events)
 {
-	bool readable = events & RX_READ;
+	if (stream_pump(&p->s[fired], events) < 0) {
+		pipe_free(p);
+		return;
+	}
+	bool readable = (events & RX_READ) || p->s[fired].tls; /* TLS: records may have moved */
 	if (pipe_move(p, fired, readable) < 0 || pipe_move(p, 1 - fired, false) < 0) {
 		pipe_free(p);
 		return;
@@ -110,21 +114,21 @@ static void pipe_on_io1(struct rx *rx, struct rx_io *io, unsigned events)
 	pipe_pump((struct pipe *)((char *)io - offsetof(struct pipe, io[1])), 1, events);
 }
 
-int pipe_start(struct rx *rx, struct conn_list *list, unsigned id, struct conn_peer *peer, int a,
-               int b, struct buf *a_to_b)
+int pipe_start(struct rx *rx, struct conn_list *list, unsigned id, struct conn_peer *peer,
+               struct stream *a, int b, struct buf *a_to_b)
 {
 	struct pipe *p = calloc(1, sizeof(*p));
 	if (!p) {
-		close(a);
+		stream_close(a);
 		close(b);
 		buf_free(a_to_b);
 		return -1;
 	}
 	p->rx = rx;
 	p->list = list;
-	p->fd[0] = a;
-	p->fd[1] = b;
-	rx_io_add(rx, &p->io[0], a, pipe_on_io0);
+	p->s[0] = *a;
+	stream_plain(&p->s[1], b);
+	rx_io_add(rx, &p->io[0], p->s[0].fd, pipe_on_io0);
 	rx_io_add(rx, &p->io[1], b, pipe_on_io1);
 	conn_list_add_as(list, &p->link, pipe_destroy, id, peer);
 	if (a_to_b) {

@@ -6,10 +6,12 @@
 #include "core/buf.h"
 #include "core/rx.h"
 #include "tun/conn.h"
+#include "tun/stream.h"
 
-/* Takes a and b (non-blocking, b may still be connecting) and *a_to_b (bytes
- * already read from a, delivered to b first). 0 or -1 (fds closed). */
-int pipe_start(struct rx *rx, struct conn_list *list, unsigned id, struct conn_peer *peer, int a,
-               int b, struct buf *a_to_b);
+/* Takes a (a client's stream: TLS is terminated here) and b (a plain socket,
+ * maybe still connecting) and *a_to_b (bytes already read from a, delivered
+ * to b first). 0 or -1 (both closed). */
+int pipe_start(struct rx *rx, struct conn_list *list, unsigned id, struct conn_peer *peer,
+               struct stream *a, int b, struct buf *a_to_b);
 
 #endif

@@ -26,9 +26,10 @@ struct relay {
 	struct rx *rx;
 	struct rx_io tcp_io, ws_io;
 	struct rx_timer timer;      /* keepalive / pong deadline / idle */
-	int tcp_fd, ws_fd;
+	int tcp_fd;
+	struct stream ws;           /* plain TCP or TLS */
 	struct ws_parser parser;
-	struct buf up;              /* one frame (or the preamble) for ws_fd */
+	struct buf up;              /* one frame (or the preamble) for ws */
 	struct buf down;            /* [payload for tcp_fd][unparsed ws bytes] */
 	struct buf early;           /* TCP bytes not framed yet: read before the relay
 	                             * began, or (plain HTTP proxying) not filtered yet */
@@ -65,7 +66,7 @@ static void relay_free(struct relay *r)
 	rx_io_del(r->rx, &r->ws_io);
 	if (r->tcp_fd >= 0)
 		close(r->tcp_fd);
-	close(r->ws_fd);
+	stream_close(&r->ws);
 	http_filter_free(r->filter);
 	buf_free(&r->up);
 	buf_free(&r->down);
@@ -271,7 +272,7 @@ static int up_flush(struct relay *r)
 				return -1;
 			continue; /* framed data, or a switch that queued the close */
 		}
-		long n = net_write(r->ws_fd, buf_data(&r->up), buf_len(&r->up));
+		long n = stream_write(&r->ws, buf_data(&r->up), buf_len(&r->up));
 		if (n == -EAGAIN)
 			return 0;
 		if (n < 0)
@@ -290,7 +291,7 @@ static int down_read(struct relay *r)
 	size_t room = buf_room(&r->down);
 	if (room == 0)
 		return 0;
-	long n = net_read(r->ws_fd, buf_tail(&r->down), room);
+	long n = stream_read(&r->ws, buf_tail(&r->down), room);
 	if (n == -EAGAIN)
 		return 0;
 	if (n <= 0) {
@@ -422,7 +423,7 @@ static void relay_update(struct relay *r)
 	if (r->down_pending == 0)
 		buf_release_if_empty(&r->down);
 	rx_io_want(r->rx, &r->tcp_io, tcp);
-	rx_io_want(r->rx, &r->ws_io, ws);
+	rx_io_want(r->rx, &r->ws_io, stream_interest(&r->ws, ws));
 }
 
 /* One pass over both directions after any readiness. */
@@ -441,6 +442,15 @@ static void relay_pump(struct relay *r, bool tcp_readable, bool ws_readable)
 		up_flush(r);
 		return relay_abort(r);
 	}
+	/* TLS: plaintext already decrypted gets no readiness of its own. */
+	for (int i = 0; i < 16 && stream_readable_now(&r->ws) && !r->handshake && !r->close_rcvd &&
+	                r->down_pending == 0;
+	     i++) {
+		if (down_read(r) < 0)
+			return relay_abort(r);
+		if (down_process(r) < 0)
+			return relay_abort(r);
+	}
 	if (up_flush(r) < 0)
 		return relay_abort(r);
 	if (relay_done(r))
@@ -456,8 +466,14 @@ static void relay_on_tcp(struct rx *rx, struct rx_io *io, unsigned events)
 
 static void relay_on_ws(struct rx *rx, struct rx_io *io, unsigned events)
 {
+	struct relay *r = RELAY_OF(ws_io, io);
 	(void)rx;
-	relay_pump(RELAY_OF(ws_io, io), false, events & RX_READ);
+	if (stream_pump(&r->ws, events) < 0) {
+		log_info("c%u %s", r->link.id, stream_error(&r->ws) ? stream_error(&r->ws) : "TLS failed");
+		return relay_abort(r);
+	}
+	/* With TLS any event may have moved records: try to read regardless. */
+	relay_pump(r, false, r->ws.tls ? true : (events & RX_READ) != 0);
 }
 
 /* The earliest moment something may be due: idle close, keepalive ping or
@@ -518,15 +534,16 @@ int relay_start(struct rx *rx, struct conn_list *list, const struct relay_opts *
 	if (!r || rx_io_add(rx, &r->tcp_io, a->tcp_fd, relay_on_tcp) < 0) {
 		free(r);
 		close(a->tcp_fd);
-		close(a->ws_fd);
+		struct stream ws = a->ws;
+		stream_close(&ws);
 		http_filter_free(a->filter);
 		return -1;
 	}
-	rx_io_add(rx, &r->ws_io, a->ws_fd, relay_on_ws);
+	rx_io_add(rx, &r->ws_io, a->ws.fd, relay_on_ws);
 	r->rx = rx;
 	r->list = list;
 	r->tcp_fd = a->tcp_fd;
-	r->ws_fd = a->ws_fd;
+	r->ws = a->ws;
 	r->opts = opts;
 	r->on_open = a->on_open;
 	r->owner = a->owner;

@@ -12,6 +12,7 @@
 #include "proto/tunnel.h"
 #include "proto/ws.h"
 #include "tun/conn.h"
+#include "tun/stream.h"
 
 struct relay;
 
@@ -34,12 +35,13 @@ struct http_filter;
 /* What relay_start takes over. */
 struct relay_args {
 	unsigned id;
-	int tcp_fd, ws_fd;        /* both non-blocking; taken in every outcome */
+	int tcp_fd;               /* non-blocking; taken in every outcome */
+	struct stream ws;         /* the WebSocket leg (plain or TLS); taken */
 	enum ws_role role;
 	struct buf *tcp_in;       /* TCP bytes not yet sent (framed first); taken */
 	struct buf *ws_in;        /* ws bytes not yet parsed (frames, or the 101 head
 	                           * in client role); taken */
-	const void *preamble;     /* written raw to ws_fd first: the server's 101 or
+	const void *preamble;     /* written raw to ws first: the server's 101 or
 	                           * the client's upgrade request; may be NULL */
 	size_t preamble_len;
 	const struct tunnel_expect *expect; /* client role: what the 101 must show */

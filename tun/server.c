@@ -29,7 +29,7 @@ struct head_conn {
 	struct server *srv;
 	struct rx_io io;
 	struct rx_timer deadline;
-	int fd;
+	struct stream s;        /* fd -1 once an endpoint took it */
 	struct net_addr addr;
 	struct buf in;
 	size_t scanned; /* http_head_end progress */
@@ -101,9 +101,9 @@ static void head_conn_destroy(struct conn_link *link)
 	struct head_conn *hc = (struct head_conn *)link;
 	struct server *srv = hc->srv;
 	rx_timer_cancel(&srv->rx, &hc->deadline);
-	if (hc->fd >= 0) {
+	if (hc->s.fd >= 0) {
 		rx_io_del(&srv->rx, &hc->io);
-		close(hc->fd);
+		stream_close(&hc->s);
 	}
 	buf_free(&hc->in);
 	conn_list_remove(&srv->conns, &hc->link);
@@ -127,10 +127,10 @@ static const char decoy_404[] =
 
 /* Reads what the peer already sent so close() sends a FIN, not the RST that
  * unread bytes would cause. */
-static void drain_input(int fd)
+static void drain_input(struct stream *s)
 {
 	uint8_t sink[4096];
-	for (int i = 0; i < 16 && net_read(fd, sink, sizeof(sink)) > 0; i++)
+	for (int i = 0; i < 16 && stream_read(s, sink, sizeof(sink)) > 0; i++)
 		;
 }
 
@@ -148,8 +148,9 @@ static void head_conn_fallback(struct head_conn *hc)
 	rx_io_del(&srv->rx, &hc->io);
 	struct buf in = hc->in;
 	hc->in = (struct buf){0};
-	pipe_start(&srv->rx, &srv->conns, hc->link.id, hc->link.peer, hc->fd, fd, &in);
-	hc->fd = -1;
+	pipe_start(&srv->rx, &srv->conns, hc->link.id, hc->link.peer, &hc->s, fd, &in);
+	hc->s.fd = -1;
+	hc->s.tls = NULL;
 	head_conn_destroy(&hc->link);
 }
 
@@ -165,12 +166,12 @@ static void head_conn_drop(struct head_conn *hc, const char *why)
 		head_conn_fallback(hc);
 		return;
 	case STEALTH_DECOY:
-		drain_input(hc->fd);
-		net_write(hc->fd, decoy_404, sizeof(decoy_404) - 1);
-		shutdown(hc->fd, SHUT_WR);
+		drain_input(&hc->s);
+		rx_io_del(&hc->srv->rx, &hc->io);
+		stream_reply_and_close(&hc->s, decoy_404, sizeof(decoy_404) - 1);
 		break;
 	case STEALTH_DROP:
-		drain_input(hc->fd);
+		drain_input(&hc->s);
 		break;
 	}
 	head_conn_destroy(&hc->link);
@@ -239,7 +240,7 @@ static void head_conn_route(struct head_conn *hc, size_t head_len)
 	}
 	const char *q = memchr(req.target.p, '?', req.target.len);
 	struct http_slice path = {req.target.p, q ? (size_t)(q - req.target.p) : req.target.len};
-	struct handoff h = {.fd = hc->fd, .id = hc->link.id, .addr = hc->addr,
+	struct handoff h = {.s = hc->s, .id = hc->link.id, .addr = hc->addr,
 	                    .peer = hc->link.peer, .in = hc->in, .head_len = head_len, .req = &req};
 	/* Endpoints own the fd from here on, in every outcome. */
 	rx_io_del(&hc->srv->rx, &hc->io);
@@ -248,11 +249,12 @@ static void head_conn_route(struct head_conn *hc, size_t head_len)
 	else if (cfg->ping_name && path_is(path, SERVER_PING_PATH))
 		ping_accept(hc->srv, &h);
 	else if (!route_tunnel(hc, &h, path)) {
-		rx_io_add(&hc->srv->rx, &hc->io, hc->fd, hc->io.fn);
+		rx_io_add(&hc->srv->rx, &hc->io, hc->s.fd, hc->io.fn);
 		head_conn_drop(hc, "no endpoint for this request");
 		return;
 	}
-	hc->fd = -1;
+	hc->s.fd = -1;
+	hc->s.tls = NULL;
 	hc->in = h.in; /* what the endpoint left behind */
 	head_conn_destroy(&hc->link);
 }
@@ -261,15 +263,24 @@ static void head_conn_on_io(struct rx *rx, struct rx_io *io, unsigned events)
 {
 	struct head_conn *hc = (struct head_conn *)((char *)io - offsetof(struct head_conn, io));
 	(void)rx;
-	(void)events;
+	if (stream_pump(&hc->s, events) < 0) {
+		/* TLS handshake failed (a scanner, plain HTTP to a TLS port): nothing
+		 * of ours was shown, so nothing to hide either. */
+		log_debug("c%u TLS: %s", hc->link.id, stream_error(&hc->s));
+		head_conn_destroy(&hc->link);
+		return;
+	}
 	if (buf_alloc(&hc->in) < 0) {
 		head_conn_drop(hc, "out of memory");
 		return;
 	}
 	size_t room = buf_room(&hc->in);
-	long n = net_read(hc->fd, buf_tail(&hc->in), room);
-	if (n == -EAGAIN)
+	long n = stream_read(&hc->s, buf_tail(&hc->in), room);
+	if (n == -EAGAIN) {
+		buf_release_if_empty(&hc->in);
+		rx_io_want(&hc->srv->rx, &hc->io, stream_interest(&hc->s, RX_READ));
 		return;
+	}
 	if (n <= 0) {
 		log_debug("c%u closed before a whole request", hc->link.id);
 		head_conn_destroy(&hc->link);
@@ -281,8 +292,10 @@ static void head_conn_on_io(struct rx *rx, struct rx_io *io, unsigned events)
 		return;
 	}
 	int end = http_head_end((const char *)buf_data(&hc->in), buf_len(&hc->in), &hc->scanned);
-	if (end == HTTP_NEED_MORE)
+	if (end == HTTP_NEED_MORE) {
+		rx_io_want(&hc->srv->rx, &hc->io, stream_interest(&hc->s, RX_READ));
 		return;
+	}
 	if (end < 0)
 		head_conn_drop(hc, http_strerror(end));
 	else
@@ -321,7 +334,7 @@ static void server_take(struct listener *l, int fd, const struct net_addr *peer)
 	}
 	hc->srv = srv;
 	hc->listener = l;
-	hc->fd = fd;
+	stream_plain(&hc->s, fd);
 	hc->addr = *peer;
 	struct conn_peer *cp = conn_peer_get(&srv->conns, peer);
 	if (cp && cp->count >= srv->cfg->max_conns_per_ip) {
@@ -332,13 +345,14 @@ static void server_take(struct listener *l, int fd, const struct net_addr *peer)
 	}
 	conn_list_add_as(&srv->conns, &hc->link, head_conn_destroy, srv->conns.next_id++, cp);
 	net_set_nodelay(fd);
-	if (rx_io_add(&srv->rx, &hc->io, fd, head_conn_on_io) < 0) {
-		hc->fd = -1;
+	if ((l->tls && stream_tls_server(&hc->s, fd, srv->tls) < 0) ||
+	    rx_io_add(&srv->rx, &hc->io, fd, head_conn_on_io) < 0) {
+		hc->s.fd = -1;
 		close(fd);
 		head_conn_destroy(&hc->link);
 		return;
 	}
-	rx_io_want(&srv->rx, &hc->io, RX_READ);
+	rx_io_want(&srv->rx, &hc->io, stream_interest(&hc->s, RX_READ));
 	rx_timer_arm(&srv->rx, &hc->deadline, rx_now(&srv->rx) + srv->cfg->handshake_ms,
 	             head_conn_on_deadline);
 	if (log_level_now >= LOG_LEVEL_DEBUG) {

@@ -11,11 +11,13 @@
 #include "proto/http.h"
 #include "proto/replay.h"
 #include "tun/conn.h"
+#include "tun/stream.h"
 #include "tun/server.h"
 
 struct listener {
 	struct rx_io io;
 	const struct url *url;  /* its path is the tunnel's prefix */
+	bool tls;               /* wss:// (TLS, then HTTP) */
 	struct rx_timer pause; /* accept paused after EMFILE/ENFILE */
 	struct server *srv;
 	int fd;
@@ -33,12 +35,13 @@ struct server {
 	uint64_t perip_logged_ms;  /* rate limit for --max-conns-per-ip */
 	struct replay replay;      /* nonces inside the freshness window */
 	struct net_addr fallback;  /* resolved --fallback */
+	struct tls_server_cfg *tls; /* certificate and key for wss:// listeners */
 	bool stopping;
 };
 
 /* A request whose head is complete, handed from the server to an endpoint. */
 struct handoff {
-	int fd;
+	struct stream s;          /* the client's connection (plain or TLS) */
 	unsigned id;
 	struct net_addr addr;
 	struct buf in;        /* head at the front, then pipelined bytes */
@@ -47,7 +50,7 @@ struct handoff {
 	struct conn_peer *peer;   /* counted per source address */
 };
 
-/* Endpoints own h->fd from the call on (closing it themselves on failure) and
+/* Endpoints own h->s from the call on (closing it themselves on failure) and
  * may take h->in (leaving it empty). 0, or -1 when the connection was closed. */
 int echo_accept(struct server *srv, struct handoff *h);
 /* --ping: the ming-mong ping endpoint at /ws (tun/ping.c). */

@@ -201,8 +201,7 @@ static void refuse(struct server *srv, struct handoff *h, const struct tunnel_re
 {
 	char resp[256];
 	size_t n = tunnel_refusal(err, key, key_len, srv->cfg->keys, req->nonce, resp, sizeof(resp));
-	net_write(h->fd, resp, n);
-	close(h->fd);
+	stream_reply_and_close(&h->s, resp, n);
 }
 
 int srv_reverse_listen(struct server *srv, struct handoff *h, const struct tunnel_req *req,
@@ -218,7 +217,7 @@ int srv_reverse_listen(struct server *srv, struct handoff *h, const struct tunne
 	}
 	rev->srv = srv;
 	rev->lfd = -1;
-	rev->ctl.fd = -1;
+	rev->ctl.s.fd = -1;
 	memcpy(rev->bind, req->target, req->target_len + 1);
 	conn_list_add_as(&srv->conns, &rev->link, rev_destroy, h->id, h->peer);
 	enum tunnel_err err = rev_listen(rev, req);
@@ -229,7 +228,7 @@ int srv_reverse_listen(struct server *srv, struct handoff *h, const struct tunne
 		return -1;
 	}
 	buf_consume(&h->in, h->head_len);
-	if (wsctl_start(&rev->ctl, &srv->rx, h->fd, WS_ROLE_SERVER, resp, rn, &h->in, NULL,
+	if (wsctl_start(&rev->ctl, &srv->rx, &h->s, WS_ROLE_SERVER, resp, rn, &h->in, NULL,
 	                srv->cfg->relay.keepalive_ms, &rev_ops, rev) < 0) {
 		rev_free(rev);
 		return -1;
@@ -259,7 +258,7 @@ int srv_reverse_claim(struct server *srv, struct handoff *h, const struct tunnel
 	pending_free(p);
 	buf_consume(&h->in, h->head_len);
 	log_debug("c%u -R connection claimed", pid);
-	struct relay_args a = {.id = pid, .tcp_fd = tcp_fd, .ws_fd = h->fd, .role = WS_ROLE_SERVER,
+	struct relay_args a = {.id = pid, .tcp_fd = tcp_fd, .ws = h->s, .role = WS_ROLE_SERVER,
 	                       .ws_in = &h->in, .preamble = resp, .preamble_len = rn,
 	                       .peer = h->peer};
 	return relay_start(&srv->rx, &srv->conns, &srv->cfg->relay, &a);

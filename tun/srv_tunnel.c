@@ -21,7 +21,7 @@ struct srv_tunnel {
 	struct conn_link link;
 	struct server *srv;
 	struct dial dial;
-	int client_fd;
+	struct stream client;   /* the tunnel client's connection */
 	struct buf in;          /* pipelined frames behind the head */
 	size_t resp_len;
 	char resp[RESP_101_MAX];
@@ -41,7 +41,7 @@ static void srv_tunnel_destroy(struct conn_link *link)
 {
 	struct srv_tunnel *t = (struct srv_tunnel *)link;
 	dial_cancel(&t->dial);
-	close(t->client_fd);
+	stream_close(&t->client);
 	srv_tunnel_free(t);
 }
 
@@ -52,8 +52,7 @@ static void srv_tunnel_refuse(struct srv_tunnel *t, enum tunnel_err err)
 	size_t n = tunnel_refusal(err, t->ws_key, strlen(t->ws_key), t->srv->cfg->keys, t->nonce,
 	                          resp, sizeof(resp));
 	log_info("c%u %s: %s", t->link.id, t->target, tunnel_err_text(err));
-	net_write(t->client_fd, resp, n); /* small: fits any socket buffer */
-	close(t->client_fd);
+	stream_reply_and_close(&t->client, resp, n);
 	srv_tunnel_free(t);
 }
 
@@ -71,14 +70,14 @@ static void srv_tunnel_dialled(struct dial *d, int fd, enum tunnel_err err)
 	struct conn_peer *peer = t->link.peer;
 	if (peer)
 		peer->count++; /* held across the free below, released after relay_start */
-	int client_fd = t->client_fd;
+	struct stream client = t->client;
 	struct buf in = t->in;
 	t->in = (struct buf){0};
 	char resp[RESP_101_MAX];
 	size_t resp_len = t->resp_len;
 	memcpy(resp, t->resp, resp_len);
 	srv_tunnel_free(t);
-	struct relay_args a = {.id = id, .tcp_fd = fd, .ws_fd = client_fd, .role = WS_ROLE_SERVER,
+	struct relay_args a = {.id = id, .tcp_fd = fd, .ws = client, .role = WS_ROLE_SERVER,
 	                       .ws_in = &in, .preamble = resp, .preamble_len = resp_len,
 	                       .peer = peer};
 	relay_start(&srv->rx, &srv->conns, &srv->cfg->relay, &a);
@@ -111,11 +110,11 @@ int srv_tunnel_accept(struct server *srv, struct handoff *h, const struct tunnel
 {
 	struct srv_tunnel *t = calloc(1, sizeof(*t));
 	if (!t) {
-		close(h->fd);
+		stream_close(&h->s);
 		return -1;
 	}
 	t->srv = srv;
-	t->client_fd = h->fd;
+	t->client = h->s;
 	t->resp_len = server_101(srv, req, key, key_len, t->resp, sizeof(t->resp));
 	conn_list_add_as(&srv->conns, &t->link, srv_tunnel_destroy, h->id, h->peer);
 	memcpy(t->target, req->target, req->target_len + 1);

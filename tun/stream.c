@@ -95,6 +95,24 @@ void stream_close(struct stream *s)
 	s->fd = -1;
 }
 
+void stream_reply_and_close(struct stream *s, const void *p, size_t n)
+{
+	const char *c = p;
+	for (int i = 0; i < 8 && n; i++) {
+		long w = stream_write(s, c, n);
+		if (w > 0) {
+			c += w;
+			n -= (size_t)w;
+		} else if (w != -EAGAIN || stream_pump(s, 0) < 0) {
+			break;
+		}
+	}
+	stream_pump(s, 0);
+	stream_shutdown(s);
+	stream_pump(s, 0);
+	stream_close(s);
+}
+
 const char *stream_error(const struct stream *s)
 {
 	return s->tls ? tls_conn_error(s->tls) : NULL;

@@ -39,6 +39,10 @@ bool stream_readable_now(const struct stream *s);
 bool stream_flushed(const struct stream *s);
 /* Half-close for writing (TLS: close_notify). */
 void stream_shutdown(struct stream *s);
+/* Best effort for small replies on a fresh connection (status lines, decoy
+ * pages, SOCKS answers): write p, push it out, half-close, close. */
+void stream_reply_and_close(struct stream *s, const void *p, size_t n);
+
 /* Frees the TLS state and closes the fd. */
 void stream_close(struct stream *s);
 /* Why a TLS stream failed, or NULL. */

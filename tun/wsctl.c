@@ -17,12 +17,11 @@
 
 void wsctl_stop(struct wsctl *w)
 {
-	if (w->fd < 0)
+	if (w->s.fd < 0)
 		return;
 	rx_timer_cancel(w->rx, &w->timer);
 	rx_io_del(w->rx, &w->io);
-	close(w->fd);
-	w->fd = -1;
+	stream_close(&w->s);
 	buf_free(&w->in);
 	buf_free(&w->out);
 }
@@ -57,13 +56,13 @@ static void wsctl_want(struct wsctl *w)
 		want |= RX_WRITE;
 	buf_release_if_empty(&w->in);
 	buf_release_if_empty(&w->out);
-	rx_io_want(w->rx, &w->io, want);
+	rx_io_want(w->rx, &w->io, stream_interest(&w->s, want));
 }
 
 static int wsctl_flush(struct wsctl *w)
 {
 	while (buf_len(&w->out)) {
-		long n = net_write(w->fd, buf_data(&w->out), buf_len(&w->out));
+		long n = stream_write(&w->s, buf_data(&w->out), buf_len(&w->out));
 		if (n == -EAGAIN)
 			return 0;
 		if (n < 0)
@@ -75,7 +74,7 @@ static int wsctl_flush(struct wsctl *w)
 
 int wsctl_send(struct wsctl *w, const void *p, size_t n)
 {
-	if (w->fd < 0 || w->closing || n > WSCTL_MAX_MESSAGE || queue_frame(w, WS_OP_BINARY, p, n) < 0)
+	if (w->s.fd < 0 || w->closing || n > WSCTL_MAX_MESSAGE || queue_frame(w, WS_OP_BINARY, p, n) < 0)
 		return -1;
 	if (!w->handshake && wsctl_flush(w) < 0)
 		return -1; /* the next readiness reports the failure */
@@ -147,11 +146,16 @@ static int wsctl_handshake(struct wsctl *w)
 static void wsctl_on_io(struct rx *rx, struct rx_io *io, unsigned events)
 {
 	struct wsctl *w = (struct wsctl *)((char *)io - offsetof(struct wsctl, io));
-	if (events & RX_READ) {
+	if (stream_pump(&w->s, events) < 0)
+		return wsctl_fail(w, TUNNEL_ERR_SERVER_DOWN);
+	/* TLS: any event may have moved records, and plaintext may wait. */
+	bool readable = (events & RX_READ) || w->s.tls;
+	for (int i = 0; i < 8 && readable; i++) {
+		readable = false;
 		if (buf_alloc(&w->in) < 0)
 			return wsctl_fail(w, TUNNEL_ERR_GENERAL);
 		size_t room = buf_room(&w->in);
-		long n = room ? net_read(w->fd, buf_tail(&w->in), room) : -ENOBUFS;
+		long n = room ? stream_read(&w->s, buf_tail(&w->in), room) : -ENOBUFS;
 		if (n == 0 || (n < 0 && n != -EAGAIN))
 			return wsctl_fail(w, n == 0 ? TUNNEL_ERR_SERVER_SILENT : TUNNEL_ERR_SERVER_DOWN);
 		if (n > 0) {
@@ -163,6 +167,7 @@ static void wsctl_on_io(struct rx *rx, struct rx_io *io, unsigned events)
 			return;
 		if (!w->handshake && wsctl_parse(w) < 0)
 			return;
+		readable = stream_readable_now(&w->s);
 	}
 	if (wsctl_flush(w) < 0)
 		return wsctl_fail(w, TUNNEL_ERR_SERVER_DOWN);
@@ -189,14 +194,15 @@ static void wsctl_on_timer(struct rx *rx, struct rx_timer *t)
 	             wsctl_on_timer);
 }
 
-int wsctl_start(struct wsctl *w, struct rx *rx, int fd, enum ws_role role, const void *preamble,
+int wsctl_start(struct wsctl *w, struct rx *rx, struct stream *s, enum ws_role role,
+                const void *preamble,
                 size_t preamble_len, struct buf *in, const struct tunnel_expect *expect,
                 unsigned keepalive_ms,
                 const struct wsctl_ops *ops, void *owner)
 {
 	memset(w, 0, sizeof(*w));
 	w->rx = rx;
-	w->fd = fd;
+	w->s = *s;
 	w->ops = ops;
 	w->owner = owner;
 	w->keepalive_ms = keepalive_ms ? keepalive_ms : 30000;
@@ -206,9 +212,8 @@ int wsctl_start(struct wsctl *w, struct rx *rx, int fd, enum ws_role role, const
 	if (expect)
 		w->expect = *expect;
 	ws_parser_init(&w->parser, role, WSCTL_MAX_MESSAGE);
-	if (rx_io_add(rx, &w->io, fd, wsctl_on_io) < 0) {
-		close(fd);
-		w->fd = -1;
+	if (rx_io_add(rx, &w->io, w->s.fd, wsctl_on_io) < 0) {
+		stream_close(&w->s);
 		return -1;
 	}
 	if (in) {
@@ -218,6 +223,6 @@ int wsctl_start(struct wsctl *w, struct rx *rx, int fd, enum ws_role role, const
 	if (preamble_len)
 		buf_append(&w->out, preamble, preamble_len);
 	rx_timer_arm(rx, &w->timer, rx_now(rx) + w->keepalive_ms, wsctl_on_timer);
-	rx_io_want(rx, &w->io, RX_READ | RX_WRITE);
+	rx_io_want(rx, &w->io, stream_interest(&w->s, RX_READ | RX_WRITE));
 	return 0;
 }

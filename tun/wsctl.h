@@ -12,6 +12,7 @@
 #include "core/rx.h"
 #include "proto/tunnel.h"
 #include "proto/ws.h"
+#include "tun/stream.h"
 
 #define WSCTL_MAX_MESSAGE 64 /* control messages are tiny; more is a violation */
 
@@ -31,7 +32,7 @@ struct wsctl {
 	struct rx_timer timer;
 	const struct wsctl_ops *ops;
 	void *owner;
-	int fd;
+	struct stream s;  /* fd -1 once stopped */
 	struct ws_parser parser;
 	struct buf in, out;
 	uint64_t last_rx_ms;
@@ -45,11 +46,12 @@ struct wsctl {
 	struct tunnel_expect expect;
 };
 
-/* Takes fd (connected or connecting). preamble (client: the upgrade request;
+/* Takes *s (connected or connecting; plain or TLS). preamble (client: the upgrade request;
  * server: the 101) is written first; in holds bytes already read (taken).
  * Client role waits for the 101 and reports it through ops->on_open. 0, or
- * -1 (fd closed, no callback). */
-int wsctl_start(struct wsctl *w, struct rx *rx, int fd, enum ws_role role, const void *preamble,
+ * -1 (stream closed, no callback). */
+int wsctl_start(struct wsctl *w, struct rx *rx, struct stream *s, enum ws_role role,
+                const void *preamble,
                 size_t preamble_len, struct buf *in, const struct tunnel_expect *expect,
                 unsigned keepalive_ms,
                 const struct wsctl_ops *ops, void *owner);
