@@ -24,6 +24,18 @@ else
 BUILD     ?= build
 endif
 
+# make static: a stripped, fully static x86-64 binary linked with musl and a
+# BearSSL that test/static-deps.sh builds with musl-gcc from Debian's source
+# package. Its inner pass (STATIC=1) reuses the rules below in build-static/.
+MUSL_CC   ?= musl-gcc
+STATIC_OPT = -Os -ffunction-sections -fdata-sections
+STATIC_BUDGET_KIB ?= 400
+ifeq ($(STATIC),1)
+BUILD     := build-static
+CPPFLAGS  += -Ibuild-static/bearssl/inc
+LDFLAGS   += -static -Wl,--gc-sections -Lbuild-static/bearssl
+endif
+
 # The reactor backend is picked from the OS, never by #ifdef inside the loop.
 ifeq ($(OS),Linux)
 RX_BACKEND = core/rx_epoll.c
@@ -56,6 +68,12 @@ $(BUILD)/%.o: %.c
 	$(CC) $(WARN) $(OPT) $(CFLAGS) $(CPPFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/bin/main.o: CPPFLAGS += -DWSF_VERSION=\"$(VERSION)\"
+# --version must name the revision built: main.o depends on a stamp that is
+# rewritten, on every make run, only when `git describe` says something new.
+VERSION_STAMP = $(BUILD)/version.stamp
+$(shell mkdir -p $(BUILD) && [ "`cat $(VERSION_STAMP) 2>/dev/null`" = "$(VERSION)" ] || echo "$(VERSION)" >$(VERSION_STAMP))
+$(BUILD)/bin/main.o: $(VERSION_STAMP)
+$(VERSION_STAMP): ;
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
@@ -81,7 +99,7 @@ $(LOAD): bench/wsf_load.c
 # Fuzzers: libFuzzer from Debian's clang; parsers only need proto/ and core/,
 # linked from an archive so each target pulls just the objects it uses.
 FUZZ_FLAGS   = -std=c11 -g -O1 -D_GNU_SOURCE -I. -DWSF_DEBUG=0
-FUZZ_LIB_SRC = $(CORE_SRC) $(wildcard proto/*.c)
+FUZZ_LIB_SRC = $(CORE_SRC) $(wildcard proto/*.c tls/*.c)
 FUZZ_LIB     = build-fuzz/libfuzzlib.a
 build-fuzz/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -108,6 +126,7 @@ test: test-deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined all
 	@$(MAKE) --no-print-directory fuzzers
+	-@$(MAKE) --no-print-directory static
 	@sh test/run.sh
 
 test-unit: all
@@ -126,11 +145,27 @@ fuzz-long: $(FUZZERS)
 bench: $(BENCHES) $(LOAD) $(BIN)
 	@sh bench/run.sh $(BUILD)
 
+# make static (a failure to fetch BearSSL's source says why); the size is
+# checked against the budget by test/integration/static_scenario.sh.
+static:
+	@sh test/static-deps.sh
+	@$(MAKE) --no-print-directory STATIC=1 BUILD=build-static SANITIZE= DEBUG=0 \
+		CC='$(MUSL_CC)' OPT='$(STATIC_OPT)' build-static/wsferry
+	strip build-static/wsferry
+	@n=$$(wc -c <build-static/wsferry); \
+	if [ $$n -le $$(($(STATIC_BUDGET_KIB) * 1024)) ]; then v=met; else v=EXCEEDED; fi; \
+	echo "build-static/wsferry: $$n bytes ($$(awk "BEGIN{printf \"%.1f\", $$n/1024}") KiB), static, stripped; budget $(STATIC_BUDGET_KIB) KiB $$v"
+
+# Every page in man/ goes to its section's directory (wsferry.conf.5 -> man5).
+MAN_PAGES = $(wildcard man/*.1 man/*.5 man/*.7)
 install: $(BIN)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
-	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/wsferry
-	install -m 644 man/wsferry.1 $(DESTDIR)$(PREFIX)/share/man/man1/
-	-install -m 644 man/wsferry.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -d '$(DESTDIR)$(PREFIX)/bin'
+	install -m 755 $(BIN) '$(DESTDIR)$(PREFIX)/bin/wsferry'
+	@for p in $(MAN_PAGES); do \
+		d='$(DESTDIR)$(PREFIX)'/share/man/man$${p##*.}; \
+		echo "install -m 644 $$p $$d/"; \
+		install -d "$$d" && install -m 644 "$$p" "$$d/" || exit 1; \
+	done
 
 clean:
 	rm -rf build build-san build-fuzz build-static

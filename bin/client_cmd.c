@@ -9,6 +9,7 @@
 #include "core/dns.h"
 #include "core/log.h"
 #include "proto/conf.h"
+#include "tls/tls.h"
 #include "tun/client.h"
 
 struct client_cmd {
@@ -187,6 +188,39 @@ static int opt_key_file(void *ctx, const char *val, const char **why)
 	return key_from_file(val, &c->cfg.keys, why);
 }
 
+static int opt_insecure(void *ctx, const char *val, const char **why)
+{
+	(void)val;
+	(void)why;
+	((struct client_cmd *)ctx)->cfg.insecure = true;
+	return 0;
+}
+
+static int opt_sni(void *ctx, const char *val, const char **why)
+{
+	if (!*val || strlen(val) > 253 || strpbrk(val, " /:"))
+		return *why = "a host name, e.g. www.example.com", -1;
+	((struct client_cmd *)ctx)->cfg.sni = val;
+	return 0;
+}
+
+static int opt_pin(void *ctx, const char *val, const char **why)
+{
+	uint8_t pin[32];
+	if (tls_pin_parse(val, pin) < 0)
+		return *why = "the SHA-256 fingerprint the server prints: 64 hex digits "
+		              "(colons allowed)", -1;
+	((struct client_cmd *)ctx)->cfg.pin = val;
+	return 0;
+}
+
+static int opt_ca(void *ctx, const char *val, const char **why)
+{
+	(void)why;
+	((struct client_cmd *)ctx)->cfg.ca_file = val;
+	return 0;
+}
+
 static int positional_server(void *ctx, const char *val, const char **why)
 {
 	struct client_cmd *c = ctx;
@@ -198,8 +232,8 @@ static int positional_server(void *ctx, const char *val, const char **why)
 	}
 	if (url_parse(val, &c->cfg.server, why) < 0)
 		return -1;
-	if (c->cfg.server.scheme != URL_WS) {
-		*why = "wss:// and tls:// need TLS, which this build does not have yet";
+	if (c->cfg.server.scheme == URL_TLS) {
+		*why = "tls:// (raw TLS without WebSocket) is not in this build yet; use wss://";
 		return -1;
 	}
 	c->have_server = true;
@@ -222,6 +256,10 @@ static const struct opt client_opts[] = {
 	{"key", 0, true, false, opt_key},
 	{"key-file", 0, true, false, opt_key_file},
 	{"proxy", 0, true, false, opt_proxy},
+	{"insecure", 0, false, false, opt_insecure},
+	{"sni", 0, true, false, opt_sni},
+	{"pin", 0, true, false, opt_pin},
+	{"ca", 0, true, false, opt_ca},
 	COMMON_OPTS,
 	{0},
 };
@@ -259,6 +297,11 @@ int cmd_client(int argc, char **argv)
 		return opts_usage_error(NULL, "client needs a SERVER_URL, e.g. ws://host:8080");
 	if (!c.cfg.keys && key_from_env(&c.cfg.keys, &why) < 0)
 		return opts_usage_error("WSFERRY_KEY", why);
+	if ((c.cfg.insecure || c.cfg.pin || c.cfg.ca_file || c.cfg.sni) &&
+	    c.cfg.server.scheme == URL_WS)
+		return opts_usage_error("--insecure/--pin/--ca/--sni", "only mean something with wss://");
+	if (c.cfg.insecure + !!c.cfg.pin + !!c.cfg.ca_file > 1)
+		return opts_usage_error("--insecure/--pin/--ca", "choose one way to trust the server");
 	if (!c.cfg.proxy_user != !c.cfg.proxy_pass)
 		return opts_usage_error("--proxy-user", "needs --proxy-pass too (and the other way)");
 	if (c.cfg.nfwds == 0)

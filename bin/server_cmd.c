@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "bin/cmd.h"
 #include "core/dns.h"
@@ -82,8 +83,8 @@ static int add_listen(struct server_config *cfg, const char *s, const char **why
 	struct url *u = &cfg->listen[cfg->nlisten];
 	if (url_parse(s, u, why) < 0)
 		return -1;
-	if (u->scheme != URL_WS) {
-		*why = "wss:// and tls:// need TLS, which this build does not have yet";
+	if (u->scheme == URL_TLS) {
+		*why = "tls:// (raw TLS without WebSocket) is not in this build yet; use wss://";
 		return -1;
 	}
 	cfg->nlisten++;
@@ -161,6 +162,37 @@ static int opt_allow(void *ctx, const char *val, const char **why)
 	return 0;
 }
 
+static int opt_cert(void *ctx, const char *val, const char **why)
+{
+	(void)why;
+	((struct server_config *)ctx)->cert = val;
+	return 0;
+}
+
+static int opt_cert_key(void *ctx, const char *val, const char **why)
+{
+	(void)why;
+	((struct server_config *)ctx)->cert_key = val;
+	return 0;
+}
+
+static int opt_name(void *ctx, const char *val, const char **why)
+{
+	struct server_config *cfg = ctx;
+	if (cfg->nnames == SERVER_MAX_RULES || !*val || strlen(val) > 253)
+		return *why = "a DNS name or IP address for the self-signed certificate", -1;
+	cfg->names[cfg->nnames++] = val;
+	return 0;
+}
+
+static int opt_accept_page(void *ctx, const char *val, const char **why)
+{
+	(void)val;
+	(void)why;
+	((struct server_config *)ctx)->accept_page = true;
+	return 0;
+}
+
 static int opt_key(void *ctx, const char *val, const char **why)
 {
 	struct server_config *cfg = ctx;
@@ -199,6 +231,10 @@ static const struct opt server_opts[] = {
 	{"key-file", 0, true, false, opt_key_file},
 	{"max-skew", 0, true, false, opt_max_skew},
 	{"stealth", 0, true, false, opt_stealth},
+	{"cert", 0, true, false, opt_cert},
+	{"cert-key", 0, true, false, opt_cert_key},
+	{"name", 0, true, false, opt_name},
+	{"accept-page", 0, false, false, opt_accept_page},
 	{"restrict-to", 0, true, false, opt_restrict_to},
 	{"allow", 0, true, false, opt_allow},
 	{"max-conns-per-ip", 0, true, false, opt_max_conns_per_ip},
@@ -208,18 +244,49 @@ static const struct opt server_opts[] = {
 };
 
 /* SPEC: no URL means ws://127.0.0.1:8080, or 0.0.0.0:$PORT under Docker. */
-static int default_listen(struct server_config *cfg)
+static int default_listen(struct server_config *cfg, bool tls)
 {
 	const char *port = getenv("PORT");
 	char url[64];
 	const char *why = "";
 	if (port && *port) {
-		snprintf(url, sizeof(url), "ws://0.0.0.0:%s", port);
+		snprintf(url, sizeof(url), "%s://0.0.0.0:%s", tls ? "wss" : "ws", port);
 		if (add_listen(cfg, url, &why) < 0)
 			return opts_usage_error("PORT", "must be a number from 1 to 65535");
 		return 0;
 	}
-	return add_listen(cfg, DEFAULT_LISTEN, &why) < 0 ? 1 : 0;
+	snprintf(url, sizeof(url), "%s", tls ? "wss://127.0.0.1:8080" : DEFAULT_LISTEN);
+	return add_listen(cfg, url, &why) < 0 ? 1 : 0;
+}
+
+static bool readable_file(const char *path)
+{
+	return path && access(path, R_OK) == 0;
+}
+
+/* ming-mong's Docker variables, honoured when the flags are absent: TLS is on
+ * with ENABLE_TLS=true or both TLS_* files named; with TLS asked for and no
+ * files, a self-signed certificate (never a silent fall-back to ws://).
+ * 0, 1 (TLS on) or 2 (usage error, printed). */
+static int docker_env(struct server_config *cfg)
+{
+	const char *enable = getenv("ENABLE_TLS");
+	const char *crt = getenv("TLS_CERT_FILE"), *key = getenv("TLS_KEY_FILE");
+	bool on = crt && *crt && key && *key;
+	if (enable && *enable && conf_parse_bool(enable, &on) < 0)
+		return opts_usage_error("ENABLE_TLS", "use true, 1, yes, on or false, 0, no, off");
+	if (!on || cfg->cert)
+		return on ? 1 : 0;
+	crt = crt && *crt ? crt : "./server.crt";
+	key = key && *key ? key : "./server.key";
+	if (readable_file(crt) && readable_file(key)) {
+		cfg->cert = crt;
+		cfg->cert_key = key;
+	} else {
+		log_info("TLS asked for, but %s / %s not found: generating a self-signed "
+		         "certificate", crt, key);
+	}
+	return 1;
 }
 
 /* Raises the soft descriptor limit to the hard one, and keeps one address
@@ -281,8 +348,13 @@ int cmd_server(int argc, char **argv)
 	const char *why = "";
 	if (!cfg.keys && key_from_env(&cfg.keys, &why) < 0)
 		return opts_usage_error("WSFERRY_KEY", why);
+	if (!cfg.cert != !cfg.cert_key)
+		return opts_usage_error("--cert", "needs --cert-key too (and the other way)");
+	int env_tls = docker_env(&cfg);
+	if (env_tls == 2)
+		return 2;
 	if (cfg.nlisten == 0) {
-		int rc = default_listen(&cfg);
+		int rc = default_listen(&cfg, env_tls == 1);
 		if (rc)
 			return rc;
 	}

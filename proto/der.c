@@ -180,7 +180,7 @@ static bool take(const uint8_t **p, const uint8_t *end, unsigned tag, struct der
 	return true;
 }
 
-/* Positions *p/*end on the TBSCertificate fields after subject
+/* Positions *p and *end on the TBSCertificate fields after subject
  * (RFC 5280 §4.1: version, serial, signature, issuer, validity, subject). */
 static bool tbs_after_subject(const uint8_t *cert, size_t n, const uint8_t **p,
                               const uint8_t **end)

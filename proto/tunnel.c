@@ -226,6 +226,7 @@ static const struct {
 	[TUNNEL_ERR_NOT_WSFERRY] = {0, 0x01, 502,
 	                            "a web server answered, but no wsferry tunnel is at this "
 	                            "URL path (wrong path, or a proxy in front rewrote it?)"},
+	[TUNNEL_ERR_TLS] = {0, 0x01, 502, "TLS with the wsferry server failed (see the line before)"},
 	[TUNNEL_ERR_SERVER_FAKE] = {0, 0x01, 502,
 	                            "the server could not prove it holds the key: refused"},
 	[TUNNEL_ERR_SERVER_SILENT] = {0, 0x01, 502,

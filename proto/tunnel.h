@@ -117,6 +117,7 @@ enum tunnel_err {
 	TUNNEL_ERR_SERVER_SILENT, /* it closed without answering the upgrade */
 	TUNNEL_ERR_SERVER_FAKE,   /* its 101 lacks the proof of our key */
 	TUNNEL_ERR_NOT_WSFERRY,   /* an HTTP answer from something else */
+	TUNNEL_ERR_TLS,           /* the TLS handshake with the server failed */
 };
 
 int tunnel_err_status(enum tunnel_err e);          /* wire status */

@@ -371,6 +371,32 @@ static void client_on_signal(struct rx *rx, int signo, void *arg)
 	rx_stop(rx);
 }
 
+/* wss://: verify the chain and name by default; --pin or --insecure instead. */
+static int client_tls_setup(struct client *c)
+{
+	const struct client_config *cfg = c->cfg;
+	char err[TLS_ERRLEN];
+	int rc = 0;
+	if (cfg->server.scheme != URL_WSS)
+		return 0;
+	if (cfg->insecure) {
+		tls_client_cfg_init_insecure(&c->tls);
+		log_warn("--insecure: the server's certificate is NOT verified; anyone on the path "
+		         "can impersonate it");
+	} else if (cfg->pin) {
+		rc = tls_client_cfg_init_pin(&c->tls, cfg->pin, err, sizeof(err));
+	} else {
+		rc = tls_client_cfg_init_ca(&c->tls, cfg->ca_file ? cfg->ca_file : TLS_SYSTEM_CA, err,
+		                            sizeof(err));
+	}
+	if (rc < 0) {
+		log_error("TLS: %s", err);
+		return -1;
+	}
+	c->use_tls = true;
+	return 0;
+}
+
 static int client_setup(struct client *c)
 {
 	const struct url *u = &c->cfg->server;
@@ -381,6 +407,8 @@ static int client_setup(struct client *c)
 		snprintf(c->host_header, sizeof(c->host_header), u->host_is_v6 ? "[%s]" : "%s", u->host);
 	else
 		snprintf(c->host_header, sizeof(c->host_header), fmt, u->host, u->port);
+	if (client_tls_setup(c) < 0)
+		return -1;
 	/* Resolved once before serving (blocking is fine here). */
 	int n = resolve_blocking(u->host, u->port, c->server, CLIENT_MAX_SERVER_ADDRS);
 	if (n <= 0) {
@@ -434,6 +462,8 @@ int client_main(const struct client_config *cfg)
 	}
 	client_close_listeners(c);
 	conn_list_destroy_all(&c->conns);
+	if (c->use_tls)
+		tls_client_cfg_free(&c->tls);
 	dns_free(&c->dns);
 	rx_free(&c->rx);
 	free(c);

@@ -397,6 +397,17 @@ static int down_handshake(struct relay *r)
 
 /* ---- lifecycle ---- */
 
+/* TLS: plaintext the engine already decrypted (while we wrote, say) gets no
+ * readiness of its own; take it now. */
+static bool ws_plaintext_waiting(const struct relay *r)
+{
+	return stream_readable_now(&r->ws) && !r->close_rcvd && r->down_pending == 0 &&
+	       (!r->down.mem || buf_len(&r->down) < BUF_SIZE);
+}
+
+static void relay_on_timer(struct rx *rx, struct rx_timer *t);
+static void relay_arm(struct relay *r);
+
 static bool relay_done(const struct relay *r)
 {
 	return r->close_sent && r->close_rcvd && buf_len(&r->up) == 0 && r->down_pending == 0;
@@ -424,6 +435,12 @@ static void relay_update(struct relay *r)
 		buf_release_if_empty(&r->down);
 	rx_io_want(r->rx, &r->tcp_io, tcp);
 	rx_io_want(r->rx, &r->ws_io, stream_interest(&r->ws, ws));
+	/* TLS plaintext left in the engine (a long burst, see relay_pump) wakes
+	 * us on the next loop turn: no socket event will. */
+	if (ws_plaintext_waiting(r))
+		rx_timer_arm(r->rx, &r->timer, rx_now(r->rx), relay_on_timer);
+	else if (!r->timer.armed)
+		relay_arm(r);
 }
 
 /* One pass over both directions after any readiness. */
@@ -431,28 +448,22 @@ static void relay_pump(struct relay *r, bool tcp_readable, bool ws_readable)
 {
 	if (tcp_readable && up_read(r) < 0)
 		return relay_abort(r);
-	if (ws_readable && down_read(r) < 0)
-		return relay_abort(r);
-	if (r->handshake) {
-		if (down_handshake(r) < 0)
+	for (int i = 0; i < 16; i++) {
+		if (ws_readable && down_read(r) < 0)
+			return relay_abort(r);
+		if (r->handshake && down_handshake(r) < 0)
 			return; /* refused: the owner answered, the relay is gone */
-	}
-	if (!r->handshake && down_process(r) < 0) {
-		queue_close(r, WS_CLOSE_PROTOCOL);
-		up_flush(r);
-		return relay_abort(r);
-	}
-	/* TLS: plaintext already decrypted gets no readiness of its own. */
-	for (int i = 0; i < 16 && stream_readable_now(&r->ws) && !r->handshake && !r->close_rcvd &&
-	                r->down_pending == 0;
-	     i++) {
-		if (down_read(r) < 0)
+		if (!r->handshake && down_process(r) < 0) {
+			queue_close(r, WS_CLOSE_PROTOCOL);
+			up_flush(r);
 			return relay_abort(r);
-		if (down_process(r) < 0)
+		}
+		if (up_flush(r) < 0)
 			return relay_abort(r);
+		if (!ws_plaintext_waiting(r))
+			break;
+		ws_readable = true;
 	}
-	if (up_flush(r) < 0)
-		return relay_abort(r);
 	if (relay_done(r))
 		return relay_finish(r);
 	relay_update(r);
@@ -469,7 +480,10 @@ static void relay_on_ws(struct rx *rx, struct rx_io *io, unsigned events)
 	struct relay *r = RELAY_OF(ws_io, io);
 	(void)rx;
 	if (stream_pump(&r->ws, events) < 0) {
-		log_info("c%u %s", r->link.id, stream_error(&r->ws) ? stream_error(&r->ws) : "TLS failed");
+		log_info("c%u TLS: %s", r->link.id,
+		         stream_error(&r->ws) ? stream_error(&r->ws) : "connection failed");
+		if (r->handshake)
+			r->hs_err = TUNNEL_ERR_TLS;
 		return relay_abort(r);
 	}
 	/* With TLS any event may have moved records: try to read regardless. */
@@ -496,8 +510,6 @@ static uint64_t relay_next_due(const struct relay *r)
 	return due;
 }
 
-static void relay_on_timer(struct rx *rx, struct rx_timer *t);
-
 static void relay_arm(struct relay *r)
 {
 	uint64_t due = relay_next_due(r);
@@ -508,6 +520,10 @@ static void relay_arm(struct relay *r)
 static void relay_on_timer(struct rx *rx, struct rx_timer *t)
 {
 	struct relay *r = RELAY_OF(timer, t);
+	if (ws_plaintext_waiting(r)) {
+		relay_pump(r, false, true); /* re-arms through relay_update */
+		return;
+	}
 	uint64_t now = rx_now(rx);
 	const struct relay_opts *o = r->opts;
 	if (o->idle_ms && now - r->last_tx_ms >= o->idle_ms) {

@@ -229,6 +229,27 @@ static bool route_tunnel(struct head_conn *hc, struct handoff *h, struct http_sl
 	return true;
 }
 
+/* A browser that accepted our self-signed certificate lands here; its page
+ * may then open wss://. Neutral words, no product name. */
+static const char accepted_page[] =
+	"HTTP/1.1 200 OK\r\n"
+	"Content-Type: text/html; charset=utf-8\r\n"
+	"Content-Length: 112\r\n"
+	"Cache-Control: no-store\r\n"
+	"Connection: close\r\n"
+	"\r\n"
+	"<!doctype html><title>Certificate accepted</title>"
+	"<p>The certificate was accepted. You may close this page.</p>\n";
+
+static bool accept_page_wanted(const struct head_conn *hc, const struct http_request *req,
+                               struct http_slice path)
+{
+	const struct server_config *cfg = hc->srv->cfg;
+	return hc->listener->tls && (cfg->accept_page || cfg->ping_name) && path_is(path, "/") &&
+	       req->method.len == 3 && memcmp(req->method.p, "GET", 3) == 0 &&
+	       !http_find(req->headers, req->nheaders, "Upgrade");
+}
+
 static void head_conn_route(struct head_conn *hc, size_t head_len)
 {
 	struct http_request req;
@@ -244,6 +265,13 @@ static void head_conn_route(struct head_conn *hc, size_t head_len)
 	                    .peer = hc->link.peer, .in = hc->in, .head_len = head_len, .req = &req};
 	/* Endpoints own the fd from here on, in every outcome. */
 	rx_io_del(&hc->srv->rx, &hc->io);
+	if (accept_page_wanted(hc, &req, path)) {
+		stream_reply_and_close(&hc->s, accepted_page, sizeof(accepted_page) - 1);
+		hc->s.fd = -1;
+		hc->s.tls = NULL;
+		head_conn_destroy(&hc->link);
+		return;
+	}
 	if (cfg->echo_path && path_is(path, cfg->echo_path))
 		echo_accept(hc->srv, &h);
 	else if (cfg->ping_name && path_is(path, SERVER_PING_PATH))
@@ -447,6 +475,7 @@ static int server_listen(struct server *srv, const struct url *u)
 	}
 	l->srv = srv;
 	l->url = u;
+	l->tls = u->scheme != URL_WS;
 	l->fd = fd;
 	snprintf(l->name, sizeof(l->name), "%s://%s", url_scheme_name(u->scheme), name);
 	if (rx_io_add(&srv->rx, &l->io, fd, listener_on_io) < 0) {
@@ -468,6 +497,58 @@ static void server_close_listeners(struct server *srv)
 		close(l->fd);
 	}
 	srv->nlisteners = 0;
+}
+
+/* SIGHUP: new connections get the certificate and key as they are on disk
+ * now; open tunnels keep the one they started with. */
+static void server_on_hup(struct rx *rx, int signo, void *arg)
+{
+	struct server *srv = arg;
+	char err[TLS_ERRLEN];
+	(void)rx;
+	(void)signo;
+	if (!srv->tls || !srv->cfg->cert) {
+		log_info("SIGHUP: nothing to reload (no --cert)");
+		return;
+	}
+	if (tls_server_cfg_reload(&srv->tls, srv->cfg->cert, srv->cfg->cert_key, err,
+	                          sizeof(err)) < 0)
+		log_error("SIGHUP: keeping the old certificate: %s", err);
+	else
+		log_info("SIGHUP: certificate and key reloaded from %s", srv->cfg->cert);
+}
+
+/* wss:// listeners need a certificate: the user's, or one made now. */
+static int server_tls_setup(struct server *srv)
+{
+	const struct server_config *cfg = srv->cfg;
+	char err[TLS_ERRLEN], fp[TLS_FP_HEX_LEN + 1];
+	bool any = false;
+	for (size_t i = 0; i < cfg->nlisten; i++)
+		any |= cfg->listen[i].scheme != URL_WS;
+	if (!any)
+		return 0;
+	int rc;
+	if (cfg->cert) {
+		rc = tls_server_cfg_load(&srv->tls, cfg->cert, cfg->cert_key, err, sizeof(err));
+	} else {
+		const char *names[SERVER_MAX_RULES + SERVER_MAX_LISTEN];
+		size_t n = 0;
+		for (size_t i = 0; i < cfg->nnames; i++)
+			names[n++] = cfg->names[i];
+		for (size_t i = 0; i < cfg->nlisten; i++)
+			if (strcmp(cfg->listen[i].host, "0.0.0.0") && strcmp(cfg->listen[i].host, "::"))
+				names[n++] = cfg->listen[i].host;
+		rc = tls_server_cfg_selfsigned(&srv->tls, names, n, 3650, err, sizeof(err));
+	}
+	if (rc < 0) {
+		log_error("TLS: %s", err);
+		return -1;
+	}
+	tls_server_cfg_fingerprint(srv->tls, fp);
+	log_info("TLS certificate %s, SHA-256 fingerprint (for --pin): %s",
+	         cfg->cert ? cfg->cert : "self-signed, made at start", fp);
+	return 0;
 }
 
 static void server_on_signal(struct rx *rx, int signo, void *arg)
@@ -506,7 +587,10 @@ int server_main(const struct server_config *cfg)
 		return 1;
 	}
 	int rc = 0;
-	if (cfg->stealth == STEALTH_FALLBACK && fallback_addr(cfg->fallback, &srv->fallback) < 0) {
+	if (server_tls_setup(srv) < 0)
+		rc = -1;
+	if (rc == 0 && cfg->stealth == STEALTH_FALLBACK &&
+	    fallback_addr(cfg->fallback, &srv->fallback) < 0) {
 		log_error("cannot resolve --fallback %s", cfg->fallback);
 		rc = -1;
 	}
@@ -516,6 +600,7 @@ int server_main(const struct server_config *cfg)
 		signal(SIGPIPE, SIG_IGN);
 		rx_signal(&srv->rx, SIGTERM, server_on_signal, srv);
 		rx_signal(&srv->rx, SIGINT, server_on_signal, srv);
+		rx_signal(&srv->rx, SIGHUP, server_on_hup, srv);
 		if (rx_run(&srv->rx) < 0) {
 			log_error("event loop failed");
 			rc = -1;
@@ -524,6 +609,8 @@ int server_main(const struct server_config *cfg)
 	server_close_listeners(srv);
 	conn_list_destroy_all(&srv->conns);
 	dns_free(&srv->dns);
+	if (srv->tls)
+		tls_server_cfg_unref(srv->tls);
 	rx_free(&srv->rx);
 	free(srv->replay.slots);
 	free(srv);

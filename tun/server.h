@@ -39,6 +39,10 @@ struct server_config {
 	struct relay_opts relay;   /* keepalive, idle timeout, message size */
 	const char *dns;           /* --dns servers, NULL: /etc/resolv.conf */
 	const struct auth_keys *keys; /* --key: NULL runs open (and says so) */
+	const char *cert, *cert_key;  /* PEM files for wss:// (NULL: self-signed) */
+	const char *names[SERVER_MAX_RULES]; /* --name: SANs of a self-signed cert */
+	size_t nnames;
+	bool accept_page;          /* GET / over TLS shows "certificate accepted" */
 	const char *fallback;      /* --fallback HOST:PORT (with STEALTH_FALLBACK) */
 	unsigned skew_s;           /* accepted clock difference, either way */
 	unsigned max_conns_per_ip; /* per source address, every phase counted */

@@ -146,8 +146,10 @@ static int wsctl_handshake(struct wsctl *w)
 static void wsctl_on_io(struct rx *rx, struct rx_io *io, unsigned events)
 {
 	struct wsctl *w = (struct wsctl *)((char *)io - offsetof(struct wsctl, io));
-	if (stream_pump(&w->s, events) < 0)
-		return wsctl_fail(w, TUNNEL_ERR_SERVER_DOWN);
+	if (stream_pump(&w->s, events) < 0) {
+		log_info("control channel TLS: %s", stream_error(&w->s) ? stream_error(&w->s) : "failed");
+		return wsctl_fail(w, TUNNEL_ERR_TLS);
+	}
 	/* TLS: any event may have moved records, and plaintext may wait. */
 	bool readable = (events & RX_READ) || w->s.tls;
 	for (int i = 0; i < 8 && readable; i++) {
