@@ -8,6 +8,7 @@ int cmd_server(int argc, char **argv);
 int cmd_client(int argc, char **argv);
 int cmd_ping(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
+int cmd_cert(int argc, char **argv);
 
 struct auth_keys;
 /* --key VALUE (wiped from argv), --key-file PATH, WSFERRY_KEY (0 when unset):

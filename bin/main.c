@@ -15,6 +15,7 @@ static const char usage[] =
 	"usage: wsferry server [OPTIONS] [LISTEN_URL...]\n"
 	"       wsferry client [OPTIONS] SERVER_URL [-D [BIND:]PORT] [-L|-R [BIND:]PORT:HOST:HOSTPORT]\n"
 	"       wsferry keygen\n"
+	"       wsferry cert [--name NAME]... [--days N] [--out-cert F] [--out-key F]\n"
 	"       wsferry ping ws://HOST:PORT/ws [--name NAME]\n"
 	"       wsferry --help | --version\n"
 	"\n"
@@ -77,6 +78,8 @@ int main(int argc, char **argv)
 		return cmd_server(argc - 2, argv + 2);
 	if (strcmp(cmd, "client") == 0)
 		return cmd_client(argc - 2, argv + 2);
+	if (strcmp(cmd, "cert") == 0)
+		return cmd_cert(argc - 2, argv + 2);
 	if (strcmp(cmd, "keygen") == 0)
 		return cmd_keygen(argc - 2, argv + 2);
 	if (strcmp(cmd, "ping") == 0)

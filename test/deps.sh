@@ -5,7 +5,7 @@ set -e
 want="libbearssl-dev make gcc"
 if [ "${1:-}" = "test" ]; then
 	want="$want clang libclang-rt-14-dev python3 python3-websockets curl valgrind \
-		nodejs node-ws groff-base faketime tinyproxy nginx-light"
+		nodejs node-ws groff-base faketime tinyproxy nginx-light openssl ca-certificates"
 fi
 missing=""
 for p in $want; do

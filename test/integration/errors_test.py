@@ -50,7 +50,7 @@ def http_error(dp, method, host, port, timeout=w.T):
             s.sendall(('CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n' % (hp, hp)).encode())
         else:
             s.sendall(('GET http://%s/x HTTP/1.1\r\nHost: %s\r\n\r\n' % (hp, hp)).encode())
-        st, hd, body, head, rest = w.read_http_response(s, 'HEAD' if False else 'GET',
+        st, hd, body, head, rest = w.read_http_response(s, 'GET',
                                                         '%s error response' % method)
         return st, hd, body
     finally:
@@ -205,6 +205,63 @@ def main(suite):
         s.close()
     run('the proxy still works after all the failures', proxy_still_works)
 
+    def odd_domains():
+        cases = [('a' * 255, 'a 255-byte name'), ('a' * 64 + '.test', 'a 64-byte label'),
+                 ('bad..name', 'an empty label'), ('x/y', 'a slash'), ('x\x00y', 'a NUL byte'),
+                 ('[::1]', 'a bracketed IPv6 as a name'), ('1.2.3.4.5', 'five numbers')]
+        for name, what in cases:
+            s = w.connect(dp)
+            try:
+                s.sendall(b'\x05\x01\x00')
+                check(w.recv_exact(s, 2, 'method selection') == b'\x05\x00', 'method selection')
+                h = name.encode('latin-1')
+                s.sendall(b'\x05\x01\x00\x03' + bytes([len(h)]) + h + b'\x00\x50')
+                s.settimeout(15)
+                rep = w.read_socks_reply(s)[0]
+                check(rep != 0, 'a domain with %s was "connected"' % what)
+            finally:
+                s.close()
+        s = w.socks_connect(dp, '127.0.0.1', echo.port)
+        s.close()
+    run('SOCKS5 domains that cannot resolve (255 bytes, empty label, NUL, slash...) fail '
+        'cleanly', odd_domains, timeout=60)
+
+    def slowloris():
+        hp = w.free_port()
+        p = w.start_server(hp, ['--handshake-timeout', '1'], name='server-handshake-1s')
+        s = w.connect(hp)
+        try:
+            s.sendall(b'GET / HTTP/1.1\r\nHost: x\r\n')  # never finished
+            s.settimeout(6)
+            t0 = time.monotonic()
+            try:
+                got = w.recv_until_eof(s, what='the drop of an unfinished head')
+            except CaseFail as e:
+                raise CaseFail('--handshake-timeout 1: %s' % e)
+            took = time.monotonic() - t0
+            check(got == b'', 'an unfinished head got %r' % got[:60])
+            check(0.5 < took < 4, 'dropped after %.1f s with --handshake-timeout 1' % took)
+            # trickling bytes does not extend the deadline
+            s2 = w.connect(hp)
+            s2.settimeout(6)
+            t0 = time.monotonic()
+            closed = None
+            for i in range(40):
+                try:
+                    s2.sendall(b'X')
+                except OSError:
+                    closed = time.monotonic() - t0
+                    break
+                time.sleep(0.1)
+            s2.close()
+            check(closed is not None and closed < 4,
+                  'a head trickled a byte every 100 ms was not dropped within 4 s')
+        finally:
+            s.close()
+            p.stop()
+    run('--handshake-timeout 1: an unfinished head is dropped without a byte, trickling does '
+        'not help', slowloris, timeout=30)
+
     # ---- stealth ----
     def stealth_curl(path):
         r = w.curl(['-i', 'http://127.0.0.1:%d%s' % (sp, path)], timeout=10)
@@ -299,6 +356,34 @@ def main(suite):
         run('usage: %s %r (%s) exits 2 naming the problem' % (args[0], args[1], why), usage,
             ['client', ok_server] + args,
             [args[1], args[0], {'-L': '--local', '-D': '--dynamic'}[args[0]]])
+
+    def runtime_failures():
+        busy = socket.socket()
+        busy.bind(('127.0.0.1', 0))
+        busy.listen(1)
+        bp = busy.getsockname()[1]
+        try:
+            for args, names, what in (
+                    (['client', 'ws://127.0.0.1:1', '-D', str(bp)], [str(bp)], '-D on a bound port'),
+                    (['client', 'ws://127.0.0.1:1', '-L', '%d:127.0.0.1:1' % bp], [str(bp)],
+                     '-L on a bound port'),
+                    (['server', 'ws://127.0.0.1:%d' % bp], [str(bp)], 'server on a bound port'),
+                    (['client', 'ws://nonexistent.invalid:80', '-D', str(w.free_port())],
+                     ['nonexistent.invalid'], 'an unresolvable server host')):
+                try:
+                    r = subprocess.run([w.WSFERRY] + args, stdin=subprocess.DEVNULL,
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=15)
+                except subprocess.TimeoutExpired:
+                    raise CaseFail('%s: wsferry kept running' % what)
+                err = r.stderr.decode(errors='replace')
+                check(r.returncode == 1, '%s: exit %d, expected 1 (%r)' % (what, r.returncode,
+                                                                          err[-200:]))
+                check(any(n in err for n in names), '%s: the message does not name %s: %r'
+                      % (what, names, err[-200:]))
+        finally:
+            busy.close()
+    run('runtime failures (port in use, unresolvable server) exit 1 naming the problem',
+        runtime_failures, timeout=40)
 
     def missing_value():
         usage(['client', ok_server, '-L'], ['-L', '--local'])

@@ -16,6 +16,7 @@ import json
 import os
 import socket
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wsfutil as w  # noqa: E402
@@ -36,17 +37,20 @@ def main(suite):
         origin6 = None
         why6 = str(e)
     echo = w.TCPServer(w.echo_handler)
-    sp, dp, lp, lep, adp = w.free_ports(5)
+    sink_l = w.TCPServer(w.sink_handler)
+    sp, dp, lp, lep, adp, lsink = w.free_ports(6)
     w.start_server(sp)
     url = 'ws://127.0.0.1:%d' % sp
     w.start_client(url, ['-D', '127.0.0.1:%d' % dp,
                          '-L', '%d:127.0.0.1:%d' % (lp, origin.port),
-                         '-L', '127.0.0.1:%d:localhost:%d' % (lep, echo.port)],
-                   wait_ports=[dp, lp, lep])
+                         '-L', '127.0.0.1:%d:localhost:%d' % (lep, echo.port),
+                         '-L', '%d:127.0.0.1:%d' % (lsink, sink_l.port)],
+                   wait_ports=[dp, lp, lep, lsink])
     w.start_client(url, ['-D', str(adp), '--proxy-user', USER, '--proxy-pass', PASSWORD],
                    wait_ports=[adp], name='client-auth')
     proxy = '127.0.0.1:%d' % dp
     run = suite.run
+    state = {'lsink': lsink}
 
     # ---- SOCKS5 with curl ----
     def socks5_hostname():
@@ -230,6 +234,115 @@ def main(suite):
             s.close()
     run('plain proxy: GET https://... is refused with a 4xx', plain_https_refused)
 
+    origin_b = w.HTTPOrigin('127.0.0.1')
+    state['origin_b'] = origin_b
+
+    def get_req(o, path, extra='', method='GET', version='1.1', body=b''):
+        h = ('%s %s HTTP/%s\r\nHost: 127.0.0.1:%d\r\n%s' % (method, o.url(path), version,
+                                                          o.port, extra))
+        if body:
+            h += 'Content-Length: %d\r\n' % len(body)
+        return (h + '\r\n').encode() + body
+
+    def expect(s, o, path, what, method='GET', pre=b''):
+        st, hd, body, head, rest = w.read_http_response(s, method, what, pre=pre)
+        check(st == 200, '%s: status %d' % (what, st))
+        if method == 'HEAD':
+            check(body == b'', '%s: HEAD response with a body' % what)
+        else:
+            check(body == hello(o, path), '%s: body %r' % (what, body[:80]))
+        return rest, hd
+
+    def plain_pipelined():
+        s = w.connect(dp)
+        try:
+            s.sendall(get_req(origin, '/p1') + get_req(origin, '/p2') + get_req(origin, '/p3'))
+            rest = b''
+            for i, p in enumerate(('/p1', '/p2', '/p3')):
+                rest, _ = expect(s, origin, p, 'pipelined response %d' % (i + 1), pre=rest)
+            check(rest == b'', 'stray bytes after the third response: %r' % rest[:40])
+        finally:
+            s.close()
+    run('plain proxy: three GETs pipelined in one write answered in order', plain_pipelined)
+
+    def plain_host_change():
+        s = w.connect(dp)
+        try:
+            for i, (o, p) in enumerate(((origin, '/h1'), (origin_b, '/h2'), (origin, '/h3'))):
+                s.sendall(get_req(o, p))
+                expect(s, o, p, 'response %d (host %s)' % (i + 1, 'A' if o is origin else 'B'))
+        finally:
+            s.close()
+    run('plain proxy: one kept-alive connection, requests to host A, B, A', plain_host_change)
+
+    def plain_host_change_pipelined():
+        s = w.connect(dp)
+        try:
+            s.sendall(get_req(origin, '/x1') + get_req(origin_b, '/x2') + get_req(origin, '/x3'))
+            rest = b''
+            for i, (o, p) in enumerate(((origin, '/x1'), (origin_b, '/x2'), (origin, '/x3'))):
+                rest, _ = expect(s, o, p, 'pipelined response %d' % (i + 1), pre=rest)
+            check(rest == b'', 'stray bytes after the third response: %r' % rest[:40])
+        finally:
+            s.close()
+    run('plain proxy: requests to hosts A, B, A pipelined in one write', plain_host_change_pipelined)
+
+    def plain_head_then_get():
+        s = w.connect(dp)
+        try:
+            s.sendall(get_req(origin, '/hd', method='HEAD'))
+            expect(s, origin, '/hd', 'HEAD response', 'HEAD')
+            s.sendall(get_req(origin_b, '/after-head'))
+            expect(s, origin_b, '/after-head', 'GET to another host after a HEAD')
+            s.sendall(get_req(origin, '/hd2', method='HEAD') + get_req(origin, '/after-head2'))
+            rest, _ = expect(s, origin, '/hd2', 'pipelined HEAD', 'HEAD')
+            rest, _ = expect(s, origin, '/after-head2', 'GET pipelined behind a HEAD', pre=rest)
+            check(rest == b'', 'stray bytes after the GET behind a HEAD: %r' % rest[:40])
+        finally:
+            s.close()
+    run('plain proxy: HEAD (Content-Length, no body) then GETs on the same connection',
+        plain_head_then_get)
+
+    def plain_post_then_get():
+        s = w.connect(dp)
+        try:
+            data = os.urandom(200000)
+            s.sendall(get_req(origin, '/pp1', method='POST', body=data))
+            st, hd, body, head, rest = w.read_http_response(s, what='POST response')
+            got = json.loads(body)
+            check(st == 200 and got['len'] == len(data) and got['sha256'] == w.sha(data),
+                  'POST: %d %r' % (st, got))
+            s.sendall(get_req(origin_b, '/after-post'))
+            expect(s, origin_b, '/after-post', 'GET to another host after a POST')
+            chunks = [os.urandom(n) for n in (10, 70000, 1)]
+            chunked = b''.join(b'%x\r\n' % len(c) + c + b'\r\n' for c in chunks) + b'0\r\n\r\n'
+            s.sendall(('POST %s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n'
+                       % origin.url('/chunked')).encode() + chunked + get_req(origin, '/after-chunked'))
+            st, hd, body, head, rest = w.read_http_response(s, what='chunked POST response')
+            got = json.loads(body)
+            whole = b''.join(chunks)
+            check(st == 200 and got.get('len') == len(whole) and got['sha256'] == w.sha(whole),
+                  'chunked POST: %d %r' % (st, got))
+            rest, _ = expect(s, origin, '/after-chunked', 'GET pipelined behind a chunked POST',
+                             pre=rest)
+            check(rest == b'', 'stray bytes after the last response: %r' % rest[:40])
+        finally:
+            s.close()
+    run('plain proxy: POST (length and chunked) then GETs on the same connection',
+        plain_post_then_get)
+
+    def plain_http10():
+        s = w.connect(dp)
+        try:
+            s.sendall(get_req(origin, '/ten', version='1.0'))
+            st, hd, body, head, rest = w.read_http_response(s, what='HTTP/1.0 response')
+            check(st == 200 and body == hello(origin, '/ten'), '%d %r' % (st, body[:60]))
+            check(w.recv_until_eof(s, what='close after an HTTP/1.0 response') == b'',
+                  'bytes after the response')
+        finally:
+            s.close()
+    run('plain proxy: an HTTP/1.0 request is answered, then the connection closes', plain_http10)
+
     # ---- pipelining ----
     def socks_pipelined():
         early = os.urandom(20000)
@@ -264,6 +377,68 @@ def main(suite):
         finally:
             s.close()
     run('SOCKS5 with RFC 1929: greeting+auth+request+data in one write', socks_pipelined_auth)
+
+    def big_pipelined():
+        for how in ('SOCKS5', 'CONNECT'):
+            early = os.urandom(300000)
+            got = b''
+            if how == 'SOCKS5':
+                s, rep = w.socks_open(dp, '127.0.0.1', echo.port, early=early, pipeline=True,
+                                      timeout=15)
+                check(rep == 0, 'REP 0x%02x' % rep)
+            else:
+                s = w.connect(dp, timeout=15)
+                s.sendall(b'CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: x\r\n\r\n' % echo.port + early)
+                st, hd, body, head, got = w.read_http_response(s, 'HEAD', 'CONNECT reply')
+                check(st == 200, 'CONNECT answered %d' % st)
+            try:
+                got += w.recv_exact(s, len(early) - len(got), 'echo of 300 KB sent ahead')
+                check(got == early, '%s: 300 KB sent ahead of the reply came back different' % how)
+            finally:
+                s.close()
+    run('SOCKS5 and CONNECT: 300 KB sent in the same write as the request are all delivered',
+        big_pipelined)
+
+    def fin_before_reply():
+        sink = w.TCPServer(w.sink_handler)
+        try:
+            for how in ('SOCKS5', 'CONNECT', '-L'):
+                data = os.urandom(1 << 20)
+                if how == '-L':
+                    c = state.get('lsink')
+                    s = w.connect(c, timeout=15)
+                    s.sendall(data)
+                elif how == 'SOCKS5':
+                    s = w.connect(dp, timeout=15)
+                    s.sendall(b'\x05\x01\x00' + w.socks_request('127.0.0.1', sink.port) + data)
+                else:
+                    s = w.connect(dp, timeout=15)
+                    s.sendall(b'CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: x\r\n\r\n' % sink.port + data)
+                s.shutdown(socket.SHUT_WR)  # FIN before any reply
+                try:
+                    if how == 'SOCKS5':
+                        check(w.recv_exact(s, 2, 'method selection') == b'\x05\x00', 'selection')
+                        rep = w.read_socks_reply(s)[0]
+                        check(rep == 0, 'REP 0x%02x' % rep)
+                        rest = b''
+                    elif how == 'CONNECT':
+                        st, hd, body, head, rest = w.read_http_response(s, 'HEAD', 'CONNECT reply')
+                        check(st == 200, 'CONNECT answered %d' % st)
+                    else:
+                        rest = b''
+                    r = (sink_l if how == '-L' else sink).result(15, '%s sink verdict' % how)
+                    check(r[1] == len(data) and r[2] == w.sha(data),
+                          '%s: the destination got %d of %d bytes sent with a FIN before the reply'
+                          % (how, r[1], len(data)))
+                    reply = rest + w.recv_until_eof(s, what='%s reply after our early FIN' % how)
+                    check(reply == ('%d %s\n' % (len(data), w.sha(data))).encode(),
+                          '%s: reply %r' % (how, reply[:80]))
+                finally:
+                    s.close()
+        finally:
+            sink.close()
+    run('request + 1 MiB + FIN before any reply (SOCKS5, CONNECT, -L): all delivered, reply '
+        'arrives', fin_before_reply)
 
     def connect_pipelined():
         early = os.urandom(10000)
@@ -397,11 +572,60 @@ def main(suite):
                 s.close()
     run('-L to localhost:PORT: echo round trips and clean close', local_forward_echo)
 
+    # ---- IPv6 listeners and a path prefix ----
+    def ipv6_listeners():
+        try:
+            sp6, dp6 = w.free_port('::1'), w.free_port('::1')
+        except OSError as e:
+            raise CaseSkip('no ::1 here: %s' % e)
+        w.start_server(sp6, host='::1', name='server-v6')
+        p = w.Proc([w.WSFERRY, 'client', 'ws://[::1]:%d' % sp6, '-D', '[::1]:%d' % dp6], 'client-v6')
+        w.wait_port(dp6, '::1', proc=p)
+        body = w.curl_ok(['--socks5-hostname', '[::1]:%d' % dp6, origin.url('/six')])
+        check(body == hello(origin, '/six'), 'body %r' % body[:60])
+        body = w.curl_ok(['-x', 'http://[::1]:%d' % dp6, origin.url('/six-plain')])
+        check(body == hello(origin, '/six-plain'), 'plain body %r' % body[:60])
+    run('server on ws://[::1]:PORT, client -D [::1]:PORT', ipv6_listeners)
+
+    def path_prefix():
+        psp, pdp, bdp = w.free_ports(3)
+        w.start_server(psp, path='/s3cr3t', name='server-prefix')
+        w.start_client('ws://127.0.0.1:%d/s3cr3t' % psp, ['-D', str(pdp)], wait_ports=[pdp],
+                       name='client-prefix')
+        body = w.curl_ok(['--socks5-hostname', '127.0.0.1:%d' % pdp, origin.url('/pre')])
+        check(body == hello(origin, '/pre'), 'body %r' % body[:60])
+        bad = w.start_client('ws://127.0.0.1:%d/wrong' % psp, ['-D', str(bdp)], wait_ports=[bdp],
+                             name='client-wrong-prefix')
+        s, rep = w.socks_open(bdp, '127.0.0.1', echo.port)
+        s.close()
+        check(rep == 1, 'wrong path: REP 0x%02x, expected 0x01' % rep)
+        time.sleep(0.2)
+        log = bad.stderr_text().lower()
+        check('path' in log or 'key' in log, 'the client does not say what probably went wrong:\n'
+              + bad.tail())
+        r = w.curl(['-i', 'http://127.0.0.1:%d/s3cr3t' % psp])
+        check(r.stdout == b'' and r.returncode == 52,
+              'plain GET of the tunnel path: %d bytes, curl exit %d' % (len(r.stdout), r.returncode))
+    run('server on a path prefix: the right path works, a wrong one gets 0x01 and a log line, '
+        'a plain GET of the path gets nothing', path_prefix)
+
+    def non_loopback_warning():
+        port = w.free_port('0.0.0.0')
+        p = w.start_client('ws://127.0.0.1:%d' % sp, ['-D', '0.0.0.0:%d' % port], wait_ports=[port],
+                           name='client-0.0.0.0')
+        time.sleep(0.1)
+        check('warn' in p.stderr_text().lower(),
+              'no warning for a proxy on 0.0.0.0 without --proxy-user:\n' + p.tail())
+        p.stop()
+    run('-D 0.0.0.0:PORT without credentials starts with a warning', non_loopback_warning)
+
     suite.check_processes()
     origin.close()
+    origin_b.close()
     if origin6:
         origin6.close()
     echo.close()
+    sink_l.close()
 
 
 if __name__ == '__main__':

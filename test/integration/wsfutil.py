@@ -15,7 +15,6 @@ Every wait is bounded; every loop has a count or a deadline.
 
 import hashlib
 import http.server
-import io
 import json
 import os
 import queue
@@ -193,28 +192,78 @@ def cleanup_logs():
             p.cleanup()
 
 
-def free_port(host='127.0.0.1'):
+def _port_range():
+    """Ports below the kernel's ephemeral range: a port we release for a
+    moment (a server restart) is then never handed to someone else's
+    bind(0) or outgoing connection meanwhile."""
+    try:
+        with open('/proc/sys/net/ipv4/ip_local_port_range') as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    if low > 12000:
+        return 10000, low - 1
+    return None
+
+
+_rng = __import__('random').Random(os.getpid() ^ int(time.time() * 1000))
+
+
+def _bind_ok(host, port):
     fam = socket.AF_INET6 if ':' in host else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_STREAM)
     try:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-    finally:
+        s.bind((host, port))
+        return s
+    except OSError:
         s.close()
+        return None
 
 
 def free_ports(n, host='127.0.0.1'):
-    """n distinct free ports (held open while choosing, so no duplicates)."""
+    """n distinct free ports (held open while choosing, so no duplicates),
+    from below the ephemeral range when there is one."""
     socks = []
     try:
+        rng = _port_range()
         for _ in range(n):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind((host, 0))
+            s = None
+            if rng:
+                for _ in range(200):
+                    port = _rng.randint(*rng)
+                    if listening(port) or not _bind_ok_all(port):
+                        continue
+                    s = _bind_ok(host, port)
+                    if s:
+                        break
+            if s is None:
+                s = socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET,
+                                  socket.SOCK_STREAM)
+                s.bind((host, 0))
             socks.append(s)
         return [s.getsockname()[1] for s in socks]
     finally:
         for s in socks:
             s.close()
+
+
+def _bind_ok_all(port):
+    """Free on 0.0.0.0 and :: (nothing claims it in any form)."""
+    for h in ('0.0.0.0', '::'):
+        try:
+            t = _bind_ok(h, port)
+        except OSError:
+            t = None
+        if t is None:
+            if h == '::' and not socket.has_ipv6:
+                continue
+            return False
+        t.close()
+    return True
+
+
+def free_port(host='127.0.0.1'):
+    return free_ports(1, host)[0]
 
 
 def port_open(port, host='127.0.0.1', timeout=0.5):
@@ -341,8 +390,10 @@ class Suite:
     def wanted(self, name):
         return not self.filters or any(f in name for f in self.filters)
 
-    def run(self, name, fn, *args, timeout=60.0):
-        if not self.wanted(name):
+    def run(self, name, fn, *args, timeout=60.0, always=False):
+        """Runs one case; True, False, or None when filtered out or skipped.
+        always: run even when filtered out (setup other cases need)."""
+        if not always and not self.wanted(name):
             return None
         t = time.monotonic()
 
@@ -375,7 +426,21 @@ class Suite:
                 print('ok   %s (%.1f s)' % (name, time.monotonic() - t), flush=True)
         else:
             self.failed += 1
+            self._report_deaths()
         return ok
+
+    def _report_deaths(self):
+        """After a failure: say once if a wsferry we started died by itself
+        (later failures are then probably its consequence)."""
+        with _PROCS_LOCK:
+            procs = [p for p in _PROCS if p.wsferry and not p.stopped_by_us
+                     and p.p.poll() is not None and not getattr(p, 'death_reported', False)]
+        for p in procs:
+            p.death_reported = True
+            san = p.sanitizer_lines()
+            print('    NOTE: %s (pid %d) died by itself with exit %s%s; later failures may '
+                  'follow from it' % (p.name, p.pid, p.p.returncode,
+                                      (': ' + san[0].strip()) if san else ''), flush=True)
 
     def check_processes(self, name='wsferry processes exit 0 on SIGTERM, no sanitizer reports'):
         """Stops every wsferry started so far and checks how each ended."""
@@ -543,10 +608,12 @@ def socks_connect(proxy_port, host, port, **kw):
 
 # ---------------------------------------------------------------- HTTP
 
-def read_http_response(s, method='GET', what='HTTP response'):
-    """Reads one response: (status, headers {lower: value}, body, raw head).
-    Body framed by Content-Length, chunked, or until EOF."""
-    buf = bytearray()
+def read_http_response(s, method='GET', what='HTTP response', pre=b''):
+    """Reads one response: (status, headers {lower: value}, body, raw head,
+    rest). Body framed by Content-Length, chunked, or until EOF. pre: bytes
+    already read (the rest of a previous response on this connection); rest:
+    bytes read beyond this response (pipelined responses)."""
+    buf = bytearray(pre)
     for _ in range(10000):
         i = buf.find(b'\r\n\r\n')
         if i >= 0:
@@ -694,8 +761,25 @@ class _OriginHandler(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self):
         self.server.stats['requests'].append((self.command, self.path, dict(self.headers)))
-        n = int(self.headers.get('Content-Length', '0'))
         h = hashlib.sha256()
+        if 'chunked' in self.headers.get('Transfer-Encoding', '').lower():
+            total = 0
+            for _ in range(1 << 20):
+                line = self.rfile.readline(4096)
+                size = int(line.split(b';')[0].strip() or b'0', 16)
+                if size == 0:
+                    for _ in range(100):  # trailers up to the empty line
+                        if self.rfile.readline(4096) in (b'\r\n', b'\n', b''):
+                            break
+                    break
+                data = self.rfile.read(size)
+                h.update(data)
+                total += len(data)
+                self.rfile.readline(16)
+            body = json.dumps({'len': total, 'sha256': h.hexdigest(), 'path': self.path,
+                               'chunked': True}).encode()
+            return self._send(200, body, 'application/json')
+        n = int(self.headers.get('Content-Length', '0'))
         left = n
         for _ in range(n // 1024 + 2):
             if left <= 0:
@@ -714,6 +798,9 @@ class _ThreadingHTTPServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 256
+
+    def handle_error(self, request, client_address):
+        pass  # resets by design (tests cut connections); keep the output clean
 
 
 class HTTPOrigin:
