@@ -232,10 +232,7 @@ static int positional_server(void *ctx, const char *val, const char **why)
 	}
 	if (url_parse(val, &c->cfg.server, why) < 0)
 		return -1;
-	if (c->cfg.server.scheme == URL_TLS) {
-		*why = "tls:// (raw TLS without WebSocket) is not in this build yet; use wss://";
-		return -1;
-	}
+
 	c->have_server = true;
 	c->server_from_file = c->in_file;
 	return 0;

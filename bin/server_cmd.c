@@ -83,10 +83,7 @@ static int add_listen(struct server_config *cfg, const char *s, const char **why
 	struct url *u = &cfg->listen[cfg->nlisten];
 	if (url_parse(s, u, why) < 0)
 		return -1;
-	if (u->scheme == URL_TLS) {
-		*why = "tls:// (raw TLS without WebSocket) is not in this build yet; use wss://";
-		return -1;
-	}
+
 	cfg->nlisten++;
 	return 0;
 }

@@ -193,6 +193,7 @@ static void tunnel_begin(void *arg, int ws_fd, enum tunnel_err err)
 	                       .owner = ts->owner, .filter = ts->filter};
 	ts->filter = NULL;
 	a.ws = ws;
+	a.raw = c->cfg->server.scheme == URL_TLS;
 	relay_start(&c->rx, &c->conns, &c->cfg->relay, &a);
 	tunnel_start_free(ts);
 }
@@ -377,7 +378,7 @@ static int client_tls_setup(struct client *c)
 	const struct client_config *cfg = c->cfg;
 	char err[TLS_ERRLEN];
 	int rc = 0;
-	if (cfg->server.scheme != URL_WSS)
+	if (cfg->server.scheme == URL_WS)
 		return 0;
 	if (cfg->insecure) {
 		tls_client_cfg_init_insecure(&c->tls);

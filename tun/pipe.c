@@ -115,7 +115,7 @@ static void pipe_on_io1(struct rx *rx, struct rx_io *io, unsigned events)
 }
 
 int pipe_start(struct rx *rx, struct conn_list *list, unsigned id, struct conn_peer *peer,
-               struct stream *a, int b, struct buf *a_to_b)
+               struct stream *a, int b, struct buf *a_to_b, bool a_eof)
 {
 	struct pipe *p = calloc(1, sizeof(*p));
 	if (!p) {
@@ -135,6 +135,7 @@ int pipe_start(struct rx *rx, struct conn_list *list, unsigned id, struct conn_p
 		p->dir[0].buf = *a_to_b; /* bytes already read from a */
 		*a_to_b = (struct buf){0};
 	}
+	p->dir[0].eof = a_eof;
 	pipe_update(p);
 	return 0;
 }

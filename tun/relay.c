@@ -49,6 +49,7 @@ struct relay {
 	bool ping_queued, ping_outstanding, pong_queued;
 	bool early_stalled;         /* the filter needs more bytes than early holds */
 	bool switching;             /* next request is for another host: hand over */
+	bool raw;                   /* tls:// — bytes as they are, no WebSocket frames */
 	size_t head_scanned;
 	struct tunnel_expect expect; /* client role, until the 101 */
 	uint8_t pong[WS_MAX_CTRL_PAYLOAD];
@@ -131,6 +132,12 @@ static void up_frame(struct relay *r, size_t len)
 {
 	uint8_t hdr[WS_MAX_HEADER], key[4];
 	const uint8_t *mask = NULL;
+	if (r->raw) { /* tls://: the payload goes out as it is */
+		r->up.off = HDR_ROOM;
+		r->up.len = (uint32_t)len;
+		r->bytes_up += len;
+		return;
+	}
 	if (is_client(r)) {
 		rand_bytes(key, sizeof(key)); /* RFC 6455 §5.3: fresh key per frame */
 		mask = key;
@@ -160,6 +167,17 @@ static void up_queue_controls(struct relay *r)
 {
 	if (buf_len(&r->up) > 0 || r->close_sent)
 		return;
+	if (r->raw) {
+		/* tls://: TLS 1.2 has no half-close (a close_notify must be answered
+		 * at once, RFC 5246 §7.2.1), so our FIN is a TCP FIN under the last
+		 * record, once every record is out. There are no pings. */
+		if (r->close_queued && buf_len(&r->early) == 0 && stream_flushed(&r->ws)) {
+			shutdown(r->ws.fd, SHUT_WR);
+			r->close_sent = true;
+		}
+		r->ping_queued = r->pong_queued = false;
+		return;
+	}
 	if (r->pong_queued) {
 		up_control(r, WS_OP_PONG, r->pong, r->pong_len);
 		r->pong_queued = false;
@@ -294,6 +312,10 @@ static int down_read(struct relay *r)
 	long n = stream_read(&r->ws, buf_tail(&r->down), room);
 	if (n == -EAGAIN)
 		return 0;
+	if (n == 0 && r->raw && !r->handshake) {
+		r->close_rcvd = true; /* tls://: the peer's close_notify is its FIN */
+		return 0;
+	}
 	if (n <= 0) {
 		/* ws EOF without a close frame: the tunnel broke (or, before the 101,
 		 * the server would not talk to us). */
@@ -347,8 +369,23 @@ static void down_event(struct relay *r, const struct ws_event *ev, size_t used)
 }
 
 /* Parses and delivers what is buffered. 0, or -1 to abort. */
+/* tls://: everything after the 101 is payload. */
+static int down_process_raw(struct relay *r)
+{
+	for (;;) {
+		int w = down_write_pending(r);
+		if (w <= 0)
+			return w;
+		if (buf_len(&r->down) == 0)
+			return 0;
+		r->down_pending = (uint32_t)buf_len(&r->down);
+	}
+}
+
 static int down_process(struct relay *r)
 {
+	if (r->raw)
+		return down_process_raw(r);
 	for (;;) {
 		int w = down_write_pending(r);
 		if (w <= 0)
@@ -500,7 +537,7 @@ static uint64_t relay_next_due(const struct relay *r)
 	uint64_t due = 0;
 	if (o->idle_ms)
 		due = r->last_tx_ms + o->idle_ms;
-	if (o->keepalive_ms) {
+	if (o->keepalive_ms && !r->raw) { /* tls:// has no ping */
 		uint64_t k = r->last_rx_ms + o->keepalive_ms;
 		if (r->ping_outstanding)
 			k += o->pong_timeout_ms;
@@ -534,7 +571,8 @@ static void relay_on_timer(struct rx *rx, struct rx_timer *t)
 		log_info("c%u peer did not answer a ping: closing", r->link.id);
 		return relay_abort(r);
 	}
-	if (o->keepalive_ms && !r->ping_outstanding && now - r->last_rx_ms >= o->keepalive_ms) {
+	if (o->keepalive_ms && !r->raw && !r->ping_outstanding &&
+	    now - r->last_rx_ms >= o->keepalive_ms) {
 		r->ping_queued = r->ping_outstanding = true;
 		if (up_flush(r) < 0)
 			return relay_abort(r);
@@ -564,6 +602,7 @@ int relay_start(struct rx *rx, struct conn_list *list, const struct relay_opts *
 	r->on_open = a->on_open;
 	r->owner = a->owner;
 	r->filter = a->filter;
+	r->raw = a->raw;
 	r->handshake = a->role == WS_ROLE_CLIENT;
 	r->hs_err = TUNNEL_ERR_SERVER_DOWN; /* until the server says otherwise */
 	if (a->expect)

@@ -49,6 +49,7 @@ struct relay_args {
 	void *owner;
 	struct http_filter *filter; /* plain HTTP proxying (owned from here on) */
 	struct conn_peer *peer;   /* server: the client's address, counted */
+	bool raw;                 /* tls://: no WebSocket frames after the 101 */
 };
 
 /* Starts relaying. In client role the relay first waits for the 101 and

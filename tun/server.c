@@ -136,7 +136,7 @@ static void drain_input(struct stream *s)
 
 /* --fallback: the real web server gets the whole connection, bytes already
  * read included, so this port answers exactly as that site does. */
-static void head_conn_fallback(struct head_conn *hc)
+static void head_conn_fallback(struct head_conn *hc, bool eof)
 {
 	struct server *srv = hc->srv;
 	int fd = net_connect(&srv->fallback);
@@ -148,7 +148,7 @@ static void head_conn_fallback(struct head_conn *hc)
 	rx_io_del(&srv->rx, &hc->io);
 	struct buf in = hc->in;
 	hc->in = (struct buf){0};
-	pipe_start(&srv->rx, &srv->conns, hc->link.id, hc->link.peer, &hc->s, fd, &in);
+	pipe_start(&srv->rx, &srv->conns, hc->link.id, hc->link.peer, &hc->s, fd, &in, eof);
 	hc->s.fd = -1;
 	hc->s.tls = NULL;
 	head_conn_destroy(&hc->link);
@@ -163,7 +163,7 @@ static void head_conn_drop(struct head_conn *hc, const char *why)
 	                                                   : "handed to --fallback");
 	switch (hc->srv->cfg->stealth) {
 	case STEALTH_FALLBACK:
-		head_conn_fallback(hc);
+		head_conn_fallback(hc, false);
 		return;
 	case STEALTH_DECOY:
 		drain_input(&hc->s);
@@ -262,7 +262,8 @@ static void head_conn_route(struct head_conn *hc, size_t head_len)
 	const char *q = memchr(req.target.p, '?', req.target.len);
 	struct http_slice path = {req.target.p, q ? (size_t)(q - req.target.p) : req.target.len};
 	struct handoff h = {.s = hc->s, .id = hc->link.id, .addr = hc->addr,
-	                    .peer = hc->link.peer, .in = hc->in, .head_len = head_len, .req = &req};
+	                    .peer = hc->link.peer, .in = hc->in, .head_len = head_len, .req = &req,
+	                    .raw = hc->listener->url->scheme == URL_TLS};
 	/* Endpoints own the fd from here on, in every outcome. */
 	rx_io_del(&hc->srv->rx, &hc->io);
 	if (accept_page_wanted(hc, &req, path)) {
@@ -311,7 +312,11 @@ static void head_conn_on_io(struct rx *rx, struct rx_io *io, unsigned events)
 	}
 	if (n <= 0) {
 		log_debug("c%u closed before a whole request", hc->link.id);
-		head_conn_destroy(&hc->link);
+		/* --fallback: the real site sees the same bytes and the same FIN. */
+		if (n == 0 && buf_len(&hc->in) && hc->srv->cfg->stealth == STEALTH_FALLBACK)
+			head_conn_fallback(hc, true);
+		else
+			head_conn_destroy(&hc->link);
 		return;
 	}
 	buf_produced(&hc->in, (size_t)n);
@@ -348,8 +353,12 @@ static void server_refuse_peer(struct server *srv, const struct net_addr *peer,
 		return;
 	srv->perip_logged_ms = now;
 	char a[NET_ADDR_STRLEN];
-	log_warn("%s already holds %u connections (--max-conns-per-ip): refusing more",
-	         net_addr_str(peer, a, sizeof(a)), cp->count);
+	net_addr_str(peer, a, sizeof(a));
+	char *port = strrchr(a, ':'); /* the address holds the count, not the port */
+	if (port)
+		*port = '\0';
+	log_warn("%s already holds %u connections (--max-conns-per-ip): refusing more", a,
+	         cp->count);
 }
 
 static void server_take(struct listener *l, int fd, const struct net_addr *peer)

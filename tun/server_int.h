@@ -48,6 +48,7 @@ struct handoff {
 	size_t head_len;
 	const struct http_request *req;
 	struct conn_peer *peer;   /* counted per source address */
+	bool raw;                 /* tls:// listener: no WebSocket frames after the 101 */
 };
 
 /* Endpoints own h->s from the call on (closing it themselves on failure) and

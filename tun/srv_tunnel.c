@@ -22,6 +22,7 @@ struct srv_tunnel {
 	struct server *srv;
 	struct dial dial;
 	struct stream client;   /* the tunnel client's connection */
+	bool raw;               /* tls:// */
 	struct buf in;          /* pipelined frames behind the head */
 	size_t resp_len;
 	char resp[RESP_101_MAX];
@@ -71,6 +72,7 @@ static void srv_tunnel_dialled(struct dial *d, int fd, enum tunnel_err err)
 	if (peer)
 		peer->count++; /* held across the free below, released after relay_start */
 	struct stream client = t->client;
+	bool raw = t->raw;
 	struct buf in = t->in;
 	t->in = (struct buf){0};
 	char resp[RESP_101_MAX];
@@ -79,7 +81,7 @@ static void srv_tunnel_dialled(struct dial *d, int fd, enum tunnel_err err)
 	srv_tunnel_free(t);
 	struct relay_args a = {.id = id, .tcp_fd = fd, .ws = client, .role = WS_ROLE_SERVER,
 	                       .ws_in = &in, .preamble = resp, .preamble_len = resp_len,
-	                       .peer = peer};
+	                       .peer = peer, .raw = raw};
 	relay_start(&srv->rx, &srv->conns, &srv->cfg->relay, &a);
 	if (peer)
 		conn_peer_put(&srv->conns, peer);
@@ -115,6 +117,7 @@ int srv_tunnel_accept(struct server *srv, struct handoff *h, const struct tunnel
 	}
 	t->srv = srv;
 	t->client = h->s;
+	t->raw = h->raw;
 	t->resp_len = server_101(srv, req, key, key_len, t->resp, sizeof(t->resp));
 	conn_list_add_as(&srv->conns, &t->link, srv_tunnel_destroy, h->id, h->peer);
 	memcpy(t->target, req->target, req->target_len + 1);
