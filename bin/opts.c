@@ -64,11 +64,16 @@ static char *read_config(const char *path)
 
 static const struct opt *find_long(const struct opt *t, const char *name, size_t len);
 
+/* The file's text: option values point into it for the life of the process. */
+static char *config_text;
+
 int opts_parse_file(const struct opt *table, const char *path, void *ctx)
 {
 	char *text = read_config(path);
 	if (!text)
 		return -1;
+	free(config_text);
+	config_text = text;
 	unsigned line = 0;
 	for (char *p = text; p && *p;) {
 		char *nl = strchr(p, '\n');
