@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/splice.h"
 #include "core/rand.h"
 #include "proto/ws.h"
 #include "tun/httpfilter.h"
@@ -469,5 +470,6 @@ int client_main(const struct client_config *cfg)
 	rx_free(&c->rx);
 	free(c);
 	buf_pool_drain();
+	splice_pool_drain();
 	return rc == 0 ? 0 : 1;
 }

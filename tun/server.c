@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/splice.h"
 #include "proto/tunnel.h"
 #include "tun/pipe.h"
 #include "proto/ws.h"
@@ -624,5 +625,6 @@ int server_main(const struct server_config *cfg)
 	free(srv->replay.slots);
 	free(srv);
 	buf_pool_drain();
+	splice_pool_drain();
 	return rc == 0 ? 0 : 1;
 }
