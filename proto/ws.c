@@ -787,3 +787,21 @@ size_t ws_control_frame(uint8_t out[WS_MAX_HEADER + WS_MAX_CTRL_PAYLOAD], enum w
 		ws_mask(out + hn, n, mask, 0);
 	return hn + n;
 }
+
+uint64_t ws_parser_payload_left(const struct ws_parser *p)
+{
+	if (p->err || !p->in_frame || p->role != WS_ROLE_CLIENT || p->msg_op != WS_OP_BINARY)
+		return 0;
+	return p->frame_left;
+}
+
+void ws_parser_skip(struct ws_parser *p, uint64_t n)
+{
+	if (n > ws_parser_payload_left(p))
+		return;
+	p->frame_left -= n;
+	p->first_pending = false;
+	p->in_frame = p->frame_left != 0;
+	if (p->frame_fin && !p->frame_left)
+		p->msg_op = 0;
+}

@@ -103,6 +103,12 @@ void ws_parser_init(struct ws_parser *p, enum ws_role role, uint64_t max_message
 enum ws_rc ws_parser_feed(struct ws_parser *p, uint8_t *in, size_t len, size_t *used,
                           struct ws_event *ev);
 
+/* Payload bytes of the open frame the caller may move itself (splice)
+ * instead of feeding them: only unmasked binary frames (client role), else
+ * 0. ws_parser_skip accounts n <= that many bytes as consumed. */
+uint64_t ws_parser_payload_left(const struct ws_parser *p);
+void ws_parser_skip(struct ws_parser *p, uint64_t n);
+
 /* Close code to send for a parser error (1002, 1007, 1009), 0 for CLOSED. */
 uint16_t ws_rc_close_code(enum ws_rc rc);
 const char *ws_strerror(enum ws_rc rc);

@@ -20,6 +20,7 @@
 #include "tun/httpfilter.h"
 
 #define HDR_ROOM WS_MAX_HEADER /* reserved in front of each up payload */
+#define DOWN_SPLICE_MIN 16384  /* smaller payload remainders are cheaper to copy */
 
 struct relay {
 	struct conn_link link;
@@ -56,6 +57,8 @@ struct relay {
 	uint8_t sp_hdr_len, sp_hdr_off;
 	uint32_t sp_len;            /* spliced frame: payload bytes still in the pipe */
 	int sp_pipe[2];             /* from the pool while a frame is in flight */
+	uint32_t dsp_len;           /* down: spliced payload still in dsp_pipe */
+	int dsp_pipe[2];
 	size_t head_scanned;
 	struct tunnel_expect expect; /* client role, until the 101 */
 	uint8_t pong[WS_MAX_CTRL_PAYLOAD];
@@ -75,6 +78,10 @@ static void relay_free(struct relay *r)
 		splice_pipe_close(r->sp_pipe); /* holds bytes: never back to the pool */
 	else
 		splice_pipe_put(r->sp_pipe);
+	if (r->dsp_len)
+		splice_pipe_close(r->dsp_pipe);
+	else
+		splice_pipe_put(r->dsp_pipe);
 	if (r->tcp_fd >= 0)
 		close(r->tcp_fd);
 	stream_close(&r->ws);
@@ -395,8 +402,53 @@ static int up_flush(struct relay *r)
 
 /* ---- down: WebSocket -> TCP ---- */
 
+/* Client role over plain TCP: the server's frames are unmasked, so a
+ * binary payload already announced by its header can go ws socket -> pipe ->
+ * local socket untouched, once nothing is buffered before it. */
+static bool down_can_splice(const struct relay *r)
+{
+	return is_client(r) && !r->ws.tls && !r->raw && !r->splice_off && !r->handshake &&
+	       r->dsp_len == 0 && r->down_pending == 0 && buf_len(&r->down) == 0 &&
+	       ws_parser_payload_left(&r->parser) >= DOWN_SPLICE_MIN;
+}
+
+/* 0, -1 to abort, 1 when splice is refused here (read instead). */
+static int down_read_splice(struct relay *r)
+{
+	if (r->dsp_pipe[0] < 0 && splice_pipe_get(r->dsp_pipe) < 0)
+		return 1;
+	uint64_t left = ws_parser_payload_left(&r->parser);
+	long n = splice_move(r->ws.fd, r->dsp_pipe[1],
+	                     left < SPLICE_PIPE_SIZE ? (size_t)left : SPLICE_PIPE_SIZE);
+	if (n == -EINVAL || n == -ENOSYS) {
+		r->splice_off = true;
+		splice_pipe_put(r->dsp_pipe);
+		return 1;
+	}
+	if (n == -EAGAIN) {
+		splice_pipe_put(r->dsp_pipe);
+		return 0;
+	}
+	if (n <= 0) {
+		r->hs_err = TUNNEL_ERR_SERVER_SILENT;
+		return -1; /* EOF inside a frame: the tunnel broke */
+	}
+	ws_parser_skip(&r->parser, (uint64_t)n);
+	r->dsp_len = (uint32_t)n;
+	r->last_rx_ms = r->last_tx_ms = rx_now(r->rx);
+	r->ping_outstanding = false;
+	return 0;
+}
+
 static int down_read(struct relay *r)
 {
+	if (down_can_splice(r)) {
+		int rc = down_read_splice(r);
+		if (rc <= 0)
+			return rc;
+	}
+	if (r->dsp_len)
+		return 0;
 	if (r->close_rcvd || buf_alloc(&r->down) < 0)
 		return r->close_rcvd ? 0 : -1;
 	size_t room = buf_room(&r->down);
@@ -424,6 +476,17 @@ static int down_read(struct relay *r)
 /* Writes the pending payload slice; 1 when it is all out, 0 when blocked. */
 static int down_write_pending(struct relay *r)
 {
+	while (r->dsp_len) {
+		long n = splice_move(r->dsp_pipe[0], r->tcp_fd, r->dsp_len);
+		if (n == -EAGAIN)
+			return 0;
+		if (n <= 0)
+			return -1;
+		r->dsp_len -= (uint32_t)n;
+		r->bytes_down += (uint64_t)n;
+		if (!r->dsp_len)
+			splice_pipe_put(r->dsp_pipe);
+	}
 	while (r->down_pending) {
 		long n = net_write(r->tcp_fd, buf_data(&r->down), r->down_pending);
 		if (n == -EAGAIN)
@@ -532,6 +595,7 @@ static int down_handshake(struct relay *r)
 static bool ws_plaintext_waiting(const struct relay *r)
 {
 	return stream_readable_now(&r->ws) && !r->close_rcvd && r->down_pending == 0 &&
+	       r->dsp_len == 0 &&
 	       (!r->down.mem || buf_len(&r->down) < BUF_SIZE);
 }
 
@@ -540,12 +604,14 @@ static void relay_arm(struct relay *r);
 
 static bool relay_done(const struct relay *r)
 {
-	return r->close_sent && r->close_rcvd && up_idle(r) && r->down_pending == 0;
+	return r->close_sent && r->close_rcvd && up_idle(r) && r->down_pending == 0 &&
+	       r->dsp_len == 0;
 }
 
 static void relay_update(struct relay *r)
 {
-	if (r->close_rcvd && r->down_pending == 0 && !r->tcp_shut && !r->switching) {
+	if (r->close_rcvd && r->down_pending == 0 && r->dsp_len == 0 && !r->tcp_shut &&
+	    !r->switching) {
 		shutdown(r->tcp_fd, SHUT_WR); /* peer's close = its half-close */
 		r->tcp_shut = true;
 	}
@@ -553,10 +619,10 @@ static void relay_update(struct relay *r)
 	if (up_idle(r) && (buf_len(&r->early) == 0 || r->early_stalled) && !r->tcp_eof &&
 	    !r->close_queued)
 		tcp |= RX_READ;
-	if (r->down_pending)
+	if (r->down_pending || r->dsp_len)
 		tcp |= RX_WRITE;
-	if (!r->close_rcvd && (!r->down.mem || buf_room(&r->down) > 0))
-		ws |= RX_READ;
+	if (!r->close_rcvd && r->dsp_len == 0 && (!r->down.mem || buf_room(&r->down) > 0))
+		ws |= RX_READ; /* not while a spliced payload waits: it would spin */
 	if (!up_idle(r))
 		ws |= RX_WRITE;
 	buf_release_if_empty(&r->up);
@@ -697,6 +763,7 @@ int relay_start(struct rx *rx, struct conn_list *list, const struct relay_opts *
 	r->filter = a->filter;
 	r->raw = a->raw;
 	r->sp_pipe[0] = r->sp_pipe[1] = -1;
+	r->dsp_pipe[0] = r->dsp_pipe[1] = -1;
 	r->handshake = a->role == WS_ROLE_CLIENT;
 	r->hs_err = TUNNEL_ERR_SERVER_DOWN; /* until the server says otherwise */
 	if (a->expect)

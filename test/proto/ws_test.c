@@ -1209,8 +1209,51 @@ static void test_check_response(void)
 	}
 }
 
+/* Payload the caller moves itself (splice): only unmasked binary frames. */
+static void test_payload_skip(void)
+{
+	static uint8_t wire[2 * (WS_MAX_HEADER + 1000)];
+	uint8_t payload[1000] = {0};
+	size_t n = ws_frame_header(wire, WS_OP_BINARY, true, sizeof(payload), NULL);
+	memcpy(wire + n, payload, sizeof(payload));
+	size_t first = n + sizeof(payload);
+	n = ws_frame_header(wire + first, WS_OP_BINARY, true, 3, NULL);
+	memcpy(wire + first + n, "abc", 3);
+	size_t total = first + n + 3;
+
+	struct ws_parser p;
+	struct ws_event ev;
+	size_t used;
+	ws_parser_init(&p, WS_ROLE_CLIENT, 0);
+	CHECK_EQ_INT(ws_parser_payload_left(&p), 0);
+	/* header + 10 payload bytes fed, the other 990 moved by the caller */
+	CHECK_EQ_INT(ws_parser_feed(&p, wire, 4 + 10, &used, &ev), WS_EVENT);
+	CHECK_EQ_INT(ev.len, 10);
+	CHECK_EQ_INT(ws_parser_payload_left(&p), 990);
+	ws_parser_skip(&p, 2000); /* more than is left: ignored */
+	CHECK_EQ_INT(ws_parser_payload_left(&p), 990);
+	ws_parser_skip(&p, 990);
+	CHECK_EQ_INT(ws_parser_payload_left(&p), 0);
+	CHECK_EQ_INT(ws_parser_feed(&p, wire + first, total - first, &used, &ev), WS_EVENT);
+	CHECK(ev.first && ev.fin && ev.len == 3 && memcmp(ev.data, "abc", 3) == 0);
+
+	/* text (UTF-8 must be seen) and masked frames are never skipped */
+	uint8_t text[WS_MAX_HEADER + 300];
+	n = ws_frame_header(text, WS_OP_TEXT, true, 300, NULL);
+	memset(text + n, 'a', 300);
+	ws_parser_init(&p, WS_ROLE_CLIENT, 0);
+	CHECK_EQ_INT(ws_parser_feed(&p, text, n + 1, &used, &ev), WS_EVENT);
+	CHECK_EQ_INT(ws_parser_payload_left(&p), 0);
+	ws_parser_init(&p, WS_ROLE_SERVER, 0);
+	const uint8_t key[4] = {1, 2, 3, 4};
+	n = ws_frame_header(text, WS_OP_BINARY, true, 300, key);
+	CHECK_EQ_INT(ws_parser_feed(&p, text, n + 1, &used, &ev), WS_EVENT);
+	CHECK_EQ_INT(ws_parser_payload_left(&p), 0);
+}
+
 int main(void)
 {
+	TEST_RUN(test_payload_skip);
 	TEST_RUN(test_sizes);
 	TEST_RUN(test_frame_header_forms);
 	TEST_RUN(test_roundtrip_lengths);
