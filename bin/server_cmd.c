@@ -190,6 +190,21 @@ static int opt_accept_page(void *ctx, const char *val, const char **why)
 	return 0;
 }
 
+static int opt_workers(void *ctx, const char *val, const char **why)
+{
+	struct server_config *cfg = ctx;
+	uint64_t v;
+	if (strcmp(val, "auto") == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		cfg->workers = n > 0 ? (unsigned)(n > 64 ? 64 : n) : 1;
+		return 0;
+	}
+	if (conf_parse_uint(val, 1, 64, &v) < 0)
+		return *why = "a number from 1 to 64, or auto (one per CPU)", -1;
+	cfg->workers = (unsigned)v;
+	return 0;
+}
+
 static int opt_key(void *ctx, const char *val, const char **why)
 {
 	struct server_config *cfg = ctx;
@@ -228,6 +243,7 @@ static const struct opt server_opts[] = {
 	{"key-file", 0, true, false, opt_key_file},
 	{"max-skew", 0, true, false, opt_max_skew},
 	{"stealth", 0, true, false, opt_stealth},
+	{"workers", 0, true, false, opt_workers},
 	{"cert", 0, true, false, opt_cert},
 	{"cert-key", 0, true, false, opt_cert_key},
 	{"name", 0, true, false, opt_name},

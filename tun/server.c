@@ -49,6 +49,7 @@ void server_config_init(struct server_config *cfg)
 	cfg->relay.pong_timeout_ms = 15000;
 	cfg->skew_s = SERVER_DEFAULT_SKEW_S;
 	cfg->max_conns_per_ip = 2000;
+	cfg->workers = 1;
 }
 
 size_t server_101(const struct server *srv, const struct tunnel_req *req, const char *key,
@@ -87,13 +88,16 @@ static bool token_accepted(struct server *srv, const struct tunnel_req *t, unsig
 		         (long long)(t->timestamp - now), cfg->skew_s);
 		return false;
 	}
-	enum replay_rc rc = replay_check(&srv->replay, t->nonce, t->timestamp + cfg->skew_s, now);
+	enum replay_rc rc = srv->replay_shm
+	                        ? replay_shm_check(srv->replay_shm, t->nonce, t->timestamp + cfg->skew_s, now)
+	                        : replay_check(&srv->replay, t->nonce, t->timestamp + cfg->skew_s, now);
 	if (rc != REPLAY_FRESH) {
 		log_warn("c%u %s: refused", id,
 		         rc == REPLAY_SEEN ? "replayed tunnel request" : "nonce table full");
 		return false;
 	}
-	replay_grow(srv, now);
+	if (!srv->replay_shm)
+		replay_grow(srv, now);
 	return true;
 }
 
@@ -478,7 +482,7 @@ static int server_listen(struct server *srv, const struct url *u)
 	}
 	char name[NET_ADDR_STRLEN];
 	net_addr_str(&a, name, sizeof(name));
-	int fd = net_listen(&a, 1024, false);
+	int fd = net_listen(&a, 1024, srv->cfg->workers > 1); /* SO_REUSEPORT: one queue each */
 	if (fd < 0) {
 		log_error("cannot listen on %s: %s", name, strerror(-fd));
 		return -1;
@@ -571,7 +575,54 @@ static void server_on_signal(struct rx *rx, int signo, void *arg)
 	rx_stop(rx);
 }
 
-int server_main(const struct server_config *cfg)
+/* What every worker shares, made once before they fork: the certificate
+ * (a self-signed one must be the same everywhere), the fallback address and,
+ * with --workers, the nonce table in shared memory. */
+struct server_shared {
+	struct tls_server_cfg *tls;
+	struct net_addr fallback;
+	struct replay_shm *replay; /* NULL: one process, its own growing table */
+};
+
+static int server_prepare(const struct server_config *cfg, struct server_shared *sh)
+{
+	struct server probe = {.cfg = cfg};
+	if (server_tls_setup(&probe) < 0)
+		return -1;
+	sh->tls = probe.tls;
+	if (cfg->stealth == STEALTH_FALLBACK && fallback_addr(cfg->fallback, &sh->fallback) < 0) {
+		log_error("cannot resolve --fallback %s", cfg->fallback);
+		return -1;
+	}
+	/* Workers bind their own sockets; find a busy port here, once, instead
+	 * of in a crash loop. */
+	for (size_t i = 0; cfg->workers > 1 && i < cfg->nlisten; i++) {
+		struct net_addr a;
+		int fd = listen_addr(&cfg->listen[i], &a) < 0 ? -EINVAL : net_listen(&a, 1, true);
+		if (fd < 0) {
+			log_error("cannot listen on %s:%u: %s", cfg->listen[i].host, cfg->listen[i].port,
+			          strerror(-fd));
+			return -1;
+		}
+		close(fd);
+	}
+	if (cfg->workers > 1 && !(sh->replay = replay_shm_new(SERVER_REPLAY_SHARED))) {
+		log_error("cannot map the shared nonce table");
+		return -1;
+	}
+	return 0;
+}
+
+static void server_release(struct server_shared *sh)
+{
+	if (sh->tls)
+		tls_server_cfg_unref(sh->tls);
+	if (sh->replay)
+		replay_shm_free(sh->replay, SERVER_REPLAY_SHARED);
+}
+
+/* One reactor serving every listener (a worker, or the only process). */
+int server_worker_run(const struct server_config *cfg, const struct server_shared *sh)
 {
 	struct server *srv = calloc(1, sizeof(*srv));
 	if (!srv || rx_init(&srv->rx) < 0) {
@@ -580,45 +631,39 @@ int server_main(const struct server_config *cfg)
 		return 1;
 	}
 	srv->cfg = cfg;
+	srv->tls = sh->tls ? tls_server_cfg_ref(sh->tls) : NULL;
+	srv->fallback = sh->fallback;
+	srv->replay_shm = sh->replay;
 	conn_list_init(&srv->conns);
-	struct replay_slot *slots = calloc(SERVER_REPLAY_MIN, sizeof(*slots));
-	if (!slots) {
-		rx_free(&srv->rx);
-		free(srv);
-		return 1;
-	}
-	replay_init(&srv->replay, slots, SERVER_REPLAY_MIN);
-	struct dns_config dcfg = {.servers = cfg->dns};
-	if (dns_init(&srv->dns, &srv->rx, &dcfg) < 0) {
-		log_error("cannot set up the resolver%s", cfg->dns ? " (bad --dns)" : "");
-		free(srv->replay.slots);
-		rx_free(&srv->rx);
-		free(srv);
-		return 1;
-	}
 	int rc = 0;
-	if (server_tls_setup(srv) < 0)
+	struct replay_slot *slots = sh->replay ? NULL : calloc(SERVER_REPLAY_MIN, sizeof(*slots));
+	if (slots)
+		replay_init(&srv->replay, slots, SERVER_REPLAY_MIN);
+	else if (!sh->replay)
 		rc = -1;
-	if (rc == 0 && cfg->stealth == STEALTH_FALLBACK &&
-	    fallback_addr(cfg->fallback, &srv->fallback) < 0) {
-		log_error("cannot resolve --fallback %s", cfg->fallback);
+	struct dns_config dcfg = {.servers = cfg->dns};
+	if (rc == 0 && dns_init(&srv->dns, &srv->rx, &dcfg) < 0) {
+		log_error("cannot set up the resolver%s", cfg->dns ? " (bad --dns)" : "");
+		free(slots);
 		rc = -1;
-	}
-	for (size_t i = 0; i < cfg->nlisten && rc == 0; i++)
-		rc = server_listen(srv, &cfg->listen[i]);
-	if (rc == 0) {
-		signal(SIGPIPE, SIG_IGN);
-		rx_signal(&srv->rx, SIGTERM, server_on_signal, srv);
-		rx_signal(&srv->rx, SIGINT, server_on_signal, srv);
-		rx_signal(&srv->rx, SIGHUP, server_on_hup, srv);
-		if (rx_run(&srv->rx) < 0) {
-			log_error("event loop failed");
-			rc = -1;
+		srv->replay.slots = NULL;
+	} else if (rc == 0) {
+		for (size_t i = 0; i < cfg->nlisten && rc == 0; i++)
+			rc = server_listen(srv, &cfg->listen[i]);
+		if (rc == 0) {
+			signal(SIGPIPE, SIG_IGN);
+			rx_signal(&srv->rx, SIGTERM, server_on_signal, srv);
+			rx_signal(&srv->rx, SIGINT, server_on_signal, srv);
+			rx_signal(&srv->rx, SIGHUP, server_on_hup, srv);
+			if (rx_run(&srv->rx) < 0) {
+				log_error("event loop failed");
+				rc = -1;
+			}
 		}
+		server_close_listeners(srv);
+		conn_list_destroy_all(&srv->conns);
+		dns_free(&srv->dns);
 	}
-	server_close_listeners(srv);
-	conn_list_destroy_all(&srv->conns);
-	dns_free(&srv->dns);
 	if (srv->tls)
 		tls_server_cfg_unref(srv->tls);
 	rx_free(&srv->rx);
@@ -627,4 +672,18 @@ int server_main(const struct server_config *cfg)
 	buf_pool_drain();
 	splice_pool_drain();
 	return rc == 0 ? 0 : 1;
+}
+
+int server_main(const struct server_config *cfg)
+{
+	struct server_shared sh = {0};
+	int rc;
+	if (server_prepare(cfg, &sh) < 0)
+		rc = 1;
+	else if (cfg->workers > 1)
+		rc = server_supervise(cfg, &sh);
+	else
+		rc = server_worker_run(cfg, &sh);
+	server_release(&sh);
+	return rc;
 }

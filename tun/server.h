@@ -20,6 +20,7 @@
 #define SERVER_DEFAULT_SKEW_S 120
 #define SERVER_REPLAY_MIN 4096      /* nonce slots at start (64 KiB) */
 #define SERVER_REPLAY_MAX (1u << 20) /* at most 16 MiB of nonces */
+#define SERVER_REPLAY_SHARED (1u << 18) /* --workers: fixed, 4 MiB mapped, touched as used */
 
 enum stealth_mode {
 	STEALTH_DROP = 0, /* close without a byte */
@@ -46,6 +47,7 @@ struct server_config {
 	const char *fallback;      /* --fallback HOST:PORT (with STEALTH_FALLBACK) */
 	unsigned skew_s;           /* accepted clock difference, either way */
 	unsigned max_conns_per_ip; /* per source address, every phase counted */
+	unsigned workers;          /* processes sharing the port (SO_REUSEPORT) */
 	const char *restrict_to[SERVER_MAX_RULES]; /* HOST:PORT ('*' either part) */
 	size_t nrestrict;
 	struct net_cidr allow[SERVER_MAX_RULES];   /* dialled addresses must match one */

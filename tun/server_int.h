@@ -34,6 +34,7 @@ struct server {
 	uint64_t emfile_logged_ms; /* rate limit for "out of descriptors" */
 	uint64_t perip_logged_ms;  /* rate limit for --max-conns-per-ip */
 	struct replay replay;      /* nonces inside the freshness window */
+	struct replay_shm *replay_shm; /* --workers: the one table all share */
 	struct net_addr fallback;  /* resolved --fallback */
 	struct tls_server_cfg *tls; /* certificate and key for wss:// listeners */
 	bool stopping;
@@ -58,6 +59,19 @@ int echo_accept(struct server *srv, struct handoff *h);
 int ping_accept(struct server *srv, struct handoff *h);
 
 struct tunnel_req;
+/* --workers: fork, supervise, restart (tun/workers.c); each worker runs
+ * server_run. */
+struct server_shared;
+int server_supervise(const struct server_config *cfg, const struct server_shared *sh);
+int server_worker_run(const struct server_config *cfg, const struct server_shared *sh);
+
+/* The nonce table in shared memory (tun/replay_shm.c). */
+struct replay_shm;
+struct replay_shm *replay_shm_new(size_t cap);
+void replay_shm_free(struct replay_shm *r, size_t cap);
+enum replay_rc replay_shm_check(struct replay_shm *r, const uint8_t nonce[16], uint64_t expiry,
+                                uint64_t now);
+
 /* The 101 for a tunnel request (with the key proof when keyed): its length,
  * or 0 when out is too small. */
 size_t server_101(const struct server *srv, const struct tunnel_req *req, const char *key,
