@@ -1,6 +1,7 @@
 /* proxy.c — HTTP proxy front end helpers (RFC 9110, RFC 9112): targets,
  * forwarded heads, Basic proxy auth, short responses, body framing and a
  * chunked-body skipper. Owns nothing; never allocates, logs or does I/O. */
+#include "proto/text.h"
 #include "proto/proxy.h"
 
 #include <arpa/inet.h>
@@ -223,46 +224,6 @@ enum proxy_rc proxy_parse_absolute(struct http_slice target, struct proxy_uri *u
 
 /* ---- forwarded head ---- */
 
-/* Bounded appender: once something does not fit, the result is 0. */
-struct text_out {
-	char *buf;
-	size_t cap;
-	size_t len;
-	bool over;
-};
-
-static void put_bytes(struct text_out *o, const char *s, size_t n)
-{
-	if (o->over || n > o->cap - o->len) {
-		o->over = true;
-		return;
-	}
-	memcpy(o->buf + o->len, s, n);
-	o->len += n;
-}
-
-static void put_str(struct text_out *o, const char *s)
-{
-	put_bytes(o, s, strlen(s));
-}
-
-static void put_slice(struct text_out *o, struct http_slice s)
-{
-	put_bytes(o, s.p, s.len);
-}
-
-static void put_uint(struct text_out *o, unsigned long long v)
-{
-	char digits[24];
-	size_t i = sizeof digits;
-
-	do {
-		digits[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	put_bytes(o, digits + i, sizeof digits - i);
-}
-
 bool proxy_keep_alive(int minor_version, const struct http_header *h, size_t n)
 {
 	bool close = false, keep = false;
@@ -315,17 +276,22 @@ static bool forward_field(const struct http_request *req, struct http_slice name
 	return !is_hop_by_hop(name) && !named_by_connection(req, name);
 }
 
+static void put_slice(struct text_out *o, struct http_slice s)
+{
+	text_put_bytes(o, s.p, s.len);
+}
+
 static void put_host_header(struct text_out *o, const struct proxy_target *t)
 {
-	put_str(o, "Host: ");
-	put_str(o, t->host_is_v6 ? "[" : "");
+	text_put_str(o, "Host: ");
+	text_put_str(o, t->host_is_v6 ? "[" : "");
 	put_slice(o, t->host);
-	put_str(o, t->host_is_v6 ? "]" : "");
+	text_put_str(o, t->host_is_v6 ? "]" : "");
 	if (t->port != PROXY_DEFAULT_PORT) {
-		put_str(o, ":");
-		put_uint(o, t->port);
+		text_put_str(o, ":");
+		text_put_uint(o, t->port);
 	}
-	put_str(o, "\r\n");
+	text_put_str(o, "\r\n");
 }
 
 size_t proxy_forward_head(char *out, size_t cap, const struct http_request *req,
@@ -334,24 +300,24 @@ size_t proxy_forward_head(char *out, size_t cap, const struct http_request *req,
 	struct text_out o = { out, cap, 0, false };
 
 	put_slice(&o, req->method);
-	put_str(&o, " ");
+	text_put_str(&o, " ");
 	put_slice(&o, u->path);
 	put_slice(&o, u->query);
-	put_str(&o, " HTTP/1.");
-	put_uint(&o, (unsigned)req->minor_version);
-	put_str(&o, "\r\n");
+	text_put_str(&o, " HTTP/1.");
+	text_put_uint(&o, (unsigned)req->minor_version);
+	text_put_str(&o, "\r\n");
 	put_host_header(&o, &u->dest); /* RFC 9110 §7.2: Host goes first */
 	for (size_t i = 0; i < req->nheaders; i++) {
 		const struct http_header *h = &req->headers[i];
 		if (!forward_field(req, h->name))
 			continue;
 		put_slice(&o, h->name);
-		put_str(&o, ": ");
+		text_put_str(&o, ": ");
 		put_slice(&o, h->value);
-		put_str(&o, "\r\n");
+		text_put_str(&o, "\r\n");
 	}
-	put_str(&o, keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n");
-	return o.over ? 0 : o.len;
+	text_put_str(&o, keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n");
+	return text_result(&o);
 }
 
 /* ---- authentication ---- */
@@ -415,18 +381,18 @@ static size_t write_response(char *out, size_t cap, int status, const char *extr
 {
 	struct text_out o = { out, cap, 0, false };
 
-	put_str(&o, "HTTP/1.1 ");
-	put_uint(&o, (unsigned)status);
-	put_str(&o, " ");
-	put_str(&o, http_reason(status));
-	put_str(&o, "\r\n");
-	put_str(&o, extra);
-	put_str(&o, "Content-Type: text/plain\r\nContent-Length: ");
-	put_uint(&o, strlen(why) + 1);
-	put_str(&o, "\r\nConnection: close\r\n\r\n");
-	put_str(&o, why);
-	put_str(&o, "\n");
-	return o.over ? 0 : o.len;
+	text_put_str(&o, "HTTP/1.1 ");
+	text_put_uint(&o, (unsigned)status);
+	text_put_str(&o, " ");
+	text_put_str(&o, http_reason(status));
+	text_put_str(&o, "\r\n");
+	text_put_str(&o, extra);
+	text_put_str(&o, "Content-Type: text/plain\r\nContent-Length: ");
+	text_put_uint(&o, strlen(why) + 1);
+	text_put_str(&o, "\r\nConnection: close\r\n\r\n");
+	text_put_str(&o, why);
+	text_put_str(&o, "\n");
+	return text_result(&o);
 }
 
 size_t proxy_response_407(char *out, size_t cap)

@@ -32,6 +32,21 @@ static const char *cookie_name(const struct auth_keys *keys)
 	return keys ? keys->cookie : TUNNEL_COOKIE_NAME;
 }
 
+void tunnel_rev_msg(uint8_t out[TUNNEL_REV_MSG_LEN], enum tunnel_rev_msg op, uint64_t id)
+{
+	out[0] = (uint8_t)op;
+	put_be64(out + 1, id);
+}
+
+int tunnel_rev_parse(const uint8_t *p, size_t n, uint8_t *op, uint64_t *id)
+{
+	if (n != TUNNEL_REV_MSG_LEN || (p[0] != REV_MSG_CONNECTION && p[0] != REV_MSG_REFUSED))
+		return -1;
+	*op = p[0];
+	*id = get_be64(p + 1);
+	return 0;
+}
+
 size_t tunnel_req_encode(const struct tunnel_req *r, const struct auth_keys *keys, char *out,
                          size_t cap)
 {

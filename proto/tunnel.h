@@ -34,6 +34,11 @@ enum tunnel_rev_msg {
 	REV_MSG_REFUSED = 2,    /* client -> server: its destination refused id */
 };
 #define TUNNEL_REV_ID_HEX 16 /* REVERSE_ACCEPT names the id as 16 hex digits */
+#define TUNNEL_REV_MSG_LEN 9
+
+void tunnel_rev_msg(uint8_t out[TUNNEL_REV_MSG_LEN], enum tunnel_rev_msg op, uint64_t id);
+/* 0 with *op and *id, or -1 for anything that is not one of our messages. */
+int tunnel_rev_parse(const uint8_t *p, size_t n, uint8_t *op, uint64_t *id);
 
 #define TUNNEL_FLAG_AUTH 0x01 /* target encrypted, MAC appended (with a key) */
 

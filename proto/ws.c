@@ -1,6 +1,7 @@
 /* ws.c — RFC 6455 frame parser (both roles), framer, word-wide masking, UTF-8
  * DFA and the opening handshake helpers. Owns nothing but the parser state
  * the caller embeds; never allocates, logs, or touches a socket. */
+#include "proto/text.h"
 #include "proto/ws.h"
 
 #include <string.h>
@@ -649,35 +650,6 @@ int ws_check_upgrade(const struct http_request *req, const char **key, size_t *k
 	return 0;
 }
 
-/* Bounded appender: once something does not fit, the result is 0. */
-struct text_out {
-	char *buf;
-	size_t cap;
-	size_t len;
-	bool over;
-};
-
-static void put_bytes(struct text_out *o, const char *s, size_t n)
-{
-	if (o->over || n > o->cap - o->len) {
-		o->over = true;
-		return;
-	}
-	memcpy(o->buf + o->len, s, n);
-	o->len += n;
-}
-
-static void put_str(struct text_out *o, const char *s)
-{
-	if (s)
-		put_bytes(o, s, strlen(s));
-}
-
-static size_t out_result(const struct text_out *o)
-{
-	return o->over ? 0 : o->len;
-}
-
 size_t ws_response_101(char *out, size_t cap, const char *key, size_t key_len,
                        const char *extra)
 {
@@ -685,15 +657,15 @@ size_t ws_response_101(char *out, size_t cap, const char *key, size_t key_len,
 	char accept[WS_ACCEPT_LEN + 1];
 
 	ws_accept_key(key, key_len, accept);
-	put_str(&o, "HTTP/1.1 101 Switching Protocols\r\n"
+	text_put_str(&o, "HTTP/1.1 101 Switching Protocols\r\n"
 	            "Upgrade: websocket\r\n"
 	            "Connection: Upgrade\r\n"
 	            "Sec-WebSocket-Accept: ");
-	put_str(&o, accept);
-	put_str(&o, "\r\n");
-	put_str(&o, extra);
-	put_str(&o, "\r\n");
-	return out_result(&o);
+	text_put_str(&o, accept);
+	text_put_str(&o, "\r\n");
+	text_put_str(&o, extra);
+	text_put_str(&o, "\r\n");
+	return text_result(&o);
 }
 
 size_t ws_response_error(char *out, size_t cap, int status)
@@ -707,17 +679,17 @@ size_t ws_response_error(char *out, size_t cap, int status)
 	code[1] = (char)('0' + status / 10 % 10);
 	code[2] = (char)('0' + status % 10);
 	code[3] = '\0';
-	put_str(&o, "HTTP/1.1 ");
-	put_str(&o, code);
-	put_str(&o, " ");
-	put_str(&o, http_reason(status));
-	put_str(&o, "\r\n");
+	text_put_str(&o, "HTTP/1.1 ");
+	text_put_str(&o, code);
+	text_put_str(&o, " ");
+	text_put_str(&o, http_reason(status));
+	text_put_str(&o, "\r\n");
 	if (status == 426)
-		put_str(&o, "Sec-WebSocket-Version: " WS_VERSION "\r\n"); /* §4.4 */
+		text_put_str(&o, "Sec-WebSocket-Version: " WS_VERSION "\r\n"); /* §4.4 */
 	if (status == 405)
-		put_str(&o, "Allow: GET\r\n"); /* RFC 9110 §15.5.6 */
-	put_str(&o, "Connection: close\r\nContent-Length: 0\r\n\r\n");
-	return out_result(&o);
+		text_put_str(&o, "Allow: GET\r\n"); /* RFC 9110 §15.5.6 */
+	text_put_str(&o, "Connection: close\r\nContent-Length: 0\r\n\r\n");
+	return text_result(&o);
 }
 
 /* Refuses bytes that would end the line early or split the request line. */
@@ -742,16 +714,16 @@ size_t ws_client_request(char *out, size_t cap, const char *host, const char *pa
 	if (!host || !*host || !is_field_text(host, false) || !is_field_text(path, false) ||
 	    strlen(key) != WS_KEY_LEN || !is_field_text(key, false))
 		return 0;
-	put_str(&o, "GET ");
-	put_str(&o, path);
-	put_str(&o, " HTTP/1.1\r\nHost: ");
-	put_str(&o, host);
-	put_str(&o, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ");
-	put_str(&o, key);
-	put_str(&o, "\r\nSec-WebSocket-Version: " WS_VERSION "\r\n");
-	put_str(&o, extra);
-	put_str(&o, "\r\n");
-	return out_result(&o);
+	text_put_str(&o, "GET ");
+	text_put_str(&o, path);
+	text_put_str(&o, " HTTP/1.1\r\nHost: ");
+	text_put_str(&o, host);
+	text_put_str(&o, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ");
+	text_put_str(&o, key);
+	text_put_str(&o, "\r\nSec-WebSocket-Version: " WS_VERSION "\r\n");
+	text_put_str(&o, extra);
+	text_put_str(&o, "\r\n");
+	return text_result(&o);
 }
 
 int ws_check_response(const struct http_response *resp, const char *key)

@@ -126,9 +126,8 @@ static void rev_dialled(struct dial *dl, int fd, enum tunnel_err err)
 	struct rev_dial *d = (struct rev_dial *)((char *)dl - offsetof(struct rev_dial, dial));
 	struct cli_reverse *rev = d->rev;
 	if (fd < 0) {
-		uint8_t msg[9] = {REV_MSG_REFUSED};
-		for (int i = 8; i >= 1; i--)
-			msg[i] = (uint8_t)(d->id >> (8 * (8 - i)));
+		uint8_t msg[TUNNEL_REV_MSG_LEN];
+		tunnel_rev_msg(msg, REV_MSG_REFUSED, d->id);
 		log_info("-R %s: %s", rev->fwd->spec, tunnel_err_text(err));
 		wsctl_send(&rev->ctl, msg, sizeof(msg));
 		rev_dial_free(d);
@@ -148,14 +147,15 @@ static void rev_dialled(struct dial *dl, int fd, enum tunnel_err err)
 static void rev_on_message(struct wsctl *w, const uint8_t *p, size_t n)
 {
 	struct cli_reverse *rev = w->owner;
-	if (n != 9 || p[0] != REV_MSG_CONNECTION)
+	uint8_t op;
+	uint64_t id;
+	if (tunnel_rev_parse(p, n, &op, &id) < 0 || op != REV_MSG_CONNECTION)
 		return;
 	struct rev_dial *d = calloc(1, sizeof(*d));
 	if (!d)
 		return;
 	d->rev = rev;
-	for (int i = 1; i <= 8; i++)
-		d->id = d->id << 8 | p[i];
+	d->id = id;
 	conn_list_add(&rev->client->conns, &d->link, rev_dial_destroy);
 	dial_start(&d->dial, &rev->client->rx, &rev->client->dns, rev->host, rev->port,
 	           rev->client->cfg->connect_timeout_ms, rev_dialled);

@@ -94,26 +94,11 @@ static void pending_on_timer(struct rx *rx, struct rx_timer *t)
 	pending_free(p);
 }
 
-static void put_id(uint8_t msg[9], uint8_t op, uint64_t id)
-{
-	msg[0] = op;
-	for (int i = 8; i >= 1; i--, id >>= 8)
-		msg[i] = (uint8_t)id;
-}
-
-static uint64_t get_id(const uint8_t *p)
-{
-	uint64_t id = 0;
-	for (int i = 0; i < 8; i++)
-		id = id << 8 | p[i];
-	return id;
-}
-
 static void rev_announce(struct srv_reverse *rev, int fd)
 {
 	struct server *srv = rev->srv;
 	struct rev_pending *p = rev->npending < REV_MAX_PENDING ? calloc(1, sizeof(*p)) : NULL;
-	uint8_t msg[9];
+	uint8_t msg[TUNNEL_REV_MSG_LEN];
 	if (!p) {
 		close(fd);
 		return;
@@ -126,7 +111,7 @@ static void rev_announce(struct srv_reverse *rev, int fd)
 	rev->npending++;
 	conn_list_add(&srv->conns, &p->link, pending_destroy);
 	rx_timer_arm(&srv->rx, &p->timer, rx_now(&srv->rx) + REV_PENDING_MS, pending_on_timer);
-	put_id(msg, REV_MSG_CONNECTION, p->id);
+	tunnel_rev_msg(msg, REV_MSG_CONNECTION, p->id);
 	if (wsctl_send(&rev->ctl, msg, sizeof(msg)) < 0)
 		pending_free(p);
 }
@@ -155,9 +140,11 @@ static void rev_on_open(struct wsctl *w, enum tunnel_err err)
 static void rev_on_message(struct wsctl *w, const uint8_t *p, size_t n)
 {
 	struct srv_reverse *rev = w->owner;
-	if (n != 9 || p[0] != REV_MSG_REFUSED)
+	uint8_t op;
+	uint64_t id;
+	if (tunnel_rev_parse(p, n, &op, &id) < 0 || op != REV_MSG_REFUSED)
 		return;
-	struct rev_pending *pend = pending_find(rev->srv, get_id(p + 1), rev);
+	struct rev_pending *pend = pending_find(rev->srv, id, rev);
 	if (pend) {
 		log_info("c%u -R %s: the client could not reach its destination", pend->link.id,
 		         rev->bind);
