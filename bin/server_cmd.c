@@ -322,8 +322,9 @@ static void fd_budget(struct server_config *cfg)
 	}
 }
 
-/* SPEC: the first lines say how to connect. */
-static void print_banner(const struct server_config *cfg)
+/* SPEC: the first lines say how to connect (with the pin of a certificate
+ * made at start, the only way to trust it). */
+static void print_banner(const struct server_config *cfg, const char *fingerprint)
 {
 	if (log_level_now < LOG_LEVEL_WARN)
 		return; /* -q */
@@ -335,12 +336,14 @@ static void print_banner(const struct server_config *cfg)
 		char url[URL_MAX_HOST + URL_MAX_PATH + 32];
 		snprintf(url, sizeof(url), strchr(host, ':') ? "%s://[%s]:%u%s" : "%s://%s:%u%s",
 		         url_scheme_name(u->scheme), host, u->port, strcmp(u->path, "/") ? u->path : "");
+		bool pin = u->scheme != URL_WS && fingerprint && !cfg->cert;
 		fprintf(stderr, "wsferry: tunnel server at %s; connect with:\n", url);
-		fprintf(stderr, "  wsferry client %s%s -D 127.0.0.1:1080\n", url,
+		fprintf(stderr, "  wsferry client %s%s%s%s -D 127.0.0.1:1080\n", url,
+		        pin ? " --pin " : "", pin ? fingerprint : "",
 		        cfg->keys ? " --key-file YOUR_KEY_FILE" : "");
 		if (cfg->echo_path)
 			fprintf(stderr, "wsferry: echo endpoint at %s://%s:%u%s\n",
-			        url_scheme_name(u->scheme), host, u->port, cfg->echo_path);
+			        u->scheme == URL_WS ? "ws" : "wss", host, u->port, cfg->echo_path);
 	}
 	if (!cfg->keys)
 		fprintf(stderr, "wsferry: warning: no --key: this server is OPEN, anyone who can reach "
@@ -372,6 +375,5 @@ int cmd_server(int argc, char **argv)
 			return rc;
 	}
 	fd_budget(&cfg);
-	print_banner(&cfg);
-	return server_main(&cfg);
+	return server_main(&cfg, print_banner);
 }

@@ -103,6 +103,10 @@ static void relay_abort(struct relay *r)
 	if (r->handshake) {
 		/* Never got a 101: the owner answers its client, then we close. */
 		r->handshake = false;
+		if (stream_error(&r->ws)) { /* TLS failed, whichever call saw it */
+			log_info("c%u TLS: %s", r->link.id, stream_error(&r->ws));
+			r->hs_err = TUNNEL_ERR_TLS;
+		}
 		r->on_open(r->owner, r->tcp_fd, (enum tunnel_err)r->hs_err);
 		relay_free(r);
 		return;
@@ -464,7 +468,11 @@ static int down_read(struct relay *r)
 	if (n <= 0) {
 		/* ws EOF without a close frame: the tunnel broke (or, before the 101,
 		 * the server would not talk to us). */
-		r->hs_err = n == 0 ? TUNNEL_ERR_SERVER_SILENT : TUNNEL_ERR_SERVER_DOWN;
+		/* A reset after the connect succeeded is a server that would not
+		 * talk to us (a TLS port spoken to in plain text, say), not a server
+		 * that is down. */
+		r->hs_err = n == 0 || n == -ECONNRESET || n == -EPIPE ? TUNNEL_ERR_SERVER_SILENT
+		                                                      : TUNNEL_ERR_SERVER_DOWN;
 		return -1;
 	}
 	buf_produced(&r->down, (size_t)n);
@@ -676,10 +684,9 @@ static void relay_on_ws(struct rx *rx, struct rx_io *io, unsigned events)
 	struct relay *r = RELAY_OF(ws_io, io);
 	(void)rx;
 	if (stream_pump(&r->ws, events) < 0) {
-		log_info("c%u TLS: %s", r->link.id,
-		         stream_error(&r->ws) ? stream_error(&r->ws) : "connection failed");
-		if (r->handshake)
-			r->hs_err = TUNNEL_ERR_TLS;
+		if (!r->handshake) /* relay_abort names it during the handshake */
+			log_info("c%u TLS: %s", r->link.id,
+			         stream_error(&r->ws) ? stream_error(&r->ws) : "connection failed");
 		return relay_abort(r);
 	}
 	/* With TLS any event may have moved records: try to read regardless. */

@@ -674,16 +674,17 @@ int server_worker_run(const struct server_config *cfg, const struct server_share
 	return rc == 0 ? 0 : 1;
 }
 
-int server_main(const struct server_config *cfg)
+int server_main(const struct server_config *cfg, server_ready_fn ready)
 {
 	struct server_shared sh = {0};
-	int rc;
-	if (server_prepare(cfg, &sh) < 0)
-		rc = 1;
-	else if (cfg->workers > 1)
-		rc = server_supervise(cfg, &sh);
-	else
-		rc = server_worker_run(cfg, &sh);
+	int rc = 1;
+	if (server_prepare(cfg, &sh) == 0) {
+		char fp[TLS_FP_HEX_LEN + 1];
+		if (sh.tls)
+			tls_server_cfg_fingerprint(sh.tls, fp);
+		ready(cfg, sh.tls ? fp : NULL);
+		rc = cfg->workers > 1 ? server_supervise(cfg, &sh) : server_worker_run(cfg, &sh);
+	}
 	server_release(&sh);
 	return rc;
 }

@@ -57,9 +57,13 @@ struct server_config {
 /* Fills the defaults of SPEC.md (no listener yet). */
 void server_config_init(struct server_config *cfg);
 
-/* Binds every listener (a failure to bind is reported and returns 1 before
- * anything is served), then serves until SIGTERM/SIGINT. 0 on a clean stop,
- * 1 on a runtime failure. */
-int server_main(const struct server_config *cfg);
+/* Called once everything is set up and before serving: fingerprint is the
+ * TLS certificate's (NULL without TLS), for the "connect with" lines. */
+typedef void (*server_ready_fn)(const struct server_config *cfg, const char *fingerprint);
+
+/* Sets up (certificate, listeners: a failure is reported and returns 1
+ * before anything is served), calls ready, then serves until SIGTERM or
+ * SIGINT. 0 on a clean stop, 1 on a runtime failure. */
+int server_main(const struct server_config *cfg, server_ready_fn ready);
 
 #endif
