@@ -3,7 +3,7 @@
 # loopback baseline: bulk MiB/s each way through -L (median of 3, min-max),
 # CPU seconds of wsferry server+client per GiB, resident memory per idle
 # tunnel on each side, and TLS handshakes per second (bench/tls_bench).
-# Prints, never asserts; appends its table to bench/RESULTS.md.
+# Prints, never asserts (make bench keeps its output in bench/RESULTS-tls.md).
 #
 #   bash bench/tls.sh [BUILD_DIR]      (make bench runs it)
 set -u
