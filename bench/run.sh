@@ -1,7 +1,8 @@
 #!/bin/sh
 # run.sh — make bench: every micro-benchmark (build/bench/*_bench), then the
 # tunnel end to end (bench/tunnel.sh, which rewrites bench/RESULTS.md) and
-# ws/wss/tls:// side by side (bench/tls.sh, into bench/RESULTS-tls.md).
+# ws/wss/tls:// side by side (bench/tls.sh, into bench/RESULTS-tls.md), then
+# the peers Debian packages beside wsferry (bench/peers.sh, into bench/PEERS.md).
 #   sh bench/run.sh [BUILD_DIR]
 BUILD=${1:-build}
 cd "$(dirname "$0")/.." || exit 1
@@ -20,4 +21,6 @@ bash bench/tunnel.sh "$BUILD" || rc=1
 	bash bench/tls.sh "$BUILD"
 } > bench/RESULTS-tls.md || rc=1
 cat bench/RESULTS-tls.md
+# The peers from Debian beside wsferry, in one run (installs them; ~7 min).
+bash bench/peers.sh "$BUILD" || rc=1
 exit $rc
