@@ -144,6 +144,8 @@ fuzz-long: $(FUZZERS)
 # make bench: every micro-benchmark, then the tunnel end to end (bench/run.sh).
 bench: $(BENCHES) $(LOAD) $(BIN)
 	@sh bench/run.sh $(BUILD)
+bench-peers: $(LOAD) $(BIN)
+	@bash bench/peers.sh $(BUILD)
 
 # make static (a failure to fetch BearSSL's source says why); the size is
 # checked against the budget by test/integration/static_scenario.sh.
