@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "bin/cmd.h"
+#include "tls/tls.h"
+#include "tun/stream.h"
 #include "core/net.h"
 #include "core/rand.h"
 #include "proto/conf.h"
@@ -32,11 +34,14 @@ struct ping_cmd {
 	bool have_url;
 	const char *name;
 	uint64_t timeout_ms;
+	bool insecure;          /* wss://: trust like `wsferry client` does */
+	const char *pin, *ca;
 };
 
 /* The connection: bytes read but not parsed yet, and the reply's message. */
 struct ping_io {
-	int fd;
+	int fd;                  /* while connecting; then s owns it */
+	struct stream s;         /* plain, or TLS for wss:// */
 	uint64_t deadline_ms;    /* monotonic */
 	const char *where;       /* HOST:PORT for messages */
 	struct ws_parser parser;
@@ -110,17 +115,44 @@ static int positional_url(void *ctx, const char *val, const char **why)
 	}
 	if (url_parse(val, &c->url, why) < 0)
 		return -1;
-	if (c->url.scheme != URL_WS) {
-		*why = "wss:// needs TLS, not in this build yet";
+	if (c->url.scheme == URL_TLS) {
+		*why = "the ping endpoint speaks WebSocket: use ws:// or wss://";
 		return -1;
 	}
 	c->have_url = true;
 	return 0;
 }
 
+static int opt_insecure(void *ctx, const char *val, const char **why)
+{
+	(void)val;
+	(void)why;
+	((struct ping_cmd *)ctx)->insecure = true;
+	return 0;
+}
+
+static int opt_pin(void *ctx, const char *val, const char **why)
+{
+	uint8_t pin[32];
+	if (tls_pin_parse(val, pin) < 0)
+		return *why = "the SHA-256 fingerprint the server prints: 64 hex digits", -1;
+	((struct ping_cmd *)ctx)->pin = val;
+	return 0;
+}
+
+static int opt_ca(void *ctx, const char *val, const char **why)
+{
+	(void)why;
+	((struct ping_cmd *)ctx)->ca = val;
+	return 0;
+}
+
 static const struct opt ping_opts[] = {
 	{"name", 0, true, false, opt_name},
 	{"timeout", 0, true, false, opt_timeout},
+	{"insecure", 0, false, false, opt_insecure},
+	{"pin", 0, true, false, opt_pin},
+	{"ca", 0, true, false, opt_ca},
 	COMMON_OPTS,
 	{0},
 };
@@ -135,7 +167,7 @@ static int io_wait(const struct ping_io *io, short events)
 		if (now >= io->deadline_ms)
 			return -ETIMEDOUT;
 		uint64_t left = io->deadline_ms - now;
-		struct pollfd p = {.fd = io->fd, .events = events};
+		struct pollfd p = {.fd = io->s.fd >= 0 ? io->s.fd : io->fd, .events = events};
 		int n = poll(&p, 1, left > 60000 ? 60000 : (int)left);
 		if (n > 0)
 			return 1;
@@ -144,13 +176,35 @@ static int io_wait(const struct ping_io *io, short events)
 	}
 }
 
+/* TLS failures say why (unknown CA, pin mismatch ...), others their errno. */
+static const char *io_strerror(const struct ping_io *io, int rc)
+{
+	const char *tls = stream_error(&io->s);
+	return tls ? tls : strerror(-rc);
+}
+
+/* Waits until the stream can move (TLS: until the engine's records do),
+ * app_want being RX_READ or RX_WRITE. 0, or -errno. */
+static int io_wait_stream(struct ping_io *io, unsigned app_want)
+{
+	if (io->s.tls && stream_pump(&io->s, 0) < 0)
+		return -EPROTO;
+	unsigned want = stream_interest(&io->s, app_want);
+	if (!want)
+		return io->s.tls ? 0 : -EIO; /* TLS: the engine moved, try again */
+	int rc = io_wait(io, (short)((want & RX_READ ? POLLIN : 0) | (want & RX_WRITE ? POLLOUT : 0)));
+	if (rc < 0)
+		return rc;
+	return io->s.tls && stream_pump(&io->s, 0) < 0 ? -EPROTO : 0;
+}
+
 static int io_write_all(struct ping_io *io, const void *p, size_t n)
 {
 	const uint8_t *b = p;
 	while (n > 0) {
-		long w = net_write(io->fd, b, n);
+		long w = stream_write(&io->s, b, n);
 		if (w == -EAGAIN || w == 0) {
-			int rc = io_wait(io, POLLOUT);
+			int rc = io_wait_stream(io, RX_WRITE);
 			if (rc < 0)
 				return rc;
 			continue;
@@ -159,6 +213,12 @@ static int io_write_all(struct ping_io *io, const void *p, size_t n)
 			return (int)w;
 		b += w;
 		n -= (size_t)w;
+	}
+	/* TLS: records sealed in the engine still have to leave it */
+	for (int i = 0; i < 64 && io->s.tls && !stream_flushed(&io->s); i++) {
+		int rc = io_wait_stream(io, RX_WRITE);
+		if (rc < 0)
+			return rc;
 	}
 	return 0;
 }
@@ -171,14 +231,14 @@ static long io_read_some(struct ping_io *io)
 		io->rx_off = 0;
 	}
 	for (;;) {
-		long n = net_read(io->fd, io->rx + io->rx_len, sizeof(io->rx) - io->rx_len);
+		long n = stream_read(&io->s, io->rx + io->rx_len, sizeof(io->rx) - io->rx_len);
 		if (n >= 0) {
 			io->rx_len += (size_t)n;
 			return n;
 		}
 		if (n != -EAGAIN)
 			return n;
-		int rc = io_wait(io, POLLIN);
+		int rc = io_wait_stream(io, RX_READ);
 		if (rc < 0)
 			return rc;
 	}
@@ -262,7 +322,7 @@ static int send_upgrade(struct ping_io *io, const struct url *u, char key[WS_KEY
 		return fail("cannot build an upgrade request for %s%s", host, path);
 	int rc = io_write_all(io, req, n);
 	if (rc < 0)
-		return fail("sending the upgrade to %s: %s", io->where, strerror(-rc));
+		return fail("sending the upgrade to %s: %s", io->where, io_strerror(io, rc));
 	return 0;
 }
 
@@ -280,7 +340,7 @@ static int read_upgrade(struct ping_io *io, const char *key)
 			return fail("%s closed the connection without answering the upgrade "
 			            "(no ping endpoint at this path?)", io->where);
 		if (n < 0)
-			return fail("reading from %s: %s", io->where, strerror((int)-n));
+			return fail("reading from %s: %s", io->where, io_strerror(io, (int)n));
 	}
 	if (end < 0 || http_parse_response((const char *)io->rx, (size_t)end, &resp) < 0)
 		return fail("%s answered something that is not HTTP", io->where);
@@ -360,7 +420,7 @@ static int read_message(struct ping_io *io, const char *what)
 		if (n == 0)
 			return fail("%s closed the connection without %s", io->where, what);
 		if (n < 0)
-			return fail("reading from %s: %s", io->where, strerror((int)-n));
+			return fail("reading from %s: %s", io->where, io_strerror(io, (int)n));
 	}
 }
 
@@ -419,12 +479,39 @@ static int exchange(struct ping_io *io, const char *name)
 	double t0 = mono_sec();
 	int rc = io_send_frame(io, WS_OP_TEXT, req, n);
 	if (rc < 0)
-		return fail("sending the ping to %s: %s", io->where, strerror(-rc));
+		return fail("sending the ping to %s: %s", io->where, io_strerror(io, rc));
 	if (read_message(io, "a reply") != 0)
 		return 1;
 	double rtt = mono_sec() - t0;
 	close_politely(io);
 	return report(io, rtt);
+}
+
+static struct tls_client_cfg ping_tls;
+
+/* The connected socket as a stream: TLS for wss://, verified like the client
+ * verifies (CA and host name, or --pin, or --insecure). 0 or exit status 1. */
+static int ping_stream(struct ping_io *io, const struct ping_cmd *c)
+{
+	char err[TLS_ERRLEN];
+	int fd = io->fd;
+	io->fd = -1;
+	if (c->url.scheme != URL_WSS) {
+		stream_plain(&io->s, fd);
+		return 0;
+	}
+	int rc = 0;
+	if (c->insecure)
+		tls_client_cfg_init_insecure(&ping_tls);
+	else if (c->pin)
+		rc = tls_client_cfg_init_pin(&ping_tls, c->pin, err, sizeof(err));
+	else
+		rc = tls_client_cfg_init_ca(&ping_tls, c->ca ? c->ca : TLS_SYSTEM_CA, err, sizeof(err));
+	if (rc < 0 || stream_tls_client(&io->s, fd, &ping_tls, c->url.host) < 0) {
+		close(fd);
+		return fail("TLS: %s", rc < 0 ? err : "out of memory");
+	}
+	return 0;
 }
 
 static int run(const struct ping_cmd *c)
@@ -434,15 +521,22 @@ static int run(const struct ping_cmd *c)
 	host_port(&c->url, where, sizeof(where));
 	io = (struct ping_io){.fd = -1, .where = where, .deadline_ms = mono_ms() + c->timeout_ms};
 	ws_parser_init(&io.parser, WS_ROLE_CLIENT, PING_MAX_MESSAGE);
+	io.s.fd = -1;
 	int rc = dial(&io, &c->url);
+	if (rc == 0)
+		rc = ping_stream(&io, c);
 	if (rc == 0)
 		rc = send_upgrade(&io, &c->url, key);
 	if (rc == 0)
 		rc = read_upgrade(&io, key);
 	if (rc == 0)
 		rc = exchange(&io, c->name);
-	if (io.fd >= 0)
+	if (io.s.fd >= 0)
+		stream_close(&io.s);
+	else if (io.fd >= 0)
 		close(io.fd);
+	if (c->url.scheme == URL_WSS)
+		tls_client_cfg_free(&ping_tls);
 	return rc;
 }
 

@@ -463,15 +463,42 @@ def case_cli_failures(port, refused):
     err = r.stderr.decode(errors='replace')
     check(r.returncode == 1 and 'refused' in err.lower() and err.count('\n') == 1,
           'refused port: exit %d, %r' % (r.returncode, err))
-    r = wsferry_ping('wss://127.0.0.1:%d/ws' % port)
+    # wss:// to a plain server: a TLS failure, named, exit 1
+    r = wsferry_ping('wss://127.0.0.1:%d/ws' % port, '--insecure', '--timeout', '5')
     err = r.stderr.decode(errors='replace')
-    check(r.returncode == 2 and 'needs TLS' in err, 'wss: exit %d, %r' % (r.returncode, err))
+    check(r.returncode == 1 and 'TLS' in err and err.count('\n') == 1,
+          'wss to a ws server: exit %d, %r' % (r.returncode, err))
     for bad in (['--timeout', '0'], ['--name', ''], ['--bogus'], []):
         r = run_client([w.WSFERRY, 'ping'] + (['ws://127.0.0.1:%d/ws' % port] if bad else [])
                        + bad)
         check(r.returncode == 2, 'ping %s: exit %d, expected 2' % (bad, r.returncode))
     r = wsferry_ping('ws://127.0.0.1:%d/other' % port, '--timeout', '3')
     check(r.returncode == 1, 'stealth-dropped path: exit %d' % r.returncode)
+
+
+def case_cli_wss():
+    """--ping on a wss:// listener with a certificate made at start."""
+    port = w.free_port()
+    srv = w.Proc([w.WSFERRY, 'server', '--ping', 'wss://127.0.0.1:%d' % port], 'ping-wss')
+    w.wait_port(port, proc=srv)
+    fp = None
+    for _ in range(50):
+        for word in srv.stderr_text().split():
+            if len(word) == 64 and all(ch in '0123456789abcdef' for ch in word):
+                fp = word
+        if fp:
+            break
+        time.sleep(0.1)
+    check(fp is not None, 'no fingerprint printed: %r' % srv.stderr_text())
+    url = 'wss://127.0.0.1:%d/ws' % port
+    for extra in (['--pin', fp], ['--insecure']):
+        r = wsferry_ping(url, '--timeout', '5', *extra)
+        check(r.returncode == 0 and b'"pong"' in r.stdout,
+              '%s: exit %d, %r' % (extra, r.returncode, r.stderr))
+    r = wsferry_ping(url, '--timeout', '5')
+    err = r.stderr.decode(errors='replace')
+    check(r.returncode == 1 and 'unknown CA' in err, 'unverified: exit %d, %r' % (r.returncode, err))
+    srv.stop()
 
 
 def case_cli_timeout(port):
@@ -588,6 +615,7 @@ def main(suite):
     run('wsferry ping: exit 0 on a pong', case_cli_pong, port)
     run('wsferry ping against another --ping name: exit 1, then --name: exit 0',
         case_cli_other_name, cport)
+    run('wsferry ping over wss:// (pin, insecure, unknown CA refused)', case_cli_wss)
     run('wsferry ping: refused, wss://, bad usage, stealth path', case_cli_failures, port,
         w.refused_port())
     run('wsferry ping: --timeout against a silent listener', case_cli_timeout, port)
