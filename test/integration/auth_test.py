@@ -127,7 +127,10 @@ def capture_request(key, extra_env=None, prefix=()):
     argv = list(prefix) + [gen, "client", f"ws://127.0.0.1:{fport}", "--key", key,
                            "-L", f"{lport}:127.0.0.1:{ECHO}"]
     err = open(os.path.join(tmp, "capture.err"), "w")
-    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, env=env)
+    # own process group: faketime runs the client as its child, and the
+    # whole group must go at the end
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, env=env,
+                         start_new_session=True)
     try:
         wait_port(lport)
         c = socket.create_connection(("127.0.0.1", lport), 3)
@@ -144,7 +147,7 @@ def capture_request(key, extra_env=None, prefix=()):
         c.close()
         return head[: head.index(b"\r\n\r\n") + 4]
     finally:
-        p.send_signal(signal.SIGTERM)
+        os.killpg(p.pid, signal.SIGTERM)
         p.wait(5)
         fake.close()
 
