@@ -3,7 +3,10 @@
 wrong / missing keys, a captured request replayed, re-targeted, expired and
 future-dated, a server that cannot prove the key, and bad key input.
 Interface: env WSFERRY (binary), last line "N passed, N failed"."""
-import base64, hashlib, os, shutil, signal, socket, subprocess, sys, tempfile, threading, time
+import base64, hashlib, os, shutil, signal, socket, subprocess, sys, tempfile, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wsfutil as w  # noqa: E402
 
 BIN = os.environ.get("WSFERRY", "./build/wsferry")
 procs, results, tmp = [], [], tempfile.mkdtemp()
@@ -51,31 +54,6 @@ def case(name):
             results.append((name, f"{type(e).__name__}: {e}"))
         return fn
     return wrap
-
-
-def echo_server():
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", 0))
-    s.listen(64)
-
-    def serve():
-        while True:
-            try:
-                c, _ = s.accept()
-            except OSError:
-                return
-            threading.Thread(target=lambda c=c: pump(c), daemon=True).start()
-
-    def pump(c):
-        with c:
-            try:
-                while (d := c.recv(65536)):
-                    c.sendall(d)
-            except OSError:
-                pass  # replayed tunnels are reset on purpose
-    threading.Thread(target=serve, daemon=True).start()
-    return s.getsockname()[1]
 
 
 def roundtrip(port, data=b"hello", timeout=5):
@@ -153,7 +131,7 @@ def capture_request(key, extra_env=None, prefix=()):
 
 
 KEY = subprocess.run([BIN, "keygen"], capture_output=True, text=True, check=True).stdout.strip()
-ECHO = echo_server()
+ECHO = w.TCPServer(w.echo_handler).port
 SP = free_port()
 server = start(["server", f"ws://127.0.0.1:{SP}", "--key", KEY], "server")
 wait_port(SP)
@@ -256,39 +234,25 @@ def _():
     assert raw_exchange(SP, head) == b""
 
 
-def fake_server_101(with_proof_of=None):
-    """A server that answers every upgrade with a valid WebSocket 101 but
-    without (or with a wrong) key proof."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    s.listen(8)
-
-    def serve():
-        while True:
-            try:
-                c, _ = s.accept()
-            except OSError:
-                return
-            head = b""
-            while b"\r\n\r\n" not in head:
-                d = c.recv(4096)
-                if not d:
-                    break
-                head += d
-            key = [l.split(b":", 1)[1].strip() for l in head.split(b"\r\n")
-                   if l.lower().startswith(b"sec-websocket-key:")][0]
-            acc = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
-            c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                      b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + acc + b"\r\n\r\n")
-            time.sleep(0.5)
-            c.close()
-    threading.Thread(target=serve, daemon=True).start()
-    return s.getsockname()[1]
+def fake_101(c, srv):
+    """Answers an upgrade with a valid WebSocket 101 but no key proof."""
+    head = b""
+    while b"\r\n\r\n" not in head:
+        d = c.recv(4096)
+        if not d:
+            return
+        head += d
+    key = [l.split(b":", 1)[1].strip() for l in head.split(b"\r\n")
+           if l.lower().startswith(b"sec-websocket-key:")][0]
+    acc = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+    c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+              b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + acc + b"\r\n\r\n")
+    time.sleep(0.5)
 
 
 @case("a server that cannot prove the key is refused by the client")
 def _():
-    fp = fake_server_101()
+    fp = w.TCPServer(fake_101).port
     lp = free_port()
     p = start(["client", f"ws://127.0.0.1:{fp}", "--key", KEY, "-L", f"{lp}:127.0.0.1:{ECHO}"],
               "fake")

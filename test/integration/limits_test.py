@@ -30,56 +30,17 @@ import wsfutil as w  # noqa: E402
 from wsfutil import check, CaseFail  # noqa: E402
 
 WSFERRY = w.WSFERRY
-SAN = ('AddressSanitizer', 'runtime error:', 'LeakSanitizer')
 GUID = b'258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
 CLK_TCK = os.sysconf('SC_CLK_TCK')
 
 
 # ---------------------------------------------------------------- processes
 
-MY_PROCS = []
-
-
 def start_server(port, extra=(), name='server', prefix=()):
     p = w.Proc(list(prefix) + [WSFERRY, 'server', 'ws://127.0.0.1:%d' % port] + list(extra),
                name)
-    MY_PROCS.append(p)
     w.wait_port(port, proc=p)
     return p
-
-
-def check_procs(suite, name):
-    """Stops every wsferry started since the last call (SIGTERM, SIGKILL after
-    3 s) and counts one case: each exited 0, no sanitizer report."""
-    procs = [p for p in MY_PROCS if not p.problems_checked]
-    if not procs:
-        return
-    probs = []
-    for p in procs:
-        rc = p.stop()
-        p.problems_checked = True
-        mine = []
-        if rc is None:
-            mine.append('%s (pid %d) ignored SIGTERM for 3 s and was killed' % (p.name, p.pid))
-        elif rc != 0:
-            mine.append('%s (pid %d) exited %s after SIGTERM' % (p.name, p.pid, rc))
-        san = [l for l in p.stderr_text().split('\n') if any(m in l for m in SAN)]
-        if san:
-            mine.append('%s stderr has a sanitizer report: %s' % (p.name, san[0].strip()))
-        if mine:
-            probs += mine
-            t = p.tail(6)
-            if t:
-                probs.append(t)
-    if not suite.wanted(name) and not probs:
-        return
-    if probs:
-        suite.failed += 1
-        print('FAIL %s: %s' % (name, '\n'.join(probs)), flush=True)
-    else:
-        suite.passed += 1
-        if suite.verbose:
-            print('ok   %s' % name, flush=True)
 
 
 # ---------------------------------------------------------------- WebSocket
@@ -500,7 +461,7 @@ def main(suite):
               timeout=15)
     suite.run('out of descriptors: accepts pause (no spin), logged, service resumes',
               case_emfile, timeout=30)
-    check_procs(suite, 'every wsferry exits 0 on SIGTERM, no sanitizer report')
+    suite.check_processes('every wsferry exits 0 on SIGTERM, no sanitizer report')
 
 
 def guard(suite):
@@ -512,7 +473,7 @@ def guard(suite):
         print('FAIL setup: %s: %s' % (type(e).__name__, e), flush=True)
     finally:
         try:
-            check_procs(suite, 'every wsferry exits 0 on SIGTERM, no sanitizer report')
+            suite.check_processes('every wsferry exits 0 on SIGTERM, no sanitizer report')
         finally:
             rc = suite.finish()
     sys.exit(rc)

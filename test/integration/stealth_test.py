@@ -31,54 +31,15 @@ import wsfutil as w  # noqa: E402
 from wsfutil import check, CaseFail  # noqa: E402
 
 WSFERRY = w.WSFERRY
-SAN = ('AddressSanitizer', 'runtime error:', 'LeakSanitizer')
 PROBE_T = 5.0          # a probe that sees neither bytes nor EOF by then hangs
 EXPIRED_WAIT = 2.5     # with --max-skew 1
 
 
 # ---------------------------------------------------------------- processes
 
-MY_PROCS = []
-
-
 def start(args, name, prefix=()):
     p = w.Proc(list(prefix) + [WSFERRY] + list(args), name)
-    MY_PROCS.append(p)
     return p
-
-
-def check_procs(suite, name):
-    """Stops every wsferry started since the last call (SIGTERM, SIGKILL after
-    3 s) and counts one case: each exited 0, no sanitizer report."""
-    procs = [p for p in MY_PROCS if not p.problems_checked]
-    if not procs:
-        return
-    probs = []
-    for p in procs:
-        rc = p.stop()
-        p.problems_checked = True
-        mine = []
-        if rc is None:
-            mine.append('%s (pid %d) ignored SIGTERM for 3 s and was killed' % (p.name, p.pid))
-        elif rc != 0:
-            mine.append('%s (pid %d) exited %s after SIGTERM' % (p.name, p.pid, rc))
-        san = [l for l in p.stderr_text().split('\n') if any(m in l for m in SAN)]
-        if san:
-            mine.append('%s stderr has a sanitizer report: %s' % (p.name, san[0].strip()))
-        if mine:
-            probs += mine
-            t = p.tail(6)
-            if t:
-                probs.append(t)
-    if not suite.wanted(name) and not probs:
-        return
-    if probs:
-        suite.failed += 1
-        print('FAIL %s: %s' % (name, '\n'.join(probs)), flush=True)
-    else:
-        suite.passed += 1
-        if suite.verbose:
-            print('ok   %s' % name, flush=True)
 
 
 def keygen():
@@ -515,7 +476,7 @@ def main(suite):
             tunnel_roundtrip(lport, 1)
     suite.run('--max-skew 1 servers still take a fresh token', skew_servers_serve, timeout=20)
 
-    check_procs(suite, 'every wsferry exits 0 on SIGTERM, no sanitizer report')
+    suite.check_processes('every wsferry exits 0 on SIGTERM, no sanitizer report')
     ECHO.close()
     FB.close()
 
@@ -529,7 +490,7 @@ def guard(suite):
         print('FAIL setup: %s: %s' % (type(e).__name__, e), flush=True)
     finally:
         try:
-            check_procs(suite, 'every wsferry exits 0 on SIGTERM, no sanitizer report')
+            suite.check_processes('every wsferry exits 0 on SIGTERM, no sanitizer report')
         finally:
             rc = suite.finish()
     sys.exit(rc)
