@@ -71,11 +71,12 @@ static int opt_proxy_user(void *ctx, const char *val, const char **why)
 static int opt_proxy_pass(void *ctx, const char *val, const char **why)
 {
 	struct client_cmd *c = ctx;
-	if (!*val || strlen(val) > 255) {
+	static char pass[256];
+	if (!*val || secret_take(val, pass, sizeof(pass)) < 0) {
 		*why = "1 to 255 characters";
 		return -1;
 	}
-	c->cfg.proxy_pass = val;
+	c->cfg.proxy_pass = pass;
 	return 0;
 }
 
@@ -158,6 +159,8 @@ static int opt_proxy(void *ctx, const char *val, const char **why)
 			return -1;
 		if (percent_decode(p, (size_t)(at - p), cred, sizeof(cred)) < 0)
 			return *why = "bad %-escape in the --proxy credentials", -1;
+		const char *pw = (const char *)memchr(p, ':', (size_t)(at - p)) + 1;
+		secret_wipe(pw, (size_t)(at - pw)); /* the password, out of ps(1) */
 		c->cfg.proxy_cred = cred;
 		p = at + 1;
 	}
@@ -292,7 +295,7 @@ int cmd_client(int argc, char **argv)
 		return 2;
 	if (!c.have_server)
 		return opts_usage_error(NULL, "client needs a SERVER_URL, e.g. ws://host:8080");
-	if (!c.cfg.keys && key_from_env(&c.cfg.keys, &why) < 0)
+	if (key_from_env(&c.cfg.keys, &why) < 0)
 		return opts_usage_error("WSFERRY_KEY", why);
 	if ((c.cfg.insecure || c.cfg.pin || c.cfg.ca_file || c.cfg.sni) &&
 	    c.cfg.server.scheme == URL_WS)

@@ -11,11 +11,19 @@ int cmd_keygen(int argc, char **argv);
 int cmd_cert(int argc, char **argv);
 
 struct auth_keys;
-/* --key VALUE (wiped from argv), --key-file PATH, WSFERRY_KEY (0 when unset):
+/* --key VALUE (wiped from argv), --key-file PATH, WSFERRY_KEY (0 when unset;
+ * used only when *out is still NULL, wiped from the environment always):
  * 0, or -1 with *why. */
 int key_from_arg(char *val, const struct auth_keys **out, const char **why);
 int key_from_file(const char *path, const struct auth_keys **out, const char **why);
 int key_from_env(const struct auth_keys **out, const char **why);
+/* Copies a secret given on the command line (or in a config file's text)
+ * into out (cap bytes, NUL-terminated) and overwrites the original with
+ * 'x', so ps(1) and /proc/PID/cmdline no longer show it. 0, or -1 when it
+ * does not fit. */
+int secret_take(const char *val, char *out, size_t cap);
+/* Overwrites n bytes at val (argv text) with 'x'. */
+void secret_wipe(const char *val, size_t n);
 
 /* --log-level, --log-file, -q: applied to core/log at once. */
 int common_log_level(void *ctx, const char *val, const char **why);

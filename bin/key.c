@@ -2,6 +2,7 @@
  * pre-shared key from the user into derived keys, wiped from argv after. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,7 @@ static int use_key_text(const char *text, size_t len, const struct auth_keys **o
 	if (auth_key_parse(text, len, psk, why) < 0)
 		return -1;
 	auth_derive(psk, &keys);
-	memset(psk, 0, sizeof(psk));
+	explicit_bzero(psk, sizeof(psk)); /* memset of a dead buffer may be dropped */
 	*out = &keys;
 	return 0;
 }
@@ -44,8 +45,25 @@ int key_from_arg(char *val, const struct auth_keys **out, const char **why)
 		return -1;
 	}
 	int rc = use_key_text(val, strlen(val), out, why);
-	memset(val, 'x', strlen(val)); /* not visible in ps(1) after startup */
+	secret_wipe(val, strlen(val)); /* not visible in ps(1) after startup */
 	return rc;
+}
+
+void secret_wipe(const char *val, size_t n)
+{
+	/* argv's and the config text's bytes are ours to change; their const is
+	 * the option table's promise to everyone else. */
+	memset((char *)(uintptr_t)val, 'x', n);
+}
+
+int secret_take(const char *val, char *out, size_t cap)
+{
+	size_t n = strlen(val);
+	if (n >= cap)
+		return -1;
+	memcpy(out, val, n + 1);
+	secret_wipe(val, n);
+	return 0;
 }
 
 int key_from_file(const char *path, const struct auth_keys **out, const char **why)
@@ -68,16 +86,23 @@ int key_from_file(const char *path, const struct auth_keys **out, const char **w
 		return -1;
 	}
 	int rc = use_key_text(text, (size_t)n, out, why);
-	memset(text, 0, sizeof(text));
+	explicit_bzero(text, sizeof(text));
 	return rc;
 }
 
 int key_from_env(const struct auth_keys **out, const char **why)
 {
 	char *val = getenv("WSFERRY_KEY");
-	if (!val || !*val)
+	if (!val)
 		return 0;
-	return use_key_text(val, strlen(val), out, why);
+	/* A key from the flags wins, but the variable is wiped all the same. */
+	int rc = *val && !*out ? use_key_text(val, strlen(val), out, why) : 0;
+	/* The value lives in the process's initial environment block, which
+	 * /proc/PID/environ shows for as long as we run: clear it there, then
+	 * drop the variable so children (none today) never inherit it. */
+	explicit_bzero(val, strlen(val));
+	unsetenv("WSFERRY_KEY");
+	return rc;
 }
 
 int cmd_keygen(int argc, char **argv)
@@ -93,6 +118,7 @@ int cmd_keygen(int argc, char **argv)
 	}
 	auth_key_format(psk, text);
 	printf("%s\n", text);
-	memset(psk, 0, sizeof(psk));
+	explicit_bzero(psk, sizeof(psk));
+	explicit_bzero(text, sizeof(text));
 	return 0;
 }

@@ -148,6 +148,22 @@ static int opt_restrict_to(void *ctx, const char *val, const char **why)
 	return 0;
 }
 
+/* --permit-listen: [HOST:]PORT, HOST:*, any, none (ssh's PermitListen). */
+static int opt_permit_listen(void *ctx, const char *val, const char **why)
+{
+	struct server_config *cfg = ctx;
+	if (strcmp(val, "none") == 0) {
+		cfg->listen_off = true;
+		return 0;
+	}
+	if (cfg->npermit == SERVER_MAX_RULES)
+		return *why = "too many --permit-listen rules", -1;
+	if (server_listen_rule_parse(val, &cfg->permit_listen[cfg->npermit], why) < 0)
+		return -1;
+	cfg->npermit++;
+	return 0;
+}
+
 static int opt_allow(void *ctx, const char *val, const char **why)
 {
 	struct server_config *cfg = ctx;
@@ -250,6 +266,7 @@ static const struct opt server_opts[] = {
 	{"accept-page", 0, false, false, opt_accept_page},
 	{"restrict-to", 0, true, false, opt_restrict_to},
 	{"allow", 0, true, false, opt_allow},
+	{"permit-listen", 0, true, false, opt_permit_listen},
 	{"max-conns-per-ip", 0, true, false, opt_max_conns_per_ip},
 	{"fallback", 0, true, false, opt_fallback},
 	COMMON_OPTS,
@@ -362,7 +379,7 @@ int cmd_server(int argc, char **argv)
 	if (opts_parse(server_opts, argc, argv, &cfg, positional_listen) < 0)
 		return 2;
 	const char *why = "";
-	if (!cfg.keys && key_from_env(&cfg.keys, &why) < 0)
+	if (key_from_env(&cfg.keys, &why) < 0)
 		return opts_usage_error("WSFERRY_KEY", why);
 	if (!cfg.cert != !cfg.cert_key)
 		return opts_usage_error("--cert", "needs --cert-key too (and the other way)");

@@ -65,6 +65,18 @@ bool net_addr_is_loopback(const struct net_addr *a)
 	return (ip >> 24) == 127;
 }
 
+bool net_addr_same_ip(const struct net_addr *a, const struct net_addr *b)
+{
+	if (a->ss.ss_family != b->ss.ss_family)
+		return false;
+	if (a->ss.ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr,
+		              &((const struct sockaddr_in6 *)&b->ss)->sin6_addr,
+		              sizeof(struct in6_addr)) == 0;
+	return ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr ==
+	       ((const struct sockaddr_in *)&b->ss)->sin_addr.s_addr;
+}
+
 static int close_with(int fd, int err)
 {
 	close(fd);

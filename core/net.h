@@ -22,6 +22,8 @@ int net_addr_from_ip(const char *ip, uint16_t port, struct net_addr *out);
 const char *net_addr_str(const struct net_addr *a, char *out, size_t cap);
 uint16_t net_addr_port(const struct net_addr *a);
 bool net_addr_is_loopback(const struct net_addr *a);
+/* Same family and address (ports are not compared). */
+bool net_addr_same_ip(const struct net_addr *a, const struct net_addr *b);
 
 /* Non-blocking, close-on-exec listening socket with SO_REUSEADDR
  * (and SO_REUSEPORT when reuseport). fd or -errno. */

@@ -100,10 +100,11 @@ void auth_crypt(const struct auth_keys *k, const uint8_t nonce[16], uint8_t *dat
 	br_chacha20_ct_run(k->enc, nonce, 0, data, n);
 }
 
-void auth_proof(const struct auth_keys *k, const uint8_t nonce[16], uint8_t out[AUTH_PROOF_LEN])
+void auth_proof(const struct auth_keys *k, const uint8_t nonce[16], int status,
+                uint8_t out[AUTH_PROOF_LEN])
 {
-	uint8_t full[32];
-	hmac(k->proof, sizeof(k->proof), nonce, 16, NULL, 0, full);
+	uint8_t full[32], st[2] = {(uint8_t)(status >> 8), (uint8_t)status};
+	hmac(k->proof, sizeof(k->proof), nonce, 16, st, sizeof(st), full);
 	memcpy(out, full, AUTH_PROOF_LEN);
 }
 
@@ -118,4 +119,9 @@ bool auth_equal(const uint8_t *a, const uint8_t *b, size_t n)
 bool auth_fresh(uint64_t ts, uint64_t now, uint64_t skew)
 {
 	return ts <= now ? now - ts <= skew : ts - now <= skew;
+}
+
+uint64_t auth_last_fresh(uint64_t ts, uint64_t skew)
+{
+	return ts > UINT64_MAX - skew ? UINT64_MAX : ts + skew;
 }

@@ -37,13 +37,19 @@ void auth_mac(const struct auth_keys *k, const uint8_t *blob, size_t n, uint8_t 
 /* Encrypts or decrypts (same operation) the target in place with a key
  * stream unique to the request nonce. */
 void auth_crypt(const struct auth_keys *k, const uint8_t nonce[16], uint8_t *data, size_t n);
-/* The server's proof that it holds the key, bound to the client's nonce. */
-void auth_proof(const struct auth_keys *k, const uint8_t nonce[16], uint8_t out[AUTH_PROOF_LEN]);
+/* The server's proof that it holds the key, bound to the client's nonce
+ * and to the HTTP status it answers with (101, or a refusal's), so a man in
+ * the middle can neither forge an answer nor turn one into another. */
+void auth_proof(const struct auth_keys *k, const uint8_t nonce[16], int status,
+                uint8_t out[AUTH_PROOF_LEN]);
 
 /* Constant-time equality of two n-byte strings. */
 bool auth_equal(const uint8_t *a, const uint8_t *b, size_t n);
 
-/* True when now is within skew seconds of ts, either way. */
+/* True when now is within skew seconds of ts, either way (inclusive). */
 bool auth_fresh(uint64_t ts, uint64_t now, uint64_t skew);
+/* The last second at which auth_fresh(ts, now, skew) holds: the replay
+ * table MUST remember a token's nonce through it (replay_check's last). */
+uint64_t auth_last_fresh(uint64_t ts, uint64_t skew);
 
 #endif

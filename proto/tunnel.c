@@ -143,8 +143,8 @@ enum tunnel_decode_rc tunnel_req_from_http(const struct http_request *req,
 	return TUNNEL_NO_COOKIE;
 }
 
-size_t tunnel_proof_header(const struct auth_keys *keys, const uint8_t nonce[16], char *out,
-                           size_t cap)
+size_t tunnel_proof_header(const struct auth_keys *keys, const uint8_t nonce[16], int status,
+                           char *out, size_t cap)
 {
 	uint8_t proof[AUTH_PROOF_LEN];
 	char text[BASE64URL_LEN(AUTH_PROOF_LEN) + 1];
@@ -153,13 +153,14 @@ size_t tunnel_proof_header(const struct auth_keys *keys, const uint8_t nonce[16]
 			out[0] = '\0';
 		return 0;
 	}
-	auth_proof(keys, nonce, proof);
+	auth_proof(keys, nonce, status, proof);
 	base64url_encode(proof, sizeof(proof), text);
 	int n = snprintf(out, cap, "Set-Cookie: %s=%s; Path=/; HttpOnly\r\n", keys->cookie, text);
 	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 
-static bool proof_matches(struct http_slice v, const struct tunnel_expect *e)
+static bool proof_matches(struct http_slice v, const struct tunnel_expect *e,
+                          const uint8_t want[AUTH_PROOF_LEN])
 {
 	struct http_slice val;
 	uint8_t got[AUTH_PROOF_LEN + 2];
@@ -168,7 +169,21 @@ static bool proof_matches(struct http_slice v, const struct tunnel_expect *e)
 	const char *semi = memchr(val.p, ';', val.len);
 	size_t len = semi ? (size_t)(semi - val.p) : val.len;
 	return base64url_decode(val.p, len, got, sizeof(got)) == AUTH_PROOF_LEN &&
-	       auth_equal(got, e->proof, AUTH_PROOF_LEN);
+	       auth_equal(got, want, AUTH_PROOF_LEN);
+}
+
+/* With keys: the answer carries the proof for its own status. */
+static bool proven(const struct http_response *resp, const struct tunnel_expect *e)
+{
+	uint8_t want[AUTH_PROOF_LEN];
+	if (!e->keys)
+		return true;
+	auth_proof(e->keys, e->nonce, resp->status, want);
+	for (size_t i = 0; i < resp->nheaders; i++)
+		if (http_slice_eq(resp->headers[i].name, "set-cookie") &&
+		    proof_matches(resp->headers[i].value, e, want))
+			return true;
+	return false;
 }
 
 enum tunnel_101_rc tunnel_check_101(const struct http_response *resp,
@@ -176,13 +191,7 @@ enum tunnel_101_rc tunnel_check_101(const struct http_response *resp,
 {
 	if (ws_check_response(resp, e->key) < 0)
 		return TUNNEL_101_BAD_WS;
-	if (!e->keys)
-		return TUNNEL_101_OK;
-	for (size_t i = 0; i < resp->nheaders; i++)
-		if (http_slice_eq(resp->headers[i].name, "set-cookie") &&
-		    proof_matches(resp->headers[i].value, e))
-			return TUNNEL_101_OK;
-	return TUNNEL_101_NO_PROOF;
+	return proven(resp, e) ? TUNNEL_101_OK : TUNNEL_101_NO_PROOF;
 }
 
 enum tunnel_err tunnel_101_err(enum tunnel_101_rc rc)
@@ -203,6 +212,8 @@ enum tunnel_err tunnel_response_err(const struct http_response *resp,
 	                                        "Sec-WebSocket-Accept");
 	if (!h || !http_slice_eq(h->value, want) || h->value.len != WS_ACCEPT_LEN)
 		return TUNNEL_ERR_NOT_WSFERRY;
+	if (!proven(resp, e))
+		return TUNNEL_ERR_SERVER_FAKE; /* a refusal anyone on the path could forge */
 	enum tunnel_err err = tunnel_status_err(resp->status);
 	return err == TUNNEL_OK ? TUNNEL_ERR_GENERAL : err;
 }
@@ -214,7 +225,7 @@ size_t tunnel_refusal(enum tunnel_err err, const char *ws_key, size_t ws_key_len
 	char accept[WS_ACCEPT_LEN + 1], proof[128];
 	int status = tunnel_err_status(err);
 	ws_accept_key(ws_key, ws_key_len, accept);
-	tunnel_proof_header(keys, nonce, proof, sizeof(proof));
+	tunnel_proof_header(keys, nonce, status, proof, sizeof(proof));
 	int n = snprintf(out, cap,
 	                 "HTTP/1.1 %d %s\r\nSec-WebSocket-Accept: %s\r\n%sContent-Length: 0\r\n"
 	                 "Connection: close\r\n\r\n",

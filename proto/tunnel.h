@@ -69,12 +69,12 @@ enum tunnel_decode_rc {
 enum tunnel_decode_rc tunnel_req_from_http(const struct http_request *req,
                                            const struct auth_keys *keys, struct tunnel_req *r);
 
-/* What a client checks in the server's 101: the WebSocket accept for key,
- * and with keys the proof bound to the request nonce. */
+/* What a client checks in the server's answer: the WebSocket accept for
+ * key, and with keys the proof bound to the request nonce and the status. */
 struct tunnel_expect {
 	char key[WS_KEY_LEN + 1];
 	const struct auth_keys *keys; /* NULL: no proof expected */
-	uint8_t proof[AUTH_PROOF_LEN];
+	uint8_t nonce[TUNNEL_NONCE_LEN]; /* the request's */
 };
 
 enum tunnel_101_rc {
@@ -89,7 +89,9 @@ enum tunnel_101_rc tunnel_check_101(const struct http_response *resp,
 enum tunnel_err tunnel_101_err(enum tunnel_101_rc rc);
 /* The client's reading of the server's answer: a valid 101, a refusal from
  * a wsferry server (it carries the Sec-WebSocket-Accept of our key, which no
- * ordinary web server sends with an error), or TUNNEL_ERR_NOT_WSFERRY. */
+ * ordinary web server sends with an error, and with keys the proof for its
+ * status: an unproven refusal is TUNNEL_ERR_SERVER_FAKE), or
+ * TUNNEL_ERR_NOT_WSFERRY. */
 enum tunnel_err tunnel_response_err(const struct http_response *resp,
                                     const struct tunnel_expect *e);
 /* A wsferry server's refusal: status for err, the accept of the client's
@@ -97,9 +99,10 @@ enum tunnel_err tunnel_response_err(const struct http_response *resp,
 size_t tunnel_refusal(enum tunnel_err err, const char *ws_key, size_t ws_key_len,
                       const struct auth_keys *keys, const uint8_t nonce[16], char *out,
                       size_t cap);
-/* The Set-Cookie line a keyed server adds to its 101 ("" without keys). */
-size_t tunnel_proof_header(const struct auth_keys *keys, const uint8_t nonce[16], char *out,
-                           size_t cap);
+/* The Set-Cookie line a keyed server adds to its answer with status (""
+ * without keys). */
+size_t tunnel_proof_header(const struct auth_keys *keys, const uint8_t nonce[16], int status,
+                           char *out, size_t cap);
 
 /* Decodes the base64url text of a blob (verifying with keys if given). */
 enum tunnel_decode_rc tunnel_req_decode(const char *text, size_t len,

@@ -128,8 +128,7 @@ size_t client_upgrade(struct client *c, enum tunnel_kind kind, const char *targe
 		return 0;
 	ws_make_key(nonce, expect->key);
 	expect->keys = keys;
-	if (keys)
-		auth_proof(keys, req.nonce, expect->proof);
+	memcpy(expect->nonce, req.nonce, sizeof(expect->nonce));
 	if (tunnel_req_encode(&req, keys, cookie, sizeof(cookie)) == 0)
 		return 0;
 	snprintf(extra, sizeof(extra), "Cookie: %s\r\n", cookie);
@@ -195,6 +194,7 @@ static void tunnel_begin(void *arg, int ws_fd, enum tunnel_err err)
 	ts->filter = NULL;
 	a.ws = ws;
 	a.raw = c->cfg->server.scheme == URL_TLS;
+	a.hold_early = c->hold_early;
 	relay_start(&c->rx, &c->conns, &c->cfg->relay, &a);
 	tunnel_start_free(ts);
 }
@@ -411,6 +411,11 @@ static int client_setup(struct client *c)
 		snprintf(c->host_header, sizeof(c->host_header), fmt, u->host, u->port);
 	if (client_tls_setup(c) < 0)
 		return -1;
+	/* 0-RTT only where the server is already authenticated: over a verified
+	 * TLS leg the bytes reach the certificate's holder; over ws:// (or
+	 * --insecure) they wait for the 101's proof of the key. Without a key
+	 * nothing can be proven, so nothing is gained by waiting. */
+	c->hold_early = c->cfg->keys && (!c->use_tls || c->cfg->insecure);
 	/* Resolved once before serving (blocking is fine here). */
 	int n = resolve_blocking(u->host, u->port, c->server, CLIENT_MAX_SERVER_ADDRS);
 	if (n <= 0) {

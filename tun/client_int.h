@@ -39,6 +39,7 @@ struct client {
 	char proxy_auth[BASE64_LEN(511) + 1]; /* base64 "user:pass", "" for none */
 	struct tls_client_cfg tls;           /* wss://: trust anchors or pin */
 	bool use_tls;
+	bool hold_early;                     /* see client_setup */
 	uint64_t emfile_logged_ms;
 };
 

@@ -52,6 +52,7 @@ struct relay {
 	bool early_stalled;         /* the filter needs more bytes than early holds */
 	bool switching;             /* next request is for another host: hand over */
 	bool raw;                   /* tls:// — bytes as they are, no WebSocket frames */
+	bool hold_early;            /* client: TCP bytes wait for the proven 101 */
 	bool splice_off;            /* splice(2) refused here: copy */
 	uint8_t sp_hdr[10];         /* spliced frame: its header, not yet written */
 	uint8_t sp_hdr_len, sp_hdr_off;
@@ -315,10 +316,18 @@ static int up_flush_splice(struct relay *r)
 	return 1;
 }
 
+/* Client role with hold_early: until the server proved the key, local
+ * bytes stay where they are (kernel buffer or early), only the upgrade
+ * request goes out. */
+static bool up_gated(const struct relay *r)
+{
+	return r->handshake && r->hold_early;
+}
+
 /* 0, or -1 when the relay must be aborted. */
 static int up_read(struct relay *r)
 {
-	if (!up_idle(r) || (buf_len(&r->early) > 0 && !r->early_stalled) || r->tcp_eof ||
+	if (up_gated(r) || !up_idle(r) || (buf_len(&r->early) > 0 && !r->early_stalled) || r->tcp_eof ||
 	    r->close_queued)
 		return 0;
 	if (r->filter)
@@ -388,7 +397,8 @@ static int up_flush(struct relay *r)
 		}
 		up_queue_controls(r);
 		if (buf_len(&r->up) == 0) {
-			if (!buf_len(&r->early) || r->early_stalled || r->close_sent || r->switching)
+			if (!buf_len(&r->early) || r->early_stalled || r->close_sent || r->switching ||
+			    up_gated(r))
 				return 0;
 			if (up_take_early(r) < 0)
 				return -1;
@@ -625,7 +635,7 @@ static void relay_update(struct relay *r)
 	}
 	unsigned tcp = 0, ws = 0;
 	if (up_idle(r) && (buf_len(&r->early) == 0 || r->early_stalled) && !r->tcp_eof &&
-	    !r->close_queued)
+	    !r->close_queued && !up_gated(r))
 		tcp |= RX_READ;
 	if (r->down_pending || r->dsp_len)
 		tcp |= RX_WRITE;
@@ -769,6 +779,7 @@ int relay_start(struct rx *rx, struct conn_list *list, const struct relay_opts *
 	r->owner = a->owner;
 	r->filter = a->filter;
 	r->raw = a->raw;
+	r->hold_early = a->hold_early;
 	r->sp_pipe[0] = r->sp_pipe[1] = -1;
 	r->dsp_pipe[0] = r->dsp_pipe[1] = -1;
 	r->handshake = a->role == WS_ROLE_CLIENT;

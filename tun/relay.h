@@ -50,6 +50,9 @@ struct relay_args {
 	struct http_filter *filter; /* plain HTTP proxying (owned from here on) */
 	struct conn_peer *peer;   /* server: the client's address, counted */
 	bool raw;                 /* tls://: no WebSocket frames after the 101 */
+	bool hold_early;          /* client role: no TCP byte leaves before the
+	                           * server's 101 proved the key (a fake server on
+	                           * an unauthenticated leg gets nothing) */
 };
 
 /* Starts relaying. In client role the relay first waits for the 101 and

@@ -47,15 +47,19 @@ void replay_shm_free(struct replay_shm *r, size_t cap)
 	munmap(r, shm_size(cap));
 }
 
-enum replay_rc replay_shm_check(struct replay_shm *r, const uint8_t nonce[16], uint64_t expiry,
+enum replay_rc replay_shm_check(struct replay_shm *r, const uint8_t nonce[16], uint64_t last,
                                 uint64_t now)
 {
 	int rc = pthread_mutex_lock(&r->lock);
-	if (rc == EOWNERDEAD)
-		pthread_mutex_consistent(&r->lock); /* a probe is idempotent: safe to go on */
-	else if (rc != 0)
+	if (rc == EOWNERDEAD) {
+		/* replay_check keeps every chain intact at each store (replay.h):
+		 * only the count can be off after its writer died. */
+		replay_recount(&r->table);
+		pthread_mutex_consistent(&r->lock);
+	} else if (rc != 0) {
 		return REPLAY_FULL; /* fail closed */
-	enum replay_rc res = replay_check(&r->table, nonce, expiry, now);
+	}
+	enum replay_rc res = replay_check(&r->table, nonce, last, now);
 	pthread_mutex_unlock(&r->lock);
 	return res;
 }

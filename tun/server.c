@@ -56,7 +56,7 @@ size_t server_101(const struct server *srv, const struct tunnel_req *req, const 
                   size_t key_len, char *out, size_t cap)
 {
 	char proof[128];
-	tunnel_proof_header(srv->cfg->keys, req->nonce, proof, sizeof(proof));
+	tunnel_proof_header(srv->cfg->keys, req->nonce, 101, proof, sizeof(proof));
 	return ws_response_101(out, cap, key, key_len, proof);
 }
 
@@ -88,9 +88,9 @@ static bool token_accepted(struct server *srv, const struct tunnel_req *t, unsig
 		         (long long)(t->timestamp - now), cfg->skew_s);
 		return false;
 	}
-	enum replay_rc rc = srv->replay_shm
-	                        ? replay_shm_check(srv->replay_shm, t->nonce, t->timestamp + cfg->skew_s, now)
-	                        : replay_check(&srv->replay, t->nonce, t->timestamp + cfg->skew_s, now);
+	uint64_t last = auth_last_fresh(t->timestamp, cfg->skew_s);
+	enum replay_rc rc = srv->replay_shm ? replay_shm_check(srv->replay_shm, t->nonce, last, now)
+	                                    : replay_check(&srv->replay, t->nonce, last, now);
 	if (rc != REPLAY_FRESH) {
 		log_warn("c%u %s: refused", id,
 		         rc == REPLAY_SEEN ? "replayed tunnel request" : "nonce table full");
@@ -622,6 +622,16 @@ static void server_release(struct server_shared *sh)
 }
 
 /* One reactor serving every listener (a worker, or the only process). */
+static void unblock_stop_signals(void)
+{
+	sigset_t stops;
+	sigemptyset(&stops);
+	sigaddset(&stops, SIGTERM);
+	sigaddset(&stops, SIGINT);
+	sigaddset(&stops, SIGHUP);
+	sigprocmask(SIG_UNBLOCK, &stops, NULL);
+}
+
 int server_worker_run(const struct server_config *cfg, const struct server_shared *sh)
 {
 	struct server *srv = calloc(1, sizeof(*srv));
@@ -655,6 +665,7 @@ int server_worker_run(const struct server_config *cfg, const struct server_share
 			rx_signal(&srv->rx, SIGTERM, server_on_signal, srv);
 			rx_signal(&srv->rx, SIGINT, server_on_signal, srv);
 			rx_signal(&srv->rx, SIGHUP, server_on_hup, srv);
+			unblock_stop_signals(); /* a worker's, blocked since fork (workers.c) */
 			if (rx_run(&srv->rx) < 0) {
 				log_error("event loop failed");
 				rc = -1;

@@ -28,6 +28,23 @@ enum stealth_mode {
 	STEALTH_FALLBACK, /* hand the connection to --fallback */
 };
 
+enum listen_rule_host {
+	LISTEN_HOST_IP = 0,   /* exactly addr */
+	LISTEN_HOST_LOOPBACK, /* "localhost": any of 127.0.0.0/8, ::1 */
+	LISTEN_HOST_ANY,      /* "*" */
+};
+
+/* One --permit-listen HOST:PORT rule. */
+struct listen_rule {
+	struct net_addr addr; /* LISTEN_HOST_IP */
+	uint8_t host;         /* enum listen_rule_host */
+	uint16_t port;        /* 0: any port */
+};
+
+/* "[HOST:]PORT", "HOST:*", "any" into r (PORT alone means localhost:PORT);
+ * 0, or -1 with *why. "none" is the caller's. */
+int server_listen_rule_parse(const char *spec, struct listen_rule *r, const char **why);
+
 struct server_config {
 	struct url listen[SERVER_MAX_LISTEN];
 	size_t nlisten;
@@ -52,6 +69,11 @@ struct server_config {
 	size_t nrestrict;
 	struct net_cidr allow[SERVER_MAX_RULES];   /* dialled addresses must match one */
 	size_t nallow;
+	/* -R (the server listens for a client): --permit-listen rules. None
+	 * given: any loopback address, any port (ssh's GatewayPorts no). */
+	struct listen_rule permit_listen[SERVER_MAX_RULES];
+	size_t npermit;
+	bool listen_off;           /* --permit-listen none: every -R refused */
 };
 
 /* Fills the defaults of SPEC.md (no listener yet). */

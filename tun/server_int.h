@@ -69,7 +69,7 @@ int server_worker_run(const struct server_config *cfg, const struct server_share
 struct replay_shm;
 struct replay_shm *replay_shm_new(size_t cap);
 void replay_shm_free(struct replay_shm *r, size_t cap);
-enum replay_rc replay_shm_check(struct replay_shm *r, const uint8_t nonce[16], uint64_t expiry,
+enum replay_rc replay_shm_check(struct replay_shm *r, const uint8_t nonce[16], uint64_t last,
                                 uint64_t now);
 
 /* The 101 for a tunnel request (with the key proof when keyed): its length,

@@ -159,6 +159,65 @@ static void rev_on_close(struct wsctl *w)
 
 static const struct wsctl_ops rev_ops = {rev_on_open, rev_on_message, rev_on_close};
 
+int server_listen_rule_parse(const char *spec, struct listen_rule *r, const char **why)
+{
+	char host[URL_MAX_HOST + 1];
+	const char *colon = strrchr(spec, ':');
+	const char *h = spec;
+	size_t hl = colon ? (size_t)(colon - spec) : 0;
+	memset(r, 0, sizeof(*r));
+	*why = "[HOST:]PORT (HOST an IP address, localhost or *; PORT may be *), any or none";
+	if (strcmp(spec, "any") == 0) {
+		r->host = LISTEN_HOST_ANY;
+		return 0;
+	}
+	const char *port = colon ? colon + 1 : spec;
+	if (strcmp(port, "*") != 0 && url_parse_port(port, strlen(port), &r->port) < 0)
+		return -1;
+	if (!colon) {
+		r->host = LISTEN_HOST_LOOPBACK;
+		return 0;
+	}
+	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+		h++;
+		hl -= 2;
+	}
+	if (hl == 0 || hl >= sizeof(host))
+		return -1;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	if (strcmp(host, "*") == 0)
+		r->host = LISTEN_HOST_ANY;
+	else if (strcmp(host, "localhost") == 0)
+		r->host = LISTEN_HOST_LOOPBACK;
+	else if (net_addr_from_ip(host, 0, &r->addr) < 0)
+		return -1;
+	return 0;
+}
+
+static bool listen_rule_match(const struct listen_rule *r, const struct net_addr *a)
+{
+	if (r->port && r->port != net_addr_port(a))
+		return false;
+	return r->host == LISTEN_HOST_ANY ||
+	       (r->host == LISTEN_HOST_LOOPBACK && net_addr_is_loopback(a)) ||
+	       (r->host == LISTEN_HOST_IP && net_addr_same_ip(&r->addr, a));
+}
+
+/* --permit-listen (ssh's PermitListen + GatewayPorts): where a client may
+ * make this server listen. Default: loopback addresses only. */
+static bool listen_permitted(const struct server_config *cfg, const struct net_addr *a)
+{
+	if (cfg->listen_off)
+		return false;
+	if (cfg->npermit == 0)
+		return net_addr_is_loopback(a);
+	for (size_t i = 0; i < cfg->npermit; i++)
+		if (listen_rule_match(&cfg->permit_listen[i], a))
+			return true;
+	return false;
+}
+
 static enum tunnel_err rev_listen(struct srv_reverse *rev, const struct tunnel_req *req)
 {
 	char host[URL_MAX_HOST + 1];
@@ -170,6 +229,12 @@ static enum tunnel_err rev_listen(struct srv_reverse *rev, const struct tunnel_r
 		strcpy(host, "127.0.0.1");
 	if (net_addr_from_ip(host, port, &a) < 0)
 		return TUNNEL_ERR_BAD_TARGET; /* bind addresses are literals */
+	if (!listen_permitted(rev->srv->cfg, &a)) {
+		log_warn("c%u -R %s refused: outside --permit-listen%s", rev->link.id, rev->bind,
+		         rev->srv->cfg->npermit || rev->srv->cfg->listen_off ? ""
+		                                                             : " (default: loopback only)");
+		return TUNNEL_ERR_FORBIDDEN;
+	}
 	int fd = net_listen(&a, 128, false);
 	if (fd < 0) {
 		log_info("c%u -R %s: %s", rev->link.id, rev->bind, strerror(-fd));

@@ -27,8 +27,20 @@ static void on_signal(int signo)
 		got_stop = 1;
 }
 
+/* A stop that arrives between fork() and the worker's own handlers would
+ * meet this parent's handler in the child (a flag nobody reads there) and
+ * be lost: the signals stay blocked across fork and the worker unblocks
+ * them once its reactor owns them (server_worker_run), so a pending one
+ * becomes an orderly stop. */
 static pid_t spawn(const struct server_config *cfg, const struct server_shared *sh, unsigned i)
 {
+	sigset_t stops, old;
+	sigemptyset(&stops);
+	sigaddset(&stops, SIGTERM);
+	sigaddset(&stops, SIGINT);
+	sigaddset(&stops, SIGHUP);
+	sigprocmask(SIG_BLOCK, &stops, &old);
+	/* The child runs with them blocked until server_worker_run unblocks. */
 	pid_t pid = fork();
 	if (pid == 0) {
 		signal(SIGTERM, SIG_DFL);
@@ -36,6 +48,7 @@ static pid_t spawn(const struct server_config *cfg, const struct server_shared *
 		signal(SIGHUP, SIG_DFL);
 		_exit(server_worker_run(cfg, sh));
 	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid > 0)
 		log_info("worker %u started (pid %ld)", i, (long)pid);
 	else

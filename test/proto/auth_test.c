@@ -61,9 +61,11 @@ static void test_derive_and_crypt(void)
 	CHECK(auth_equal(m1, m1, 32));
 
 	uint8_t p1[AUTH_PROOF_LEN], p2[AUTH_PROOF_LEN];
-	auth_proof(&a, nonce, p1);
+	auth_proof(&a, nonce, 101, p1);
+	auth_proof(&a, nonce, 403, p2);
+	CHECK(!auth_equal(p1, p2, AUTH_PROOF_LEN)); /* bound to the status */
 	nonce[0]++;
-	auth_proof(&a, nonce, p2);
+	auth_proof(&a, nonce, 101, p2);
 	CHECK(!auth_equal(p1, p2, AUTH_PROOF_LEN));
 }
 
@@ -122,11 +124,106 @@ static void test_replay(void)
 	CHECK(full > 0);
 }
 
+/* The token's last fresh second is also its nonce's last remembered one:
+ * a copy is refused at every second of the window, edges included. */
+static void test_replay_window_edges(void)
+{
+	const uint64_t skew = 120, ts = 10000;
+	static struct replay_slot slots[64];
+	struct replay r;
+	uint8_t n[16] = {9, 9, 9};
+	CHECK_EQ_INT(auth_last_fresh(ts, skew), ts + skew);
+	CHECK_EQ_INT(auth_last_fresh(UINT64_MAX - 5, skew), UINT64_MAX);
+	for (uint64_t first = ts - skew; first <= ts + skew; first++) {
+		replay_init(&r, slots, 64);
+		memset(slots, 0, sizeof(slots));
+		int accepted = 0;
+		for (uint64_t now = first; now <= ts + skew; now++) {
+			if (!auth_fresh(ts, now, skew))
+				continue;
+			for (int copy = 0; copy < 3; copy++)
+				accepted += replay_check(&r, n, auth_last_fresh(ts, skew), now) == REPLAY_FRESH;
+		}
+		CHECK_EQ_INT(accepted, 1);
+	}
+}
+
+/* Tags whose home slot is one of the last of a 2^bits table, so their
+ * probe chains wrap past the end. */
+static uint64_t tag_homed_near_end(uint64_t seed, unsigned bits, size_t *home)
+{
+	for (uint64_t t = seed;; t++) {
+		size_t h = (size_t)(t * 0x9E3779B97F4A7C15ull) & ((1u << bits) - 1);
+		if (t && h >= (1u << bits) - 3) {
+			*home = h;
+			return t;
+		}
+	}
+}
+
+/* Drives a table through many sweeps with chains that wrap its end and a
+ * mix of expiries: every nonce still live must be refused, at every step. */
+static void test_replay_sweeps_keep_chains(void)
+{
+	enum { BITS = 6, CAP = 1 << BITS, LIVE_MAX = 400 };
+	static struct replay_slot slots[CAP];
+	static uint64_t tags[LIVE_MAX], lasts[LIVE_MAX];
+	struct replay r;
+	replay_init(&r, slots, CAP);
+	uint64_t seed = 1;
+	size_t ntags = 0, bad = 0, fresh_seen = 0;
+	for (uint64_t now = 1000; now < 1000 + 60 && ntags < LIVE_MAX; now++) {
+		for (int k = 0; k < 6 && ntags < LIVE_MAX; k++) {
+			size_t home;
+			uint64_t tag = k % 2 ? tag_homed_near_end(seed, BITS, &home) : seed * 7919;
+			seed = tag + 1;
+			uint8_t n[16] = {0};
+			memcpy(n, &tag, sizeof(tag));
+			uint64_t last = now + (uint64_t)(k % 3) * 2; /* 0, 2 or 4 s to live */
+			enum replay_rc rc = replay_check(&r, n, last, now);
+			if (rc == REPLAY_FRESH) {
+				tags[ntags] = tag;
+				lasts[ntags++] = last;
+			}
+			/* Every entry still inside its window is refused. */
+			for (size_t i = 0; i < ntags; i++) {
+				if (lasts[i] < now)
+					continue;
+				memcpy(n, &tags[i], sizeof(tags[i]));
+				bad += replay_check(&r, n, lasts[i], now) == REPLAY_FRESH;
+				fresh_seen++;
+			}
+		}
+	}
+	CHECK(ntags > 3 * CAP); /* several sweeps happened */
+	CHECK(fresh_seen > 1000);
+	CHECK_EQ_INT(bad, 0);
+}
+
+/* A writer that died inside replay_check may leave `used` stale. */
+static void test_replay_recount(void)
+{
+	static struct replay_slot slots[16];
+	struct replay r;
+	replay_init(&r, slots, 16);
+	uint8_t n[16] = {0};
+	for (int i = 0; i < 10; i++) {
+		n[0] = (uint8_t)(i + 1);
+		replay_check(&r, n, 100, 10);
+	}
+	r.used = 3; /* as a dead writer might leave it */
+	replay_recount(&r);
+	CHECK_EQ_INT(r.used, 10);
+}
+
 int main(void)
 {
 	TEST_RUN(test_key_text);
 	TEST_RUN(test_derive_and_crypt);
 	TEST_RUN(test_fresh);
 	TEST_RUN(test_replay);
+	TEST_RUN(test_replay_window_edges);
+	TEST_RUN(test_replay_sweeps_keep_chains);
+	TEST_RUN(test_replay_recount);
 	return test_summary();
 }

@@ -84,31 +84,55 @@ static void test_from_http(void)
 	CHECK_EQ_INT(tunnel_req_from_http(&req, NULL, &back), TUNNEL_NO_COOKIE);
 }
 
+static int parse_answer(const char *resp, struct http_response *hr)
+{
+	size_t scanned = 0;
+	int end = http_head_end(resp, strlen(resp), &scanned);
+	return end > 0 && http_parse_response(resp, (size_t)end, hr) > 0 ? 0 : -1;
+}
+
 static void test_proof(void)
 {
 	uint8_t psk[32] = {1};
 	struct auth_keys k;
 	auth_derive(psk, &k);
-	uint8_t nonce[16] = {3};
-	struct tunnel_expect e = {.keys = &k};
+	struct tunnel_expect e = {.keys = &k, .nonce = {3}};
 	uint8_t raw[16] = {0};
 	ws_make_key(raw, e.key);
-	auth_proof(&k, nonce, e.proof);
 	char accept[WS_ACCEPT_LEN + 1], line[128], resp[512];
 	ws_accept_key(e.key, strlen(e.key), accept);
-	tunnel_proof_header(&k, nonce, line, sizeof(line));
+	tunnel_proof_header(&k, e.nonce, 101, line, sizeof(line));
 	snprintf(resp, sizeof(resp),
 	         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
 	         "Sec-WebSocket-Accept: %s\r\n%s\r\n", accept, line);
 	struct http_response hr;
-	size_t scanned = 0;
-	int end = http_head_end(resp, strlen(resp), &scanned);
-	CHECK(end > 0 && http_parse_response(resp, (size_t)end, &hr) > 0);
+	CHECK(parse_answer(resp, &hr) == 0);
 	CHECK_EQ_INT(tunnel_check_101(&hr, &e), TUNNEL_101_OK);
-	e.proof[0] ^= 1;
+	e.nonce[0] ^= 1;
 	CHECK_EQ_INT(tunnel_check_101(&hr, &e), TUNNEL_101_NO_PROOF);
+	e.nonce[0] ^= 1;
 	e.keys = NULL;
 	CHECK_EQ_INT(tunnel_check_101(&hr, &e), TUNNEL_101_OK);
+
+	/* A refusal is proven for its own status: the same proof on another
+	 * status (a 101 turned into a 403 on the path) is refused. */
+	e.keys = &k;
+	size_t n = tunnel_refusal(TUNNEL_ERR_REFUSED, e.key, strlen(e.key), &k, e.nonce, resp,
+	                          sizeof(resp));
+	CHECK(n > 0 && parse_answer(resp, &hr) == 0);
+	CHECK_EQ_INT(tunnel_response_err(&hr, &e), TUNNEL_ERR_REFUSED);
+	snprintf(resp, sizeof(resp),
+	         "HTTP/1.1 403 Forbidden\r\nSec-WebSocket-Accept: %s\r\n%sContent-Length: 0\r\n\r\n",
+	         accept, line);
+	CHECK(parse_answer(resp, &hr) == 0);
+	CHECK_EQ_INT(tunnel_response_err(&hr, &e), TUNNEL_ERR_SERVER_FAKE);
+	snprintf(resp, sizeof(resp),
+	         "HTTP/1.1 403 Forbidden\r\nSec-WebSocket-Accept: %s\r\nContent-Length: 0\r\n\r\n",
+	         accept);
+	CHECK(parse_answer(resp, &hr) == 0);
+	CHECK_EQ_INT(tunnel_response_err(&hr, &e), TUNNEL_ERR_SERVER_FAKE);
+	e.keys = NULL; /* without a key nothing can be proven: taken as said */
+	CHECK_EQ_INT(tunnel_response_err(&hr, &e), TUNNEL_ERR_FORBIDDEN);
 }
 
 static void test_split_and_errors(void)
