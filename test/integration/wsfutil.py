@@ -18,6 +18,7 @@ import http.server
 import json
 import os
 import queue
+import shutil
 import signal
 import socket
 import socketserver
@@ -49,6 +50,19 @@ class CaseTimeout(Exception):
 def check(cond, msg):
     if not cond:
         raise CaseFail(msg)
+
+
+def require_peer(name, package, path=None):
+    """The path of the peer program name (a real nginx, tinyproxy, node ...),
+    or CaseFail naming the Debian package: a peer a test needs and cannot
+    find is a failure, never a skip (`sh test/deps.sh test` installs them)."""
+    exe = shutil.which(name)
+    if not exe and path and os.access(path, os.X_OK):
+        exe = path
+    if not exe:
+        raise CaseFail('missing test peer: %s not found (Debian package %s; '
+                       '`sh test/deps.sh test` as root installs every peer)' % (name, package))
+    return exe
 
 
 def is_sanitized(path=None):
