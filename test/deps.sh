@@ -1,22 +1,56 @@
 #!/bin/sh
 # deps.sh — install what a fresh Debian machine lacks for building (and, with
 # "test", for testing). Idempotent: only missing packages are installed.
+# With "test" it then checks that every real peer the integration tests drive
+# (nginx, tinyproxy, node with its ws module, python3's websockets, faketime,
+# curl, openssl, valgrind, groff ...) actually runs, and fails naming what is
+# missing: a test that cannot find its peer counts as failed, never skipped.
 set -e
 want="libbearssl-dev make gcc"
 if [ "${1:-}" = "test" ]; then
 	want="$want clang libclang-rt-14-dev python3 python3-websockets curl valgrind \
-		nodejs node-ws groff-base faketime tinyproxy nginx-light openssl ca-certificates"
+		nodejs node-ws groff-base faketime tinyproxy nginx openssl ca-certificates \
+		procps util-linux file"
 fi
+# has PACKAGE: installed, or (nginx) any flavour that provides the binary
+has() {
+	dpkg -s "$1" >/dev/null 2>&1 && return 0
+	[ "$1" = nginx ] && [ -x /usr/sbin/nginx ]
+}
 missing=""
 for p in $want; do
-	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+	has "$p" || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
-echo "deps: installing$missing"
-if [ "$(id -u)" != 0 ]; then
-	echo "deps: run as root, or install:$missing" >&2
+if [ -n "$missing" ]; then
+	echo "deps: installing$missing"
+	if [ "$(id -u)" != 0 ]; then
+		echo "deps: run as root, or install:$missing" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q >/dev/null
+	apt-get install -y -q --no-install-recommends $missing >/dev/null
+fi
+[ "${1:-}" = "test" ] || exit 0
+
+# The peers, as the tests call them.
+bad=""
+peer() { # peer WHAT COMMAND...: WHAT is missing unless COMMAND succeeds
+	what=$1; shift
+	"$@" >/dev/null 2>&1 || bad="$bad
+  $what"
+}
+peer "nginx (package nginx)" sh -c 'command -v nginx || test -x /usr/sbin/nginx'
+peer "tinyproxy (package tinyproxy)" sh -c 'command -v tinyproxy || test -x /usr/bin/tinyproxy'
+peer "node (package nodejs)" sh -c 'command -v node || command -v nodejs'
+peer "node's ws module in /usr/share/nodejs (package node-ws)" \
+	env NODE_PATH=/usr/share/nodejs sh -c 'node -e "require(\"ws\")" || nodejs -e "require(\"ws\")"'
+peer "python3 websockets for /usr/bin/python3 (package python3-websockets)" \
+	/usr/bin/python3 -c 'import websockets'
+for c in faketime curl openssl valgrind groff pgrep prlimit unshare file; do
+	peer "$c" sh -c "command -v $c"
+done
+if [ -n "$bad" ]; then
+	echo "deps: test peers missing (the tests that need them would fail):$bad" >&2
 	exit 1
 fi
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -q >/dev/null
-apt-get install -y -q --no-install-recommends $missing >/dev/null

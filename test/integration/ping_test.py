@@ -30,7 +30,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wsfutil as w  # noqa: E402
-from wsfutil import check, CaseFail, CaseSkip  # noqa: E402
+from wsfutil import check, CaseFail  # noqa: E402
 
 DEFAULT_NAME = 'ming-mong-server'
 CUSTOM_NAME = 'custom-name'
@@ -420,18 +420,19 @@ def check_client_output(r, what, want):
 def case_python_websockets(port, name, want):
     r = run_client(['/usr/bin/python3', '-c', PY_CLIENT, 'ws://127.0.0.1:%d/ws' % port, name])
     if r.returncode != 0 and b'No module named' in r.stderr:
-        raise CaseSkip('python3-websockets is not installed')
+        raise CaseFail('missing test peer: python3 cannot import websockets (Debian package '
+                       'python3-websockets; `sh test/deps.sh test` as root installs every peer)')
     check_client_output(r, 'python websockets', want)
 
 
 def case_node_ws(port, name, want):
-    node = shutil.which('node') or shutil.which('nodejs')
-    if not node:
-        raise CaseSkip('node is not installed')
+    node = shutil.which('node') or w.require_peer('nodejs', 'nodejs')
     env = dict(os.environ, NODE_PATH='/usr/share/nodejs')
     r = run_client([node, '-e', NODE_CLIENT, 'ws://127.0.0.1:%d/ws' % port, name], env=env)
     if r.returncode != 0 and b"Cannot find module 'ws'" in r.stderr:
-        raise CaseSkip('node-ws is not installed')
+        raise CaseFail("missing test peer: node cannot require('ws') from /usr/share/nodejs "
+                       '(Debian package node-ws; `sh test/deps.sh test` as root installs every '
+                       'peer)')
     check_client_output(r, 'node ws', want)
 
 

@@ -26,7 +26,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wsfutil as w  # noqa: E402
-from wsfutil import check, CaseFail, CaseSkip  # noqa: E402
+from wsfutil import check, CaseFail  # noqa: E402
 
 TP_USER, TP_PASS = 'bob', 'hunter2'
 
@@ -110,9 +110,7 @@ class ConnectProxy:
 
 class Tinyproxy:
     def __init__(self, basic_auth=None):
-        exe = shutil.which('tinyproxy') or '/usr/bin/tinyproxy'
-        if not os.path.exists(exe):
-            raise CaseSkip('tinyproxy not installed (apt-get install tinyproxy)')
+        exe = w.require_peer('tinyproxy', 'tinyproxy', '/usr/bin/tinyproxy')
         self.dir = tempfile.mkdtemp(prefix='wsf-tinyproxy-')
         self.port = w.free_port()
         conf = ['Port %d' % self.port, 'Listen 127.0.0.1', 'Timeout 60', 'LogLevel Connect',
