@@ -2,6 +2,10 @@
 """auth_test.py — pre-shared-key authentication end to end: keygen, right /
 wrong / missing keys, a captured request replayed, re-targeted, expired and
 future-dated, a server that cannot prove the key, and bad key input.
+Every refusal has a positive control on the same server in the same case, and
+a refusal must be a close (FIN from the server; FIN or RST on a client's -L
+socket, which the client closes with our bytes unread): a timeout or any other
+socket error fails the case instead of reading as "no byte".
 Interface: env WSFERRY (binary), last line "N passed, N failed"."""
 import base64, hashlib, os, shutil, signal, socket, subprocess, sys, tempfile, time
 
@@ -21,14 +25,8 @@ def free_port():
 
 
 def wait_port(port, t=10.0):
-    end = time.time() + t
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"port {port} never opened")
+    # from /proc, without connecting: a probe of a -L port would open a tunnel
+    w.wait_port(port, timeout=t)
 
 
 def start(args, name, env=None):
@@ -57,38 +55,95 @@ def case(name):
 
 
 def roundtrip(port, data=b"hello", timeout=5):
+    """Sends data through a client's -L port to the echo; returns what came
+    back (up to len(data) bytes, less if the tunnel closed). Any socket
+    error or a timeout is raised with its cause: never an empty answer."""
     s = socket.create_connection(("127.0.0.1", port), timeout)
     s.settimeout(timeout)
+    got = b""
     try:
         s.sendall(data)
-        got = b""
         while len(got) < len(data):
             d = s.recv(65536)
             if not d:
                 break
             got += d
         return got
-    except OSError:
-        return b""
+    except OSError as e:
+        raise AssertionError(f"tunnel through :{port} failed after {len(got)} bytes: "
+                             f"{type(e).__name__}: {e}") from None
     finally:
         s.close()
 
 
-def raw_exchange(port, payload, timeout=3):
-    """Sends payload, returns everything the server sent before closing."""
+def refused_locally(port, data=b"hello", timeout=5):
+    """Sends data through a client's -L port whose tunnel the server must
+    refuse: the local connection must close with no byte. The client closes
+    it with our bytes unread, so a FIN or a RST is that close; a timeout or
+    any other error is a failure, not a refusal."""
     s = socket.create_connection(("127.0.0.1", port), timeout)
     s.settimeout(timeout)
-    s.sendall(payload)
     got = b""
     try:
+        try:
+            s.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            return
+        for _ in range(1000):
+            try:
+                d = s.recv(65536)
+            except ConnectionResetError:
+                break
+            except socket.timeout:
+                raise AssertionError(f"the local connection stayed open {timeout} s: "
+                                     "no refusal (and no answer)") from None
+            if not d:
+                break
+            got += d
+    except OSError as e:
+        raise AssertionError(f"unexpected socket error instead of a close: "
+                             f"{type(e).__name__}: {e}") from None
+    finally:
+        s.close()
+    assert got == b"", f"data went through the refused tunnel: {got[:40]!r}"
+
+
+def raw_exchange(port, payload, timeout=3):
+    """Sends payload to the server; returns everything it sent until it
+    closed (FIN) or until a whole 101 head. A timeout, a reset or any other
+    socket error raises: a refusal is a clean close without a byte."""
+    s = socket.create_connection(("127.0.0.1", port), timeout)
+    s.settimeout(timeout)
+    got = b""
+    try:
+        s.sendall(payload)
         while (d := s.recv(65536)):
             got += d
             if b"\r\n\r\n" in got and got.startswith(b"HTTP/1.1 101"):
                 break
-    except OSError:
-        pass
-    s.close()
+    except socket.timeout:
+        raise AssertionError(f"the server neither answered nor closed in {timeout} s "
+                             f"(got {got[:40]!r})") from None
+    except OSError as e:
+        raise AssertionError(f"{type(e).__name__} from the server instead of an answer or a "
+                             f"clean close (got {got[:40]!r}): {e}") from None
+    finally:
+        s.close()
     return got
+
+
+def answered(port, head):
+    """A captured request the server must accept: 101 with the key proof."""
+    got = raw_exchange(port, head)
+    assert got.startswith(b"HTTP/1.1 101"), f"control request not answered 101: {got[:80]!r}"
+    assert b"Set-Cookie:" in got, "101 without the key proof"
+    return got
+
+
+def dropped(port, head):
+    """A request the server must drop: closed without a byte."""
+    got = raw_exchange(port, head)
+    assert got == b"", f"answered instead of dropped: {got[:80]!r}"
 
 
 def capture_request(key, extra_env=None, prefix=()):
@@ -135,6 +190,17 @@ ECHO = w.TCPServer(w.echo_handler).port
 SP = free_port()
 server = start(["server", f"ws://127.0.0.1:{SP}", "--key", KEY], "server")
 wait_port(SP)
+# The positive control of the refusals on SP: a client with the right key.
+GOOD_LP = free_port()
+start(["client", f"ws://127.0.0.1:{SP}", "--key", KEY, "-L", f"{GOOD_LP}:127.0.0.1:{ECHO}"],
+      "good")
+
+
+def control(port=None, what="the right key on the same server"):
+    wait_port(port or GOOD_LP)
+    data = os.urandom(2000)
+    got = roundtrip(port or GOOD_LP, data)
+    assert got == data, f"positive control ({what}) got {len(got)} of {len(data)} bytes back"
 
 
 @case("keygen prints 43 base64url characters, fresh each time")
@@ -146,10 +212,8 @@ def _():
 
 @case("the right key tunnels; the key is not in the server's argv")
 def _():
-    lp = free_port()
-    start(["client", f"ws://127.0.0.1:{SP}", "--key", KEY, "-L", f"{lp}:127.0.0.1:{ECHO}"], "good")
-    wait_port(lp)
-    assert roundtrip(lp) == b"hello"
+    wait_port(GOOD_LP)
+    assert roundtrip(GOOD_LP) == b"hello"
     with open(f"/proc/{server.pid}/cmdline", "rb") as f:
         assert KEY.encode() not in f.read(), "key visible in /proc/PID/cmdline"
 
@@ -179,9 +243,10 @@ def refused_client(args, name):
     lp = free_port()
     p = start(["client", f"ws://127.0.0.1:{SP}", "-L", f"{lp}:127.0.0.1:{ECHO}"] + args, name)
     wait_port(lp)
-    assert roundtrip(lp) == b"", "data went through"
+    refused_locally(lp)
     time.sleep(0.3)
     assert "closed without answering" in log_of(p), log_of(p)
+    control()
 
 
 @case("no key: dropped, and the client says what probably went wrong")
@@ -198,11 +263,8 @@ def _():
 @case("captured request: first use answers 101 with a proof, a replay gets no byte")
 def _():
     head = capture_request(KEY)
-    first = raw_exchange(SP, head)
-    assert first.startswith(b"HTTP/1.1 101"), first[:80]
-    assert b"Set-Cookie:" in first
-    second = raw_exchange(SP, head)
-    assert second == b"", second[:80]
+    answered(SP, head)
+    dropped(SP, head)
 
 
 @case("re-targeted request (one cookie character changed) gets no byte")
@@ -212,8 +274,8 @@ def _():
     j = head.index(b"=", i - 12) + 20  # inside the blob, past the name
     flipped = head[:j] + (b"A" if head[j:j + 1] != b"A" else b"B") + head[j + 1:]
     assert flipped != head
-    assert raw_exchange(SP, flipped) == b""
-    assert raw_exchange(SP, head).startswith(b"HTTP/1.1 101")  # the original still works
+    dropped(SP, flipped)
+    answered(SP, head)  # the original still works
 
 
 @case("expired token (older than --max-skew) gets no byte")
@@ -221,9 +283,10 @@ def _():
     sp = free_port()
     start(["server", f"ws://127.0.0.1:{sp}", "--key", KEY, "--max-skew", "1"], "skew")
     wait_port(sp)
-    head = capture_request(KEY)
+    fresh, head = capture_request(KEY), capture_request(KEY)
+    answered(sp, fresh)  # the control: a fresh token is good on this server
     time.sleep(2.5)
-    assert raw_exchange(sp, head) == b""
+    dropped(sp, head)
 
 
 @case("future-dated token (client clock 10 minutes ahead) gets no byte")
@@ -231,7 +294,8 @@ def _():
     if not shutil.which("faketime"):
         raise RuntimeError("faketime is not installed")
     head = capture_request(KEY, prefix=("faketime", "-f", "+10m"))
-    assert raw_exchange(SP, head) == b""
+    dropped(SP, head)
+    answered(SP, capture_request(KEY))  # the control: the same capture on time is good
 
 
 def fake_101(c, srv):
@@ -252,14 +316,21 @@ def fake_101(c, srv):
 
 @case("a server that cannot prove the key is refused by the client")
 def _():
-    fp = w.TCPServer(fake_101).port
+    fake = w.TCPServer(fake_101)
     lp = free_port()
-    p = start(["client", f"ws://127.0.0.1:{fp}", "--key", KEY, "-L", f"{lp}:127.0.0.1:{ECHO}"],
-              "fake")
+    p = start(["client", f"ws://127.0.0.1:{fake.port}", "--key", KEY, "-L",
+               f"{lp}:127.0.0.1:{ECHO}"], "fake")
     wait_port(lp)
-    assert roundtrip(lp) == b""
+    refused_locally(lp)
     time.sleep(0.3)
+    assert fake.accepted >= 1, "the client never reached the fake server"
     assert "could not prove it holds the key" in log_of(p), log_of(p)
+    # the control: the same client settings against the real server carry data
+    lp2 = free_port()
+    start(["client", f"ws://127.0.0.1:{SP}", "--key", KEY, "-L", f"{lp2}:127.0.0.1:{ECHO}"],
+          "fake-control")
+    wait_port(lp2)
+    control(lp2, "the same client settings against the real server")
 
 
 def bad_usage(args, want):
