@@ -2,7 +2,8 @@
 """workers_test.py — --workers: every worker serves, a replayed token is
 refused whichever worker gets it, a killed worker comes back, SIGTERM stops
 all, and a busy port stops startup with exit 1.
-Interface: env WSFERRY (binary), last line "N passed, N failed"."""
+Interface: env WSFERRY (binary), last line "N passed, N failed", exit 1 when
+any case failed."""
 import os
 import signal
 import socket
@@ -19,17 +20,7 @@ def children(pid):
         return [int(x) for x in f.read().split()]
 
 
-suite = w.Suite("workers")
-echo = w.TCPServer(w.echo_handler)
-KEY = subprocess.run([w.WSFERRY, "keygen"], capture_output=True, text=True).stdout.strip()
-SP, LP = w.free_ports(2)
-srv = w.Proc([w.WSFERRY, "server", f"ws://127.0.0.1:{SP}", "--workers", "2", "--key", KEY],
-             "server")
-w.wait_port(SP, proc=srv)
-time.sleep(0.3)
-cli = w.Proc([w.WSFERRY, "client", f"ws://127.0.0.1:{SP}", "--key", KEY, "-L",
-              f"{LP}:127.0.0.1:{echo.port}"], "client")
-w.wait_port(LP, proc=cli)
+echo = KEY = SP = LP = srv = cli = None  # set up by main()
 
 
 def two_workers():
@@ -122,15 +113,34 @@ def busy_port():
     check(time.time() - t0 < 5, "a busy port took a crash loop to notice")
 
 
-suite.run("two workers run", two_workers)
-suite.run("200 keyed tunnels through 2 workers, none taken for a replay", many_tunnels)
-suite.run("a captured token is answered once across workers", replay_across_workers)
-suite.run("a killed worker is restarted and serves", restart)
-suite.run("a busy port stops startup with exit 1 at once", busy_port)
-cli.stop()
-srv.stop()
-suite.run("no worker outlives the parent", lambda: check(
-    not subprocess.run(["pgrep", "-f", f"127.0.0.1:{SP} --workers"], capture_output=True).stdout,
-    "workers left behind"))
-suite.check_processes()
-suite.finish()
+def main(suite):
+    global echo, KEY, SP, LP, srv, cli
+    echo = w.TCPServer(w.echo_handler)
+    KEY = subprocess.run([w.WSFERRY, "keygen"], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    SP, LP = w.free_ports(2)
+    srv = w.Proc([w.WSFERRY, "server", f"ws://127.0.0.1:{SP}", "--workers", "2", "--key", KEY],
+                 "server")
+    w.wait_port(SP, proc=srv)
+    time.sleep(0.3)
+    cli = w.Proc([w.WSFERRY, "client", f"ws://127.0.0.1:{SP}", "--key", KEY, "-L",
+                  f"{LP}:127.0.0.1:{echo.port}"], "client")
+    w.wait_port(LP, proc=cli)
+
+    suite.run("two workers run", two_workers)
+    suite.run("200 keyed tunnels through 2 workers, none taken for a replay", many_tunnels)
+    suite.run("a captured token is answered once across workers", replay_across_workers)
+    suite.run("a killed worker is restarted and serves", restart)
+    suite.run("a busy port stops startup with exit 1 at once", busy_port)
+    cli.stop()
+    srv.stop()
+    suite.run("no worker outlives the parent", lambda: check(
+        not subprocess.run(["pgrep", "-f", f"127.0.0.1:{SP} --workers"],
+                           capture_output=True).stdout,
+        "workers left behind"))
+    echo.close()
+
+
+if __name__ == "__main__":
+    # main_guard: processes checked, count line last, exit 1 when any case failed
+    w.main_guard(w.Suite("workers"), main)
