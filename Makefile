@@ -60,7 +60,7 @@ BIN       = $(BUILD)/wsferry
 
 VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: all run test test-unit test-deps fuzzers fuzz fuzz-long bench static install clean deps
+.PHONY: all run test test-unit test-deps fuzzers fuzz fuzz-long bench bench-peers bench-early static install clean deps
 all: $(BIN) $(TESTS)
 
 $(BUILD)/%.o: %.c
@@ -146,6 +146,10 @@ bench: $(BENCHES) $(LOAD) $(BIN)
 	@sh bench/run.sh $(BUILD)
 bench-peers: $(LOAD) $(BIN)
 	@bash bench/peers.sh $(BUILD)
+# The cost of holding early data until the key is proven, against the commit
+# before that change (BASE), in one run.
+bench-early: $(LOAD) $(BIN)
+	@bash bench/early.sh $(BUILD) $(or $(BASE),6915b9c)
 
 # make static (a failure to fetch BearSSL's source says why); the size is
 # checked against the budget by test/integration/static_scenario.sh.
