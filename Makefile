@@ -44,7 +44,7 @@ RX_BACKEND = core/rx_kqueue.c core/splice_none.c
 endif
 
 CORE_SRC  = $(filter-out core/rx_epoll.c core/rx_kqueue.c core/splice_linux.c core/splice_none.c,$(wildcard core/*.c)) $(RX_BACKEND)
-LIB_SRC   = $(CORE_SRC) $(wildcard proto/*.c tls/*.c tun/*.c)
+LIB_SRC   = $(CORE_SRC) $(wildcard proto/*.c tls/*.c tun/*.c tun/*/*.c)
 BIN_SRC   = $(wildcard bin/*.c)
 TEST_SRC  = $(wildcard test/core/*_test.c test/proto/*_test.c test/tls/*_test.c test/tun/*_test.c)
 BENCH_SRC = $(wildcard bench/*_bench.c)

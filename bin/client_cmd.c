@@ -10,7 +10,7 @@
 #include "core/log.h"
 #include "proto/conf.h"
 #include "tls/tls.h"
-#include "tun/client.h"
+#include "tun/client/client.h"
 
 struct client_cmd {
 	struct client_config cfg;

@@ -21,7 +21,7 @@
 #include "proto/ping.h"
 #include "proto/url.h"
 #include "proto/ws.h"
-#include "tun/server.h"
+#include "tun/server/srv_config.h"
 
 #define PING_CMD_TIMEOUT_MS 10000      /* --timeout default: the whole exchange */
 #define PING_CMD_MAX_TIMEOUT_MS 3600000

@@ -12,7 +12,7 @@
 #include "proto/conf.h"
 #include "proto/tunnel.h"
 #include "proto/url.h"
-#include "tun/server.h"
+#include "tun/server/server.h"
 
 #define DEFAULT_LISTEN "ws://127.0.0.1:8080"
 

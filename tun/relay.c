@@ -17,7 +17,6 @@
 #include "core/net.h"
 #include "core/rand.h"
 #include "core/splice.h"
-#include "tun/httpfilter.h"
 
 #define HDR_ROOM WS_MAX_HEADER /* reserved in front of each up payload */
 #define DOWN_SPLICE_MIN 16384  /* smaller payload remainders are cheaper to copy */
@@ -35,7 +34,7 @@ struct relay {
 	struct buf down;            /* [payload for tcp_fd][unparsed ws bytes] */
 	struct buf early;           /* TCP bytes not framed yet: read before the relay
 	                             * began, or (plain HTTP proxying) not filtered yet */
-	struct http_filter *filter; /* plain HTTP proxying: rewrites request heads */
+	struct relay_filter *filter; /* plain HTTP proxying: rewrites request heads */
 	uint32_t down_pending;      /* payload bytes at the front of down */
 	const struct relay_opts *opts;
 	relay_open_fn on_open;
@@ -67,6 +66,12 @@ struct relay {
 
 #define RELAY_OF(field, ptr) ((struct relay *)((char *)(ptr) - offsetof(struct relay, field)))
 
+void relay_filter_free(struct relay_filter *f)
+{
+	if (f)
+		f->ops->free(f);
+}
+
 uint64_t relay_bytes_up(const struct relay *r) { return r->bytes_up; }
 uint64_t relay_bytes_down(const struct relay *r) { return r->bytes_down; }
 
@@ -86,7 +91,7 @@ static void relay_free(struct relay *r)
 	if (r->tcp_fd >= 0)
 		close(r->tcp_fd);
 	stream_close(&r->ws);
-	http_filter_free(r->filter);
+	relay_filter_free(r->filter);
 	buf_free(&r->up);
 	buf_free(&r->down);
 	buf_free(&r->early);
@@ -126,7 +131,7 @@ static void relay_finish(struct relay *r)
 	if (r->switching) {
 		/* The origin answered everything sent; the client's connection goes on
 		 * in a new tunnel with the request that named another host. */
-		struct http_filter *f = r->filter;
+		struct relay_filter *f = r->filter;
 		int fd = r->tcp_fd;
 		struct buf rest = r->early;
 		r->filter = NULL;
@@ -134,7 +139,7 @@ static void relay_finish(struct relay *r)
 		rx_io_del(r->rx, &r->tcp_io);
 		r->tcp_fd = -1;
 		relay_free(r);
-		http_filter_switch(f, fd, &rest);
+		f->ops->handover(f, fd, &rest);
 		return;
 	}
 	log_debug("c%u tunnel closed: %llu up / %llu down bytes", r->link.id,
@@ -362,13 +367,13 @@ static int up_take_early(struct relay *r)
 	size_t n = buf_len(&r->early);
 	if (r->filter) {
 		size_t used = 0;
-		enum http_filter_rc rc = http_filter_run(r->filter, buf_data(&r->early), n,
+		enum relay_filter_rc rc = r->filter->ops->run(r->filter, buf_data(&r->early), n,
 		                                         r->up.mem + HDR_ROOM, BUF_SIZE - HDR_ROOM,
 		                                         &used, &n);
-		if (rc == HTTP_FILTER_ERROR)
+		if (rc == RELAY_FILTER_ERROR)
 			return -1;
 		buf_consume(&r->early, used);
-		if (rc == HTTP_FILTER_SWITCH) {
+		if (rc == RELAY_FILTER_SWITCH) {
 			r->switching = true;
 			queue_close(r, WS_CLOSE_NORMAL);
 		} else if (n == 0) {
@@ -766,7 +771,7 @@ int relay_start(struct rx *rx, struct conn_list *list, const struct relay_opts *
 		close(a->tcp_fd);
 		struct stream ws = a->ws;
 		stream_close(&ws);
-		http_filter_free(a->filter);
+		relay_filter_free(a->filter);
 		return -1;
 	}
 	rx_io_add(rx, &r->ws_io, a->ws.fd, relay_on_ws);

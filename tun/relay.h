@@ -30,7 +30,34 @@ struct relay_opts {
 	unsigned idle_ms;         /* no byte either way this long: close (0: never) */
 };
 
-struct http_filter;
+/* A rewriter of the TCP -> ws byte stream, behind a small interface so the
+ * relay needs no proxy code (plain HTTP proxying: tun/client/httpfilter.c).
+ * The relay owns it from relay_start on and frees it through its ops. */
+enum relay_filter_rc {
+	RELAY_FILTER_OK = 0,     /* *used / *produced tell the progress */
+	RELAY_FILTER_SWITCH = 1, /* stop here: the rest belongs to another tunnel */
+	RELAY_FILTER_ERROR = -1, /* give the connection up */
+};
+
+struct relay_filter;
+
+struct relay_filter_ops {
+	/* Moves bytes from in to out; on NEED-MORE both counts are 0 with OK. */
+	enum relay_filter_rc (*run)(struct relay_filter *f, const uint8_t *in, size_t n,
+	                            uint8_t *out, size_t cap, size_t *used, size_t *produced);
+	/* After SWITCH, once the tunnel ended: the TCP fd and its unsent bytes
+	 * (*rest, taken) continue elsewhere; the filter is the callee's. */
+	void (*handover)(struct relay_filter *f, int fd, struct buf *rest);
+	void (*free)(struct relay_filter *f);
+};
+
+/* Embedded first in the filter's own struct. */
+struct relay_filter {
+	const struct relay_filter_ops *ops;
+};
+
+/* f->ops->free(f), nothing for NULL. */
+void relay_filter_free(struct relay_filter *f);
 
 /* What relay_start takes over. */
 struct relay_args {
@@ -47,7 +74,7 @@ struct relay_args {
 	const struct tunnel_expect *expect; /* client role: what the 101 must show */
 	relay_open_fn on_open;    /* client role */
 	void *owner;
-	struct http_filter *filter; /* plain HTTP proxying (owned from here on) */
+	struct relay_filter *filter; /* plain HTTP proxying (owned from here on) */
 	struct conn_peer *peer;   /* server: the client's address, counted */
 	bool raw;                 /* tls://: no WebSocket frames after the 101 */
 	bool hold_early;          /* client role: no TCP byte leaves before the

@@ -15,14 +15,13 @@
 
 void wsconn_destroy(struct wsconn *c)
 {
-	struct server *srv = c->srv;
-	rx_timer_cancel(&srv->rx, &c->timer);
-	rx_timer_cancel(&srv->rx, &c->kick);
-	rx_io_del(&srv->rx, &c->io);
+	rx_timer_cancel(c->rx, &c->timer);
+	rx_timer_cancel(c->rx, &c->kick);
+	rx_io_del(c->rx, &c->io);
 	stream_close(&c->s);
 	buf_free(&c->in);
 	buf_free(&c->out);
-	conn_list_remove(&srv->conns, &c->link);
+	conn_list_remove(c->conns, &c->link);
 	c->ops->on_free(c);
 }
 
@@ -51,7 +50,7 @@ static void wsconn_on_kick(struct rx *rx, struct rx_timer *t);
 
 void wsconn_deadline(struct wsconn *c, unsigned ms)
 {
-	rx_timer_arm(&c->srv->rx, &c->timer, rx_now(&c->srv->rx) + ms, wsconn_on_timer);
+	rx_timer_arm(c->rx, &c->timer, rx_now(c->rx) + ms, wsconn_on_timer);
 }
 
 void wsconn_hang_up(struct wsconn *c)
@@ -155,7 +154,7 @@ static void wsconn_update_interest(struct wsconn *c)
 		want |= RX_WRITE;
 	buf_release_if_empty(&c->in);
 	buf_release_if_empty(&c->out);
-	rx_io_want(&c->srv->rx, &c->io, stream_interest(&c->s, want));
+	rx_io_want(c->rx, &c->io, stream_interest(&c->s, want));
 }
 
 static void wsconn_on_timer(struct rx *rx, struct rx_timer *t)
@@ -199,7 +198,7 @@ static void wsconn_on_io(struct rx *rx, struct rx_io *io, unsigned events)
 	 * its own; come back on the next loop turn while we can consume it. */
 	if (stream_readable_now(&c->s) && c->state != WSCONN_CLOSING &&
 	    (c->state == WSCONN_DRAINING || buf_len(&c->out) < c->out_high))
-		rx_timer_arm(&c->srv->rx, &c->kick, rx_now(&c->srv->rx), wsconn_on_kick);
+		rx_timer_arm(c->rx, &c->kick, rx_now(c->rx), wsconn_on_kick);
 }
 
 static void wsconn_on_kick(struct rx *rx, struct rx_timer *t)
@@ -220,9 +219,8 @@ static void wsconn_refuse(struct handoff *h, int status)
 	stream_reply_and_close(&h->s, resp, n);
 }
 
-int wsconn_accept(struct wsconn *c, struct server *srv, struct handoff *h,
-                  const struct wsconn_ops *ops, uint64_t max_message, size_t out_high,
-                  unsigned deadline_ms)
+int wsconn_accept(struct wsconn *c, struct handoff *h, const struct wsconn_ops *ops,
+                  uint64_t max_message, size_t out_high, unsigned deadline_ms)
 {
 	const char *key;
 	size_t key_len;
@@ -233,16 +231,17 @@ int wsconn_accept(struct wsconn *c, struct server *srv, struct handoff *h,
 		return -1;
 	}
 	size_t n = ws_response_101(resp, sizeof(resp), key, key_len, NULL);
-	if (n == 0 || rx_io_add(&srv->rx, &c->io, h->s.fd, wsconn_on_io) < 0) {
+	if (n == 0 || rx_io_add(h->rx, &c->io, h->s.fd, wsconn_on_io) < 0) {
 		stream_close(&h->s);
 		return -1;
 	}
-	c->srv = srv;
+	c->rx = h->rx;
+	c->conns = h->conns;
 	c->s = h->s;
 	c->ops = ops;
 	c->out_high = out_high;
 	/* Same id (every log line) and same per-address count as the request. */
-	conn_list_add_as(&srv->conns, &c->link, wsconn_destroy_link, h->id, h->peer);
+	conn_list_add_as(h->conns, &c->link, wsconn_destroy_link, h->id, h->peer);
 	ws_parser_init(&c->parser, WS_ROLE_SERVER, max_message);
 	c->in = h->in;
 	h->in = (struct buf){0};
@@ -251,6 +250,6 @@ int wsconn_accept(struct wsconn *c, struct server *srv, struct handoff *h,
 	if (deadline_ms)
 		wsconn_deadline(c, deadline_ms);
 	log_debug("c%u %s session opened", c->link.id, c->what);
-	wsconn_on_io(&srv->rx, &c->io, 0);
+	wsconn_on_io(h->rx, &c->io, 0);
 	return 0;
 }

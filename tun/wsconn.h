@@ -5,8 +5,8 @@
 #ifndef WSF_TUN_WSCONN_H
 #define WSF_TUN_WSCONN_H
 
-#include "tun/server_int.h"
 #include "proto/ws.h"
+#include "tun/handoff.h"
 
 enum wsconn_state {
 	WSCONN_OPEN = 0,
@@ -29,7 +29,8 @@ struct wsconn_ops {
 
 struct wsconn {
 	struct conn_link link;
-	struct server *srv;
+	struct rx *rx;
+	struct conn_list *conns;
 	struct rx_io io;
 	struct rx_timer timer;       /* the endpoint's deadline, then the linger */
 	struct rx_timer kick;        /* TLS plaintext waiting: come back next turn */
@@ -47,9 +48,8 @@ struct wsconn {
  * gets its status (400/426/405: public endpoints). deadline_ms (0: none)
  * counts from the 101. 0, or -1 (h->s closed; c untouched, the caller frees
  * it). */
-int wsconn_accept(struct wsconn *c, struct server *srv, struct handoff *h,
-                  const struct wsconn_ops *ops, uint64_t max_message, size_t out_high,
-                  unsigned deadline_ms);
+int wsconn_accept(struct wsconn *c, struct handoff *h, const struct wsconn_ops *ops,
+                  uint64_t max_message, size_t out_high, unsigned deadline_ms);
 
 /* Queues a whole unmasked frame. */
 void wsconn_frame(struct wsconn *c, enum ws_opcode op, bool fin, const void *p, size_t n);

@@ -12,7 +12,8 @@
 #include "core/log.h"
 #include "core/rand.h"
 #include "tun/relay.h"
-#include "tun/server_int.h"
+#include "tun/server/srv_reverse.h"
+#include "tun/server/srv_tunnel.h"
 #include "tun/wsctl.h"
 
 #define REV_PENDING_MS 10000 /* an announced connection the client never claims */
@@ -158,42 +159,6 @@ static void rev_on_close(struct wsctl *w)
 }
 
 static const struct wsctl_ops rev_ops = {rev_on_open, rev_on_message, rev_on_close};
-
-int server_listen_rule_parse(const char *spec, struct listen_rule *r, const char **why)
-{
-	char host[URL_MAX_HOST + 1];
-	const char *colon = strrchr(spec, ':');
-	const char *h = spec;
-	size_t hl = colon ? (size_t)(colon - spec) : 0;
-	memset(r, 0, sizeof(*r));
-	*why = "[HOST:]PORT (HOST an IP address, localhost or *; PORT may be *), any or none";
-	if (strcmp(spec, "any") == 0) {
-		r->host = LISTEN_HOST_ANY;
-		return 0;
-	}
-	const char *port = colon ? colon + 1 : spec;
-	if (strcmp(port, "*") != 0 && url_parse_port(port, strlen(port), &r->port) < 0)
-		return -1;
-	if (!colon) {
-		r->host = LISTEN_HOST_LOOPBACK;
-		return 0;
-	}
-	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-		h++;
-		hl -= 2;
-	}
-	if (hl == 0 || hl >= sizeof(host))
-		return -1;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	if (strcmp(host, "*") == 0)
-		r->host = LISTEN_HOST_ANY;
-	else if (strcmp(host, "localhost") == 0)
-		r->host = LISTEN_HOST_LOOPBACK;
-	else if (net_addr_from_ip(host, 0, &r->addr) < 0)
-		return -1;
-	return 0;
-}
 
 static bool listen_rule_match(const struct listen_rule *r, const struct net_addr *a)
 {

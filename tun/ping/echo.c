@@ -3,6 +3,7 @@
  * Pings, the close handshake and backpressure are tun/wsconn's. */
 #include <stdlib.h>
 
+#include "tun/ping/endpoints.h"
 #include "tun/wsconn.h"
 
 struct echo {
@@ -35,7 +36,7 @@ static const struct wsconn_ops echo_ops = {
 	.on_free = echo_free,
 };
 
-int echo_accept(struct server *srv, struct handoff *h)
+int echo_accept(struct handoff *h, uint64_t max_message)
 {
 	struct echo *e = calloc(1, sizeof(*e));
 	if (!e) {
@@ -45,7 +46,7 @@ int echo_accept(struct server *srv, struct handoff *h)
 	e->c.what = "echo";
 	/* Out stops reading at half a buffer: a reader that does not read
 	 * cannot make us hold more than one buffer of echoes. */
-	if (wsconn_accept(&e->c, srv, h, &echo_ops, srv->cfg->max_message, BUF_SIZE / 2, 0) < 0) {
+	if (wsconn_accept(&e->c, h, &echo_ops, max_message, BUF_SIZE / 2, 0) < 0) {
 		free(e);
 		return -1;
 	}

@@ -1,7 +1,9 @@
 /* server.c — listeners, accept, the request-head phase and routing.
  * Owns every accepted connection until an endpoint takes it over; anything
  * that matches no endpoint gets --stealth (default: closed without a byte). */
-#include "tun/server_int.h"
+#include "tun/server/server.h"
+
+#include "tun/server/server_int.h"
 
 #include <errno.h>
 #include <arpa/inet.h>
@@ -18,6 +20,11 @@
 #include "core/splice.h"
 #include "proto/tunnel.h"
 #include "tun/pipe.h"
+#include "tun/ping/endpoints.h"
+#include "tun/server/replay_shm.h"
+#include "tun/server/srv_reverse.h"
+#include "tun/server/srv_tunnel.h"
+#include "tun/server/workers.h"
 #include "proto/ws.h"
 
 #define ACCEPT_BATCH 64       /* accepts per wake: fairness to open connections */
@@ -36,29 +43,6 @@ struct head_conn {
 	size_t scanned; /* http_head_end progress */
 	const struct listener *listener;
 };
-
-void server_config_init(struct server_config *cfg)
-{
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->stealth = STEALTH_DROP;
-	cfg->max_message = SERVER_DEFAULT_MAX_MESSAGE;
-	cfg->handshake_ms = SERVER_DEFAULT_HANDSHAKE_MS;
-	cfg->connect_timeout_ms = 10000;
-	cfg->relay.max_message = SERVER_DEFAULT_MAX_MESSAGE;
-	cfg->relay.keepalive_ms = 30000;
-	cfg->relay.pong_timeout_ms = 15000;
-	cfg->skew_s = SERVER_DEFAULT_SKEW_S;
-	cfg->max_conns_per_ip = 2000;
-	cfg->workers = 1;
-}
-
-size_t server_101(const struct server *srv, const struct tunnel_req *req, const char *key,
-                  size_t key_len, char *out, size_t cap)
-{
-	char proof[128];
-	tunnel_proof_header(srv->cfg->keys, req->nonce, 101, proof, sizeof(proof));
-	return ws_response_101(out, cap, key, key_len, proof);
-}
 
 /* Grows the nonce table when it crowds (malloc at growth only). */
 static void replay_grow(struct server *srv, uint64_t now)
@@ -266,7 +250,8 @@ static void head_conn_route(struct head_conn *hc, size_t head_len)
 	}
 	const char *q = memchr(req.target.p, '?', req.target.len);
 	struct http_slice path = {req.target.p, q ? (size_t)(q - req.target.p) : req.target.len};
-	struct handoff h = {.s = hc->s, .id = hc->link.id, .addr = hc->addr,
+	struct handoff h = {.rx = &hc->srv->rx, .conns = &hc->srv->conns,
+	                    .s = hc->s, .id = hc->link.id, .addr = hc->addr,
 	                    .peer = hc->link.peer, .in = hc->in, .head_len = head_len, .req = &req,
 	                    .raw = hc->listener->url->scheme == URL_TLS};
 	/* Endpoints own the fd from here on, in every outcome. */
@@ -279,9 +264,9 @@ static void head_conn_route(struct head_conn *hc, size_t head_len)
 		return;
 	}
 	if (cfg->echo_path && path_is(path, cfg->echo_path))
-		echo_accept(hc->srv, &h);
+		echo_accept(&h, cfg->max_message);
 	else if (cfg->ping_name && path_is(path, SERVER_PING_PATH))
-		ping_accept(hc->srv, &h);
+		ping_accept(&h, cfg->ping_name);
 	else if (!route_tunnel(hc, &h, path)) {
 		rx_io_add(&hc->srv->rx, &hc->io, hc->s.fd, hc->io.fn);
 		head_conn_drop(hc, "no endpoint for this request");
@@ -621,7 +606,6 @@ static void server_release(struct server_shared *sh)
 		replay_shm_free(sh->replay, SERVER_REPLAY_SHARED);
 }
 
-/* One reactor serving every listener (a worker, or the only process). */
 static void unblock_stop_signals(void)
 {
 	sigset_t stops;
@@ -632,7 +616,8 @@ static void unblock_stop_signals(void)
 	sigprocmask(SIG_UNBLOCK, &stops, NULL);
 }
 
-int server_worker_run(const struct server_config *cfg, const struct server_shared *sh)
+/* One reactor serving every listener (a worker, or the only process). */
+static int server_worker_run(const struct server_config *cfg, const struct server_shared *sh)
 {
 	struct server *srv = calloc(1, sizeof(*srv));
 	if (!srv || rx_init(&srv->rx) < 0) {
@@ -694,7 +679,8 @@ int server_main(const struct server_config *cfg, server_ready_fn ready)
 		if (sh.tls)
 			tls_server_cfg_fingerprint(sh.tls, fp);
 		ready(cfg, sh.tls ? fp : NULL);
-		rc = cfg->workers > 1 ? server_supervise(cfg, &sh) : server_worker_run(cfg, &sh);
+		rc = cfg->workers > 1 ? server_supervise(cfg, &sh, server_worker_run)
+		                       : server_worker_run(cfg, &sh);
 	}
 	server_release(&sh);
 	return rc;

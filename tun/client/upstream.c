@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "tun/client_int.h"
+#include "tun/client/upstream.h"
 
 #define UPSTREAM_DEADLINE_MS 15000
 

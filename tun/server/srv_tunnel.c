@@ -13,7 +13,7 @@
 #include "proto/ws.h"
 #include "tun/dial.h"
 #include "tun/relay.h"
-#include "tun/server_int.h"
+#include "tun/server/srv_tunnel.h"
 
 #define RESP_101_MAX 256
 
@@ -85,6 +85,14 @@ static void srv_tunnel_dialled(struct dial *d, int fd, enum tunnel_err err)
 	relay_start(&srv->rx, &srv->conns, &srv->cfg->relay, &a);
 	if (peer)
 		conn_peer_put(&srv->conns, peer);
+}
+
+size_t server_101(const struct server *srv, const struct tunnel_req *req, const char *key,
+                  size_t key_len, char *out, size_t cap)
+{
+	char proof[128];
+	tunnel_proof_header(srv->cfg->keys, req->nonce, 101, proof, sizeof(proof));
+	return ws_response_101(out, cap, key, key_len, proof);
 }
 
 /* --restrict-to: HOST:PORT rules, '*' matching any host or any port. */

@@ -14,8 +14,9 @@
 #include "core/log.h"
 #include "proto/proxy.h"
 #include "proto/socks.h"
-#include "tun/client_int.h"
-#include "tun/httpfilter.h"
+#include "tun/client/front.h"
+#include "tun/client/cli_tunnel.h"
+#include "tun/client/httpfilter.h"
 
 #define FRONT_DEADLINE_MS 30000 /* a client that never finishes its request */
 /* Reads land on the stack; only an unfinished message is kept on the heap,
@@ -119,7 +120,7 @@ static void front_open(struct front *f, const uint8_t *p, size_t n, struct http_
 	f->mode = f->mode == FRONT_SNIFF ? FRONT_HTTP : f->mode;
 	log_debug("c%u proxy request for %s", f->link.id, f->target);
 	client_open_tunnel(c, fd, f->link.id, TUNNEL_CONNECT, f->target, &early, front_on_open, f,
-	                   filter);
+	                   filter ? &filter->base : NULL);
 }
 
 
@@ -217,7 +218,7 @@ static int http_plain(struct front *f, const struct http_request *req, size_t he
 	}
 	target_from(f, &uri.dest);
 	(void)head_len;
-	struct http_filter *filter = http_filter_new(f->client, f->link.id, f->target);
+	struct http_filter *filter = http_filter_new(f->client, f->link.id, f->target, front_resume);
 	if (!filter)
 		return http_reject(f, 500, "out of memory"), -1;
 	/* The raw request, head included, goes through the filter, which

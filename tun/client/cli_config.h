@@ -1,9 +1,11 @@
-/* client.h — `wsferry client`: local listeners (-D proxy, -L forwards),
- * remote forwards (-R), each connection carried by its own WebSocket to the
- * server. Owns its reactor and every local connection it accepted. */
-#ifndef WSF_TUN_CLIENT_H
-#define WSF_TUN_CLIENT_H
+/* cli_config.h — the client's settings as bin/ fills them: types, defaults
+ * and the parsing of -D/-L/-R specs. Read by every client module, written by
+ * nobody after start. */
+#ifndef WSF_TUN_CLIENT_CLI_CONFIG_H
+#define WSF_TUN_CLIENT_CLI_CONFIG_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "proto/tunnel.h"
@@ -50,9 +52,5 @@ void client_config_init(struct client_config *cfg);
 /* Parses "[BIND:]PORT" (-D) or "[BIND:]PORT:HOST:HOSTPORT" (-L/-R) into
  * *f. 0, or -1 with *why. */
 int client_parse_fwd(enum fwd_kind kind, const char *spec, struct fwd *f, const char **why);
-
-/* Binds every listener (failing before serving), then serves until SIGTERM
- * or SIGINT. 0 clean stop, 1 runtime failure. */
-int client_main(const struct client_config *cfg);
 
 #endif

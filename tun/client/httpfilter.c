@@ -1,14 +1,14 @@
 /* httpfilter.c — request-stream rewriting for kept-alive plain HTTP proxy
  * connections (RFC 9112 §6.3 body framing decides where each request ends).
  * Responses are never touched: the origin's own framing reaches the client. */
-#include "tun/httpfilter.h"
+#include "tun/client/httpfilter.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
-#include "tun/client_int.h"
+#include "tun/client/client_int.h"
 
 static void filter_expect_body(struct http_filter *f, const struct proxy_body *b)
 {
@@ -21,12 +21,17 @@ static void filter_expect_body(struct http_filter *f, const struct proxy_body *b
 		f->state = HF_HEAD;
 }
 
-struct http_filter *http_filter_new(struct client *c, unsigned id, const char *target)
+static const struct relay_filter_ops http_filter_ops;
+
+struct http_filter *http_filter_new(struct client *c, unsigned id, const char *target,
+                                    http_filter_resume_fn resume)
 {
 	struct http_filter *f = calloc(1, sizeof(*f));
 	if (!f)
 		return NULL;
+	f->base.ops = &http_filter_ops;
 	f->client = c;
+	f->resume = resume;
 	f->id = id;
 	snprintf(f->target, sizeof(f->target), "%s", target);
 	return f; /* HF_HEAD: the raw first request comes through here too */
@@ -44,13 +49,13 @@ static void target_of(const struct proxy_uri *u, char *out, size_t cap)
 }
 
 /* One whole head at in: rewrite it into out, or say why not. */
-static enum http_filter_rc filter_head(struct http_filter *f, const uint8_t *in, size_t n,
+static enum relay_filter_rc filter_head(struct http_filter *f, const uint8_t *in, size_t n,
                                        uint8_t *out, size_t cap, size_t *used, size_t *produced)
 {
 	const char *p = (const char *)in;
 	int end = http_head_end(p, n, &f->scanned);
 	if (end == HTTP_NEED_MORE)
-		return HTTP_FILTER_OK;
+		return RELAY_FILTER_OK;
 	f->scanned = 0; /* found: a later call over the same head must find it again */
 	struct http_request req;
 	struct proxy_uri uri;
@@ -59,25 +64,25 @@ static enum http_filter_rc filter_head(struct http_filter *f, const uint8_t *in,
 	    http_slice_eq(req.method, "CONNECT") || proxy_parse_absolute(req.target, &uri) < 0 ||
 	    proxy_request_body(&req, &body) < 0) {
 		log_info("c%u malformed request on a kept-alive proxy connection", f->id);
-		return HTTP_FILTER_ERROR;
+		return RELAY_FILTER_ERROR;
 	}
 	char target[TUNNEL_MAX_TARGET + 1];
 	target_of(&uri, target, sizeof(target));
 	const struct client_config *cfg = f->client->cfg;
 	if (strcmp(target, f->target) != 0 ||
 	    (cfg->proxy_user && !proxy_auth_ok(&req, cfg->proxy_user, cfg->proxy_pass)))
-		return HTTP_FILTER_SWITCH; /* a new tunnel, after the same checks as the first */
+		return RELAY_FILTER_SWITCH; /* a new tunnel, after the same checks as the first */
 	size_t len = proxy_forward_head((char *)out, cap, &req, &uri,
 	                                proxy_keep_alive(req.minor_version, req.headers, req.nheaders));
 	if (len == 0)
-		return HTTP_FILTER_OK; /* out too full: come back once it drained */
+		return RELAY_FILTER_OK; /* out too full: come back once it drained */
 	*used = (size_t)end;
 	*produced = len;
 	filter_expect_body(f, &body);
-	return HTTP_FILTER_OK;
+	return RELAY_FILTER_OK;
 }
 
-static enum http_filter_rc filter_body(struct http_filter *f, const uint8_t *in, size_t n,
+static enum relay_filter_rc filter_body(struct http_filter *f, const uint8_t *in, size_t n,
                                        uint8_t *out, size_t cap, size_t *used)
 {
 	size_t take = n < cap ? n : cap;
@@ -91,42 +96,62 @@ static enum http_filter_rc filter_body(struct http_filter *f, const uint8_t *in,
 		size_t u = 0;
 		enum proxy_rc rc = proxy_chunked_feed(&f->chunked, in, take, &u);
 		if (rc < 0)
-			return HTTP_FILTER_ERROR;
+			return RELAY_FILTER_ERROR;
 		take = u;
 		if (rc == PROXY_DONE)
 			f->state = HF_HEAD;
 	}
 	memcpy(out, in, take);
 	*used = take;
-	return HTTP_FILTER_OK;
+	return RELAY_FILTER_OK;
 }
 
-enum http_filter_rc http_filter_run(struct http_filter *f, const uint8_t *in, size_t n,
+enum relay_filter_rc http_filter_run(struct http_filter *f, const uint8_t *in, size_t n,
                                     uint8_t *out, size_t cap, size_t *used, size_t *produced)
 {
 	*used = *produced = 0;
 	while (*used < n && *produced < cap) {
 		size_t u = 0, p = 0;
-		enum http_filter_rc rc;
+		enum relay_filter_rc rc;
 		if (f->state == HF_HEAD)
 			rc = filter_head(f, in + *used, n - *used, out + *produced, cap - *produced, &u, &p);
 		else {
 			rc = filter_body(f, in + *used, n - *used, out + *produced, cap - *produced, &u);
 			p = u;
 		}
-		if (rc != HTTP_FILTER_OK)
-			return *produced && rc == HTTP_FILTER_SWITCH ? HTTP_FILTER_OK : rc;
+		if (rc != RELAY_FILTER_OK)
+			return *produced && rc == RELAY_FILTER_SWITCH ? RELAY_FILTER_OK : rc;
 		if (u == 0)
 			break;
 		*used += u;
 		*produced += p;
 	}
-	return HTTP_FILTER_OK;
+	return RELAY_FILTER_OK;
 }
 
-void http_filter_switch(struct http_filter *f, int fd, struct buf *rest)
+/* The tunnel ended after a switch: the connection goes on in a new one. */
+static void http_filter_handover(struct relay_filter *base, int fd, struct buf *rest)
 {
+	struct http_filter *f = (struct http_filter *)base;
 	log_debug("c%u next request goes to another host: new tunnel", f->id);
-	front_resume(f->client, fd, f->id, rest);
+	f->resume(f->client, fd, f->id, rest);
 	http_filter_free(f);
 }
+
+static enum relay_filter_rc http_filter_run_op(struct relay_filter *base, const uint8_t *in,
+                                               size_t n, uint8_t *out, size_t cap, size_t *used,
+                                               size_t *produced)
+{
+	return http_filter_run((struct http_filter *)base, in, n, out, cap, used, produced);
+}
+
+static void http_filter_free_op(struct relay_filter *base)
+{
+	http_filter_free((struct http_filter *)base);
+}
+
+static const struct relay_filter_ops http_filter_ops = {
+	.run = http_filter_run_op,
+	.handover = http_filter_handover,
+	.free = http_filter_free_op,
+};

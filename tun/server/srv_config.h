@@ -1,9 +1,10 @@
-/* server.h — `wsferry server`: listeners, the request-head phase, routing by
- * path to endpoints (echo now; tunnel, ping, push later) and stealth for
- * everything else. Owns its reactor and every connection it accepted. */
-#ifndef WSF_TUN_SERVER_H
-#define WSF_TUN_SERVER_H
+/* srv_config.h — the server's settings as bin/ fills them (SPEC.md "Server
+ * behaviour"): types and defaults only, read by the server and every
+ * endpoint family, written by nobody after start. */
+#ifndef WSF_TUN_SERVER_SRV_CONFIG_H
+#define WSF_TUN_SERVER_SRV_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -78,14 +79,5 @@ struct server_config {
 
 /* Fills the defaults of SPEC.md (no listener yet). */
 void server_config_init(struct server_config *cfg);
-
-/* Called once everything is set up and before serving: fingerprint is the
- * TLS certificate's (NULL without TLS), for the "connect with" lines. */
-typedef void (*server_ready_fn)(const struct server_config *cfg, const char *fingerprint);
-
-/* Sets up (certificate, listeners: a failure is reported and returns 1
- * before anything is served), calls ready, then serves until SIGTERM or
- * SIGINT. 0 on a clean stop, 1 on a runtime failure. */
-int server_main(const struct server_config *cfg, server_ready_fn ready);
 
 #endif

@@ -12,17 +12,20 @@
 #include "core/buf.h"
 #include "proto/proxy.h"
 #include "proto/tunnel.h"
+#include "tun/relay.h"
 
 struct client;
 
-enum http_filter_rc {
-	HTTP_FILTER_OK = 0,      /* *used / *produced tell the progress */
-	HTTP_FILTER_SWITCH = 1,  /* the next request names another host: stop here */
-	HTTP_FILTER_ERROR = -1,  /* malformed request: give up the connection */
-};
+/* Where the connection goes on after a switch: the proxy front end, given
+ * the fd and the next request (taken). */
+typedef void (*http_filter_resume_fn)(struct client *c, int fd, unsigned id, struct buf *in);
 
+/* Runs as the relay's filter (RELAY_FILTER_SWITCH: the next request names
+ * another host). */
 struct http_filter {
-	struct client *client;   /* for credentials and the switch to a new tunnel */
+	struct relay_filter base; /* first: the relay sees only this */
+	struct client *client;   /* for credentials */
+	http_filter_resume_fn resume;
 	enum {
 		HF_HEAD = 0,
 		HF_BODY_LENGTH,
@@ -37,21 +40,15 @@ struct http_filter {
 
 /* A filter for a tunnel to target; the stream starts with a request head
  * (the first one is rewritten like every other). NULL when out of memory. */
-struct http_filter *http_filter_new(struct client *c, unsigned id, const char *target);
+struct http_filter *http_filter_new(struct client *c, unsigned id, const char *target,
+                                    http_filter_resume_fn resume);
 void http_filter_free(struct http_filter *f);
 
 /* Moves bytes from in (what the client sent) to out (what goes into the
  * tunnel): *used consumed from in, *produced written to out. A head is only
  * taken whole and only when out has room for its rewrite; on NEED-MORE both
  * are 0 with HTTP_FILTER_OK. */
-enum http_filter_rc http_filter_run(struct http_filter *f, const uint8_t *in, size_t n,
-                                    uint8_t *out, size_t cap, size_t *used, size_t *produced);
-
-/* The tunnel ended after HTTP_FILTER_SWITCH: continue the client's
- * connection fd, with the unsent bytes in *rest (taken), in a new tunnel. */
-void http_filter_switch(struct http_filter *f, int fd, struct buf *rest);
-
-/* -D: continue an HTTP proxy connection whose next request is in *in. */
-void front_resume(struct client *c, int fd, unsigned id, struct buf *in);
+enum relay_filter_rc http_filter_run(struct http_filter *f, const uint8_t *in, size_t n,
+                                     uint8_t *out, size_t cap, size_t *used, size_t *produced);
 
 #endif

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "tun/server_int.h"
+#include "tun/server/workers.h"
 
 #define WORKERS_MAX 64
 #define RESTART_FAST_S 2   /* a worker that dies sooner than this is crashing at start */
@@ -30,9 +30,10 @@ static void on_signal(int signo)
 /* A stop that arrives between fork() and the worker's own handlers would
  * meet this parent's handler in the child (a flag nobody reads there) and
  * be lost: the signals stay blocked across fork and the worker unblocks
- * them once its reactor owns them (server_worker_run), so a pending one
+ * them once its reactor owns them (server.c), so a pending one
  * becomes an orderly stop. */
-static pid_t spawn(const struct server_config *cfg, const struct server_shared *sh, unsigned i)
+static pid_t spawn(const struct server_config *cfg, const struct server_shared *sh,
+                   server_worker_fn run, unsigned i)
 {
 	sigset_t stops, old;
 	sigemptyset(&stops);
@@ -46,7 +47,7 @@ static pid_t spawn(const struct server_config *cfg, const struct server_shared *
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
-		_exit(server_worker_run(cfg, sh));
+		_exit(run(cfg, sh));
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid > 0)
@@ -88,7 +89,8 @@ static int reap_all(pid_t *pids, unsigned n)
 	return rc;
 }
 
-int server_supervise(const struct server_config *cfg, const struct server_shared *sh)
+int server_supervise(const struct server_config *cfg, const struct server_shared *sh,
+                     server_worker_fn run)
 {
 	pid_t pids[WORKERS_MAX] = {0};
 	time_t started[WORKERS_MAX] = {0};
@@ -100,7 +102,7 @@ int server_supervise(const struct server_config *cfg, const struct server_shared
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	for (unsigned i = 0; i < n; i++) {
-		pids[i] = spawn(cfg, sh, i);
+		pids[i] = spawn(cfg, sh, run, i);
 		started[i] = time(NULL);
 	}
 	while (!got_stop) {
@@ -129,7 +131,7 @@ int server_supervise(const struct server_config *cfg, const struct server_shared
 		}
 		if (fast)
 			sleep(1); /* a crash loop must not spin */
-		pids[i] = spawn(cfg, sh, (unsigned)i);
+		pids[i] = spawn(cfg, sh, run, (unsigned)i);
 		started[i] = time(NULL);
 	}
 	log_info("stopping %u workers", n);

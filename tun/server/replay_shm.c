@@ -7,8 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "proto/replay.h"
-#include "tun/server_int.h"
+#include "tun/server/replay_shm.h"
 
 struct replay_shm {
 	pthread_mutex_t lock;

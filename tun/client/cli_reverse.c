@@ -10,7 +10,8 @@
 
 #include "core/log.h"
 #include "core/rand.h"
-#include "tun/client_int.h"
+#include "tun/client/cli_reverse.h"
+#include "tun/client/cli_tunnel.h"
 #include "tun/dial.h"
 #include "tun/wsctl.h"
 

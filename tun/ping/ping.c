@@ -7,6 +7,7 @@
 
 #include "core/log.h"
 #include "proto/ping.h"
+#include "tun/ping/endpoints.h"
 #include "tun/wsconn.h"
 
 #define PING_OUT_MAX 4096 /* queued pongs beyond this: stop reading */
@@ -14,6 +15,7 @@
 struct ping_conn {
 	struct wsconn c;  /* first: the endpoint is its connection */
 	struct buf msg;   /* the first message, while it arrives */
+	const char *name; /* the server name the signature is made with */
 };
 
 /* The first message is whole (or too big): reply and Close 1000. */
@@ -24,7 +26,7 @@ static void ping_answer(struct ping_conn *p, const uint8_t *msg, size_t len, boo
 	struct wsconn *c = &p->c;
 	clock_gettime(CLOCK_REALTIME, &now);
 	enum ping_verdict v = too_big ? PING_INVALID_FORMAT
-	                              : ping_check(msg, len, c->srv->cfg->ping_name, (int64_t)now.tv_sec);
+	                              : ping_check(msg, len, p->name, (int64_t)now.tv_sec);
 	size_t n = ping_reply(reply, sizeof(reply), v, &now);
 	log_debug("c%u ping answered: %s", c->link.id, ping_verdict_code(v));
 	wsconn_frame(c, WS_OP_TEXT, true, reply, n);
@@ -76,7 +78,7 @@ static const struct wsconn_ops ping_ops = {
 	.on_free = ping_free,
 };
 
-int ping_accept(struct server *srv, struct handoff *h)
+int ping_accept(struct handoff *h, const char *name)
 {
 	/* Any Origin is accepted (SPEC): browser pages and file:// alike. */
 	struct ping_conn *p = calloc(1, sizeof(*p));
@@ -85,7 +87,8 @@ int ping_accept(struct server *srv, struct handoff *h)
 		return -1;
 	}
 	p->c.what = "ping";
-	if (wsconn_accept(&p->c, srv, h, &ping_ops, PING_MAX_MESSAGE, PING_OUT_MAX,
+	p->name = name;
+	if (wsconn_accept(&p->c, h, &ping_ops, PING_MAX_MESSAGE, PING_OUT_MAX,
 	                  PING_DEADLINE_MS) < 0) {
 		free(p);
 		return -1;

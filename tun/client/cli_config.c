@@ -1,0 +1,96 @@
+/* cli_config.c — the client's defaults and the -D/-L/-R spec parser
+ * (ssh's forms: [BIND:]PORT[:HOST:HOSTPORT], IPv6 in brackets). */
+#include "tun/client/cli_config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/net.h"
+
+void client_config_init(struct client_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->relay.max_message = 16u << 20;
+	cfg->relay.keepalive_ms = 30000;
+	cfg->relay.pong_timeout_ms = 15000;
+	cfg->connect_timeout_ms = 10000;
+}
+
+/* Splits spec at ':' outside brackets into at most 4 parts. */
+static int split_colons(const char *spec, const char *part[4], size_t len[4])
+{
+	int n = 0;
+	const char *start = spec;
+	int depth = 0;
+	for (const char *p = spec;; p++) {
+		if (*p == '[')
+			depth++;
+		else if (*p == ']')
+			depth--;
+		if ((*p == ':' && depth == 0) || *p == '\0') {
+			if (n == 4)
+				return -1;
+			part[n] = start;
+			len[n] = (size_t)(p - start);
+			n++;
+			start = p + 1;
+			if (*p == '\0')
+				return n;
+		}
+	}
+}
+
+static int copy_host(const char *p, size_t n, char *out, size_t cap)
+{
+	if (n >= 2 && p[0] == '[' && p[n - 1] == ']') {
+		p++;
+		n -= 2;
+	}
+	if (n == 0 || n >= cap || memchr(p, '[', n) || memchr(p, ']', n) || memchr(p, '/', n))
+		return -1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return 0;
+}
+
+static int fail(const char **why, const char *msg)
+{
+	*why = msg;
+	return -1;
+}
+
+int client_parse_fwd(enum fwd_kind kind, const char *spec, struct fwd *f, const char **why)
+{
+	const char *part[4];
+	size_t len[4];
+	memset(f, 0, sizeof(*f));
+	f->kind = kind;
+	snprintf(f->spec, sizeof(f->spec), "%s", spec);
+	int n = split_colons(spec, part, len);
+	int need = kind == FWD_DYNAMIC ? 1 : 3;
+	if (n != need && n != need + 1)
+		return fail(why, kind == FWD_DYNAMIC ? "expected [BIND:]PORT"
+		                                     : "expected [BIND:]PORT:HOST:HOSTPORT");
+	int i = 0;
+	strcpy(f->bind_host, "127.0.0.1"); /* loopback unless a host is given */
+	if (n == need + 1 && copy_host(part[i++], len[0], f->bind_host, sizeof(f->bind_host)) < 0)
+		return fail(why, "invalid bind address");
+	if (url_parse_port(part[i], len[i], &f->bind_port) < 0)
+		return fail(why, "port must be a number from 1 to 65535");
+	i++;
+	if (kind == FWD_DYNAMIC)
+		return 0;
+	struct net_addr probe;
+	if (kind == FWD_REMOTE && strcmp(f->bind_host, "localhost") != 0 &&
+	    net_addr_from_ip(f->bind_host, 1, &probe) < 0)
+		return fail(why, "the server-side bind address must be an IP address "
+		                 "(e.g. 0.0.0.0 or 127.0.0.1)");
+	char host[URL_MAX_HOST + 1];
+	uint16_t port;
+	if (copy_host(part[i], len[i], host, sizeof(host)) < 0)
+		return fail(why, "invalid destination host");
+	if (url_parse_port(part[i + 1], len[i + 1], &port) < 0)
+		return fail(why, "destination port must be a number from 1 to 65535");
+	snprintf(f->target, sizeof(f->target), strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, port);
+	return 0;
+}

@@ -1,0 +1,159 @@
+/* cli_tunnel.c — one tunnel from the client to the server: the connection
+ * (direct or through --proxy), TLS for wss://, the upgrade request with the
+ * target in its cookie, then the relay (with early bytes behind the upgrade,
+ * or held until the server proved the key). Never listens, never answers a
+ * local client: that is its caller's (front.c, client.c, cli_reverse.c). */
+#include "tun/client/cli_tunnel.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/rand.h"
+#include "proto/ws.h"
+#include "tun/client/upstream.h"
+
+#define UPGRADE_MAX 2048
+
+size_t client_upgrade(struct client *c, enum tunnel_kind kind, const char *target, char *out,
+                      size_t cap, struct tunnel_expect *expect)
+{
+	struct tunnel_req req = {.kind = (uint8_t)kind, .timestamp = (uint64_t)time(NULL)};
+	uint8_t nonce[16];
+	char cookie[TUNNEL_COOKIE_MAX + 16], extra[TUNNEL_COOKIE_MAX + 32];
+	const struct auth_keys *keys = c->cfg->keys;
+	req.target_len = strlen(target);
+	if (req.target_len > TUNNEL_MAX_TARGET)
+		return 0;
+	memcpy(req.target, target, req.target_len);
+	if (rand_bytes(req.nonce, sizeof(req.nonce)) < 0 || rand_bytes(nonce, sizeof(nonce)) < 0)
+		return 0;
+	ws_make_key(nonce, expect->key);
+	expect->keys = keys;
+	memcpy(expect->nonce, req.nonce, sizeof(expect->nonce));
+	if (tunnel_req_encode(&req, keys, cookie, sizeof(cookie)) == 0)
+		return 0;
+	snprintf(extra, sizeof(extra), "Cookie: %s\r\n", cookie);
+	return ws_client_request(out, cap, c->host_header, c->cfg->server.path, expect->key, extra);
+}
+
+/* What a tunnel needs while its connection to the server is being made. */
+struct tunnel_start {
+	struct conn_link link;
+	struct client *client;
+	int local_fd;
+	enum tunnel_kind kind;
+	relay_open_fn on_open;
+	void *owner;
+	struct buf early;
+	struct relay_filter *filter;
+	char target[TUNNEL_MAX_TARGET + 1];
+};
+
+static void tunnel_start_free(struct tunnel_start *ts)
+{
+	relay_filter_free(ts->filter);
+	if (ts->local_fd >= 0)
+		close(ts->local_fd);
+	buf_free(&ts->early);
+	conn_list_remove(&ts->client->conns, &ts->link);
+	free(ts);
+}
+
+static void tunnel_start_destroy(struct conn_link *link)
+{
+	tunnel_start_free((struct tunnel_start *)link);
+}
+
+static void tunnel_begin(void *arg, int ws_fd, enum tunnel_err err)
+{
+	struct tunnel_start *ts = arg;
+	struct client *c = ts->client;
+	char req[UPGRADE_MAX];
+	struct tunnel_expect expect;
+	size_t n = ws_fd >= 0 ? client_upgrade(c, ts->kind, ts->target, req, sizeof(req), &expect) : 0;
+	if (n == 0) {
+		if (ws_fd >= 0)
+			close(ws_fd);
+		ts->on_open(ts->owner, ts->local_fd, err == TUNNEL_OK ? TUNNEL_ERR_GENERAL : err);
+		tunnel_start_free(ts);
+		return;
+	}
+	net_set_nodelay(ws_fd);
+	log_debug("c%u tunnel to %s", ts->link.id, ts->target);
+	struct stream ws;
+	if (client_stream(c, ws_fd, &ws) < 0) {
+		ts->on_open(ts->owner, ts->local_fd, TUNNEL_ERR_GENERAL);
+		tunnel_start_free(ts);
+		return;
+	}
+	int local_fd = ts->local_fd;
+	ts->local_fd = -1;
+	struct relay_args a = {.id = ts->link.id, .tcp_fd = local_fd,
+	                       .role = WS_ROLE_CLIENT, .tcp_in = &ts->early, .preamble = req,
+	                       .preamble_len = n, .expect = &expect, .on_open = ts->on_open,
+	                       .owner = ts->owner, .filter = ts->filter};
+	ts->filter = NULL;
+	a.ws = ws;
+	a.raw = c->cfg->server.scheme == URL_TLS;
+	a.hold_early = c->hold_early;
+	relay_start(&c->rx, &c->conns, &c->cfg->relay, &a);
+	tunnel_start_free(ts);
+}
+
+int client_stream(struct client *c, int fd, struct stream *out)
+{
+	if (!c->use_tls) {
+		stream_plain(out, fd);
+		return 0;
+	}
+	const char *sni = c->cfg->sni ? c->cfg->sni : c->cfg->server.host;
+	if (stream_tls_client(out, fd, &c->tls, sni) < 0) {
+		close(fd);
+		return -1;
+	}
+	return 0;
+}
+
+void client_connect_server(struct client *c, upstream_fn done, void *owner)
+{
+	if (c->cfg->proxy_host) {
+		upstream_open(c, done, owner);
+		return;
+	}
+	int fd = net_connect(&c->server[0]);
+	done(owner, fd, fd >= 0 ? TUNNEL_OK : TUNNEL_ERR_SERVER_DOWN);
+}
+
+void client_open_tunnel(struct client *c, int local_fd, unsigned id, enum tunnel_kind kind,
+                        const char *target, struct buf *early, relay_open_fn on_open,
+                        void *owner, struct relay_filter *filter)
+{
+	struct tunnel_start *ts = calloc(1, sizeof(*ts));
+	if (!ts || strlen(target) > TUNNEL_MAX_TARGET) {
+		free(ts);
+		relay_filter_free(filter);
+		on_open(owner, local_fd, TUNNEL_ERR_GENERAL);
+		close(local_fd);
+		if (early)
+			buf_free(early);
+		return;
+	}
+	ts->client = c;
+	ts->local_fd = local_fd;
+	ts->kind = kind;
+	ts->on_open = on_open;
+	ts->owner = owner;
+	ts->filter = filter;
+	strcpy(ts->target, target);
+	if (early) {
+		ts->early = *early;
+		*early = (struct buf){0};
+	}
+	conn_list_add(&c->conns, &ts->link, tunnel_start_destroy);
+	ts->link.id = id;
+	client_connect_server(c, tunnel_begin, ts);
+}

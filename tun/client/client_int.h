@@ -1,0 +1,47 @@
+/* client_int.h — the client object its modules share (private to
+ * tun/client/): types only; each module's functions sit in its own header. */
+#ifndef WSF_TUN_CLIENT_INT_H
+#define WSF_TUN_CLIENT_INT_H
+
+#include "core/buf.h"
+#include "core/dns.h"
+#include "core/net.h"
+#include "core/rx.h"
+#include "tun/client/cli_config.h"
+#include "tls/tls.h"
+#include "tun/conn.h"
+#include "tun/stream.h"
+#include "proto/base64.h"
+#include "proto/ws.h"
+
+#define CLIENT_MAX_SERVER_ADDRS 4
+
+struct client;
+
+struct client_listener {
+	struct rx_io io;
+	struct rx_timer pause;
+	struct client *client;
+	const struct fwd *fwd;
+	int fd;
+};
+
+struct client {
+	struct rx rx;
+	const struct client_config *cfg;
+	struct conn_list conns;
+	struct dns dns;             /* for -R destinations */
+	struct client_listener listeners[CLIENT_MAX_FWDS];
+	size_t nlisteners;
+	struct net_addr server[CLIENT_MAX_SERVER_ADDRS];
+	size_t nserver;
+	char host_header[URL_MAX_HOST + 16];
+	struct net_addr proxy_addr;          /* --proxy, when set */
+	char proxy_auth[BASE64_LEN(511) + 1]; /* base64 "user:pass", "" for none */
+	struct tls_client_cfg tls;           /* wss://: trust anchors or pin */
+	bool use_tls;
+	bool hold_early;                     /* see client_setup */
+	uint64_t emfile_logged_ms;
+};
+
+#endif

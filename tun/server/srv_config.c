@@ -1,0 +1,56 @@
+/* srv_config.c — the server's defaults and the parsing of its one structured
+ * setting (--permit-listen); everything else is bin/'s. */
+#include "tun/server/srv_config.h"
+
+#include <string.h>
+
+void server_config_init(struct server_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->stealth = STEALTH_DROP;
+	cfg->max_message = SERVER_DEFAULT_MAX_MESSAGE;
+	cfg->handshake_ms = SERVER_DEFAULT_HANDSHAKE_MS;
+	cfg->connect_timeout_ms = 10000;
+	cfg->relay.max_message = SERVER_DEFAULT_MAX_MESSAGE;
+	cfg->relay.keepalive_ms = 30000;
+	cfg->relay.pong_timeout_ms = 15000;
+	cfg->skew_s = SERVER_DEFAULT_SKEW_S;
+	cfg->max_conns_per_ip = 2000;
+	cfg->workers = 1;
+}
+
+int server_listen_rule_parse(const char *spec, struct listen_rule *r, const char **why)
+{
+	char host[URL_MAX_HOST + 1];
+	const char *colon = strrchr(spec, ':');
+	const char *h = spec;
+	size_t hl = colon ? (size_t)(colon - spec) : 0;
+	memset(r, 0, sizeof(*r));
+	*why = "[HOST:]PORT (HOST an IP address, localhost or *; PORT may be *), any or none";
+	if (strcmp(spec, "any") == 0) {
+		r->host = LISTEN_HOST_ANY;
+		return 0;
+	}
+	const char *port = colon ? colon + 1 : spec;
+	if (strcmp(port, "*") != 0 && url_parse_port(port, strlen(port), &r->port) < 0)
+		return -1;
+	if (!colon) {
+		r->host = LISTEN_HOST_LOOPBACK;
+		return 0;
+	}
+	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+		h++;
+		hl -= 2;
+	}
+	if (hl == 0 || hl >= sizeof(host))
+		return -1;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	if (strcmp(host, "*") == 0)
+		r->host = LISTEN_HOST_ANY;
+	else if (strcmp(host, "localhost") == 0)
+		r->host = LISTEN_HOST_LOOPBACK;
+	else if (net_addr_from_ip(host, 0, &r->addr) < 0)
+		return -1;
+	return 0;
+}

@@ -1,0 +1,20 @@
+/* srv_tunnel.h — the server end of a tunnel request (and the 101 every
+ * tunnel-kind endpoint answers with). */
+#ifndef WSF_TUN_SERVER_SRV_TUNNEL_H
+#define WSF_TUN_SERVER_SRV_TUNNEL_H
+
+#include "proto/tunnel.h"
+#include "tun/handoff.h"
+#include "tun/server/server_int.h"
+
+/* The 101 for a tunnel request (with the key proof when keyed): its length,
+ * or 0 when out is too small. */
+size_t server_101(const struct server *srv, const struct tunnel_req *req, const char *key,
+                  size_t key_len, char *out, size_t cap);
+
+/* A valid tunnel upgrade (key: its Sec-WebSocket-Key): dial, then 101 or a
+ * refusal. Owns h->s from the call on. 0, or -1 when it was closed. */
+int srv_tunnel_accept(struct server *srv, struct handoff *h, const struct tunnel_req *req,
+                      const char *key, size_t key_len);
+
+#endif
