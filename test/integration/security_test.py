@@ -6,7 +6,7 @@ killed, a fake server that records what a keyed client sends before the
 proof, refusals forged on the path, -R outside --permit-listen, and secrets
 in /proc/PID/cmdline and /proc/PID/environ.
 Interface: env WSFERRY (binary), last line "N passed, N failed"."""
-import base64, hashlib, os, shutil, signal, socket, subprocess, sys, threading, time
+import base64, hashlib, os, signal, socket, subprocess, sys, threading, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wsfutil as w  # noqa: E402
@@ -86,29 +86,35 @@ def ws_accept_of(head):
     return base64.b64encode(hashlib.sha1(key + GUID).digest())
 
 
-def capture_heads(n, prefix=()):
+FAKETIME_LIB = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1'
+
+
+def capture_heads(n, offset=None):
     """Runs a keyed client against a silent recorder and returns n upgrade
-    requests, each a valid token the real server would accept once."""
-    rec = Recorder(hold=0.5)
-    lport = w.free_port()
+    requests, each a valid token the real server would accept once. offset
+    ('+2s', '-2s'): the client's clock is shifted by libfaketime, preloaded
+    into the client itself (the faketime wrapper would leave it orphaned)."""
     global ECHO
     if ECHO is None:
         ECHO = w.TCPServer(w.echo_handler)
-    gen = w.WSFERRY
-    if prefix and os.path.exists('./build/wsferry'):
-        gen = './build/wsferry'  # LD_PRELOAD (faketime) and ASan cannot both come first
-    p = w.Proc(list(prefix) + [gen, 'client', 'ws://127.0.0.1:%d' % rec.port, '--key', KEY,
-                               '-L', '%d:127.0.0.1:%d' % (lport, ECHO.port)],
-               'capture', wsferry=not prefix)
+    rec = Recorder(hold=0.5)
+    lport = w.free_port()
+    gen, env = w.WSFERRY, None
+    if offset:
+        if not os.path.exists(FAKETIME_LIB):
+            raise w.CaseFail('libfaketime is not installed (Debian faketime; test/deps.sh)')
+        # LD_PRELOAD and ASan's runtime cannot both come first: the plain build.
+        gen = './build/wsferry' if os.path.exists('./build/wsferry') else w.WSFERRY
+        env = {'LD_PRELOAD': FAKETIME_LIB, 'FAKETIME': offset, 'DONT_FAKE_MONOTONIC': '1'}
+    p = w.Proc([gen, 'client', 'ws://127.0.0.1:%d' % rec.port, '--key', KEY,
+                '-L', '%d:127.0.0.1:%d' % (lport, ECHO.port)], 'capture', env=env,
+               wsferry=not offset)
     try:
         w.wait_port(lport, proc=p)
-        socks = []
-        for _ in range(n):
-            socks.append(w.connect(lport))
+        socks = [w.connect(lport) for _ in range(n)]
         end = time.monotonic() + 10
         while time.monotonic() < end:
-            heads = [g for g in list(rec.got) if b'\r\n\r\n' in g]
-            if len(heads) >= n:
+            if len([g for g in list(rec.got) if b'\r\n\r\n' in g]) >= n:
                 break
             time.sleep(0.05)
         for s in socks:
@@ -141,13 +147,11 @@ def answered_101(port, head, timeout=2.0):
 def case_replay_every_second(skew=2):
     """Copies of one token sent 5 times a second over its whole window and
     beyond: exactly one 101 (the window's last second was open to replays)."""
-    if not shutil.which('faketime'):
-        raise w.CaseFail('faketime is not installed (test/deps.sh installs it)')
     port = w.free_port()
     w.start_server(port, ['--key', KEY, '--max-skew', str(skew)], name='skew')
     tokens = {0: capture_heads(1)[0],
-              skew: capture_heads(1, ('faketime', '-f', '+%ds' % skew))[0],
-              -skew: capture_heads(1, ('faketime', '-f', '-%ds' % skew))[0]}
+              skew: capture_heads(1, '+%ds' % skew)[0],
+              -skew: capture_heads(1, '-%ds' % skew)[0]}
     wins = {k: 0 for k in tokens}
     end = time.monotonic() + 2 * skew + 2.5
     while time.monotonic() < end:
