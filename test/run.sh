@@ -47,6 +47,7 @@ run() {
 }
 
 kind=unit
+run "test/layers.sh (include rules)" sh test/layers.sh
 for dir in build build-san; do
 	for t in $(find "$dir/test" -type f -name '*_test' 2>/dev/null | sort); do
 		run "$t" "./$t"
