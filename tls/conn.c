@@ -292,6 +292,14 @@ size_t tls_conn_pending(const struct tls_conn *t)
 	return len;
 }
 
+bool tls_conn_ended(const struct tls_conn *t)
+{
+	if (!t->mem)
+		return false;
+	return sticky(t) || (t->flags & TLS_F_EOF) ||
+	       (br_ssl_engine_current_state(ceng(t)) & BR_SSL_CLOSED);
+}
+
 /* Nothing to read: why (error, clean close, EOF) or -EAGAIN. */
 static long read_end(struct tls_conn *t)
 {
@@ -372,8 +380,13 @@ long tls_conn_write(struct tls_conn *t, const void *p, size_t n)
 		len = n;
 	memcpy(buf, p, len);
 	int rc = tls_conn_send_ack(t, len);
-	/* Taken bytes that can never leave are lost: say so now. */
-	return rc < 0 ? rc : (long)len;
+	/* Taken bytes that can never leave are lost: say so now. A socket error
+	 * the read half met after the record went out does not unsend it (the
+	 * next call reports the error): byte counts stay true. */
+	size_t left;
+	if (rc < 0 && !(t->sys_err && !br_ssl_engine_sendrec_buf(eng(t), &left)))
+		return rc;
+	return (long)len;
 }
 
 /* ---- reactor glue and introspection ---- */

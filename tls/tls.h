@@ -229,6 +229,12 @@ int tls_conn_send_ack(struct tls_conn *t, size_t n);
 /* Plaintext bytes waiting inside the engine. */
 size_t tls_conn_pending(const struct tls_conn *t);
 
+/* The engine already met the end of the stream (the peer's close_notify or
+ * FIN) or a failure: a read reports it (0 or the error) without waiting.
+ * A pump run by a write can meet it, and then no readiness announces it
+ * again (tls_conn_interest() drops RX_READ): read once more when this says so. */
+bool tls_conn_ended(const struct tls_conn *t);
+
 /* RX_READ | RX_WRITE the engine needs on the socket now; 0 when it is
  * closed or failed (read/write/pump returned why) or idle. */
 unsigned tls_conn_interest(const struct tls_conn *t);

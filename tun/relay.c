@@ -20,6 +20,9 @@
 
 #define HDR_ROOM WS_MAX_HEADER /* reserved in front of each up payload */
 #define DOWN_SPLICE_MIN 16384  /* smaller payload remainders are cheaper to copy */
+/* A peer that does not finish a close it was asked for (its Close after a
+ * broken tunnel's, its FIN after both) within this long is cut (issue 18). */
+#define RELAY_CLOSE_MS 5000
 
 struct relay {
 	struct conn_link link;
@@ -41,8 +44,12 @@ struct relay {
 	void *owner;
 	uint64_t last_rx_ms;        /* last byte from the ws peer */
 	uint64_t last_tx_ms;        /* last byte either way, for idle */
-	uint64_t bytes_up, bytes_down;
+	uint64_t close_at;          /* ending: the peer must finish by then (0: no deadline) */
+	uint64_t bytes_up, bytes_down; /* payload handed to the other socket */
+	uint32_t up_payload;        /* payload of the frame in up, counted once written */
+	const char *broke;          /* why the tunnel broke; NULL while it may end clean */
 	uint16_t close_code;        /* to send when close_queued */
+	uint16_t peer_code;         /* the code of the peer's Close */
 	uint8_t pong_len;
 	bool handshake;             /* client: waiting for the 101 */
 	uint8_t hs_err;             /* enum tunnel_err if the handshake breaks */
@@ -52,6 +59,9 @@ struct relay {
 	bool switching;             /* next request is for another host: hand over */
 	bool raw;                   /* tls:// — bytes as they are, no WebSocket frames */
 	bool hold_early;            /* client: TCP bytes wait for the proven 101 */
+	bool lingering;             /* over: close_notify and FIN sent, the peer's FIN awaited */
+	bool ws_fin;                /* lingering over TLS: our FIN is out */
+	bool ws_reset;              /* tls:// broke: reset the TLS connection too */
 	bool splice_off;            /* splice(2) refused here: copy */
 	uint8_t sp_hdr[10];         /* spliced frame: its header, not yet written */
 	uint8_t sp_hdr_len, sp_hdr_off;
@@ -75,11 +85,9 @@ void relay_filter_free(struct relay_filter *f)
 uint64_t relay_bytes_up(const struct relay *r) { return r->bytes_up; }
 uint64_t relay_bytes_down(const struct relay *r) { return r->bytes_down; }
 
-static void relay_free(struct relay *r)
+/* Splice pipes back to the pool, or closed when they hold bytes. */
+static void relay_pipes_release(struct relay *r)
 {
-	rx_timer_cancel(r->rx, &r->timer);
-	rx_io_del(r->rx, &r->tcp_io);
-	rx_io_del(r->rx, &r->ws_io);
 	if (r->sp_len)
 		splice_pipe_close(r->sp_pipe); /* holds bytes: never back to the pool */
 	else
@@ -88,8 +96,21 @@ static void relay_free(struct relay *r)
 		splice_pipe_close(r->dsp_pipe);
 	else
 		splice_pipe_put(r->dsp_pipe);
+	r->sp_len = r->dsp_len = 0;
+}
+
+static void relay_free(struct relay *r)
+{
+	rx_timer_cancel(r->rx, &r->timer);
+	rx_io_del(r->rx, &r->tcp_io);
+	rx_io_del(r->rx, &r->ws_io);
+	relay_pipes_release(r);
 	if (r->tcp_fd >= 0)
 		close(r->tcp_fd);
+	if (r->ws_reset) {
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
+		setsockopt(r->ws.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
 	stream_close(&r->ws);
 	relay_filter_free(r->filter);
 	buf_free(&r->up);
@@ -104,7 +125,37 @@ static void relay_destroy_link(struct conn_link *link)
 	relay_free((struct relay *)link);
 }
 
-static void relay_abort(struct relay *r)
+/* Closes the TCP side; reset: SO_LINGER 0, so its peer gets a RST, the
+ * honest signal that the tunnel broke and bytes may be missing (a FIN would
+ * claim a clean end). */
+static void relay_tcp_close(struct relay *r, bool reset)
+{
+	if (r->tcp_fd < 0)
+		return;
+	if (reset) {
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
+		setsockopt(r->tcp_fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
+	rx_io_del(r->rx, &r->tcp_io);
+	close(r->tcp_fd);
+	r->tcp_fd = -1;
+}
+
+/* One line per tunnel, once its bytes are settled: the words tell a clean
+ * end from a break, the counts are payload that reached the other socket. */
+static void relay_log_end(const struct relay *r)
+{
+	if (r->broke)
+		log_debug("c%u tunnel aborted after %llu up / %llu down bytes: %s", r->link.id,
+		          (unsigned long long)r->bytes_up, (unsigned long long)r->bytes_down, r->broke);
+	else
+		log_debug("c%u tunnel closed: %llu up / %llu down bytes", r->link.id,
+		          (unsigned long long)r->bytes_up, (unsigned long long)r->bytes_down);
+}
+
+/* The WebSocket leg itself failed (EOF without a Close, reset, TLS error,
+ * silence): nothing more can be said on it. The TCP side is reset. */
+static void relay_drop(struct relay *r, const char *why)
 {
 	if (r->handshake) {
 		/* Never got a 101: the owner answers its client, then we close. */
@@ -117,15 +168,64 @@ static void relay_abort(struct relay *r)
 		relay_free(r);
 		return;
 	}
-	/* SO_LINGER 0: the TCP peer gets a RST, the honest signal that the tunnel
-	 * broke and bytes may be missing (a FIN would claim a clean end). */
-	struct linger lg = {.l_onoff = 1, .l_linger = 0};
-	setsockopt(r->tcp_fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	log_debug("c%u tunnel aborted after %llu up / %llu down bytes", r->link.id,
-	          (unsigned long long)r->bytes_up, (unsigned long long)r->bytes_down);
+	if (!r->broke)
+		r->broke = why;
+	relay_tcp_close(r, true);
+	relay_log_end(r);
 	relay_free(r);
 }
 
+static void relay_linger(struct relay *r);
+static void relay_linger_pump(struct relay *r);
+static void relay_pump(struct relay *r, bool tcp_readable, bool ws_readable);
+static void relay_on_timer(struct rx *rx, struct rx_timer *t);
+
+/* The TCP side broke (reset, or it could not take our bytes) or a limit cut
+ * the tunnel: the TCP side is reset now, and the peer is told with a Close
+ * that carries code (never 1000), so that it resets its own TCP side; both
+ * Closes and close_notify still end the WebSocket properly, within
+ * RELAY_CLOSE_MS. tls:// has no frame for it: its TLS connection is reset.
+ * May free r: return right after. */
+static void relay_break(struct relay *r, uint16_t code, const char *why)
+{
+	if (!r->broke)
+		r->broke = why;
+	relay_tcp_close(r, true);
+	buf_free(&r->early); /* never framed now */
+	r->switching = false;
+	if (!r->close_at) {
+		r->close_at = rx_now(r->rx) + RELAY_CLOSE_MS;
+		rx_timer_arm(r->rx, &r->timer, r->close_at, relay_on_timer);
+	}
+	if (r->raw) {
+		r->ws_reset = true;
+		relay_log_end(r);
+		relay_free(r);
+		return;
+	}
+	if (!r->close_sent) { /* our Close says it, even after a 1000 was queued */
+		r->close_queued = true;
+		r->close_code = code;
+	}
+	relay_pump(r, false, false); /* sends it */
+}
+
+/* Client role: the local client reset before the server answered. The
+ * owner is released (tcp_fd -1: nobody to answer), and the server connection
+ * ends at once (close_notify, FIN), which stops the server's dial too. (A FIN
+ * is a half-close that may still want the answer: it travels as a Close.) */
+static void relay_leave(struct relay *r, const char *why)
+{
+	r->handshake = false;
+	r->on_open(r->owner, -1, TUNNEL_ERR_GENERAL);
+	r->broke = why;
+	relay_tcp_close(r, true);
+	relay_log_end(r);
+	relay_linger(r);
+}
+
+/* Both Closes are through and every byte delivered (or dropped, after a
+ * break). */
 static void relay_finish(struct relay *r)
 {
 	if (r->switching) {
@@ -138,13 +238,18 @@ static void relay_finish(struct relay *r)
 		r->early = (struct buf){0};
 		rx_io_del(r->rx, &r->tcp_io);
 		r->tcp_fd = -1;
-		relay_free(r);
+		relay_linger(r);
 		f->ops->handover(f, fd, &rest);
 		return;
 	}
-	log_debug("c%u tunnel closed: %llu up / %llu down bytes", r->link.id,
-	          (unsigned long long)r->bytes_up, (unsigned long long)r->bytes_down);
-	relay_free(r);
+	relay_log_end(r);
+	if (r->raw) {
+		/* tls://: both FINs were exchanged under the last records and the
+		 * peer's was read; TLS 1.2 has nothing to add (no half-close). */
+		relay_free(r);
+		return;
+	}
+	relay_linger(r);
 }
 
 /* ---- up: TCP -> WebSocket ---- */
@@ -159,10 +264,10 @@ static void up_frame(struct relay *r, size_t len)
 {
 	uint8_t hdr[WS_MAX_HEADER], key[4];
 	const uint8_t *mask = NULL;
+	r->up_payload = (uint32_t)len; /* counted in bytes_up once written */
 	if (r->raw) { /* tls://: the payload goes out as it is */
 		r->up.off = HDR_ROOM;
 		r->up.len = (uint32_t)len;
-		r->bytes_up += len;
 		return;
 	}
 	if (is_client(r)) {
@@ -174,7 +279,6 @@ static void up_frame(struct relay *r, size_t len)
 	memcpy(r->up.mem + HDR_ROOM - hn, hdr, hn);
 	r->up.off = (uint32_t)(HDR_ROOM - hn);
 	r->up.len = (uint32_t)(hn + len);
-	r->bytes_up += len;
 }
 
 /* Appends a control frame to the (empty) up buffer. */
@@ -195,10 +299,18 @@ static bool up_idle(const struct relay *r)
 	return buf_len(&r->up) == 0 && r->sp_hdr_len == 0 && r->sp_len == 0;
 }
 
+/* Client role with hold_early: until the server proved the key, local
+ * bytes stay where they are (kernel buffer or early), only the upgrade
+ * request goes out. */
+static bool up_gated(const struct relay *r)
+{
+	return r->handshake && r->hold_early;
+}
+
 /* Between data frames: pong, keepalive ping, then close (always last). */
 static void up_queue_controls(struct relay *r)
 {
-	if (!up_idle(r) || r->close_sent)
+	if (!up_idle(r) || r->close_sent || up_gated(r))
 		return;
 	if (r->raw) {
 		/* tls://: TLS 1.2 has no half-close (a close_notify must be answered
@@ -291,7 +403,6 @@ static int up_read_splice(struct relay *r)
 	r->sp_hdr_len = (uint8_t)ws_frame_header(r->sp_hdr, WS_OP_BINARY, true, (uint64_t)n, NULL);
 	r->sp_hdr_off = 0;
 	r->sp_len = (uint32_t)n;
-	r->bytes_up += (uint64_t)n;
 	return 0;
 }
 
@@ -314,6 +425,7 @@ static int up_flush_splice(struct relay *r)
 		if (n <= 0)
 			return -1;
 		r->sp_len -= (uint32_t)n;
+		r->bytes_up += (uint64_t)n;
 	}
 	r->sp_hdr_len = r->sp_hdr_off = 0;
 	splice_pipe_put(r->sp_pipe);
@@ -321,19 +433,16 @@ static int up_flush_splice(struct relay *r)
 	return 1;
 }
 
-/* Client role with hold_early: until the server proved the key, local
- * bytes stay where they are (kernel buffer or early), only the upgrade
- * request goes out. */
-static bool up_gated(const struct relay *r)
-{
-	return r->handshake && r->hold_early;
-}
-
 /* 0, or -1 when the relay must be aborted. */
 static int up_read(struct relay *r)
 {
-	if (up_gated(r) || !up_idle(r) || (buf_len(&r->early) > 0 && !r->early_stalled) || r->tcp_eof ||
-	    r->close_queued)
+	if (r->tcp_eof || r->close_queued)
+		return 0;
+	/* Held bytes wait in early, so that a local reset is seen before the
+	 * 101 too (the server then stops dialling for us). */
+	if (up_gated(r))
+		return up_read_filtered(r);
+	if (!up_idle(r) || (buf_len(&r->early) > 0 && !r->early_stalled))
 		return 0;
 	if (r->filter)
 		return up_read_filtered(r);
@@ -416,6 +525,10 @@ static int up_flush(struct relay *r)
 			return -1;
 		buf_consume(&r->up, (size_t)n);
 		r->last_tx_ms = rx_now(r->rx);
+		if (buf_len(&r->up) == 0) {
+			r->bytes_up += r->up_payload;
+			r->up_payload = 0;
+		}
 	}
 }
 
@@ -427,7 +540,7 @@ static int up_flush(struct relay *r)
 static bool down_can_splice(const struct relay *r)
 {
 	return is_client(r) && !r->ws.tls && !r->raw && !r->splice_off && !r->handshake &&
-	       r->dsp_len == 0 && r->down_pending == 0 && buf_len(&r->down) == 0 &&
+	       r->tcp_fd >= 0 && r->dsp_len == 0 && r->down_pending == 0 && buf_len(&r->down) == 0 &&
 	       ws_parser_payload_left(&r->parser) >= DOWN_SPLICE_MIN;
 }
 
@@ -496,9 +609,20 @@ static int down_read(struct relay *r)
 	return 0;
 }
 
-/* Writes the pending payload slice; 1 when it is all out, 0 when blocked. */
+/* Writes the pending payload slice; 1 when it is all out, 0 when blocked,
+ * -1 when the TCP side cannot take it. */
 static int down_write_pending(struct relay *r)
 {
+	if (r->tcp_fd < 0) {
+		/* Broke: the TCP side is gone; payload before the peer's Close is
+		 * dropped. */
+		buf_consume(&r->down, r->down_pending);
+		r->down_pending = 0;
+		if (r->dsp_len)
+			splice_pipe_close(r->dsp_pipe);
+		r->dsp_len = 0;
+		return 1;
+	}
 	while (r->dsp_len) {
 		long n = splice_move(r->dsp_pipe[0], r->tcp_fd, r->dsp_len);
 		if (n == -EAGAIN)
@@ -541,13 +665,13 @@ static void down_event(struct relay *r, const struct ws_event *ev, size_t used)
 		break;
 	case WS_EV_CLOSE:
 		r->close_rcvd = true;
+		r->peer_code = ev->close_code;
 		log_trace("c%u close %u from peer", r->link.id, ev->close_code);
 		break;
 	}
 	buf_consume(&r->down, used);
 }
 
-/* Parses and delivers what is buffered. 0, or -1 to abort. */
 /* tls://: everything after the 101 is payload. */
 static int down_process_raw(struct relay *r)
 {
@@ -561,6 +685,10 @@ static int down_process_raw(struct relay *r)
 	}
 }
 
+#define DOWN_PROTOCOL (-2) /* down_process: the peer broke the protocol */
+
+/* Parses and delivers what is buffered. 0, -1 when the TCP side cannot
+ * take the payload, or DOWN_PROTOCOL. */
 static int down_process(struct relay *r)
 {
 	if (r->raw)
@@ -583,7 +711,7 @@ static int down_process(struct relay *r)
 		if (rc == WS_NEED_MORE)
 			return 0;
 		log_info("c%u peer broke the WebSocket protocol: %s", r->link.id, ws_strerror(rc));
-		return -1;
+		return DOWN_PROTOCOL;
 	}
 }
 
@@ -613,8 +741,8 @@ static int down_handshake(struct relay *r)
 
 /* ---- lifecycle ---- */
 
-/* TLS: plaintext the engine already decrypted (while we wrote, say) gets no
- * readiness of its own; take it now. */
+/* TLS: plaintext the engine already decrypted (while we wrote, say), or the
+ * end it already met, gets no readiness of its own; take it now. */
 static bool ws_plaintext_waiting(const struct relay *r)
 {
 	return stream_readable_now(&r->ws) && !r->close_rcvd && r->down_pending == 0 &&
@@ -622,7 +750,6 @@ static bool ws_plaintext_waiting(const struct relay *r)
 	       (!r->down.mem || buf_len(&r->down) < BUF_SIZE);
 }
 
-static void relay_on_timer(struct rx *rx, struct rx_timer *t);
 static void relay_arm(struct relay *r);
 
 static bool relay_done(const struct relay *r)
@@ -634,13 +761,14 @@ static bool relay_done(const struct relay *r)
 static void relay_update(struct relay *r)
 {
 	if (r->close_rcvd && r->down_pending == 0 && r->dsp_len == 0 && !r->tcp_shut &&
-	    !r->switching) {
+	    !r->switching && r->tcp_fd >= 0) {
 		shutdown(r->tcp_fd, SHUT_WR); /* peer's close = its half-close */
 		r->tcp_shut = true;
 	}
 	unsigned tcp = 0, ws = 0;
-	if (up_idle(r) && (buf_len(&r->early) == 0 || r->early_stalled) && !r->tcp_eof &&
-	    !r->close_queued && !up_gated(r))
+	if (up_gated(r) ? !r->tcp_eof && !r->close_queued && (!r->early.mem || buf_room(&r->early))
+	                : up_idle(r) && (buf_len(&r->early) == 0 || r->early_stalled) &&
+	                      !r->tcp_eof && !r->close_queued)
 		tcp |= RX_READ;
 	if (r->down_pending || r->dsp_len)
 		tcp |= RX_WRITE;
@@ -662,23 +790,46 @@ static void relay_update(struct relay *r)
 		relay_arm(r);
 }
 
+/* The TCP side reset, or could not take the payload (its reader is gone). */
+static void relay_tcp_broke(struct relay *r)
+{
+	if (r->handshake)
+		return relay_leave(r, "the local client reset before the tunnel opened");
+	relay_break(r, WS_CLOSE_GOING_AWAY,
+	            is_client(r) ? "local connection reset" : "target connection reset");
+}
+
+/* The peer's Close carried another code than 1000: its side broke. */
+static bool peer_broke(const struct relay *r)
+{
+	return r->close_rcvd && !r->raw && r->peer_code != WS_CLOSE_NONE &&
+	       r->peer_code != WS_CLOSE_NORMAL;
+}
+
 /* One pass over both directions after any readiness. */
 static void relay_pump(struct relay *r, bool tcp_readable, bool ws_readable)
 {
 	if (tcp_readable && up_read(r) < 0)
-		return relay_abort(r);
+		return relay_tcp_broke(r);
 	for (int i = 0; i < 16; i++) {
-		if (ws_readable && down_read(r) < 0)
-			return relay_abort(r);
+		if (ws_readable && down_read(r) < 0) /* tls://: a RST is how the peer aborts */
+			return relay_drop(r, r->raw ? "the peer reset the connection"
+			                            : "the WebSocket connection ended without a Close");
 		if (r->handshake && down_handshake(r) < 0)
 			return; /* refused: the owner answered, the relay is gone */
-		if (!r->handshake && down_process(r) < 0) {
-			queue_close(r, WS_CLOSE_PROTOCOL);
-			up_flush(r);
-			return relay_abort(r);
+		int rc = r->handshake ? 0 : down_process(r);
+		if (rc == DOWN_PROTOCOL) {
+			r->close_rcvd = true; /* nothing parses any more: no Close to wait for */
+			return relay_break(r, WS_CLOSE_PROTOCOL, "the peer broke the WebSocket protocol");
 		}
+		if (rc < 0)
+			return relay_tcp_broke(r);
+		if (peer_broke(r) && !r->broke)
+			return relay_break(r, r->peer_code, r->peer_code == WS_CLOSE_PROTOCOL
+			                                        ? "the peer saw a protocol error"
+			                                        : "reset on the other side");
 		if (up_flush(r) < 0)
-			return relay_abort(r);
+			return relay_drop(r, "the WebSocket connection failed");
 		if (!ws_plaintext_waiting(r))
 			break;
 		ws_readable = true;
@@ -686,6 +837,52 @@ static void relay_pump(struct relay *r, bool tcp_readable, bool ws_readable)
 	if (relay_done(r))
 		return relay_finish(r);
 	relay_update(r);
+}
+
+/* Over (both Closes through, or the local client gone before the 101):
+ * close_notify under TLS, our FIN, then the peer's FIN is awaited, so that
+ * its last bytes never turn our close into a RST (RFC 6455 §7.1.1 wants the
+ * server to close TCP first; both sides half-close at once here, which
+ * costs one round trip). RELAY_CLOSE_MS bounds the wait. */
+static void relay_linger(struct relay *r)
+{
+	relay_tcp_close(r, false);
+	relay_pipes_release(r);
+	buf_free(&r->up);
+	buf_free(&r->down);
+	buf_free(&r->early);
+	r->lingering = true;
+	r->close_at = rx_now(r->rx) + RELAY_CLOSE_MS;
+	stream_shutdown(&r->ws);
+	relay_linger_pump(r);
+}
+
+/* Discards what the peer still sends until its FIN (or close_notify), then
+ * frees r; at the deadline, frees it anyway. */
+static void relay_linger_pump(struct relay *r)
+{
+	uint8_t sink[1024];
+	if (rx_now(r->rx) >= r->close_at) {
+		log_debug("c%u peer did not finish closing within %u ms: cut", r->link.id,
+		          RELAY_CLOSE_MS);
+		return relay_free(r);
+	}
+	if (stream_pump(&r->ws, 0) < 0)
+		return relay_free(r);
+	if (r->ws.tls && !r->ws_fin && stream_flushed(&r->ws)) {
+		shutdown(r->ws.fd, SHUT_WR); /* under the close_notify, once it is out */
+		r->ws_fin = true;
+	}
+	for (int i = 0; i < 16; i++) {
+		long n = stream_read(&r->ws, sink, sizeof(sink));
+		if (n == -EAGAIN)
+			break;
+		if (n <= 0)
+			return relay_free(r); /* its FIN, close_notify or reset: over */
+	}
+	rx_io_want(r->rx, &r->ws_io, stream_interest(&r->ws, RX_READ));
+	rx_timer_arm(r->rx, &r->timer, stream_readable_now(&r->ws) ? rx_now(r->rx) : r->close_at,
+	             relay_on_timer);
 }
 
 static void relay_on_tcp(struct rx *rx, struct rx_io *io, unsigned events)
@@ -698,24 +895,31 @@ static void relay_on_ws(struct rx *rx, struct rx_io *io, unsigned events)
 {
 	struct relay *r = RELAY_OF(ws_io, io);
 	(void)rx;
-	if (stream_pump(&r->ws, events) < 0) {
-		if (!r->handshake) /* relay_abort names it during the handshake */
+	if (r->lingering)
+		return relay_linger_pump(r);
+	int rc = stream_pump(&r->ws, events);
+	if (rc < 0) {
+		bool reset = rc == -ECONNRESET || rc == -EPIPE; /* tls://: the peer's abort */
+		if (!r->handshake && !reset) /* relay_drop names it during the handshake */
 			log_info("c%u TLS: %s", r->link.id,
 			         stream_error(&r->ws) ? stream_error(&r->ws) : "connection failed");
-		return relay_abort(r);
+		return relay_drop(r, reset ? "the peer reset the connection" : "TLS failed");
 	}
 	/* With TLS any event may have moved records: try to read regardless. */
 	relay_pump(r, false, r->ws.tls ? true : (events & RX_READ) != 0);
 }
 
 /* The earliest moment something may be due: idle close, keepalive ping or
- * pong deadline; 0 when none is configured. Deadlines are stored, not
- * re-armed per byte: the timer wakes at the oldest possible deadline and
- * recomputes (STYLE: traffic does not reshuffle the heap). */
+ * pong deadline, or (ending) the close deadline alone; 0 when none is
+ * configured. Deadlines are stored, not re-armed per byte: the timer wakes
+ * at the oldest possible deadline and recomputes (STYLE: traffic does not
+ * reshuffle the heap). */
 static uint64_t relay_next_due(const struct relay *r)
 {
 	const struct relay_opts *o = r->opts;
 	uint64_t due = 0;
+	if (r->close_at)
+		return r->close_at;
 	if (o->idle_ms)
 		due = r->last_tx_ms + o->idle_ms;
 	if (o->keepalive_ms && !r->raw) { /* tls:// has no ping */
@@ -738,25 +942,36 @@ static void relay_arm(struct relay *r)
 static void relay_on_timer(struct rx *rx, struct rx_timer *t)
 {
 	struct relay *r = RELAY_OF(timer, t);
+	uint64_t now = rx_now(rx);
+	const struct relay_opts *o = r->opts;
+	if (r->lingering)
+		return relay_linger_pump(r);
+	if (r->close_at && now >= r->close_at) { /* checked first: a flood must not hide it */
+		log_debug("c%u peer did not answer our Close within %u ms: cut", r->link.id,
+		          RELAY_CLOSE_MS);
+		return relay_drop(r, r->broke);
+	}
 	if (ws_plaintext_waiting(r)) {
 		relay_pump(r, false, true); /* re-arms through relay_update */
 		return;
 	}
-	uint64_t now = rx_now(rx);
-	const struct relay_opts *o = r->opts;
+	if (r->close_at)
+		return relay_arm(r);
 	if (o->idle_ms && now - r->last_tx_ms >= o->idle_ms) {
 		log_info("c%u idle for %u ms: closing", r->link.id, o->idle_ms);
-		return relay_abort(r);
+		if (r->handshake) /* no 101 yet: the owner answers its client */
+			return relay_drop(r, "idle timeout");
+		return relay_break(r, WS_CLOSE_GOING_AWAY, "idle timeout");
 	}
 	if (r->ping_outstanding && now - r->last_rx_ms >= o->keepalive_ms + o->pong_timeout_ms) {
 		log_info("c%u peer did not answer a ping: closing", r->link.id);
-		return relay_abort(r);
+		return relay_drop(r, "no answer to a ping");
 	}
 	if (o->keepalive_ms && !r->raw && !r->ping_outstanding &&
 	    now - r->last_rx_ms >= o->keepalive_ms) {
 		r->ping_queued = r->ping_outstanding = true;
 		if (up_flush(r) < 0)
-			return relay_abort(r);
+			return relay_drop(r, "the WebSocket connection failed");
 		relay_update(r);
 	}
 	relay_arm(r);

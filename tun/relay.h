@@ -20,7 +20,8 @@ struct relay;
  * arrived (frames flow from now on), else why the tunnel could not open (the
  * server's refusal, or the server unreachable). During the call the owner may
  * write its reply (SOCKS, HTTP) to tcp_fd; after an error the relay closes
- * both fds itself. The relay never touches owner afterwards. */
+ * both fds itself. tcp_fd is -1 when the local client left first (nobody to
+ * answer, nothing to report). The relay never touches owner afterwards. */
 typedef void (*relay_open_fn)(void *owner, int tcp_fd, enum tunnel_err err);
 
 struct relay_opts {

@@ -67,7 +67,10 @@ unsigned stream_interest(const struct stream *s, unsigned app_want)
 
 bool stream_readable_now(const struct stream *s)
 {
-	return s->tls && tls_conn_pending(s->tls) > 0;
+	/* The end counts too: a pump run by stream_write may have read the
+	 * peer's close_notify or FIN, after which the engine asks for no more
+	 * reads and the socket never fires again (issue 18). */
+	return s->tls && (tls_conn_pending(s->tls) > 0 || tls_conn_ended(s->tls));
 }
 
 bool stream_flushed(const struct stream *s)

@@ -32,8 +32,9 @@ int stream_pump(struct stream *s, unsigned events);
 /* The reactor interest for what the application wants (RX_READ/RX_WRITE):
  * plain TCP passes it through; TLS adds what the engine needs now. */
 unsigned stream_interest(const struct stream *s, unsigned app_want);
-/* Plaintext already decrypted and waiting: read it without waiting for the
- * socket (level-triggered readiness will not come for it). */
+/* Plaintext already decrypted and waiting, or the end of the stream already
+ * met by the engine (during a write, say): read now, without waiting for the
+ * socket (level-triggered readiness will not come for either). */
 bool stream_readable_now(const struct stream *s);
 /* Bytes accepted but not yet on the wire (TLS engine); 0 for plain TCP. */
 bool stream_flushed(const struct stream *s);

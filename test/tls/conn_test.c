@@ -386,6 +386,38 @@ static void test_close(void)
 	tls_server_cfg_unref(s);
 }
 
+/* A write's pump can meet the peer's close_notify or FIN; afterwards the
+ * engine asks for no read and the socket never fires again, so
+ * tls_conn_ended() must tell (issue 18: tunnels left until the keepalive). */
+static void end_met_by_write(bool notify)
+{
+	struct tls_server_cfg *s = selfsigned();
+	struct tls_client_cfg c;
+	pin_of(&c, s);
+	struct th_end srv, cli;
+	CHECK_EQ_INT(th_pair(&srv, &cli, s, &c, "localhost"), 0);
+	CHECK(th_drive(&srv, &cli, th_both_handshaken, 5000) >= 0);
+	if (notify)
+		CHECK_EQ_INT(tls_conn_close(&cli.t), 0); /* on the wire, not read yet */
+	else
+		CHECK(shutdown(cli.fd, SHUT_WR) == 0);
+	CHECK(!tls_conn_ended(&srv.t));
+	CHECK_EQ_INT(tls_conn_write(&srv.t, "late", 4), 4);
+	CHECK(tls_conn_ended(&srv.t));
+	CHECK(!(tls_conn_interest(&srv.t) & RX_READ));
+	CHECK_EQ_INT(tls_conn_read(&srv.t, err, 1), 0);
+	th_end_free(&srv);
+	th_end_free(&cli);
+	tls_client_cfg_free(&c);
+	tls_server_cfg_unref(s);
+}
+
+static void test_end_met_by_write(void)
+{
+	end_met_by_write(true);
+	end_met_by_write(false);
+}
+
 /* SIGHUP: connections on the old cfg carry on; new ones get the new one. */
 static void test_reload_live(void)
 {
@@ -603,6 +635,7 @@ int main(void)
 	TEST_RUN(test_resumption);
 	TEST_RUN(test_not_tls_and_eof);
 	TEST_RUN(test_close);
+	TEST_RUN(test_end_met_by_write);
 	TEST_RUN(test_reload_live);
 	TEST_RUN(test_zero_copy);
 	TEST_RUN(test_reactor_echo);

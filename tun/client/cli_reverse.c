@@ -117,8 +117,7 @@ static void rev_on_close(struct wsctl *w)
 static void claim_on_open(void *owner, int tcp_fd, enum tunnel_err err)
 {
 	const struct fwd *f = owner;
-	(void)tcp_fd;
-	if (err != TUNNEL_OK)
+	if (err != TUNNEL_OK && tcp_fd >= 0) /* -1: the local side left first */
 		log_info("-R %s: could not carry a connection: %s", f->spec, tunnel_err_text(err));
 }
 

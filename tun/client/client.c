@@ -29,8 +29,7 @@
 static void local_on_open(void *owner, int tcp_fd, enum tunnel_err err)
 {
 	const struct fwd *f = owner;
-	(void)tcp_fd;
-	if (err != TUNNEL_OK)
+	if (err != TUNNEL_OK && tcp_fd >= 0) /* -1: the local client left first */
 		log_info("-L %s: %s", f->spec, tunnel_err_text(err));
 }
 

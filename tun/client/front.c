@@ -83,6 +83,10 @@ static void front_reject(struct front *f, const void *reply, size_t n, const cha
 static void front_on_open(void *owner, int tcp_fd, enum tunnel_err err)
 {
 	struct front *f = owner;
+	if (tcp_fd < 0) {
+		front_free(f); /* the client left before the answer */
+		return;
+	}
 	if (f->mode == FRONT_SOCKS) {
 		uint8_t reply[SOCKS_MAX_REPLY];
 		enum socks_rep rep = (enum socks_rep)tunnel_err_socks_rep(err);

@@ -1,7 +1,8 @@
 /* srv_tunnel.c — the server end of a tunnel request: dial the target named
  * in the upgrade's cookie first, answer 101 only once connected (or the HTTP
  * status of the failure), then hand both sockets to the relay. Frames the
- * client pipelined behind its request wait in the buffer meanwhile. */
+ * client pipelined behind its request wait in the buffer meanwhile; a
+ * client that leaves during the dial cancels it. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@ struct srv_tunnel {
 	struct conn_link link;
 	struct server *srv;
 	struct dial dial;
+	struct rx_io io;        /* the client's connection, watched while dialling */
 	struct stream client;   /* the tunnel client's connection */
 	bool raw;               /* tls:// */
 	struct buf in;          /* pipelined frames behind the head */
@@ -33,6 +35,7 @@ struct srv_tunnel {
 
 static void srv_tunnel_free(struct srv_tunnel *t)
 {
+	rx_io_del(&t->srv->rx, &t->io);
 	conn_list_remove(&t->srv->conns, &t->link);
 	buf_free(&t->in);
 	free(t);
@@ -42,6 +45,7 @@ static void srv_tunnel_destroy(struct conn_link *link)
 {
 	struct srv_tunnel *t = (struct srv_tunnel *)link;
 	dial_cancel(&t->dial);
+	rx_io_del(&t->srv->rx, &t->io);
 	stream_close(&t->client);
 	srv_tunnel_free(t);
 }
@@ -53,6 +57,7 @@ static void srv_tunnel_refuse(struct srv_tunnel *t, enum tunnel_err err)
 	size_t n = tunnel_refusal(err, t->ws_key, strlen(t->ws_key), t->srv->cfg->keys, t->nonce,
 	                          resp, sizeof(resp));
 	log_info("c%u %s: %s", t->link.id, t->target, tunnel_err_text(err));
+	rx_io_del(&t->srv->rx, &t->io);
 	stream_reply_and_close(&t->client, resp, n);
 	srv_tunnel_free(t);
 }
@@ -93,6 +98,39 @@ size_t server_101(const struct server *srv, const struct tunnel_req *req, const 
 	char proof[128];
 	tunnel_proof_header(srv->cfg->keys, req->nonce, 101, proof, sizeof(proof));
 	return ws_response_101(out, cap, key, key_len, proof);
+}
+
+/* 0 while the client is there, -1 once it left (EOF, close_notify, reset).
+ * What it pipelines is kept for the relay, up to one buffer. */
+static int srv_tunnel_read(struct srv_tunnel *t, unsigned events)
+{
+	if (stream_pump(&t->client, events) < 0)
+		return -1;
+	for (int i = 0; i < 16; i++) {
+		if (buf_alloc(&t->in) < 0 || buf_room(&t->in) == 0)
+			return 0; /* full: the relay takes the rest */
+		long n = stream_read(&t->client, buf_tail(&t->in), buf_room(&t->in));
+		if (n == -EAGAIN)
+			return 0;
+		if (n <= 0)
+			return -1;
+		buf_produced(&t->in, (size_t)n);
+	}
+	return 0;
+}
+
+/* Watching the client during the dial: one that leaves (its local client
+ * gone, say) cancels the dial instead of holding both sockets until the
+ * dial ends, which may take the whole connect timeout. */
+static void srv_tunnel_on_client(struct rx *rx, struct rx_io *io, unsigned events)
+{
+	struct srv_tunnel *t = (struct srv_tunnel *)((char *)io - offsetof(struct srv_tunnel, io));
+	if (srv_tunnel_read(t, events) < 0) {
+		log_debug("c%u the client left while %s was dialled", t->link.id, t->target);
+		srv_tunnel_destroy(&t->link);
+		return;
+	}
+	rx_io_want(rx, &t->io, stream_interest(&t->client, buf_room(&t->in) ? RX_READ : 0));
 }
 
 /* --restrict-to: HOST:PORT rules, '*' matching any host or any port. */
@@ -151,6 +189,8 @@ int srv_tunnel_accept(struct server *srv, struct handoff *h, const struct tunnel
 		t->dial.nallow = srv->cfg->nallow;
 	}
 	log_debug("c%u tunnel to %s", t->link.id, t->target);
+	if (rx_io_add(&srv->rx, &t->io, t->client.fd, srv_tunnel_on_client) == 0)
+		rx_io_want(&srv->rx, &t->io, stream_interest(&t->client, RX_READ));
 	dial_start(&t->dial, &srv->rx, &srv->dns, host, port, srv->cfg->connect_timeout_ms,
 	           srv_tunnel_dialled);
 	return 0;
