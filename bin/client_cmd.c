@@ -272,7 +272,7 @@ static void print_banner(const struct client_config *cfg)
 		char bind[URL_MAX_HOST + 16];
 		snprintf(bind, sizeof(bind), b, f->bind_host, f->bind_port);
 		if (f->kind == FWD_DYNAMIC)
-			log_info("-D %s: SOCKS5 and HTTP proxy (e.g. curl --socks5-hostname %s "
+			log_info("-D %s: SOCKS5, SOCKS4 and HTTP proxy (e.g. curl --socks5-hostname %s "
 			         "or curl -x http://%s)", bind, bind, bind);
 		else if (f->kind == FWD_LOCAL)
 			log_info("-L %s -> %s through the server", bind, f->target);

@@ -20,7 +20,7 @@ static const char usage[] =
 	"       wsferry --help | --version\n"
 	"\n"
 	"  server   tunnel server (default ws://127.0.0.1:8080); --key-file, --echo PATH, --ping\n"
-	"  client   SOCKS5 + HTTP proxy (-D, default 127.0.0.1:1080) and forwards (-L, -R)\n"
+	"  client   SOCKS5/4 + HTTP proxy (-D, default 127.0.0.1:1080) and forwards (-L, -R)\n"
 	"  keygen   print a fresh pre-shared key for --key / --key-file\n"
 	"  -c FILE  read the same settings from a file (wsferry.conf(5))\n"
 	"\n"

@@ -1,5 +1,6 @@
-/* socks.c — SOCKS5 server handshake (RFC 1928, RFC 1929): whole-message
- * parsing, reply builders, the -D port's constant-time credential check.
+/* socks.c — SOCKS server handshake (RFC 1928, RFC 1929, SOCKS4/4a):
+ * whole-message parsing, reply builders, the -D port's constant-time
+ * credential check.
  * Owns only the few bytes of parser state the caller embeds; never
  * allocates, logs, or touches a socket. */
 #include "proto/socks.h"
@@ -18,6 +19,8 @@ enum socks_state {
 	SOCKS_ST_REQUEST,
 	SOCKS_ST_DONE,    /* request reported: the rest is payload */
 };
+
+#define SOCKS4_FIXED 8 /* VN CD DSTPORT(2) DSTIP(4) */
 
 #define SOCKS_IPV4_LEN 4
 #define SOCKS_IPV6_LEN 16
@@ -147,11 +150,90 @@ static enum socks_rc read_request(struct socks_parser *p, const uint8_t *in, siz
 		return fail(p, SOCKS_ERR_PORT_ZERO);
 
 	ev->type = SOCKS_EV_REQUEST;
+	ev->version = SOCKS_VERSION;
 	ev->cmd = in[1];
 	ev->atyp = in[3];
 	ev->host = host;
 	ev->port = port;
 	return emit(p, SOCKS_ST_DONE, size, used);
+}
+
+/* A NUL-terminated SOCKS4 field starting at in[at]: its length, or -1 while
+ * its NUL has not arrived, or -2 when it is longer than SOCKS4_MAX_FIELD.
+ * name: the SOCKS4a host, whose bytes must be resolvable text (-3). */
+static long v4_field(const uint8_t *in, size_t len, size_t at, bool name)
+{
+	for (size_t i = at; i < len; i++) {
+		if (in[i] == 0)
+			return (long)(i - at);
+		if (i - at >= SOCKS4_MAX_FIELD)
+			return -2;
+		if (name && (in[i] <= 0x20 || in[i] == 0x7f))
+			return -3;
+	}
+	return -1;
+}
+
+/* SOCKS4a marks a name to follow by DSTIP 0.0.0.x with x != 0. */
+static bool v4_is_4a(const uint8_t ip[4])
+{
+	return ip[0] == 0 && ip[1] == 0 && ip[2] == 0 && ip[3] != 0;
+}
+
+/* SOCKS4(a): VN CD DSTPORT DSTIP USERID NUL [HOST NUL]. Fields are checked
+ * in wire order as they arrive, so the first bad byte decides the error
+ * whatever the split. */
+static enum socks_rc read_v4(struct socks_parser *p, const uint8_t *in, size_t len,
+                             size_t *used, struct socks_event *ev)
+{
+	if (len > 1 && in[1] != SOCKS_CMD_CONNECT)
+		return fail(p, SOCKS_ERR_V4_CMD); /* BIND and the unknown: 0x5B */
+	if (len > 3 && in[2] == 0 && in[3] == 0)
+		return fail(p, SOCKS_ERR_V4_PORT_ZERO);
+	if (len < SOCKS4_FIXED)
+		return SOCKS_NEED_MORE;
+	long ulen = v4_field(in, len, SOCKS4_FIXED, false);
+	if (ulen == -2)
+		return fail(p, SOCKS_ERR_V4_TOO_LONG);
+	if (ulen < 0)
+		return SOCKS_NEED_MORE;
+	size_t size = SOCKS4_FIXED + (size_t)ulen + 1;
+	struct socks_slice host = { in + 4, 4 };
+	uint8_t atyp = SOCKS_ATYP_IPV4;
+	if (v4_is_4a(in + 4)) {
+		long hlen = v4_field(in, len, size, true);
+		if (hlen == -2)
+			return fail(p, SOCKS_ERR_V4_TOO_LONG);
+		if (hlen == -3 || hlen == 0)
+			return fail(p, SOCKS_ERR_V4_BAD_DOMAIN);
+		if (hlen < 0)
+			return SOCKS_NEED_MORE;
+		host = (struct socks_slice){ in + size, (size_t)hlen };
+		atyp = SOCKS_ATYP_DOMAIN;
+		size += (size_t)hlen + 1;
+	}
+	ev->type = SOCKS_EV_REQUEST;
+	ev->version = SOCKS4_VERSION;
+	ev->atyp = atyp;
+	ev->cmd = in[1];
+	ev->port = (uint16_t)(in[2] << 8 | in[3]);
+	ev->host = host;
+	ev->user = (struct socks_slice){ in + SOCKS4_FIXED, (size_t)ulen };
+	return emit(p, SOCKS_ST_DONE, size, used);
+}
+
+/* The first byte says which protocol speaks; it is kept in the parser. */
+static enum socks_rc read_first(struct socks_parser *p, const uint8_t *in, size_t len,
+                                size_t *used, struct socks_event *ev)
+{
+	if (len == 0)
+		return SOCKS_NEED_MORE;
+	if (in[0] != SOCKS_VERSION && in[0] != SOCKS4_VERSION)
+		return fail(p, SOCKS_ERR_VERSION);
+	p->version = in[0];
+	if (in[0] == SOCKS4_VERSION)
+		return read_v4(p, in, len, used, ev);
+	return read_greeting(p, in, len, used, ev);
 }
 
 enum socks_rc socks_parser_feed(struct socks_parser *p, const uint8_t *in, size_t len,
@@ -162,7 +244,7 @@ enum socks_rc socks_parser_feed(struct socks_parser *p, const uint8_t *in, size_
 		return (enum socks_rc)p->err;
 	switch (p->state) {
 	case SOCKS_ST_GREETING:
-		return read_greeting(p, in, len, used, ev);
+		return read_first(p, in, len, used, ev);
 	case SOCKS_ST_AUTH:
 		return read_auth(p, in, len, used, ev);
 	case SOCKS_ST_REQUEST:
@@ -267,9 +349,21 @@ size_t socks_reply(uint8_t out[SOCKS_MAX_REPLY], enum socks_rep rep, enum socks_
 	return SOCKS_REQUEST_FIXED + alen + SOCKS_PORT_LEN;
 }
 
+size_t socks4_reply(uint8_t out[SOCKS4_REPLY_LEN], enum socks4_rep rep)
+{
+	memset(out, 0, SOCKS4_REPLY_LEN);
+	out[1] = (uint8_t)rep; /* out[0]: VN 0, the reply's version */
+	return SOCKS4_REPLY_LEN;
+}
+
 size_t socks_error_reply(enum socks_rc rc, uint8_t out[SOCKS_MAX_REPLY])
 {
 	switch (rc) {
+	case SOCKS_ERR_V4_CMD:
+	case SOCKS_ERR_V4_PORT_ZERO:
+	case SOCKS_ERR_V4_TOO_LONG:
+	case SOCKS_ERR_V4_BAD_DOMAIN:
+		return socks4_reply(out, SOCKS4_REP_REJECTED);
 	case SOCKS_ERR_NO_METHODS:
 		out[0] = SOCKS_VERSION;
 		out[1] = SOCKS_METHOD_NONE_ACCEPTABLE;
@@ -319,7 +413,7 @@ size_t socks_host_text(const struct socks_event *ev, char *out, size_t cap)
 /* Indexed by -rc. */
 static const char *const socks_errors[] = {
 	[-SOCKS_NEED_MORE] = "SOCKS message incomplete",
-	[-SOCKS_ERR_VERSION] = "not a SOCKS5 greeting",
+	[-SOCKS_ERR_VERSION] = "not SOCKS4 or SOCKS5 (first byte)",
 	[-SOCKS_ERR_NO_METHODS] = "SOCKS5 greeting offers no method",
 	[-SOCKS_ERR_NO_ACCEPTABLE] = "no acceptable SOCKS5 authentication method",
 	[-SOCKS_ERR_AUTH_VERSION] = "bad SOCKS5 username/password version",
@@ -331,7 +425,11 @@ static const char *const socks_errors[] = {
 	[-SOCKS_ERR_EMPTY_DOMAIN] = "SOCKS5 request with an empty domain name",
 	[-SOCKS_ERR_BAD_DOMAIN] = "SOCKS5 domain name holds a NUL, space or control byte",
 	[-SOCKS_ERR_PORT_ZERO] = "SOCKS5 request for port 0",
-	[-SOCKS_ERR_STATE] = "SOCKS5 parser fed out of turn",
+	[-SOCKS_ERR_STATE] = "SOCKS parser fed out of turn",
+	[-SOCKS_ERR_V4_CMD] = "SOCKS4 command not supported (CONNECT only)",
+	[-SOCKS_ERR_V4_PORT_ZERO] = "SOCKS4 request for port 0",
+	[-SOCKS_ERR_V4_TOO_LONG] = "SOCKS4 user id or host name over 255 bytes",
+	[-SOCKS_ERR_V4_BAD_DOMAIN] = "SOCKS4a host name empty or holding a space or control byte",
 };
 
 const char *socks_strerror(enum socks_rc rc)

@@ -1,4 +1,5 @@
-/* socks_fuzz.c — libFuzzer target for proto/socks.c. The first byte picks
+/* socks_fuzz.c — libFuzzer target for proto/socks.c (SOCKS5, SOCKS4 and
+ * SOCKS4a, sniffed by the parser from the first byte). The first byte picks
  * the chunk size (low 7 bits, 0 = all at once) and whether credentials are
  * configured (high bit); the rest is what a client sends. A handshake fed in
  * chunks must give what it gives fed whole; any broken invariant aborts. */
@@ -42,6 +43,13 @@ static void check_request(const struct socks_event *ev, const uint8_t *buf, size
 
 	REQUIRE(within(ev->host, buf, len));
 	REQUIRE(ev->cmd == SOCKS_CMD_CONNECT && ev->port != 0);
+	REQUIRE(ev->version == SOCKS_VERSION || ev->version == SOCKS4_VERSION);
+	if (ev->version == SOCKS4_VERSION) {
+		/* No IPv6 in SOCKS4; the user id is bounded and holds no NUL. */
+		REQUIRE(ev->atyp != SOCKS_ATYP_IPV6);
+		REQUIRE(within(ev->user, buf, len) && ev->user.len <= SOCKS4_MAX_FIELD);
+		REQUIRE(memchr(ev->user.p, 0, ev->user.len) == NULL);
+	}
 	if (ev->atyp == SOCKS_ATYP_IPV4)
 		REQUIRE(ev->host.len == 4);
 	else if (ev->atyp == SOCKS_ATYP_IPV6)
@@ -83,6 +91,10 @@ static bool answer(struct socks_parser *p, const struct socks_event *ev, bool cr
 		check_request(ev, buf, len);
 		mix(r, ev->host.p, ev->host.len);
 		mix(r, &ev->port, sizeof ev->port);
+		mix(r, &ev->version, sizeof ev->version);
+		/* As front.c: SOCKS4 cannot pass a password check. */
+		if (ev->version == SOCKS4_VERSION)
+			mix(r, out, socks4_reply(out, creds ? SOCKS4_REP_REJECTED : SOCKS4_REP_GRANTED));
 		return true;
 	}
 	mix(r, out, n);
@@ -95,7 +107,7 @@ static void check_error(struct socks_parser *p, int rc)
 	struct socks_event ev;
 	size_t used = 1;
 
-	REQUIRE(rc >= SOCKS_ERR_STATE && rc <= SOCKS_ERR_VERSION);
+	REQUIRE(rc >= SOCKS_ERR_V4_BAD_DOMAIN && rc <= SOCKS_ERR_VERSION);
 	REQUIRE(socks_parser_feed(p, out, sizeof out, &used, &ev) == rc && used == 0);
 	REQUIRE(socks_error_reply((enum socks_rc)rc, out) <= SOCKS_MAX_REPLY);
 	REQUIRE(socks_strerror((enum socks_rc)rc) != NULL);

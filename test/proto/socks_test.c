@@ -76,6 +76,12 @@ static bool answer(struct socks_parser *p, const struct socks_event *ev, const s
 	}
 	case SOCKS_EV_REQUEST:
 		CHECK(socks_host_text(ev, host, sizeof host) > 0);
+		if (ev->version == SOCKS4_VERSION) {
+			note(t, "R4.%u %s %u u%.*s ", ev->atyp, host, ev->port, (int)ev->user.len,
+			     (const char *)ev->user.p);
+			send_bytes(t, out, socks4_reply(out, SOCKS4_REP_GRANTED));
+			return true;
+		}
 		note(t, "R%u %s %u ", ev->atyp, host, ev->port);
 		send_bytes(t, out, socks_reply(out, SOCKS_REP_SUCCEEDED, SOCKS_ATYP_IPV4, NULL, 0));
 		return true;
@@ -182,6 +188,8 @@ static const char tls_hello[] = "\x16\x03\x01\x02\x00\x01";
 #define REQ_DOMAIN_443 "\x05\x01\x00\x03\x0b" "example.com" "\x01\xbb"
 #define OK_REPLY "\x05\x00\x00\x01\x00\x00\x00\x00\x00\x00"
 #define FAIL_REPLY(rep) "\x05" rep "\x00\x01\x00\x00\x00\x00\x00\x00"
+#define V4_OK "\x00\x5a\x00\x00\x00\x00\x00\x00"
+#define V4_FAIL "\x00\x5b\x00\x00\x00\x00\x00\x00"
 
 static const struct script scripts[] = {
 	{ "no auth, IPv4, ClientHello pipelined",
@@ -208,8 +216,29 @@ static const struct script scripts[] = {
 	  BYTES("\x05\x02" "\x01\x00" OK_REPLY), 0 },
 	{ "credentials configured, client offers none",
 	  BYTES("\x05\x01\x00" REQ_V4_80), { "user", "pass" }, "G1 E-3 ", BYTES("\x05\xff"), 10 },
-	{ "SOCKS4 greeting", BYTES("\x04\x01\x00\x50\x7f\x00\x00\x01\x00"), { NULL, NULL }, "E-1 ",
-	  "", 0, 9 },
+	{ "SOCKS4 CONNECT, empty user id", BYTES("\x04\x01\x00\x50\x7f\x00\x00\x01\x00"),
+	  { NULL, NULL }, "R4.1 127.0.0.1 80 u ", BYTES(V4_OK), 0 },
+	{ "SOCKS4 CONNECT, user id, TLS pipelined",
+	  BYTES("\x04\x01\x01\xbb\xc0\x00\x02\x07" "bob\x00" "\x16\x03\x01\x02\x00\x01"),
+	  { NULL, NULL }, "R4.1 192.0.2.7 443 ubob ", BYTES(V4_OK), 6 },
+	{ "SOCKS4a CONNECT by name",
+	  BYTES("\x04\x01\x00\x50\x00\x00\x00\x01" "u\x00" "example.com\x00"), { NULL, NULL },
+	  "R4.3 example.com 80 uu ", BYTES(V4_OK), 0 },
+	{ "SOCKS4a, credentials configured (the caller refuses, not the parser)",
+	  BYTES("\x04\x01\x00\x50\x00\x00\x00\xff" "\x00" "localhost\x00"), { "u", "p" },
+	  "R4.3 localhost 80 u ", BYTES(V4_OK), 0 },
+	{ "SOCKS4 BIND", BYTES("\x04\x02\x00\x50\x7f\x00\x00\x01\x00"), { NULL, NULL }, "E-14 ",
+	  BYTES(V4_FAIL), 9 },
+	{ "SOCKS4 unknown command", BYTES("\x04\x09"), { NULL, NULL }, "E-14 ", BYTES(V4_FAIL), 2 },
+	{ "SOCKS4 port 0", BYTES("\x04\x01\x00\x00\x7f\x00\x00\x01\x00"), { NULL, NULL },
+	  "E-15 ", BYTES(V4_FAIL), 9 },
+	{ "SOCKS4a empty name", BYTES("\x04\x01\x00\x50\x00\x00\x00\x01" "\x00\x00"),
+	  { NULL, NULL }, "E-17 ", BYTES(V4_FAIL), 10 },
+	{ "SOCKS4a space in name", BYTES("\x04\x01\x00\x50\x00\x00\x00\x01" "\x00" "a b\x00"),
+	  { NULL, NULL }, "E-17 ", BYTES(V4_FAIL), 13 },
+	{ "SOCKS5 greeting with VER 6", BYTES("\x06\x01\x00"), { NULL, NULL }, "E-1 ", "", 0, 3 },
+	{ "TLS ClientHello instead of SOCKS", BYTES("\x16\x03\x01\x02\x00\x01"), { NULL, NULL },
+	  "E-1 ", "", 0, 6 },
 	{ "HTTP instead of SOCKS", BYTES("GET / HTTP/1.1\r\n\r\n"), { NULL, NULL }, "E-1 ", "", 0, 18 },
 	{ "no methods", BYTES("\x05\x00"), { NULL, NULL }, "E-2 ", BYTES("\x05\xff"), 2 },
 	{ "RFC 1929 version", BYTES("\x05\x01\x02" "\x05\x01u\x01p"), { "u", "p" }, "G4 E-4 ",
@@ -424,6 +453,51 @@ static void test_request_limits(void)
 	CHECK_EQ_INT(used, 0);
 }
 
+/* SOCKS4 fields carry no length: 255 bytes each is the bound, the 256th
+ * non-NUL byte the error, and the longest request never needs more. */
+static void test_v4_limits(void)
+{
+	static uint8_t msg[SOCKS4_MAX_REQUEST + 2];
+	struct socks_parser p;
+	struct socks_event ev;
+	size_t used;
+
+	memcpy(msg, "\x04\x01\x01\x00\x00\x00\x00\x07", 8);
+	memset(msg + 8, 'u', 255);
+	msg[263] = 0;
+	memset(msg + 264, 'h', 255);
+	msg[519] = 0;
+	memcpy(msg + SOCKS4_MAX_REQUEST, "xy", 2);
+	memset(&p, 0, sizeof p);
+	for (size_t n = 0; n < SOCKS4_MAX_REQUEST; n++)
+		CHECK_EQ_INT(socks_parser_feed(&p, msg, n, &used, &ev), SOCKS_NEED_MORE);
+	CHECK_EQ_INT(socks_parser_feed(&p, msg, sizeof msg, &used, &ev), SOCKS_EVENT);
+	CHECK_EQ_INT(used, SOCKS4_MAX_REQUEST);
+	CHECK_EQ_INT(ev.version, 4);
+	CHECK_EQ_INT(ev.atyp, SOCKS_ATYP_DOMAIN);
+	CHECK(ev.user.p == msg + 8 && ev.user.len == 255);
+	CHECK(ev.host.p == msg + 264 && ev.host.len == 255);
+	CHECK_EQ_INT(ev.port, 256);
+	CHECK_EQ_INT(socks_parser_feed(&p, msg + used, 2, &used, &ev), SOCKS_ERR_STATE);
+
+	/* One more byte of user id, or of name: refused once it has arrived. */
+	msg[263] = 'u';
+	memset(&p, 0, sizeof p);
+	CHECK_EQ_INT(socks_parser_feed(&p, msg, 263, &used, &ev), SOCKS_NEED_MORE);
+	CHECK_EQ_INT(socks_parser_feed(&p, msg, 264, &used, &ev), SOCKS_ERR_V4_TOO_LONG);
+	msg[263] = 0;
+	msg[519] = 'h';
+	memset(&p, 0, sizeof p);
+	CHECK_EQ_INT(socks_parser_feed(&p, msg, 519, &used, &ev), SOCKS_NEED_MORE);
+	CHECK_EQ_INT(socks_parser_feed(&p, msg, 520, &used, &ev), SOCKS_ERR_V4_TOO_LONG);
+
+	/* DSTIP 0.0.0.0 is not SOCKS4a: an address (that no dial reaches). */
+	memset(&p, 0, sizeof p);
+	CHECK_EQ_INT(feed(&p, "\x04\x01\x00\x50\x00\x00\x00\x00\x00", 9, &used, &ev), SOCKS_EVENT);
+	CHECK_EQ_INT(ev.atyp, SOCKS_ATYP_IPV4);
+	CHECK_EQ_INT(used, 9);
+}
+
 static void test_errors_sticky(void)
 {
 	struct socks_parser p = { 0 };
@@ -434,7 +508,7 @@ static void test_errors_sticky(void)
 	CHECK_EQ_INT(used, 0);
 	CHECK_EQ_INT(feed(&p, "\x05", 1, &used, &ev), SOCKS_NEED_MORE);
 	CHECK_EQ_INT(feed(&p, "\x05\x01", 2, &used, &ev), SOCKS_NEED_MORE);
-	CHECK_EQ_INT(feed(&p, "\x04", 1, &used, &ev), SOCKS_ERR_VERSION);
+	CHECK_EQ_INT(feed(&p, "\x06", 1, &used, &ev), SOCKS_ERR_VERSION);
 	CHECK_EQ_INT(feed(&p, "\x05\x01\x00", 3, &used, &ev), SOCKS_ERR_VERSION);
 	CHECK_EQ_INT(used, 0);
 	CHECK_EQ_INT(feed(&p, "", 0, &used, &ev), SOCKS_ERR_VERSION);
@@ -494,6 +568,10 @@ static void test_error_replies(void)
 		{ SOCKS_ERR_BAD_DOMAIN, BYTES(FAIL_REPLY("\x01")) },
 		{ SOCKS_ERR_PORT_ZERO, BYTES(FAIL_REPLY("\x01")) },
 		{ SOCKS_ERR_STATE, "", 0 },
+		{ SOCKS_ERR_V4_CMD, BYTES(V4_FAIL) },
+		{ SOCKS_ERR_V4_PORT_ZERO, BYTES(V4_FAIL) },
+		{ SOCKS_ERR_V4_TOO_LONG, BYTES(V4_FAIL) },
+		{ SOCKS_ERR_V4_BAD_DOMAIN, BYTES(V4_FAIL) },
 	};
 	uint8_t out[SOCKS_MAX_REPLY];
 
@@ -549,6 +627,7 @@ static void test_strings(void)
 		SOCKS_ERR_AUTH_VERSION, SOCKS_ERR_AUTH_FAILED, SOCKS_ERR_REQUEST_VERSION,
 		SOCKS_ERR_CMD_UNSUPPORTED, SOCKS_ERR_BAD_RSV, SOCKS_ERR_ATYP_UNSUPPORTED,
 		SOCKS_ERR_EMPTY_DOMAIN, SOCKS_ERR_BAD_DOMAIN, SOCKS_ERR_PORT_ZERO, SOCKS_ERR_STATE,
+		SOCKS_ERR_V4_CMD, SOCKS_ERR_V4_PORT_ZERO, SOCKS_ERR_V4_TOO_LONG, SOCKS_ERR_V4_BAD_DOMAIN,
 	};
 
 	for (size_t i = 0; i < COUNT(rcs); i++) {
@@ -610,6 +689,9 @@ static void test_guard_page(void)
 	                    SOCKS_METHOD_NO_AUTH);
 	check_against_guard(map + page, BYTES("\x05\x01\x00\x03\x03" "a\x01" "c" "\x00\x01"),
 	                    SOCKS_METHOD_NO_AUTH);
+	check_against_guard(map + page, BYTES("\x04\x01\x00\x50\x7f\x00\x00\x01" "id\x00"), -1);
+	check_against_guard(map + page, BYTES("\x04\x01\x00\x50\x00\x00\x00\x01" "\x00" "a.b\x00"),
+	                    -1);
 	munmap(map, (size_t)page * 2);
 }
 
@@ -622,6 +704,7 @@ int main(void)
 	TEST_RUN(test_choose_method);
 	TEST_RUN(test_auth_limits);
 	TEST_RUN(test_request_limits);
+	TEST_RUN(test_v4_limits);
 	TEST_RUN(test_errors_sticky);
 	TEST_RUN(test_reply_bytes);
 	TEST_RUN(test_error_replies);

@@ -1,6 +1,6 @@
-/* front.c — the -D front end: SOCKS5 (RFC 1928/1929) and HTTP proxy
- * (CONNECT and absolute-URI requests) on one port, told apart by the first
- * byte. Owns the local connection until its target is known, then hands it
+/* front.c — the -D front end: SOCKS5 (RFC 1928/1929), SOCKS4/4a and HTTP
+ * proxy (CONNECT and absolute-URI requests) on one port, told apart by the
+ * first byte; any other first byte is closed at once. Owns the local connection until its target is known, then hands it
  * to a tunnel; answers the client once the server has dialled (or not).
  * Bytes the client sends ahead of our reply are kept and tunneled. */
 #include <errno.h>
@@ -87,7 +87,11 @@ static void front_on_open(void *owner, int tcp_fd, enum tunnel_err err)
 		front_free(f); /* the client left before the answer */
 		return;
 	}
-	if (f->mode == FRONT_SOCKS) {
+	if (f->mode == FRONT_SOCKS && f->socks.version == SOCKS4_VERSION) {
+		uint8_t reply[SOCKS4_REPLY_LEN];
+		front_send(tcp_fd, reply,
+		           socks4_reply(reply, err == TUNNEL_OK ? SOCKS4_REP_GRANTED : SOCKS4_REP_REJECTED));
+	} else if (f->mode == FRONT_SOCKS) {
 		uint8_t reply[SOCKS_MAX_REPLY];
 		enum socks_rep rep = (enum socks_rep)tunnel_err_socks_rep(err);
 		size_t n = socks_reply(reply, rep, SOCKS_ATYP_IPV4, NULL, 0);
@@ -158,7 +162,7 @@ static int socks_step(struct front *f)
 	enum socks_rc rc = socks_parser_feed(&f->socks, buf_data(&f->in), buf_len(&f->in), &used, &ev);
 	if (rc < 0) {
 		size_t n = socks_error_reply(rc, reply);
-		front_reject(f, reply, n, "SOCKS5 protocol error");
+		front_reject(f, reply, n, socks_strerror(rc));
 		return -1;
 	}
 	if (rc == SOCKS_NEED_MORE)
@@ -179,6 +183,11 @@ static int socks_step(struct front *f)
 			return -1;
 		}
 		front_send(f->fd, reply, n);
+	} else if (ev.version == SOCKS4_VERSION && cfg->proxy_user) {
+		/* SOCKS4 has a user id but no password: it cannot pass the check. */
+		front_reject(f, reply, socks4_reply(reply, SOCKS4_REP_REJECTED),
+		             "SOCKS4 carries no password and --proxy-user is set");
+		return -1;
 	} else {
 		socks_target(f, &ev);
 		buf_consume(&f->in, used);
@@ -264,12 +273,34 @@ static int http_step(struct front *f)
 
 /* ---- reading ---- */
 
+/* An HTTP request starts with its method, a token (RFC 9110 §5.6.2). */
+static bool http_tchar(uint8_t c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* SOCKS5 and SOCKS4 by their version byte, HTTP by a method's first
+ * character; anything else (a TLS ClientHello, a stray SOCKS6) is answered
+ * by closing at once rather than left to the deadline. 0 or -1 (freed). */
+static int front_sniff(struct front *f)
+{
+	uint8_t b = buf_data(&f->in)[0];
+	if (b == SOCKS_VERSION || b == SOCKS4_VERSION)
+		f->mode = FRONT_SOCKS;
+	else if (http_tchar(b))
+		f->mode = FRONT_HTTP;
+	else
+		return front_reject(f, NULL, 0, "neither SOCKS4, SOCKS5 nor HTTP"), -1;
+	return 0;
+}
+
 /* Runs the front end over the view f->in. 1 when f is done with it (freed, or
  * the tunnel opening), 0 when it needs more bytes (the view's rest is kept). */
 static int front_process(struct front *f)
 {
-	if (f->mode == FRONT_SNIFF)
-		f->mode = buf_data(&f->in)[0] == SOCKS_VERSION ? FRONT_SOCKS : FRONT_HTTP;
+	if (f->mode == FRONT_SNIFF && front_sniff(f) < 0)
+		return 1;
 	int rc;
 	if (f->mode == FRONT_HTTP) {
 		rc = http_step(f);
