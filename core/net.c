@@ -77,6 +77,11 @@ bool net_addr_same_ip(const struct net_addr *a, const struct net_addr *b)
 	       ((const struct sockaddr_in *)&b->ss)->sin_addr.s_addr;
 }
 
+bool net_addr_equal(const struct net_addr *a, const struct net_addr *b)
+{
+	return net_addr_same_ip(a, b) && net_addr_port(a) == net_addr_port(b);
+}
+
 static int close_with(int fd, int err)
 {
 	close(fd);
@@ -233,6 +238,63 @@ long net_writev2(int fd, const void *a, size_t an, const void *b, size_t bn)
 {
 	struct iovec iov[2] = {{(void *)(uintptr_t)a, an}, {(void *)(uintptr_t)b, bn}};
 	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = bn ? 2 : 1};
+	for (;;) {
+		ssize_t r = sendmsg(fd, &msg, MSG_NOSIGNAL);
+		if (r >= 0)
+			return r;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+int net_udp_bind(const struct net_addr *a)
+{
+	int fd = socket(a->ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -errno;
+	int one = 1;
+	if (a->ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) == -1)
+		return close_with(fd, errno);
+	return fd;
+}
+
+int net_udp_connect(const struct net_addr *a)
+{
+	int fd = socket(a->ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)&a->ss, a->len) == -1)
+		return close_with(fd, errno);
+	return fd;
+}
+
+long net_recvfrom(int fd, void *p, size_t n, struct net_addr *from)
+{
+	for (;;) {
+		socklen_t len = sizeof(from->ss);
+		ssize_t r = from ? recvfrom(fd, p, n, 0, (struct sockaddr *)&from->ss, &len)
+		                 : recv(fd, p, n, 0);
+		if (r >= 0) {
+			if (from)
+				from->len = len;
+			return r;
+		}
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+long net_sendto2(int fd, const void *a, size_t an, const void *b, size_t bn,
+                 const struct net_addr *to)
+{
+	struct iovec iov[2] = {{(void *)(uintptr_t)a, an}, {(void *)(uintptr_t)b, bn}};
+	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = bn ? 2 : 1};
+	if (to) {
+		msg.msg_name = (void *)(uintptr_t)&to->ss;
+		msg.msg_namelen = to->len;
+	}
 	for (;;) {
 		ssize_t r = sendmsg(fd, &msg, MSG_NOSIGNAL);
 		if (r >= 0)

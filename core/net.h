@@ -24,6 +24,8 @@ uint16_t net_addr_port(const struct net_addr *a);
 bool net_addr_is_loopback(const struct net_addr *a);
 /* Same family and address (ports are not compared). */
 bool net_addr_same_ip(const struct net_addr *a, const struct net_addr *b);
+/* Same family, address and port. */
+bool net_addr_equal(const struct net_addr *a, const struct net_addr *b);
 
 /* Non-blocking, close-on-exec listening socket with SO_REUSEADDR
  * (and SO_REUSEPORT when reuseport). fd or -errno. */
@@ -56,5 +58,22 @@ void net_set_nodelay(int fd);
 long net_read(int fd, void *p, size_t n);
 long net_write(int fd, const void *p, size_t n);
 long net_writev2(int fd, const void *a, size_t an, const void *b, size_t bn);
+
+/* ---- UDP ---- */
+/* Non-blocking, close-on-exec UDP socket bound to a (IPv6-only for [::]).
+ * fd or -errno. */
+int net_udp_bind(const struct net_addr *a);
+/* Non-blocking UDP socket connected to a: send/recv then concern a only.
+ * fd or -errno (-ENETUNREACH when there is no route). */
+int net_udp_connect(const struct net_addr *a);
+/* One datagram: >=0 its length (truncated to n: datagrams are never longer
+ * than the 65,535 bytes callers give), -EAGAIN when none, or -errno. from
+ * may be NULL. */
+long net_recvfrom(int fd, void *p, size_t n, struct net_addr *from);
+/* Sends one datagram made of a[0..an) then b[0..bn) to to (NULL: the
+ * connected peer). Its length, or -errno (-EAGAIN when the socket buffer is
+ * full: the caller drops it). */
+long net_sendto2(int fd, const void *a, size_t an, const void *b, size_t bn,
+                 const struct net_addr *to);
 
 #endif

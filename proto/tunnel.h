@@ -24,8 +24,13 @@
 enum tunnel_kind {
 	TUNNEL_CONNECT = 0,        /* dial target, relay bytes */
 	TUNNEL_REVERSE_LISTEN = 1, /* -R: server listens on target (BIND:PORT) */
-	TUNNEL_REVERSE_ACCEPT = 2, /* -R: carry the accepted connection named by target */
-	TUNNEL_KIND_MAX = 2,
+	TUNNEL_REVERSE_ACCEPT = 2, /* -R: carry the accepted connection (or UDP flow)
+	                            * named by target */
+	TUNNEL_UDP = 3,            /* a UDP flow to target: one binary message per
+	                            * datagram, both ways (-L udp://, SOCKS5 UDP) */
+	TUNNEL_UDP_LISTEN = 4,     /* -R udp://: server binds UDP on target; each
+	                            * new source is announced like a connection */
+	TUNNEL_KIND_MAX = 4,
 };
 
 /* -R control channel messages (binary, 9 bytes: op, 64-bit id big-endian). */

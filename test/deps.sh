@@ -3,14 +3,14 @@
 # "test", for testing). Idempotent: only missing packages are installed.
 # With "test" it then checks that every real peer the integration tests drive
 # (nginx, tinyproxy, node with its ws module, python3's websockets, faketime,
-# curl, openssl, valgrind, groff ...) actually runs, and fails naming what is
+# curl, openssl, valgrind, groff, dnsmasq, dig ...) actually runs, and fails naming what is
 # missing: a test that cannot find its peer counts as failed, never skipped.
 set -e
 want="libbearssl-dev make gcc"
 if [ "${1:-}" = "test" ]; then
 	want="$want clang libclang-rt-14-dev python3 python3-websockets curl valgrind \
 		nodejs node-ws groff-base faketime tinyproxy nginx openssl ca-certificates \
-		procps util-linux file"
+		procps util-linux file dnsmasq-base bind9-dnsutils"
 fi
 # has PACKAGE: installed, or (nginx) any flavour that provides the binary
 has() {
@@ -47,7 +47,8 @@ peer "node's ws module in /usr/share/nodejs (package node-ws)" \
 	env NODE_PATH=/usr/share/nodejs sh -c 'node -e "require(\"ws\")" || nodejs -e "require(\"ws\")"'
 peer "python3 websockets for /usr/bin/python3 (package python3-websockets)" \
 	/usr/bin/python3 -c 'import websockets'
-for c in faketime curl openssl valgrind groff pgrep prlimit unshare file; do
+peer "dnsmasq (package dnsmasq-base)" sh -c 'command -v dnsmasq || test -x /usr/sbin/dnsmasq'
+for c in faketime curl openssl valgrind groff pgrep prlimit unshare file dig; do
 	peer "$c" sh -c "command -v $c"
 done
 if [ -n "$bad" ]; then

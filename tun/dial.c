@@ -80,11 +80,13 @@ static void dial_next(struct dial *d)
 			d->forbidden = true;
 			continue;
 		}
-		int fd = net_connect(a);
+		int fd = d->udp ? net_udp_connect(a) : net_connect(a);
 		if (fd < 0) {
 			d->last_err = -fd;
 			continue;
 		}
+		if (d->udp) /* nothing to wait for: a route was found */
+			return dial_finish(d, fd, TUNNEL_OK);
 		d->fd = fd;
 		d->tried = true;
 		rx_io_add(d->rx, &d->io, fd, dial_on_io);

@@ -1,5 +1,6 @@
 /* dial.h — resolve a host (never blocking the reactor) and connect to it,
- * trying each address in turn (IPv6 first, then IPv4) within one deadline.
+ * trying each address in turn (IPv6 first, then IPv4) within one deadline;
+ * or, for UDP, connect a datagram socket to the first routable address.
  * Embedded in its owner; owns the socket until it hands it to done(). */
 #ifndef WSF_TUN_DIAL_H
 #define WSF_TUN_DIAL_H
@@ -35,6 +36,8 @@ struct dial {
 	bool resolving;
 	bool forbidden;            /* an address was skipped by the allow list */
 	bool tried;                /* some address was attempted */
+	bool udp;                  /* set before dial_start: a connected UDP socket
+	                            * to the first address that has a route */
 	const struct net_cidr *allow; /* NULL: any address may be dialled */
 	size_t nallow;
 	struct net_addr addrs[DIAL_MAX_ADDRS];

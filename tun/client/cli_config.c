@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "core/net.h"
+#include "proto/conf.h"
+#include "tun/dgram.h"
 
 void client_config_init(struct client_config *cfg)
 {
@@ -59,13 +61,56 @@ static int fail(const char **why, const char *msg)
 	return -1;
 }
 
-int client_parse_fwd(enum fwd_kind kind, const char *spec, struct fwd *f, const char **why)
+/* "udp://" or "tcp://" in front (-L, -R): *spec moves past it. */
+static int parse_scheme(enum fwd_kind kind, const char **spec, struct fwd *f, const char **why)
+{
+	if (strncmp(*spec, "udp://", 6) == 0 || strncmp(*spec, "tcp://", 6) == 0) {
+		if (kind == FWD_DYNAMIC)
+			return fail(why, "-D takes no scheme: it serves TCP and SOCKS5 UDP on one port");
+		f->udp = (*spec)[0] == 'u';
+		if (f->udp && kind == FWD_REMOTE)
+			return fail(why, "-R udp:// is not supported yet");
+		*spec += 6;
+	} else if (strstr(*spec, "://")) {
+		return fail(why, "the scheme must be tcp:// or udp://");
+	}
+	return 0;
+}
+
+/* "?timeout=DURATION" at the end: cut off (into rest) and parsed. */
+static int parse_query(const char *spec, char *rest, size_t cap, struct fwd *f, const char **why)
+{
+	const char *q = strchr(spec, '?');
+	uint64_t ms = DGRAM_DEFAULT_IDLE_MS;
+	size_t n = q ? (size_t)(q - spec) : strlen(spec);
+	if (n >= cap)
+		return fail(why, "too long");
+	memcpy(rest, spec, n);
+	rest[n] = '\0';
+	f->udp_idle_ms = DGRAM_DEFAULT_IDLE_MS;
+	if (!q)
+		return 0;
+	if (f->kind != FWD_DYNAMIC && !f->udp)
+		return fail(why, "?timeout= is for udp:// forwards (and -D's UDP ASSOCIATE)");
+	if (strncmp(q, "?timeout=", 9) != 0)
+		return fail(why, "the only option is ?timeout=DURATION");
+	if (conf_parse_duration_ms(q + 9, &ms) < 0 || ms > 86400000ull * 7)
+		return fail(why, "?timeout= takes a duration, e.g. 60, 30s, 5m; 0 never expires");
+	f->udp_idle_ms = (unsigned)ms;
+	return 0;
+}
+
+int client_parse_fwd(enum fwd_kind kind, const char *whole, struct fwd *f, const char **why)
 {
 	const char *part[4];
 	size_t len[4];
+	char spec[sizeof(f->spec)];
 	memset(f, 0, sizeof(*f));
 	f->kind = kind;
-	snprintf(f->spec, sizeof(f->spec), "%s", spec);
+	snprintf(f->spec, sizeof(f->spec), "%s", whole);
+	if (parse_scheme(kind, &whole, f, why) < 0 ||
+	    parse_query(whole, spec, sizeof(spec), f, why) < 0)
+		return -1;
 	int n = split_colons(spec, part, len);
 	int need = kind == FWD_DYNAMIC ? 1 : 3;
 	if (n != need && n != need + 1)

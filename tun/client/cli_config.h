@@ -22,6 +22,9 @@ enum fwd_kind {
 
 struct fwd {
 	enum fwd_kind kind;
+	bool udp;                 /* -L/-R udp://: datagrams, one message each */
+	unsigned udp_idle_ms;     /* ?timeout= of each UDP flow (-D: of UDP
+	                           * ASSOCIATE flows); 0 never */
 	uint16_t bind_port;
 	char bind_host[URL_MAX_HOST + 1];      /* without brackets */
 	char target[TUNNEL_MAX_TARGET + 1];    /* HOST:PORT ([v6]:PORT) */
@@ -50,7 +53,8 @@ struct client_config {
 void client_config_init(struct client_config *cfg);
 
 /* Parses "[BIND:]PORT" (-D) or "[BIND:]PORT:HOST:HOSTPORT" (-L/-R) into
- * *f. 0, or -1 with *why. */
+ * *f; "tcp://" or "udp://" may lead (-L/-R), "?timeout=DURATION" may follow
+ * (UDP flows' idle timeout, default 60 s, 0 never). 0, or -1 with *why. */
 int client_parse_fwd(enum fwd_kind kind, const char *spec, struct fwd *f, const char **why);
 
 #endif

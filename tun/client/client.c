@@ -19,6 +19,7 @@
 #include "tun/client/cli_reverse.h"
 #include "tun/client/client_int.h"
 #include "tun/client/cli_tunnel.h"
+#include "tun/client/cli_udp.h"
 #include "tun/client/front.h"
 
 #define ACCEPT_BATCH 64
@@ -207,7 +208,7 @@ static int client_setup(struct client *c)
 		const struct fwd *f = &c->cfg->fwds[i];
 		if (f->kind == FWD_REMOTE)
 			cli_reverse_start(c, f);
-		else if (client_listen(c, f) < 0)
+		else if (f->udp ? cli_udp_listen(c, f) < 0 : client_listen(c, f) < 0)
 			return -1;
 	}
 	return 0;

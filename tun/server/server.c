@@ -209,7 +209,7 @@ static bool route_tunnel(struct head_conn *hc, struct handoff *h, struct http_sl
 	if (rc != TUNNEL_DECODED || ws_check_upgrade(h->req, &key, &key_len) != 0 ||
 	    !token_accepted(hc->srv, &treq, hc->link.id))
 		return false;
-	if (treq.kind == TUNNEL_CONNECT)
+	if (treq.kind == TUNNEL_CONNECT || treq.kind == TUNNEL_UDP)
 		srv_tunnel_accept(hc->srv, h, &treq, key, key_len);
 	else if (treq.kind == TUNNEL_REVERSE_LISTEN)
 		srv_reverse_listen(hc->srv, h, &treq, key, key_len);

@@ -1,8 +1,9 @@
 /* srv_tunnel.c — the server end of a tunnel request: dial the target named
  * in the upgrade's cookie first, answer 101 only once connected (or the HTTP
- * status of the failure), then hand both sockets to the relay. Frames the
- * client pipelined behind its request wait in the buffer meanwhile; a
- * client that leaves during the dial cancels it. */
+ * status of the failure), then hand both sockets to the relay (TCP) or to a
+ * datagram flow (UDP: a connected UDP socket, one message per datagram).
+ * Frames the client pipelined behind its request wait in the buffer
+ * meanwhile; a client that leaves during the dial cancels it. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 #include "core/log.h"
 #include "proto/ws.h"
+#include "tun/dgram.h"
 #include "tun/dial.h"
 #include "tun/relay.h"
 #include "tun/server/srv_tunnel.h"
@@ -25,6 +27,7 @@ struct srv_tunnel {
 	struct rx_io io;        /* the client's connection, watched while dialling */
 	struct stream client;   /* the tunnel client's connection */
 	bool raw;               /* tls:// */
+	bool udp;               /* TUNNEL_UDP */
 	struct buf in;          /* pipelined frames behind the head */
 	size_t resp_len;
 	char resp[RESP_101_MAX];
@@ -62,6 +65,43 @@ static void srv_tunnel_refuse(struct srv_tunnel *t, enum tunnel_err err)
 	srv_tunnel_free(t);
 }
 
+static void udp_on_close(struct dgram *d, enum tunnel_err err, const char *why)
+{
+	(void)err;
+	log_debug("c%u udp flow closed (%s): %llu datagrams up, %llu down, %llu dropped",
+	          d->link.id, why, (unsigned long long)d->down, (unsigned long long)d->up,
+	          (unsigned long long)d->dropped);
+}
+
+static const struct dgram_ops udp_ops = {NULL, udp_on_close};
+
+/* UDP: the flow lives as long as its WebSocket; the client, which sees the
+ * same datagrams, ends it when idle. Always framed, tls:// included. */
+static void srv_udp_start(struct srv_tunnel *t, int fd)
+{
+	struct server *srv = t->srv;
+	struct dgram_opts o = {.keepalive_ms = srv->cfg->relay.keepalive_ms,
+	                       .pong_timeout_ms = srv->cfg->relay.pong_timeout_ms,
+	                       .idle_ms = srv->cfg->relay.idle_ms};
+	struct dgram *d = dgram_new(&srv->rx, &srv->conns, t->link.id, WS_ROLE_SERVER, &o, &udp_ops,
+	                            NULL);
+	if (!d) {
+		close(fd);
+		srv_tunnel_refuse(t, TUNNEL_ERR_GENERAL);
+		return;
+	}
+	log_debug("c%u udp flow to %s", t->link.id, t->target);
+	dgram_own_socket(d, fd);
+	struct stream client = t->client;
+	struct buf in = t->in;
+	t->in = (struct buf){0};
+	char resp[RESP_101_MAX];
+	size_t resp_len = t->resp_len;
+	memcpy(resp, t->resp, resp_len);
+	srv_tunnel_free(t);
+	dgram_attach(d, &client, resp, resp_len, &in, NULL, false);
+}
+
 static void srv_tunnel_dialled(struct dial *d, int fd, enum tunnel_err err)
 {
 	struct srv_tunnel *t = (struct srv_tunnel *)((char *)d - offsetof(struct srv_tunnel, dial));
@@ -69,6 +109,8 @@ static void srv_tunnel_dialled(struct dial *d, int fd, enum tunnel_err err)
 		srv_tunnel_refuse(t, err);
 		return;
 	}
+	if (t->udp)
+		return srv_udp_start(t, fd);
 	net_set_nodelay(fd);
 	log_debug("c%u connected to %s", t->link.id, t->target);
 	struct server *srv = t->srv;
@@ -164,6 +206,7 @@ int srv_tunnel_accept(struct server *srv, struct handoff *h, const struct tunnel
 	t->srv = srv;
 	t->client = h->s;
 	t->raw = h->raw;
+	t->udp = req->kind == TUNNEL_UDP;
 	t->resp_len = server_101(srv, req, key, key_len, t->resp, sizeof(t->resp));
 	conn_list_add_as(&srv->conns, &t->link, srv_tunnel_destroy, h->id, h->peer);
 	memcpy(t->target, req->target, req->target_len + 1);
@@ -191,6 +234,7 @@ int srv_tunnel_accept(struct server *srv, struct handoff *h, const struct tunnel
 	log_debug("c%u tunnel to %s", t->link.id, t->target);
 	if (rx_io_add(&srv->rx, &t->io, t->client.fd, srv_tunnel_on_client) == 0)
 		rx_io_want(&srv->rx, &t->io, stream_interest(&t->client, RX_READ));
+	t->dial.udp = t->udp;
 	dial_start(&t->dial, &srv->rx, &srv->dns, host, port, srv->cfg->connect_timeout_ms,
 	           srv_tunnel_dialled);
 	return 0;
