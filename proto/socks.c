@@ -26,6 +26,7 @@ enum socks_state {
 #define SOCKS_IPV6_LEN 16
 #define SOCKS_PORT_LEN 2
 #define SOCKS_REQUEST_FIXED 4 /* VER CMD RSV ATYP */
+#define SOCKS_UDP_FIXED 4     /* RSV(2) FRAG ATYP: the same offsets as a request */
 
 static enum socks_rc fail(struct socks_parser *p, enum socks_rc rc)
 {
@@ -94,8 +95,8 @@ static enum socks_rc check_request_fixed(const uint8_t *in, size_t len)
 {
 	if (len > 0 && in[0] != SOCKS_VERSION)
 		return SOCKS_ERR_REQUEST_VERSION;
-	if (len > 1 && in[1] != SOCKS_CMD_CONNECT)
-		return SOCKS_ERR_CMD_UNSUPPORTED; /* BIND, UDP ASSOCIATE, unknown: REP 0x07 */
+	if (len > 1 && in[1] != SOCKS_CMD_CONNECT && in[1] != SOCKS_CMD_UDP_ASSOCIATE)
+		return SOCKS_ERR_CMD_UNSUPPORTED; /* BIND, unknown: REP 0x07 */
 	if (len > 2 && in[2] != 0x00)
 		return SOCKS_ERR_BAD_RSV; /* RFC 1928 §4: RSV X'00' */
 	if (len > 3 && !atyp_known(in[3]))
@@ -146,7 +147,8 @@ static enum socks_rc read_request(struct socks_parser *p, const uint8_t *in, siz
 	if (domain && !domain_ok(host))
 		return fail(p, SOCKS_ERR_BAD_DOMAIN);
 	uint16_t port = (uint16_t)(in[size - 2] << 8 | in[size - 1]);
-	if (port == 0)
+	/* §7: a UDP ASSOCIATE client that does not know its port sends 0. */
+	if (port == 0 && in[1] != SOCKS_CMD_UDP_ASSOCIATE)
 		return fail(p, SOCKS_ERR_PORT_ZERO);
 
 	ev->type = SOCKS_EV_REQUEST;
@@ -349,6 +351,32 @@ size_t socks_reply(uint8_t out[SOCKS_MAX_REPLY], enum socks_rep rep, enum socks_
 	return SOCKS_REQUEST_FIXED + alen + SOCKS_PORT_LEN;
 }
 
+enum socks_rc socks_udp_parse(const uint8_t *in, size_t len, struct socks_udp_hdr *h)
+{
+	if (len < SOCKS_UDP_FIXED + 1)
+		return SOCKS_ERR_UDP_SHORT;
+	if (in[2] != 0)
+		return SOCKS_ERR_UDP_FRAG; /* §7: fragments are optional; we drop them */
+	if (!atyp_known(in[3]))
+		return SOCKS_ERR_ATYP_UNSUPPORTED;
+	if (in[3] == SOCKS_ATYP_DOMAIN && in[4] == 0)
+		return SOCKS_ERR_EMPTY_DOMAIN;
+	size_t size = request_size(in, len);
+	if (len < size)
+		return SOCKS_ERR_UDP_SHORT;
+	bool domain = in[3] == SOCKS_ATYP_DOMAIN;
+	h->atyp = in[3];
+	h->host = (struct socks_slice){ in + SOCKS_UDP_FIXED + domain,
+		                            size - SOCKS_UDP_FIXED - domain - SOCKS_PORT_LEN };
+	if (domain && !domain_ok(h->host))
+		return SOCKS_ERR_BAD_DOMAIN;
+	h->port = (uint16_t)(in[size - 2] << 8 | in[size - 1]);
+	if (h->port == 0)
+		return SOCKS_ERR_PORT_ZERO;
+	h->len = size;
+	return SOCKS_EVENT;
+}
+
 size_t socks4_reply(uint8_t out[SOCKS4_REPLY_LEN], enum socks4_rep rep)
 {
 	memset(out, 0, SOCKS4_REPLY_LEN);
@@ -419,7 +447,7 @@ static const char *const socks_errors[] = {
 	[-SOCKS_ERR_AUTH_VERSION] = "bad SOCKS5 username/password version",
 	[-SOCKS_ERR_AUTH_FAILED] = "SOCKS5 username/password refused",
 	[-SOCKS_ERR_REQUEST_VERSION] = "bad SOCKS5 request version",
-	[-SOCKS_ERR_CMD_UNSUPPORTED] = "SOCKS5 command not supported (CONNECT only)",
+	[-SOCKS_ERR_CMD_UNSUPPORTED] = "SOCKS5 command not supported (CONNECT, UDP ASSOCIATE only)",
 	[-SOCKS_ERR_BAD_RSV] = "SOCKS5 request reserved byte not zero",
 	[-SOCKS_ERR_ATYP_UNSUPPORTED] = "SOCKS5 address type not supported",
 	[-SOCKS_ERR_EMPTY_DOMAIN] = "SOCKS5 request with an empty domain name",
@@ -430,6 +458,8 @@ static const char *const socks_errors[] = {
 	[-SOCKS_ERR_V4_PORT_ZERO] = "SOCKS4 request for port 0",
 	[-SOCKS_ERR_V4_TOO_LONG] = "SOCKS4 user id or host name over 255 bytes",
 	[-SOCKS_ERR_V4_BAD_DOMAIN] = "SOCKS4a host name empty or holding a space or control byte",
+	[-SOCKS_ERR_UDP_SHORT] = "SOCKS5 UDP datagram shorter than its header",
+	[-SOCKS_ERR_UDP_FRAG] = "SOCKS5 UDP fragment (not supported)",
 };
 
 const char *socks_strerror(enum socks_rc rc)

@@ -45,8 +45,8 @@ enum socks_method {
 /* Bit of a method in socks_event.methods (methods 0..31 are recorded). */
 #define SOCKS_METHOD_BIT(m) (UINT32_C(1) << (m))
 
-/* RFC 1928 §4 commands (SOCKS4's CD uses 1 and 2 alike); only CONNECT is
- * served. */
+/* RFC 1928 §4 commands (SOCKS4's CD uses 1 and 2 alike); CONNECT and (SOCKS5)
+ * UDP ASSOCIATE are served. */
 enum socks_cmd {
 	SOCKS_CMD_CONNECT = 0x01,
 	SOCKS_CMD_BIND = 0x02,
@@ -91,18 +91,21 @@ enum socks_rc {
 	SOCKS_ERR_AUTH_VERSION = -4,    /* RFC 1929 VER != 1 */
 	SOCKS_ERR_AUTH_FAILED = -5,     /* the caller refused the credentials */
 	SOCKS_ERR_REQUEST_VERSION = -6, /* request VER != 5 */
-	SOCKS_ERR_CMD_UNSUPPORTED = -7, /* CMD not CONNECT: REP 0x07 */
+	SOCKS_ERR_CMD_UNSUPPORTED = -7, /* CMD not CONNECT or UDP ASSOCIATE: REP 0x07 */
 	SOCKS_ERR_BAD_RSV = -8,         /* RSV not 0x00 */
 	SOCKS_ERR_ATYP_UNSUPPORTED = -9, /* ATYP not 1, 3, 4: REP 0x08 */
 	SOCKS_ERR_EMPTY_DOMAIN = -10,   /* domain of length 0 */
 	SOCKS_ERR_BAD_DOMAIN = -11,     /* NUL, space, control or DEL byte in the domain */
-	SOCKS_ERR_PORT_ZERO = -12,      /* DST.PORT 0 cannot be connected to */
+	SOCKS_ERR_PORT_ZERO = -12,      /* DST.PORT 0 (CONNECT; a UDP datagram's) */
 	SOCKS_ERR_STATE = -13,          /* fed while a decision was pending, or after the request */
 	/* SOCKS4: each answered with CD 0x5B */
 	SOCKS_ERR_V4_CMD = -14,         /* CD not CONNECT (BIND, unknown) */
 	SOCKS_ERR_V4_PORT_ZERO = -15,   /* DSTPORT 0 */
 	SOCKS_ERR_V4_TOO_LONG = -16,    /* user id or name over SOCKS4_MAX_FIELD */
 	SOCKS_ERR_V4_BAD_DOMAIN = -17,  /* SOCKS4a name empty, or space, control or DEL */
+	/* SOCKS5 UDP datagrams (socks_udp_parse): dropped, nothing answered */
+	SOCKS_ERR_UDP_SHORT = -18,      /* shorter than its header */
+	SOCKS_ERR_UDP_FRAG = -19,       /* FRAG not 0: fragments are refused */
 };
 
 enum socks_ev_type {
@@ -123,10 +126,10 @@ struct socks_event {
 	struct socks_slice user; /* AUTH: 0..255 bytes, as sent; version 4 REQUEST:
 	                          * the user id (0..255 bytes, ignored by -D) */
 	struct socks_slice pass; /* AUTH: 0..255 bytes, as sent */
-	uint8_t cmd;             /* REQUEST: always SOCKS_CMD_CONNECT today */
+	uint8_t cmd;             /* REQUEST: CONNECT, or UDP_ASSOCIATE (version 5) */
 	uint8_t atyp;            /* REQUEST: enum socks_atyp */
 	uint8_t version;         /* REQUEST: 5, or 4 for SOCKS4 / SOCKS4a */
-	uint16_t port;           /* REQUEST: host order, never 0 */
+	uint16_t port;           /* REQUEST: host order; 0 only for UDP_ASSOCIATE */
 	struct socks_slice host; /* REQUEST: 4 or 16 address bytes, or a domain of
 	                          * 1..255 bytes without NUL, space or CTL (not
 	                          * NUL-terminated); version 4: IPV4 or DOMAIN */
@@ -187,6 +190,19 @@ bool socks_ct_equal(const uint8_t *got, size_t got_len, const uint8_t *want, siz
  * length (10 or 22), or 0 for another atyp. */
 size_t socks_reply(uint8_t out[SOCKS_MAX_REPLY], enum socks_rep rep, enum socks_atyp atyp,
                    const uint8_t *addr, uint16_t port);
+
+/* RFC 1928 §7: the header of a UDP datagram a client sends through an
+ * association: RSV(2) FRAG ATYP DST.ADDR DST.PORT, then the payload. */
+struct socks_udp_hdr {
+	uint8_t atyp;            /* enum socks_atyp */
+	uint16_t port;           /* host order, never 0 */
+	struct socks_slice host; /* as in a request: address bytes or a domain */
+	size_t len;              /* header bytes: the payload starts at in + len */
+};
+/* Parses a whole datagram's header (datagrams come whole: no feeding).
+ * SOCKS_EVENT with *h, or an error (FRAG not 0, too short, bad ATYP or
+ * domain, port 0) for a datagram to drop. */
+enum socks_rc socks_udp_parse(const uint8_t *in, size_t len, struct socks_udp_hdr *h);
 
 /* Writes a SOCKS4 reply: VN 0, CD rep, DSTPORT and DSTIP zero (the client
  * ignores them for CONNECT). Returns SOCKS4_REPLY_LEN. */

@@ -42,7 +42,9 @@ static void check_request(const struct socks_event *ev, const uint8_t *buf, size
 	char text[SOCKS_HOST_TEXT_MAX];
 
 	REQUIRE(within(ev->host, buf, len));
-	REQUIRE(ev->cmd == SOCKS_CMD_CONNECT && ev->port != 0);
+	REQUIRE(ev->cmd == SOCKS_CMD_CONNECT ||
+	        (ev->cmd == SOCKS_CMD_UDP_ASSOCIATE && ev->version == SOCKS_VERSION));
+	REQUIRE(ev->port != 0 || ev->cmd == SOCKS_CMD_UDP_ASSOCIATE);
 	REQUIRE(ev->version == SOCKS_VERSION || ev->version == SOCKS4_VERSION);
 	if (ev->version == SOCKS4_VERSION) {
 		/* No IPv6 in SOCKS4; the user id is bounded and holds no NUL. */
@@ -163,10 +165,29 @@ static void run_in_chunks(const uint8_t *msg, size_t len, size_t step, bool cred
 	free(buf);
 }
 
+/* The same bytes as one SOCKS5 UDP datagram (RFC 1928 §7). */
+static void check_udp(const uint8_t *data, size_t size)
+{
+	uint8_t *copy = malloc(size ? size : 1); /* exact size: ASan sees over-reads */
+	struct socks_udp_hdr h;
+	memcpy(copy, data, size);
+	int rc = socks_udp_parse(copy, size, &h);
+	if (rc == SOCKS_EVENT) {
+		REQUIRE(h.len <= size && h.port != 0 && copy[2] == 0);
+		REQUIRE(within(h.host, copy, h.len));
+		REQUIRE(h.host.len == (h.atyp == SOCKS_ATYP_IPV4 ? 4u : h.atyp == SOCKS_ATYP_IPV6 ? 16u
+		                                                                                : h.host.len));
+	} else {
+		REQUIRE(rc < 0 && socks_strerror((enum socks_rc)rc) != NULL);
+	}
+	free(copy);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
+	check_udp(data + 1, size - 1);
 	bool creds = data[0] & 0x80;
 	size_t step = data[0] & 0x7f;
 	struct run whole, split;

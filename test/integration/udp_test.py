@@ -189,14 +189,37 @@ def udp_ask(port, data, host='127.0.0.1', timeout=w.T, sock=None):
             s.close()
 
 
+def dns_query(name, qid=0x1234):
+    q = struct.pack('>HHHHHH', qid, 0x0100, 1, 0, 0, 0)
+    for label in name.split('.'):
+        q += bytes([len(label)]) + label.encode()
+    return q + b'\x00' + struct.pack('>HH', 1, 1)
+
+
+def socks_associate(proxy_port, timeout=w.T):
+    """Opens a SOCKS5 UDP ASSOCIATE; returns (tcp socket, relay (host, port))."""
+    t = w.connect(proxy_port, timeout=timeout)
+    t.sendall(b'\x05\x01\x00')
+    check(w.recv_exact(t, 2, 'method selection') == b'\x05\x00', 'method selection')
+    t.sendall(b'\x05\x03\x00\x01' + bytes(6))
+    rep, atyp, addr, port = w.read_socks_reply(t)
+    check(rep == 0, 'UDP ASSOCIATE answered REP 0x%02x' % rep)
+    check(atyp == 1 and port != 0, 'relay address ATYP %d port %d' % (atyp, port))
+    return t, (socket.inet_ntoa(addr), port)
+
+
+def udp_header(host, port, frag=0):
+    return b'\x00\x00' + bytes([frag]) + w.socks_addr(host) + struct.pack('>H', port)
+
+
 def main(suite):
     dm, dns_port, _ = start_dnsmasq()
     echo = UDPEcho()
     tagged = UDPEcho(tag=True)
-    sp, lp, lbig, lexp, lnever = w.free_ports(5)
+    sp, lp, lbig, lexp, lnever, dp = w.free_ports(6)
     w.start_server(sp)
     url = 'ws://127.0.0.1:%d' % sp
-    client = w.start_client(url, [
+    client = w.start_client(url, ['-D', '127.0.0.1:%d?timeout=30s' % dp,
         '-L', 'udp://%d:127.0.0.1:%d' % (lp, dns_port),
         '-L', 'udp://127.0.0.1:%d:localhost:%d' % (lbig, echo.port),
         '-L', 'udp://%d:127.0.0.1:%d?timeout=1s' % (lexp, tagged.port),
@@ -271,6 +294,82 @@ def main(suite):
             s.close()
             n.close()
     run('flow expiry: ?timeout=1s ends an idle flow, ?timeout=0 never', expiry)
+
+
+    def socks_udp_dns():
+        t, relay = socks_associate(dp)
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.settimeout(w.T)
+        try:
+            for qid in (1, 2):
+                hdr = udp_header('127.0.0.1', dns_port)
+                u.sendto(hdr + dns_query(ZONE_NAME, qid), relay)
+                r, src = u.recvfrom(65536)
+                check(src == relay, 'answer from %r, not the relay %r' % (src, relay))
+                check(r[:len(hdr)] == hdr, 'answer header %r, expected %r' % (r[:10], hdr))
+                ans = r[len(hdr):]
+                check(struct.unpack('>H', ans[:2])[0] == qid, 'DNS id differs')
+                check(socket.inet_aton(ZONE_ADDR) in ans, 'no %s in the answer' % ZONE_ADDR)
+        finally:
+            u.close()
+            t.close()
+    run('SOCKS5 UDP ASSOCIATE: DNS to dnsmasq, header and relay address right',
+        socks_udp_dns)
+
+    def socks_udp_names_and_sizes():
+        t, relay = socks_associate(dp)
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        u.settimeout(w.T)
+        try:
+            for host in ('localhost', '127.0.0.1'):
+                hdr = udp_header(host, echo.port)
+                for size in (0, 1, 1200, 9000, 65000):
+                    data = os.urandom(size)
+                    u.sendto(hdr + data, relay)
+                    r, _ = u.recvfrom(70000)
+                    check(r == hdr + data, '%s, %d bytes: echo differs (%d bytes back)'
+                          % (host, size, len(r)))
+        finally:
+            u.close()
+            t.close()
+    run('SOCKS5 UDP ASSOCIATE: to a name and an address, 0..65,000 bytes intact',
+        socks_udp_names_and_sizes)
+
+    def socks_udp_refusals():
+        t, relay = socks_associate(dp)
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.settimeout(w.T)
+        other.settimeout(1.0)
+        try:
+            hdr = udp_header('127.0.0.1', echo.port)
+            u.sendto(hdr + b'first', relay)  # fixes the client's port
+            check(u.recvfrom(100)[0] == hdr + b'first', 'first echo')
+            u.sendto(udp_header('127.0.0.1', echo.port, frag=1) + b'fragment', relay)
+            other.sendto(hdr + b'stranger', relay)
+            u.sendto(hdr + b'last', relay)
+            check(u.recvfrom(100)[0] == hdr + b'last', 'the fragment was answered')
+            try:
+                r = other.recvfrom(100)
+                raise CaseFail('a datagram from another port was relayed: %r' % (r,))
+            except socket.timeout:
+                pass
+            t.close()  # the association ends with its TCP connection
+            time.sleep(0.3)
+            u.settimeout(1.0)
+            u.sendto(hdr + b'after', relay)
+            try:
+                r = u.recvfrom(100)
+                raise CaseFail('relayed after the TCP connection closed: %r' % (r,))
+            except (socket.timeout, ConnectionRefusedError):
+                pass
+        finally:
+            u.close()
+            other.close()
+            t.close()
+    run('SOCKS5 UDP: fragments and strangers dropped, association ends with TCP',
+        socks_udp_refusals)
 
 
 if __name__ == '__main__':

@@ -247,8 +247,12 @@ static const struct script scripts[] = {
 	  { NULL, NULL }, "G1 E-6 ", BYTES("\x05\x00" FAIL_REPLY("\x01")), 10 },
 	{ "BIND", BYTES("\x05\x01\x00" "\x05\x02\x00\x01\x7f\x00\x00\x01\x00\x50"), { NULL, NULL },
 	  "G1 E-7 ", BYTES("\x05\x00" FAIL_REPLY("\x07")), 10 },
-	{ "UDP ASSOCIATE", BYTES("\x05\x01\x00" "\x05\x03\x00\x01\x00\x00\x00\x00\x00\x00"),
-	  { NULL, NULL }, "G1 E-7 ", BYTES("\x05\x00" FAIL_REPLY("\x07")), 10 },
+	{ "UDP ASSOCIATE, address unknown (zeros)",
+	  BYTES("\x05\x01\x00" "\x05\x03\x00\x01\x00\x00\x00\x00\x00\x00"),
+	  { NULL, NULL }, "G1 R1 0.0.0.0 0 ", BYTES("\x05\x00" OK_REPLY), 0 },
+	{ "UDP ASSOCIATE from a known port",
+	  BYTES("\x05\x01\x00" "\x05\x03\x00\x01\x7f\x00\x00\x01\x30\x39"),
+	  { NULL, NULL }, "G1 R1 127.0.0.1 12345 ", BYTES("\x05\x00" OK_REPLY), 0 },
 	{ "unknown command", BYTES("\x05\x01\x00" "\x05\x09\x00\x01"), { NULL, NULL }, "G1 E-7 ",
 	  BYTES("\x05\x00" FAIL_REPLY("\x07")), 4 },
 	{ "RSV not zero", BYTES("\x05\x01\x00" "\x05\x01\x01\x01\x7f\x00\x00\x01\x00\x50"),
@@ -498,6 +502,41 @@ static void test_v4_limits(void)
 	CHECK_EQ_INT(used, 9);
 }
 
+/* RFC 1928 §7 datagram headers: whole datagrams, no feeding. */
+static void test_udp_header(void)
+{
+	struct socks_udp_hdr h;
+	static const char v4[] = "\x00\x00\x00\x01\x7f\x00\x00\x01\x00\x35" "query";
+	static const char name[] = "\x00\x00\x00\x03\x0b" "example.com" "\x01\xbb";
+	static const char v6[] = "\x00\x00\x00\x04" "0123456789abcdef" "\x00\x35";
+
+	CHECK_EQ_INT(socks_udp_parse((const uint8_t *)v4, sizeof v4 - 1, &h), SOCKS_EVENT);
+	CHECK(h.atyp == SOCKS_ATYP_IPV4 && h.port == 53 && h.len == 10 && h.host.len == 4);
+	CHECK(h.host.p == (const uint8_t *)v4 + 4);
+	CHECK_EQ_INT(socks_udp_parse((const uint8_t *)v4, 10, &h), SOCKS_EVENT); /* empty payload */
+	CHECK_EQ_INT(socks_udp_parse((const uint8_t *)name, sizeof name - 1, &h), SOCKS_EVENT);
+	CHECK(h.atyp == SOCKS_ATYP_DOMAIN && h.port == 443 && h.len == sizeof name - 1);
+	CHECK(h.host.len == 11 && memcmp(h.host.p, "example.com", 11) == 0);
+	CHECK_EQ_INT(socks_udp_parse((const uint8_t *)v6, sizeof v6 - 1, &h), SOCKS_EVENT);
+	CHECK(h.atyp == SOCKS_ATYP_IPV6 && h.len == 22);
+
+	/* Every truncation is too short; the errors in wire order. */
+	for (size_t n = 0; n < 10; n++)
+		CHECK_EQ_INT(socks_udp_parse((const uint8_t *)v4, n, &h), SOCKS_ERR_UDP_SHORT);
+	for (size_t n = 5; n < sizeof name - 1; n++)
+		CHECK_EQ_INT(socks_udp_parse((const uint8_t *)name, n, &h), SOCKS_ERR_UDP_SHORT);
+	CHECK_EQ_INT(socks_udp_parse((const uint8_t *)"\x00\x00\x01\x01\x7f\x00\x00\x01\x00\x35", 10, &h),
+	             SOCKS_ERR_UDP_FRAG);
+	CHECK_EQ_INT(socks_udp_parse((const uint8_t *)"\x00\x00\x00\x02\x7f\x00\x00\x01\x00\x35", 10, &h),
+	             SOCKS_ERR_ATYP_UNSUPPORTED);
+	CHECK_EQ_INT(socks_udp_parse((const uint8_t *)"\x00\x00\x00\x03\x00\x00\x35", 7, &h),
+	             SOCKS_ERR_EMPTY_DOMAIN);
+	CHECK_EQ_INT(socks_udp_parse((const uint8_t *)"\x00\x00\x00\x03\x02" "a " "\x00\x35", 9, &h),
+	             SOCKS_ERR_BAD_DOMAIN);
+	CHECK_EQ_INT(socks_udp_parse((const uint8_t *)"\x00\x00\x00\x01\x7f\x00\x00\x01\x00\x00", 10, &h),
+	             SOCKS_ERR_PORT_ZERO);
+}
+
 static void test_errors_sticky(void)
 {
 	struct socks_parser p = { 0 };
@@ -628,6 +667,7 @@ static void test_strings(void)
 		SOCKS_ERR_CMD_UNSUPPORTED, SOCKS_ERR_BAD_RSV, SOCKS_ERR_ATYP_UNSUPPORTED,
 		SOCKS_ERR_EMPTY_DOMAIN, SOCKS_ERR_BAD_DOMAIN, SOCKS_ERR_PORT_ZERO, SOCKS_ERR_STATE,
 		SOCKS_ERR_V4_CMD, SOCKS_ERR_V4_PORT_ZERO, SOCKS_ERR_V4_TOO_LONG, SOCKS_ERR_V4_BAD_DOMAIN,
+		SOCKS_ERR_UDP_SHORT, SOCKS_ERR_UDP_FRAG,
 	};
 
 	for (size_t i = 0; i < COUNT(rcs); i++) {
@@ -705,6 +745,7 @@ int main(void)
 	TEST_RUN(test_auth_limits);
 	TEST_RUN(test_request_limits);
 	TEST_RUN(test_v4_limits);
+	TEST_RUN(test_udp_header);
 	TEST_RUN(test_errors_sticky);
 	TEST_RUN(test_reply_bytes);
 	TEST_RUN(test_error_replies);

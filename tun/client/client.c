@@ -41,7 +41,7 @@ static void client_take(struct client_listener *l, int fd, const struct net_addr
 	struct client *c = l->client;
 	net_set_nodelay(fd);
 	if (l->fwd->kind == FWD_DYNAMIC) {
-		front_accept(c, fd, peer);
+		front_accept(c, l->fwd, fd, peer);
 		return;
 	}
 	unsigned id = c->conns.next_id++;

@@ -17,6 +17,8 @@
 #include "tun/client/front.h"
 #include "tun/client/cli_tunnel.h"
 #include "tun/client/httpfilter.h"
+#include "tun/client/socks_udp.h"
+#include "tun/dgram.h"
 
 #define FRONT_DEADLINE_MS 30000 /* a client that never finishes its request */
 /* Reads land on the stack; only an unfinished message is kept on the heap,
@@ -34,6 +36,7 @@ enum front_mode {
 struct front {
 	struct conn_link link;
 	struct client *client;
+	const struct fwd *fwd;  /* the -D it came from (NULL: resumed HTTP) */
 	struct rx_io io;
 	struct rx_timer deadline;
 	int fd;
@@ -151,6 +154,19 @@ static void socks_target(struct front *f, const struct socks_event *ev)
 	}
 }
 
+/* RFC 1928 §7: the TCP connection now only keeps the association alive. */
+static void socks_associate(struct front *f, const struct socks_event *ev)
+{
+	struct client *c = f->client;
+	int fd = f->fd;
+	unsigned id = f->link.id;
+	unsigned idle_ms = f->fwd ? f->fwd->udp_idle_ms : DGRAM_DEFAULT_IDLE_MS;
+	rx_io_del(&c->rx, &f->io);
+	f->fd = -1;
+	front_free(f);
+	socks_udp_associate(c, fd, id, ev, idle_ms);
+}
+
 /* 1 when the request is complete and the tunnel opening, 2 after a message
  * was answered (more may be buffered), 0 for more bytes, -1 gone. */
 static int socks_step(struct front *f)
@@ -188,6 +204,9 @@ static int socks_step(struct front *f)
 		front_reject(f, reply, socks4_reply(reply, SOCKS4_REP_REJECTED),
 		             "SOCKS4 carries no password and --proxy-user is set");
 		return -1;
+	} else if (ev.cmd == SOCKS_CMD_UDP_ASSOCIATE) {
+		socks_associate(f, &ev);
+		return 1;
 	} else {
 		socks_target(f, &ev);
 		buf_consume(&f->in, used);
@@ -369,10 +388,12 @@ static struct front *front_new(struct client *c, int fd)
 	return f;
 }
 
-void front_accept(struct client *c, int fd, const struct net_addr *peer)
+void front_accept(struct client *c, const struct fwd *fwd, int fd, const struct net_addr *peer)
 {
+	struct front *f = front_new(c, fd);
 	(void)peer;
-	front_new(c, fd);
+	if (f)
+		f->fwd = fwd;
 }
 
 void front_resume(struct client *c, int fd, unsigned id, struct buf *in)
