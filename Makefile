@@ -1,5 +1,5 @@
 # wsferry — one GNU Makefile for the product, its tests, fuzzers and benches.
-# Targets: all run test fuzz fuzz-long bench static install clean deps.
+# Targets: all run test fuzz fuzz-long bench bench-udp static install clean deps.
 # Local overrides go in config.mak (not committed).
 -include config.mak
 
@@ -60,7 +60,7 @@ BIN       = $(BUILD)/wsferry
 
 VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: all run test test-unit test-deps fuzzers fuzz fuzz-long bench bench-peers bench-early static install clean deps
+.PHONY: all run test test-unit test-deps fuzzers fuzz fuzz-long bench bench-peers bench-early bench-udp static install clean deps
 all: $(BIN) $(TESTS)
 
 $(BUILD)/%.o: %.c
@@ -95,6 +95,11 @@ LOAD = $(BUILD)/bench/wsf_load
 $(LOAD): bench/wsf_load.c
 	@mkdir -p $(@D)
 	$(CC) $(WARN) -O2 -g -D_GNU_SOURCE -o $@ $< -lpthread
+
+UDPLOAD = $(BUILD)/bench/udp_load
+$(UDPLOAD): bench/udp_load.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O2 -g -D_GNU_SOURCE -o $@ $<
 
 # Fuzzers: libFuzzer from Debian's clang; parsers only need proto/ and core/,
 # linked from an archive so each target pulls just the objects it uses.
@@ -142,8 +147,10 @@ fuzz-long: $(FUZZERS)
 	@sh test/fuzz.sh 600
 
 # make bench: every micro-benchmark, then the tunnel end to end (bench/run.sh).
-bench: $(BENCHES) $(LOAD) $(BIN)
+bench: $(BENCHES) $(LOAD) $(UDPLOAD) $(BIN)
 	@sh bench/run.sh $(BUILD)
+bench-udp: $(UDPLOAD) $(BIN)
+	@bash bench/udp.sh $(BUILD)
 bench-peers: $(LOAD) $(BIN)
 	@bash bench/peers.sh $(BUILD)
 # The cost of holding early data until the key is proven, against the commit

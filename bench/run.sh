@@ -21,6 +21,8 @@ bash bench/tunnel.sh "$BUILD" || rc=1
 	bash bench/tls.sh "$BUILD"
 } > bench/RESULTS-tls.md || rc=1
 cat bench/RESULTS-tls.md
+# UDP through -L udp:// beside direct (datagrams/s, MB/s, DNS p50/p99).
+bash bench/udp.sh "$BUILD" || rc=1
 # The peers from Debian beside wsferry, in one run (installs them; ~7 min).
 bash bench/peers.sh "$BUILD" || rc=1
 exit $rc
