@@ -216,14 +216,17 @@ def main(suite):
     dm, dns_port, _ = start_dnsmasq()
     echo = UDPEcho()
     tagged = UDPEcho(tag=True)
-    sp, lp, lbig, lexp, lnever, dp = w.free_ports(6)
-    w.start_server(sp)
+    sp, lp, lbig, lexp, lnever, dp, lflood = w.free_ports(7)
+    deaf = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # never read
+    deaf.bind(('127.0.0.1', 0))
+    server = w.start_server(sp)
     url = 'ws://127.0.0.1:%d' % sp
     client = w.start_client(url, ['-D', '127.0.0.1:%d?timeout=30s' % dp,
         '-L', 'udp://%d:127.0.0.1:%d' % (lp, dns_port),
         '-L', 'udp://127.0.0.1:%d:localhost:%d' % (lbig, echo.port),
         '-L', 'udp://%d:127.0.0.1:%d?timeout=1s' % (lexp, tagged.port),
-        '-L', 'udp://%d:127.0.0.1:%d?timeout=0' % (lnever, tagged.port)])
+        '-L', 'udp://%d:127.0.0.1:%d?timeout=0' % (lnever, tagged.port),
+        '-L', 'udp://%d:127.0.0.1:%d' % (lflood, deaf.getsockname()[1])])
     time.sleep(0.3)
     check(client.alive(), 'client exited:\n' + client.tail())
     run = suite.run
@@ -370,6 +373,38 @@ def main(suite):
             t.close()
     run('SOCKS5 UDP: fragments and strangers dropped, association ends with TCP',
         socks_udp_refusals)
+
+
+    def flood():
+        before = {p.name: w.rss_kib(p.pid) for p in (client, server)}
+        senders = []
+        try:
+            for _ in range(8):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.setblocking(False)
+                senders.append(s)
+            data = b'x' * 1400
+            t_end = time.monotonic() + 3.0
+            sent = 0
+            while time.monotonic() < t_end and sent < 400000:
+                for s in senders:
+                    try:
+                        s.sendto(data, ('127.0.0.1', lflood))
+                        sent += 1
+                    except BlockingIOError:
+                        pass
+            after = {p.name: w.rss_kib(p.pid) for p in (client, server)}
+        finally:
+            for s in senders:
+                s.close()
+        grown = {k: (after[k] - before[k]) // 1024 for k in before}
+        if suite.verbose:
+            print('    %d datagrams of 1400 B flooded in 3 s; RSS growth MiB %r' % (sent, grown),
+                  flush=True)
+        check(all(g < FLOOD_RSS_MIB for g in grown.values()),
+              'RSS grew by %r MiB during the flood (limit %d)' % (grown, FLOOD_RSS_MIB))
+        check(dig(lp) == ZONE_ADDR, 'DNS through the tunnel failed after the flood')
+    run('a flood into a deaf destination: memory bounded, other flows served', flood)
 
 
 if __name__ == '__main__':
