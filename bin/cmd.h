@@ -34,6 +34,21 @@ int common_quiet(void *ctx, const char *val, const char **why);
  * skipped like any option. */
 int common_config(void *ctx, const char *val, const char **why);
 
+/* The push options (push_cmd.c), and their checks once all are read:
+ * 0, or 2 after printing the usage error. */
+struct server_config;
+int push_opt_push(void *ctx, const char *val, const char **why);
+int push_opt_key_file(void *ctx, const char *val, const char **why);
+int push_opt_origin(void *ctx, const char *val, const char **why);
+int push_opt_max_message(void *ctx, const char *val, const char **why);
+int push_opt_max_per_ip(void *ctx, const char *val, const char **why);
+int push_opt_db(void *ctx, const char *val, const char **why);
+int push_opt_demo(void *ctx, const char *val, const char **why);
+int push_opt_admin(void *ctx, const char *val, const char **why);
+int push_opt_admin_password_file(void *ctx, const char *val, const char **why);
+int push_opt_socketio(void *ctx, const char *val, const char **why);
+int push_check(struct server_config *cfg);
+
 #define COMMON_OPTS                                                          \
 	{"config", 'c', true, false, common_config},                             \
 	{"log-level", 0, true, false, common_log_level},                         \

@@ -269,6 +269,11 @@ static const struct opt server_opts[] = {
 	{"permit-listen", 0, true, false, opt_permit_listen},
 	{"max-conns-per-ip", 0, true, false, opt_max_conns_per_ip},
 	{"fallback", 0, true, false, opt_fallback},
+	{"push", 0, true, false, push_opt_push},
+	{"push-key-file", 0, true, false, push_opt_key_file},
+	{"push-origin", 0, true, false, push_opt_origin},
+	{"push-max-message", 0, true, false, push_opt_max_message},
+	{"push-max-per-ip", 0, true, false, push_opt_max_per_ip},
 	COMMON_OPTS,
 	{0},
 };
@@ -361,6 +366,11 @@ static void print_banner(const struct server_config *cfg, const char *fingerprin
 		if (cfg->echo_path)
 			fprintf(stderr, "wsferry: echo endpoint at %s://%s:%u%s\n",
 			        u->scheme == URL_WS ? "ws" : "wss", host, u->port, cfg->echo_path);
+		if (cfg->push.path)
+			fprintf(stderr, "wsferry: push subscribers at %s://%s:%u%s, POST messages to "
+			                "%s://%s:%u%s with X-API-KEY\n",
+			        u->scheme == URL_WS ? "ws" : "wss", host, u->port, cfg->push.path,
+			        u->scheme == URL_WS ? "http" : "https", host, u->port, cfg->push.path);
 	}
 	if (!cfg->keys)
 		fprintf(stderr, "wsferry: warning: no --key: this server is OPEN, anyone who can reach "
@@ -383,6 +393,8 @@ int cmd_server(int argc, char **argv)
 		return opts_usage_error("WSFERRY_KEY", why);
 	if (!cfg.cert != !cfg.cert_key)
 		return opts_usage_error("--cert", "needs --cert-key too (and the other way)");
+	if (push_check(&cfg))
+		return 2;
 	int env_tls = docker_env(&cfg);
 	if (env_tls == 2)
 		return 2;

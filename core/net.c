@@ -48,6 +48,16 @@ const char *net_addr_str(const struct net_addr *a, char *out, size_t cap)
 	return out;
 }
 
+const char *net_addr_ip_str(const struct net_addr *a, char *out, size_t cap)
+{
+	const void *ip = a->ss.ss_family == AF_INET6
+	                     ? (const void *)&((const struct sockaddr_in6 *)&a->ss)->sin6_addr
+	                     : (const void *)&((const struct sockaddr_in *)&a->ss)->sin_addr;
+	if (!inet_ntop(a->ss.ss_family == AF_INET6 ? AF_INET6 : AF_INET, ip, out, (socklen_t)cap))
+		snprintf(out, cap, "?");
+	return out;
+}
+
 uint16_t net_addr_port(const struct net_addr *a)
 {
 	if (a->ss.ss_family == AF_INET6)

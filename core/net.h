@@ -20,6 +20,8 @@ struct net_addr {
 int net_addr_from_ip(const char *ip, uint16_t port, struct net_addr *out);
 /* "1.2.3.4:80" or "[::1]:80" into out; returns out. */
 const char *net_addr_str(const struct net_addr *a, char *out, size_t cap);
+/* The address alone, without port or brackets ("192.0.2.1", "::1"). */
+const char *net_addr_ip_str(const struct net_addr *a, char *out, size_t cap);
 uint16_t net_addr_port(const struct net_addr *a);
 bool net_addr_is_loopback(const struct net_addr *a);
 /* Same family and address (ports are not compared). */

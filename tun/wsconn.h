@@ -23,6 +23,9 @@ struct wsconn_ops {
 	void (*on_deadline)(struct wsconn *c);
 	/* The parser refused the peer's bytes (rc); default: close with its code. */
 	void (*on_error)(struct wsconn *c, enum ws_rc rc);
+	/* Optional: the 101 is queued and nothing is sent yet (a greeting
+	 * goes here). c may be destroyed by the first flush right after. */
+	void (*on_open)(struct wsconn *c);
 	/* Frees what the endpoint added around its struct wsconn. */
 	void (*on_free)(struct wsconn *c);
 };
@@ -53,6 +56,12 @@ int wsconn_accept(struct wsconn *c, struct handoff *h, const struct wsconn_ops *
 
 /* Queues a whole unmasked frame. */
 void wsconn_frame(struct wsconn *c, enum ws_opcode op, bool fin, const void *p, size_t n);
+/* Sends a whole pre-built frame (a broadcast: the same bytes for many
+ * connections): written at once when nothing waits, the rest queued in out.
+ * Unless c is OPEN it is dropped. 0, or -1 when more than limit (<= BUF_SIZE)
+ * bytes would wait: nothing was queued and the peer is not reading. Never
+ * destroys c (a write error is found on the next loop turn). */
+int wsconn_send_frame(struct wsconn *c, const void *frame, size_t n, size_t limit);
 /* Queues a close frame (code 0: none) and stops reading data. */
 void wsconn_close(struct wsconn *c, uint16_t code);
 /* Half-closes now, without a close frame, and lingers for the peer's FIN. */

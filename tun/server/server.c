@@ -21,6 +21,7 @@
 #include "proto/tunnel.h"
 #include "tun/pipe.h"
 #include "tun/ping/endpoints.h"
+#include "tun/push/endpoint.h"
 #include "tun/server/replay_shm.h"
 #include "tun/server/srv_reverse.h"
 #include "tun/server/srv_tunnel.h"
@@ -263,7 +264,9 @@ static void head_conn_route(struct head_conn *hc, size_t head_len)
 		head_conn_destroy(&hc->link);
 		return;
 	}
-	if (cfg->echo_path && path_is(path, cfg->echo_path))
+	if (hc->srv->push && push_route(hc->srv->push, &h, path))
+		; /* taken: answered, subscribed or closed */
+	else if (cfg->echo_path && path_is(path, cfg->echo_path))
 		echo_accept(&h, cfg->max_message);
 	else if (cfg->ping_name && path_is(path, SERVER_PING_PATH))
 		ping_accept(&h, cfg->ping_name);
@@ -643,6 +646,8 @@ static int server_worker_run(const struct server_config *cfg, const struct serve
 		rc = -1;
 		srv->replay.slots = NULL;
 	} else if (rc == 0) {
+		if (cfg->push.path && !(srv->push = push_start(&srv->rx, &cfg->push)))
+			rc = -1;
 		for (size_t i = 0; i < cfg->nlisten && rc == 0; i++)
 			rc = server_listen(srv, &cfg->listen[i]);
 		if (rc == 0) {
@@ -658,6 +663,7 @@ static int server_worker_run(const struct server_config *cfg, const struct serve
 		}
 		server_close_listeners(srv);
 		conn_list_destroy_all(&srv->conns);
+		push_stop(srv->push);
 		dns_free(&srv->dns);
 	}
 	if (srv->tls)

@@ -16,6 +16,8 @@
 #include "tun/server/replay_shm.h"
 #include "tls/tls.h"
 
+struct push_hub;
+
 struct listener {
 	struct rx_io io;
 	const struct url *url;  /* its path is the tunnel's prefix */
@@ -39,6 +41,7 @@ struct server {
 	struct replay_shm *replay_shm; /* --workers: the one table all share */
 	struct net_addr fallback;  /* resolved --fallback */
 	struct tls_server_cfg *tls; /* certificate and key for wss:// listeners */
+	struct push_hub *push;     /* --push: this reactor's subscribers */
 	bool stopping;
 };
 

@@ -17,6 +17,9 @@ void server_config_init(struct server_config *cfg)
 	cfg->skew_s = SERVER_DEFAULT_SKEW_S;
 	cfg->max_conns_per_ip = 2000;
 	cfg->workers = 1;
+	cfg->push.max_body = PUSH_DEFAULT_MAX_BODY;
+	cfg->push.max_per_ip = PUSH_DEFAULT_MAX_PER_IP;
+	cfg->push.sio = true;
 }
 
 int server_listen_rule_parse(const char *spec, struct listen_rule *r, const char **why)

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "core/net.h"
+#include "proto/push.h"
 #include "proto/url.h"
 #include "tun/relay.h"
 
@@ -40,6 +41,26 @@ struct listen_rule {
 	struct net_addr addr; /* LISTEN_HOST_IP */
 	uint8_t host;         /* enum listen_rule_host */
 	uint16_t port;        /* 0: any port */
+};
+
+#define PUSH_DEFAULT_MAX_BODY (16u << 10)  /* bytes of a POST body */
+#define PUSH_MAX_BODY (32u << 10)          /* --push-max-message at most */
+#define PUSH_DEFAULT_MAX_PER_IP 2000       /* subscribers per source address */
+#define PUSH_SIO_PATH "/socket.io/"        /* Engine.IO's default path */
+
+/* --push and its options (issue 13): no path, no push endpoint. */
+struct push_config {
+	const char *path;          /* subscribers and POST; NULL: off */
+	uint8_t key_hash[PUSH_KEY_HASH_LEN]; /* SHA-256 of the API key (never the key) */
+	const char *origins[SERVER_MAX_RULES]; /* --push-origin: CORS; "*" any */
+	size_t norigins;
+	size_t max_body;           /* --push-max-message */
+	unsigned max_per_ip;       /* --push-max-per-ip */
+	const char *db;            /* --push-db FILE; NULL: no log */
+	const char *demo_path;     /* --push-demo PATH; NULL: none */
+	const char *admin_path;    /* --admin PATH; NULL: none */
+	uint8_t admin_hash[PUSH_KEY_HASH_LEN]; /* SHA-256 of the admin password */
+	bool sio;                  /* Socket.IO at PUSH_SIO_PATH (with --push) */
 };
 
 /* "[HOST:]PORT", "HOST:*", "any" into r (PORT alone means localhost:PORT);
@@ -75,6 +96,7 @@ struct server_config {
 	struct listen_rule permit_listen[SERVER_MAX_RULES];
 	size_t npermit;
 	bool listen_off;           /* --permit-listen none: every -R refused */
+	struct push_config push;
 };
 
 /* Fills the defaults of SPEC.md (no listener yet). */

@@ -1,0 +1,406 @@
+#!/usr/bin/python3
+"""push_test.py — `wsferry server --push PATH` (issue 13) against real peers:
+python3-websockets subscribers and curl POSTs. The API key's statuses (401
+without or with a wrong key, 413 over the size limit, 400 for bad JSON, bad
+UTF-8, no message or a bad topic, 405 for other methods) and that a refusal
+delivers nothing; topics; CORS and its preflight; stealth kept on every other
+path; the startup refusals (no key, a placeholder, the tunnel key, --workers);
+the key never in /proc/PID/environ; connection log lines, the per-IP limit;
+a subscriber that never reads closed with a log line while the others get
+every message, and memory flat across 10,000 messages.
+
+Interface (test/run.sh): binary from env WSFERRY; servers on free 127.0.0.1
+ports, stopped by PID; one line per failed case; last line exactly
+`N passed, N failed`. `-v` prints passes; other arguments filter cases.
+"""
+
+import asyncio
+import json
+import os
+import re
+import socket
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wsfutil as w  # noqa: E402
+from wsfutil import check, CaseFail  # noqa: E402
+
+import websockets  # noqa: E402  (python3-websockets, installed by test/deps.sh)
+
+KEY = 'pk-' + 'Q7f2LmZ9rT4xW1vB8nK3'
+TUNNEL_KEY = 'bX0m4Jd0Qm7m1lR2b0m5lqX7a3fZ8c1n4Vq2pL9sYtE'
+
+
+def start(extra=(), env=None, port=None, name='push'):
+    port = port or w.free_port()
+    e = {'WSFERRY_PUSH_KEY': KEY}
+    e.update(env or {})
+    p = w.Proc([w.WSFERRY, 'server', 'ws://127.0.0.1:%d' % port, '--push', '/push'] +
+               list(extra), name, env=e)
+    w.wait_port(port, proc=p)
+    return p, port
+
+
+def post(port, body, key=KEY, ctype='application/json', path='/push', extra=()):
+    """(status, body) of a curl POST; body bytes go through a file (no shell)."""
+    args = ['-o', '-', '-w', '\n%{http_code}', '-X', 'POST', '--data-binary', '@-']
+    if key is not None:
+        args += ['-H', 'X-API-KEY: ' + key]
+    if ctype:
+        args += ['-H', 'Content-Type: ' + ctype]
+    for h in extra:
+        args += ['-H', h]
+    args.append('http://127.0.0.1:%d%s' % (port, path))
+    import subprocess
+    r = subprocess.run(['curl', '-sS', '--max-time', '10'] + args, input=body if
+                       isinstance(body, bytes) else body.encode(), capture_output=True,
+                       timeout=20)
+    out = r.stdout.decode('utf-8', 'replace')
+    text, _, code = out.rpartition('\n')
+    check(code.isdigit(), 'curl gave no status: %r %r' % (out[-200:], r.stderr[-200:]))
+    return int(code), text
+
+
+def raw_request(port, head, body=b''):
+    """(status, headers, body) of one raw HTTP request."""
+    s = w.connect(port)
+    try:
+        s.sendall(head.encode() + body)
+        st, hdrs, b, _, _ = w.read_http_response(s)
+        return st, hdrs, b
+    finally:
+        s.close()
+
+
+def run(coro, timeout=20):
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+async def subscribe(port, n, path='/push'):
+    return [await websockets.connect('ws://127.0.0.1:%d%s' % (port, path), ping_interval=None)
+            for _ in range(n)]
+
+
+async def recv_json(ws, what='a pushed message', t=w.T):
+    try:
+        return json.loads(await asyncio.wait_for(ws.recv(), t))
+    except asyncio.TimeoutError:
+        raise CaseFail('timeout waiting for %s' % what)
+
+
+async def nothing_within(ws, t=0.3):
+    try:
+        m = await asyncio.wait_for(ws.recv(), t)
+    except asyncio.TimeoutError:
+        return
+    raise CaseFail('a subscriber got %r, expected nothing' % m)
+
+
+def wait_log(p, pattern, t=5.0):
+    rx = re.compile(pattern)
+    for _ in range(int(t / 0.05) + 1):
+        if rx.search(p.stderr_text()):
+            return
+        time.sleep(0.05)
+    raise CaseFail('no log line matching %r in:\n%s' % (pattern, p.tail(10)))
+
+
+# ---------------------------------------------------------------- cases
+
+def case_three_subscribers():
+    p, port = start()
+
+    async def go():
+        subs = await subscribe(port, 3)
+        loop = asyncio.get_running_loop()
+        st, body = await loop.run_in_executor(
+            None, post, port, json.dumps({'message': 'hello, ü', 'sender': 'backend'}))
+        check(st == 200 and json.loads(body) == {'ok': True, 'delivered': 3},
+              'POST answered %d %r' % (st, body))
+        for ws in subs:
+            m = await recv_json(ws)
+            check(m['message'] == 'hello, ü' and m['sender'] == 'backend' and m['topic'] is None,
+                  'subscriber got %r' % m)
+            check(re.match(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$', m['time']),
+                  'time %r is not UTC ISO-8601' % m['time'])
+        # a text/plain body is the message; a JSON message may be any value
+        st, _ = await loop.run_in_executor(None, post, port, 'plain words', KEY, 'text/plain')
+        check(st == 200, 'text/plain POST answered %d' % st)
+        for ws in subs:
+            m = await recv_json(ws)
+            check(m['message'] == 'plain words' and m['sender'] is None, 'got %r' % m)
+        st, _ = await loop.run_in_executor(None, post, port, '{"message": {"n": [1, 2]}}')
+        check(st == 200, 'object message answered %d' % st)
+        m = await recv_json(subs[0])
+        check(m['message'] == {'n': [1, 2]}, 'got %r' % m)
+        for ws in subs:
+            await ws.close()
+    run(go())
+
+
+def case_refusals_deliver_nothing():
+    p, port = start(['--push-max-message', '1K'])
+
+    async def go():
+        subs = await subscribe(port, 2)
+        loop = asyncio.get_running_loop()
+        cases = [
+            ('wrong key', dict(body='{"message":"x"}', key='wrong-' + KEY), 401),
+            ('missing key', dict(body='{"message":"x"}', key=None), 401),
+            ('oversize', dict(body=json.dumps({'message': 'x' * 2000})), 413),
+            ('bad JSON', dict(body='{"message": "x"'), 400),
+            ('not an object', dict(body='["message"]'), 400),
+            ('no message', dict(body='{"sender": "x"}'), 400),
+            ('bad UTF-8 in JSON', dict(body=b'{"message": "\xff\xfe"}'), 400),
+            ('bad UTF-8 text', dict(body=b'caf\xc3', ctype='text/plain'), 400),
+            ('sender not a string', dict(body='{"message": "x", "sender": 5}'), 400),
+            ('bad topic', dict(body='{"message": "x"}', path='/push?topic=a%2Fb'), 400),
+        ]
+        for name, kw, want in cases:
+            body = kw.pop('body')
+            st, text = await loop.run_in_executor(None, lambda: post(port, body, **kw))
+            check(st == want, '%s: answered %d %r, expected %d' % (name, st, text, want))
+            check(text.startswith('{"error":'), '%s: body %r' % (name, text))
+        for method in ('PUT', 'DELETE', 'PATCH'):
+            st, hdrs, _ = await loop.run_in_executor(None, raw_request, port,
+                                                     '%s /push HTTP/1.1\r\nHost: x\r\n'
+                                                     'Content-Length: 0\r\n\r\n' % method)
+            check(st == 405 and 'POST' in hdrs.get('allow', ''), '%s answered %d' % (method, st))
+        for ws in subs:
+            await nothing_within(ws)
+        st, _ = await loop.run_in_executor(None, post, port, '{"message":"after"}')
+        check(st == 200, 'the valid POST answered %d' % st)
+        for ws in subs:
+            m = await recv_json(ws)
+            check(m['message'] == 'after', 'the first message after the refusals is %r' % m)
+            await ws.close()
+    run(go())
+    check('401' in p.stderr_text(), 'no log line for the 401s')
+    check(KEY not in p.stderr_text(), 'the API key is in the log')
+
+
+def case_topics():
+    p, port = start()
+
+    async def go():
+        news = (await subscribe(port, 1, '/push?topic=news'))[0]
+        other = (await subscribe(port, 1, '/push?topic=sport'))[0]
+        plain = (await subscribe(port, 1))[0]
+        loop = asyncio.get_running_loop()
+        st, body = await loop.run_in_executor(
+            None, lambda: post(port, '{"message":"n"}', path='/push?topic=news'))
+        check(st == 200 and json.loads(body)['delivered'] == 1, 'topic POST: %d %r' % (st, body))
+        m = await recv_json(news)
+        check(m['topic'] == 'news' and m['message'] == 'n', 'news got %r' % m)
+        await nothing_within(other)
+        await nothing_within(plain)
+        st, body = await loop.run_in_executor(None, post, port, '{"message":"d"}')
+        check(json.loads(body)['delivered'] == 1, 'default channel POST: %r' % body)
+        m = await recv_json(plain)
+        check(m['topic'] is None, 'default channel got %r' % m)
+        await nothing_within(news, 0.2)
+        for ws in (news, other, plain):
+            await ws.close()
+    run(go())
+    # a bad topic on a subscriber is refused with 400 (a public path)
+    st, _, _ = raw_request(port, 'GET /push?topic=%%zz HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n'
+                           'Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n'
+                           'Sec-WebSocket-Version: 13\r\n\r\n')
+    check(st == 400, 'bad subscriber topic answered %d' % st)
+
+
+def case_cors():
+    p, port = start(['--push-origin', 'https://app.example.com',
+                     '--push-origin', 'http://127.0.0.1:9'])
+    pre = ('OPTIONS /push HTTP/1.1\r\nHost: x\r\nOrigin: %s\r\n'
+           'Access-Control-Request-Method: POST\r\n'
+           'Access-Control-Request-Headers: content-type, x-api-key\r\n\r\n')
+    st, h, _ = raw_request(port, pre % 'https://app.example.com')
+    check(st == 204, 'preflight answered %d' % st)
+    check(h.get('access-control-allow-origin') == 'https://app.example.com',
+          'preflight Allow-Origin: %r' % h.get('access-control-allow-origin'))
+    check('x-api-key' in h.get('access-control-allow-headers', '').lower() and
+          'POST' in h.get('access-control-allow-methods', ''), 'preflight headers %r' % h)
+    st, h, _ = raw_request(port, pre % 'https://evil.example.net')
+    check(st == 403 and 'access-control-allow-origin' not in h,
+          'preflight from another origin answered %d %r' % (st, h))
+    body = b'{"message":"c"}'
+    head = ('POST /push HTTP/1.1\r\nHost: x\r\nOrigin: %s\r\nX-API-KEY: %s\r\n'
+            'Content-Type: application/json\r\nContent-Length: %d\r\n\r\n')
+    st, h, _ = raw_request(port, head % ('http://127.0.0.1:9', KEY, len(body)), body)
+    check(st == 200 and h.get('access-control-allow-origin') == 'http://127.0.0.1:9',
+          'POST from an allowed origin: %d %r' % (st, h))
+    st, h, _ = raw_request(port, head % ('https://evil.example.net', KEY, len(body)), body)
+    check('access-control-allow-origin' not in h, 'another origin got CORS headers: %r' % h)
+
+
+def case_stealth_elsewhere():
+    p, port = start()
+    for req in ('GET / HTTP/1.1\r\nHost: x\r\n\r\n',
+                'POST /push2 HTTP/1.1\r\nHost: x\r\nX-API-KEY: %s\r\nContent-Length: 0\r\n\r\n' % KEY,
+                'GET /pushx HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n'):
+        s = w.connect(port)
+        s.sendall(req.encode())
+        got = w.recv_until_eof(s, what='the stealth close')
+        s.close()
+        check(got == b'', '%r answered %r (stealth drop expected)' % (req.split('\r\n')[0], got[:60]))
+
+
+def case_startup_refusals():
+    import subprocess
+    port = w.free_port()
+    base = [w.WSFERRY, 'server', 'ws://127.0.0.1:%d' % port, '--push', '/push']
+    tmp = w.tempfile.mkdtemp(prefix='wsf-push-')
+    kf = os.path.join(tmp, 'key')
+    cases = [
+        ('no key', base, {}, 'API key'),
+        ('short key', base, {'WSFERRY_PUSH_KEY': 'short'}, 'shorter'),
+        ('placeholder', base, {'WSFERRY_PUSH_KEY': 'your-api-key-goes-here'}, 'placeholder'),
+        ('tunnel key', base + ['--key', TUNNEL_KEY], {'WSFERRY_PUSH_KEY': TUNNEL_KEY}, 'tunnel key'),
+        ('workers', base + ['--workers', '2'], {'WSFERRY_PUSH_KEY': KEY}, 'workers'),
+        ('missing key file', base + ['--push-key-file', os.path.join(tmp, 'nope')], {}, 'nope'),
+        ('option without --push', [w.WSFERRY, 'server', 'ws://127.0.0.1:%d' % port,
+                                   '--push-origin', '*'], {}, '--push'),
+    ]
+    env0 = {k: v for k, v in os.environ.items() if k != 'WSFERRY_PUSH_KEY'}
+    for name, args, env, word in cases:
+        e = dict(env0)
+        e.update(env)
+        r = subprocess.run(args, env=e, capture_output=True, timeout=10)
+        err = r.stderr.decode(errors='replace')
+        check(r.returncode == 2, '%s: exit %d, expected 2 (%s)' % (name, r.returncode, err.strip()))
+        check(word in err, '%s: message %r does not mention %r' % (name, err.strip(), word))
+    with open(kf, 'w') as f:
+        f.write(KEY + '\n')
+    p = w.Proc(base + ['--push-key-file', kf], 'keyfile', env={'WSFERRY_PUSH_KEY': ''})
+    w.wait_port(port, proc=p)
+    st, _ = post(port, '{"message":"k"}')
+    check(st == 200, 'key from --push-key-file: POST answered %d' % st)
+    p.stop()
+
+
+def case_key_not_in_environ():
+    p, port = start()
+    with open('/proc/%d/environ' % p.pid, 'rb') as f:
+        env = f.read()
+    check(KEY.encode() not in env, 'the API key is readable in /proc/PID/environ')
+    st, _ = post(port, '{"message":"e"}')
+    check(st == 200, 'POST after wiping the environment answered %d' % st)
+
+
+def case_logs_and_per_ip_limit():
+    p, port = start(['--push-max-per-ip', '3'])
+
+    async def go():
+        subs = await subscribe(port, 3)
+        wait_log(p, r'c\d+ push: connected: c\d+ from 127\.0\.0\.1 \(total 3\)')
+        try:
+            await websockets.connect('ws://127.0.0.1:%d/push' % port)
+            raise CaseFail('a 4th subscriber from one address was accepted (limit 3)')
+        except websockets.exceptions.InvalidStatusCode as e:
+            check(e.status_code == 429, '4th subscriber answered %d' % e.status_code)
+        wait_log(p, r'already holds 3 subscribers \(--push-max-per-ip\)')
+        await subs[0].close()
+        wait_log(p, r'c\d+ push: disconnected: c\d+ \(remaining 2\)')
+        again = await websockets.connect('ws://127.0.0.1:%d/push' % port)
+        wait_log(p, r'connected: c\d+ from 127\.0\.0\.1 \(total 3\)')
+        await again.close()
+        for ws in subs[1:]:
+            await ws.close()
+    run(go())
+
+
+def post_many(port, n, size, threads=4):
+    """n POSTs of size-byte messages, over fresh connections, in threads."""
+    body = json.dumps({'message': 'm' * size}).encode()
+    head = ('POST /push HTTP/1.1\r\nHost: x\r\nX-API-KEY: %s\r\nContent-Type: application/json\r\n'
+            'Content-Length: %d\r\n\r\n' % (KEY, len(body))).encode()
+    errors = []
+
+    def worker(k):
+        for _ in range(k):
+            try:
+                s = w.connect(port)
+                s.sendall(head + body)
+                st, _, _, _, _ = w.read_http_response(s)
+                s.close()
+                if st != 200:
+                    errors.append(st)
+            except Exception as e:  # noqa: BLE001 (reported below)
+                errors.append(repr(e))
+                return
+    ts = [threading.Thread(target=worker, args=(n // threads,)) for _ in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(120)
+    check(not errors, 'POSTs failed: %r' % errors[:3])
+
+
+def case_slow_subscriber():
+    """One subscriber never reads (a 4 KiB receive buffer): it is closed with
+    a log line; a reading one gets all 10,000 messages in order; RSS stays
+    flat between the first 2,000 messages and the last."""
+    # ASan's quarantine keeps freed blocks for a while: without it, what is
+    # measured is our memory, not the sanitizer's.
+    asan = os.environ.get('ASAN_OPTIONS', '')
+    p, port = start(env={'ASAN_OPTIONS': (asan + ':' if asan else '') +
+                         'quarantine_size_mb=0:thread_local_quarantine_size_kb=0'})
+    stuck = socket.socket()
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck.settimeout(5)
+    stuck.connect(('127.0.0.1', port))
+    stuck.sendall(b'GET /push HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
+                  b'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
+    got = []
+    done = threading.Event()
+
+    def reader():
+        async def go():
+            ws = (await subscribe(port, 1))[0]
+            ready.set()
+            for _ in range(10000):
+                m = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                got.append(m['message'])
+            await ws.close()
+        try:
+            asyncio.run(go())
+        finally:
+            done.set()
+    ready = threading.Event()
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    check(ready.wait(10), 'the reading subscriber did not connect')
+    post_many(port, 2000, 1000)
+    rss1 = w.rss_kib(p.pid)
+    post_many(port, 8000, 1000)
+    rss2 = w.rss_kib(p.pid)
+    check(done.wait(60), 'the reading subscriber got %d of 10000 messages' % len(got))
+    check(len(got) == 10000, 'the reading subscriber got %d of 10000' % len(got))
+    wait_log(p, r'c\d+ push: subscriber is not reading \(\d+ bytes queued\): closed')
+    slack = 4096 if w.is_sanitized() else 1024
+    check(rss2 - rss1 <= slack, 'RSS grew from %d to %d KiB over 8,000 messages' % (rss1, rss2))
+    stuck.close()
+
+
+def main(s):
+    peer = w.require_peer('curl', 'curl')
+    del peer
+    s.run('three python3-websockets subscribers receive a curl POST', case_three_subscribers)
+    s.run('wrong/missing key, oversize, bad JSON/UTF-8, 405: statuses, nothing delivered',
+          case_refusals_deliver_nothing)
+    s.run('?topic= channels', case_topics)
+    s.run('CORS for --push-origin, preflight answered', case_cors)
+    s.run('stealth kept on every other path', case_stealth_elsewhere)
+    s.run('startup refusals: no key, placeholder, tunnel key, --workers (exit 2)',
+          case_startup_refusals)
+    s.run('the API key is wiped from /proc/PID/environ', case_key_not_in_environ)
+    s.run('connected/disconnected log lines, --push-max-per-ip', case_logs_and_per_ip_limit)
+    s.run('a subscriber that never reads is closed; memory flat over 10,000 messages',
+          case_slow_subscriber, timeout=150)
+
+
+if __name__ == '__main__':
+    w.main_guard(w.Suite('push_test', file_limit=240), main)

@@ -1,0 +1,29 @@
+/* hub.h — one process's push hub: who is subscribed (by topic), the
+ * per-address limit, the fan-out of a message to every subscriber of its
+ * topic without waiting for any of them, and the counts the admin sees. */
+#ifndef WSF_TUN_PUSH_HUB_H
+#define WSF_TUN_PUSH_HUB_H
+
+#include "tun/push/push_int.h"
+
+/* A hub for cfg on rx (cfg outlives it); opens cfg->db. NULL after logging
+ * why (out of memory, the database). */
+struct push_hub *push_hub_new(struct rx *rx, const struct push_config *cfg);
+/* Frees the hub; its subscribers MUST be gone (conn_list_destroy_all). */
+void push_hub_free(struct push_hub *hub);
+
+/* Counts a subscriber-to-be from addr against --push-max-per-ip: 0 with
+ * s->ip taken, or -1 (logged, at most every 10 s) when addr is full. */
+int push_hub_admit(struct push_hub *hub, struct push_sub *s, const struct net_addr *addr);
+/* Puts s in the list ("connected" log line); s->topic and s->addr set. */
+void push_hub_join(struct push_hub *hub, struct push_sub *s);
+/* Takes s out of the list and drops its per-address count ("disconnected"). */
+void push_hub_leave(struct push_hub *hub, struct push_sub *s);
+
+/* Sends m to every subscriber of topic ("" the default channel), logs it
+ * (--push-db, the admin's list). Returns the subscribers it reached, or -1
+ * when its frame would exceed PUSH_FRAME_MAX (413). */
+long push_hub_send(struct push_hub *hub, const struct push_msg *m, const char *topic,
+                   const struct net_addr *from);
+
+#endif

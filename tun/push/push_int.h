@@ -1,0 +1,95 @@
+/* push_int.h — the push family's shared types (private to tun/push/): the
+ * hub of one process, its subscribers and a request being answered. Types
+ * only; each module's functions sit in its own header. */
+#ifndef WSF_TUN_PUSH_PUSH_INT_H
+#define WSF_TUN_PUSH_PUSH_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/net.h"
+#include "core/rx.h"
+#include "proto/http.h"
+#include "proto/push.h"
+#include "tun/conn.h"
+#include "tun/server/srv_config.h"
+#include "tun/stream.h"
+#include "tun/wsconn.h"
+
+/* A subscriber's queue is its wsconn's out buffer, capped here: one slow
+ * reader holds at most this much of ours, then it is closed. */
+#define PUSH_QUEUE_MAX BUF_SIZE
+/* The largest frame a broadcast builds: it must fit an empty queue. */
+#define PUSH_FRAME_MAX (BUF_SIZE - 64)
+#define PUSH_RECENT 50  /* messages the admin page shows */
+
+enum push_kind {
+	PUSH_KIND_WS = 0, /* plain WebSocket: one text frame per message */
+	PUSH_KIND_SIO,    /* Socket.IO v5 over Engine.IO v4's websocket transport */
+};
+
+struct push_hub;
+
+struct push_sub {
+	struct wsconn c;                 /* first: the subscriber is its connection */
+	struct push_sub *prev, *next;    /* the hub's list */
+	struct push_hub *hub;
+	struct conn_peer *ip;            /* counted against --push-max-per-ip */
+	struct net_addr addr;
+	uint8_t kind;                    /* enum push_kind */
+	bool joined;                     /* in the list (Socket.IO: after "40") */
+	bool ping_due;                   /* Socket.IO: a "2" is out, "3" awaited */
+	char topic[PUSH_TOPIC_MAX + 1];  /* "" is the default channel */
+	char sid[24];                    /* Socket.IO session id */
+};
+
+/* One message as the admin page lists it (the latest PUSH_RECENT). */
+struct push_recent {
+	char time[32];
+	char ip[48];
+	char topic[PUSH_TOPIC_MAX + 1];
+	char *json;  /* the frame's JSON object (malloc), NULL when empty */
+};
+
+struct push_db;
+
+struct push_hub {
+	struct rx *rx;
+	const struct push_config *cfg;
+	struct push_sub *subs;           /* every joined subscriber */
+	size_t nsubs;
+	struct conn_list peers;          /* per-address subscriber counts only */
+	uint64_t messages;               /* broadcast since start */
+	uint64_t refused_ip, closed_slow;
+	char *frame;                     /* scratch for one broadcast's frame */
+	struct push_db *db;              /* NULL: no --push-db */
+	struct push_recent recent[PUSH_RECENT];
+	unsigned recent_next;
+	uint64_t ip_logged_ms;           /* rate limit of the per-IP refusal log */
+};
+
+struct push_req;
+typedef void (*push_req_fn)(struct push_hub *hub, struct push_req *r);
+
+/* A plain HTTP request on a push path (POST, OPTIONS, the pages): the body
+ * read, one answer, then our FIN and a short drain. */
+struct push_req {
+	struct conn_link link;
+	struct push_hub *hub;
+	struct rx *rx;
+	struct conn_list *conns;
+	struct rx_io io;
+	struct rx_timer timer;
+	struct stream s;
+	struct net_addr addr;
+	struct buf in, out;
+	size_t head_len, body_len;
+	struct http_request req;         /* slices into in (never compacted) */
+	struct http_slice path;
+	push_req_fn handler;
+	bool answered, draining, eof;
+};
+
+#endif

@@ -1,0 +1,93 @@
+/* sub.c — plain WebSocket subscribers: they only listen; anything they
+ * send is read and dropped (pings answered by tun/wsconn), and a ping
+ * every 30 s keeps proxies from timing the line out. */
+#include "tun/push/sub.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "tun/push/hub.h"
+
+void push_sub_free(struct wsconn *c)
+{
+	struct push_sub *s = (struct push_sub *)c;
+	if (s->hub)
+		push_hub_leave(s->hub, s);
+	free(s);
+}
+
+void push_sub_refuse(struct handoff *h, int status, const char *why)
+{
+	char resp[512];
+	uint8_t sink[4096];
+	int n = snprintf(resp, sizeof(resp),
+	                 "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
+	                 "Connection: close\r\n\r\n%s\n",
+	                 status, http_reason(status), strlen(why) + 1, why);
+	for (int i = 0; i < 16 && stream_read(&h->s, sink, sizeof(sink)) > 0; i++)
+		;
+	stream_reply_and_close(&h->s, resp, n > 0 && (size_t)n < sizeof(resp) ? (size_t)n : 0);
+}
+
+static void sub_data(struct wsconn *c, const struct ws_event *ev)
+{
+	(void)c, (void)ev; /* a subscriber's words go nowhere */
+}
+
+static void sub_keepalive(struct wsconn *c)
+{
+	static const uint8_t ping[2] = {0x80 | WS_OP_PING, 0};
+	wsconn_send_frame(c, ping, sizeof(ping), PUSH_QUEUE_MAX);
+	wsconn_deadline(c, PUSH_KEEPALIVE_MS);
+}
+
+static void sub_open(struct wsconn *c)
+{
+	struct push_sub *s = (struct push_sub *)c;
+	push_hub_join(s->hub, s);
+}
+
+static const struct wsconn_ops sub_ops = {
+	.on_open = sub_open,
+	.on_data = sub_data,
+	.on_deadline = sub_keepalive,
+	.on_free = push_sub_free,
+};
+
+int push_sub_open(struct push_hub *hub, struct handoff *h, enum push_kind kind,
+                  const struct wsconn_ops *ops)
+{
+	struct push_sub *s = calloc(1, sizeof(*s));
+	if (!s) {
+		stream_close(&h->s);
+		return -1;
+	}
+	s->addr = h->addr;
+	s->kind = (uint8_t)kind;
+	s->c.what = "push";
+	if (push_topic(h->req->target.p, h->req->target.len, s->topic) < 0) {
+		push_sub_refuse(h, 400, push_strerror(PUSH_ERR_TOPIC));
+		free(s);
+		return -1;
+	}
+	if (push_hub_admit(hub, s, &h->addr) < 0) {
+		push_sub_refuse(h, 429, "too many subscribers from this address");
+		free(s);
+		return -1;
+	}
+	s->hub = hub; /* from here on, on_free gives the count back */
+	if (wsconn_accept(&s->c, h, ops, PUSH_SUB_MAX_MESSAGE, PUSH_SUB_MAX_MESSAGE,
+	                  PUSH_KEEPALIVE_MS) < 0) {
+		push_hub_leave(hub, s);
+		free(s);
+		return -1;
+	}
+	return 0;
+}
+
+int push_sub_accept(struct push_hub *hub, struct handoff *h)
+{
+	return push_sub_open(hub, h, PUSH_KIND_WS, &sub_ops);
+}
