@@ -36,6 +36,21 @@ CPPFLAGS  += -Ibuild-static/bearssl/inc
 LDFLAGS   += -static -Wl,--gc-sections -Lbuild-static/bearssl
 endif
 
+# SQLite (the push message log, --push-db) is a build option: on by
+# default, off in the static router build unless WITH_SQLITE=1 is asked for.
+# Off, tun/push/push_db_none.c stands in and nothing of SQLite is linked.
+ifeq ($(STATIC),1)
+WITH_SQLITE ?= 0
+else
+WITH_SQLITE ?= 1
+endif
+ifeq ($(WITH_SQLITE),1)
+PUSH_DB    = tun/push/push_db_sqlite.c
+LDLIBS    += -lsqlite3 -lpthread
+else
+PUSH_DB    = tun/push/push_db_none.c
+endif
+
 # The reactor backend is picked from the OS, never by #ifdef inside the loop.
 ifeq ($(OS),Linux)
 RX_BACKEND = core/rx_epoll.c core/splice_linux.c
@@ -44,7 +59,8 @@ RX_BACKEND = core/rx_kqueue.c core/splice_none.c
 endif
 
 CORE_SRC  = $(filter-out core/rx_epoll.c core/rx_kqueue.c core/splice_linux.c core/splice_none.c,$(wildcard core/*.c)) $(RX_BACKEND)
-LIB_SRC   = $(CORE_SRC) $(wildcard proto/*.c tls/*.c tun/*.c tun/*/*.c)
+LIB_SRC   = $(CORE_SRC) $(wildcard proto/*.c tls/*.c tun/*.c) $(PUSH_DB) \
+            $(filter-out tun/push/push_db_%.c,$(wildcard tun/*/*.c))
 BIN_SRC   = $(wildcard bin/*.c)
 TEST_SRC  = $(wildcard test/core/*_test.c test/proto/*_test.c test/tls/*_test.c test/tun/*_test.c)
 BENCH_SRC = $(wildcard bench/*_bench.c)

@@ -235,5 +235,12 @@ int push_check(struct server_config *cfg)
 			return opts_usage_error("--push", "the same path as another endpoint");
 	if (push_key(cfg))
 		return 2;
+	if (p->db) { /* an unwritable log is a usage error, found before serving */
+		char err[256];
+		struct push_db *db = push_db_open(p->db, err, sizeof(err));
+		if (!db)
+			return opts_usage_error("--push-db", err);
+		push_db_close(db);
+	}
 	return p->admin_path ? admin_password(cfg) : 0;
 }

@@ -274,6 +274,7 @@ static const struct opt server_opts[] = {
 	{"push-origin", 0, true, false, push_opt_origin},
 	{"push-max-message", 0, true, false, push_opt_max_message},
 	{"push-max-per-ip", 0, true, false, push_opt_max_per_ip},
+	{"push-db", 0, true, false, push_opt_db},
 	COMMON_OPTS,
 	{0},
 };

@@ -6,11 +6,11 @@
 # curl, openssl, valgrind, groff, dnsmasq, dig ...) actually runs, and fails naming what is
 # missing: a test that cannot find its peer counts as failed, never skipped.
 set -e
-want="libbearssl-dev make gcc"
+want="libbearssl-dev libsqlite3-dev make gcc"
 if [ "${1:-}" = "test" ]; then
 	want="$want clang libclang-rt-14-dev python3 python3-websockets curl valgrind \
 		nodejs node-ws groff-base faketime tinyproxy nginx openssl ca-certificates \
-		procps util-linux file dnsmasq-base bind9-dnsutils"
+		procps util-linux file dnsmasq-base bind9-dnsutils sqlite3"
 fi
 # has PACKAGE: installed, or (nginx) any flavour that provides the binary
 has() {
@@ -48,7 +48,7 @@ peer "node's ws module in /usr/share/nodejs (package node-ws)" \
 peer "python3 websockets for /usr/bin/python3 (package python3-websockets)" \
 	/usr/bin/python3 -c 'import websockets'
 peer "dnsmasq (package dnsmasq-base)" sh -c 'command -v dnsmasq || test -x /usr/sbin/dnsmasq'
-for c in faketime curl openssl valgrind groff pgrep prlimit unshare file dig; do
+for c in faketime curl openssl valgrind groff pgrep prlimit unshare file dig sqlite3; do
 	peer "$c" sh -c "command -v $c"
 done
 if [ -n "$bad" ]; then

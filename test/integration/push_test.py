@@ -385,6 +385,57 @@ def case_slow_subscriber():
     stuck.close()
 
 
+def sqlite_rows(db):
+    import subprocess
+    exe = w.require_peer('sqlite3', 'sqlite3')
+    r = subprocess.run([exe, '-json', db, 'SELECT time, ip, topic, sender, message, json '
+                        'FROM messages ORDER BY id'], capture_output=True, timeout=10)
+    check(r.returncode == 0, 'sqlite3 CLI: %r' % r.stderr)
+    return json.loads(r.stdout or b'[]')
+
+
+def case_sqlite_log():
+    tmp = w.tempfile.mkdtemp(prefix='wsf-push-db-')
+    db = os.path.join(tmp, 'push.db')
+    port = w.free_port()
+    p, _ = start(['--push-db', db], port=port)
+    for body, kw in (('{"message":"one","sender":"billing"}', {}),
+                     ('{"message":"bad"}', {'key': 'wrong-' + KEY}),
+                     ('{"message": "x"', {}),
+                     ('two \u00e9', {'ctype': 'text/plain'}),
+                     ('{"message":{"n":3}}', {})):
+        post(port, body, **kw)
+    post(port, '{"message":"on a topic"}', path='/push?topic=news')
+    p.stop()
+    rows = sqlite_rows(db)
+    check(len(rows) == 4, 'after the first run: %d rows, expected 4: %r' % (len(rows), rows))
+    check(rows[0]['message'] == 'one' and rows[0]['sender'] == 'billing' and
+          rows[0]['ip'] == '127.0.0.1' and rows[0]['topic'] is None, 'row 1: %r' % rows[0])
+    check(re.match(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$', rows[0]['time']),
+          'time %r is not UTC ISO-8601' % rows[0]['time'])
+    check(rows[1]['message'] == 'two \u00e9' and rows[1]['sender'] is None, 'row 2: %r' % rows[1])
+    check(rows[2]['json'] == 1 and json.loads(rows[2]['message']) == {'n': 3}, 'row 3: %r' % rows[2])
+    check(rows[3]['topic'] == 'news', 'row 4: %r' % rows[3])
+    # rows survive a restart, and new ones follow them
+    p, _ = start(['--push-db', db], port=port, name='push-again')
+    post(port, '{"message":"three"}')
+    p.stop()
+    rows = sqlite_rows(db)
+    check(len(rows) == 5 and rows[4]['message'] == 'three', 'after a restart: %r' % rows)
+
+
+def case_sqlite_unwritable():
+    import subprocess
+    port = w.free_port()
+    for path in ('/nonexistent-dir/push.db', '/proc/version'):
+        r = subprocess.run([w.WSFERRY, 'server', 'ws://127.0.0.1:%d' % port, '--push', '/push',
+                            '--push-db', path], env=dict(os.environ, WSFERRY_PUSH_KEY=KEY),
+                           capture_output=True, timeout=10)
+        err = r.stderr.decode(errors='replace')
+        check(r.returncode == 2 and '--push-db' in err,
+              '--push-db %s: exit %d %r, expected 2 naming --push-db' % (path, r.returncode, err))
+
+
 def main(s):
     peer = w.require_peer('curl', 'curl')
     del peer
@@ -398,6 +449,9 @@ def main(s):
           case_startup_refusals)
     s.run('the API key is wiped from /proc/PID/environ', case_key_not_in_environ)
     s.run('connected/disconnected log lines, --push-max-per-ip', case_logs_and_per_ip_limit)
+    s.run('--push-db: rows with sender, IP and UTC time, read by the sqlite3 CLI after a '
+          'restart; refusals write nothing', case_sqlite_log)
+    s.run('--push-db on an unwritable path is a startup error', case_sqlite_unwritable)
     s.run('a subscriber that never reads is closed; memory flat over 10,000 messages',
           case_slow_subscriber, timeout=150)
 

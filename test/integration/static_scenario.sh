@@ -47,6 +47,13 @@ want=$(git describe --always --dirty 2>/dev/null || echo unknown)
 got=$("$SBIN" --version 2>&1); r=$?
 [ $r = 0 ] && [ "$got" = "wsferry $want" ]; check "--version is 'wsferry $want' (got '$got', exit $r)" $?
 
+# SQLite is compiled out of the router build, and the binary says so.
+out=$(WSFERRY_PUSH_KEY=static-scenario-push-key "$SBIN" server ws://127.0.0.1:1 --push /p \
+	--push-db "$dir/x.db" 2>&1); r=$?
+case $r:$out in 2:*"without SQLite"*) r=0 ;; *) r=1 ;; esac
+check "--push-db on the static build: exit 2, built without SQLite (got: $out)" $r
+! grep -qa "SQLite format 3" "$SBIN"; check "no SQLite linked into $SBIN" $?
+
 out=$(file -L "$SBIN" 2>&1)
 case $out in *"statically linked"*) r=0 ;; *) r=1 ;; esac
 check "file says statically linked: $out" $r
