@@ -24,8 +24,10 @@ static const char *push_key_file, *admin_password_file;
 
 static int opt_path(const char *val, const char **out, const char **why)
 {
-	if (val[0] != '/' || strpbrk(val, " ?#")) {
-		*why = "must be a path starting with / (no spaces, query or fragment)";
+	/* pages embed the push path: a safe alphabet keeps them simple */
+	if (val[0] != '/' || strspn(val, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                                 "0123456789/._~-") != strlen(val) || strlen(val) > 200) {
+		*why = "a path starting with /, of A-Z a-z 0-9 / . _ ~ - only";
 		return -1;
 	}
 	*out = val;

@@ -275,6 +275,9 @@ static const struct opt server_opts[] = {
 	{"push-max-message", 0, true, false, push_opt_max_message},
 	{"push-max-per-ip", 0, true, false, push_opt_max_per_ip},
 	{"push-db", 0, true, false, push_opt_db},
+	{"push-demo", 0, true, false, push_opt_demo},
+	{"admin", 0, true, false, push_opt_admin},
+	{"admin-password-file", 0, true, false, push_opt_admin_password_file},
 	COMMON_OPTS,
 	{0},
 };

@@ -10,12 +10,16 @@ want="libbearssl-dev libsqlite3-dev make gcc"
 if [ "${1:-}" = "test" ]; then
 	want="$want clang libclang-rt-14-dev python3 python3-websockets curl valgrind \
 		nodejs node-ws groff-base faketime tinyproxy nginx openssl ca-certificates \
-		procps util-linux file dnsmasq-base bind9-dnsutils sqlite3"
+		procps util-linux file dnsmasq-base bind9-dnsutils sqlite3 chromium npm"
 fi
+# npm packages the browser and Socket.IO tests drive, in test/npm/ (ignored
+# by git), pinned by major version.
+NPM_PACKAGES="puppeteer-core@22 socket.io-client@4"
 # has PACKAGE: installed, or (nginx) any flavour that provides the binary
 has() {
 	dpkg -s "$1" >/dev/null 2>&1 && return 0
-	[ "$1" = nginx ] && [ -x /usr/sbin/nginx ]
+	[ "$1" = nginx ] && [ -x /usr/sbin/nginx ] && return 0
+	[ "$1" = npm ] && command -v npm >/dev/null # nodesource's nodejs brings its own
 }
 missing=""
 for p in $want; do
@@ -33,6 +37,14 @@ if [ -n "$missing" ]; then
 fi
 [ "${1:-}" = "test" ] || exit 0
 
+npm_dir="$(dirname "$0")/npm"
+if [ ! -d "$npm_dir/node_modules/puppeteer-core" ] || [ ! -d "$npm_dir/node_modules/socket.io-client" ]; then
+	echo "deps: npm install $NPM_PACKAGES (test/npm)"
+	mkdir -p "$npm_dir"
+	(cd "$npm_dir" && PUPPETEER_SKIP_DOWNLOAD=1 npm install --no-audit --no-fund --silent \
+		$NPM_PACKAGES >/dev/null)
+fi
+
 # The peers, as the tests call them.
 bad=""
 peer() { # peer WHAT COMMAND...: WHAT is missing unless COMMAND succeeds
@@ -48,6 +60,9 @@ peer "node's ws module in /usr/share/nodejs (package node-ws)" \
 peer "python3 websockets for /usr/bin/python3 (package python3-websockets)" \
 	/usr/bin/python3 -c 'import websockets'
 peer "dnsmasq (package dnsmasq-base)" sh -c 'command -v dnsmasq || test -x /usr/sbin/dnsmasq'
+peer "chromium (package chromium)" sh -c 'command -v chromium'
+peer "npm puppeteer-core and socket.io-client in test/npm" \
+	env NODE_PATH="$npm_dir/node_modules" node -e 'require("puppeteer-core"); require("socket.io-client")'
 for c in faketime curl openssl valgrind groff pgrep prlimit unshare file dig sqlite3; do
 	peer "$c" sh -c "command -v $c"
 done

@@ -6,6 +6,7 @@
 
 #include "tun/push/api.h"
 #include "tun/push/hub.h"
+#include "tun/push/pages.h"
 #include "tun/push/req.h"
 #include "tun/push/sub.h"
 
@@ -30,9 +31,27 @@ static bool wants_upgrade(const struct http_request *req)
 	       http_find(req->headers, req->nheaders, "Upgrade");
 }
 
+/* PATH, PATH/stats, PATH/send */
+static bool path_admin(struct http_slice path, const char *base)
+{
+	size_t n = base ? strlen(base) : 0;
+	if (!base || path.len < n || memcmp(path.p, base, n) != 0)
+		return false;
+	struct http_slice tail = {path.p + n, path.len - n};
+	return tail.len == 0 || path_is(tail, "/stats") || path_is(tail, "/send");
+}
+
 bool push_route(struct push_hub *hub, struct handoff *h, struct http_slice path)
 {
 	const struct push_config *cfg = hub->cfg;
+	if (path_is(path, cfg->demo_path)) {
+		push_req_start(hub, h, path, push_pages_demo, 0);
+		return true;
+	}
+	if (path_admin(path, cfg->admin_path)) {
+		push_req_start(hub, h, path, push_pages_admin, cfg->max_body);
+		return true;
+	}
 	if (!path_is(path, cfg->path))
 		return false;
 	if (wants_upgrade(h->req))

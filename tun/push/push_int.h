@@ -90,6 +90,7 @@ struct push_req {
 	struct http_slice path;
 	push_req_fn handler;
 	bool answered, draining, eof;
+	bool tls;                        /* over TLS (the admin page wants it) */
 };
 
 #endif

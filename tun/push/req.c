@@ -209,6 +209,7 @@ int push_req_start(struct push_hub *hub, struct handoff *h, struct http_slice pa
 	r->rx = h->rx;
 	r->conns = h->conns;
 	r->s = h->s;
+	r->tls = h->s.tls != NULL;
 	r->addr = h->addr;
 	r->in = h->in; /* the head stays at the front: req's slices point into it */
 	h->in = (struct buf){0};
