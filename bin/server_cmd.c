@@ -276,6 +276,7 @@ static const struct opt server_opts[] = {
 	{"push-max-per-ip", 0, true, false, push_opt_max_per_ip},
 	{"push-db", 0, true, false, push_opt_db},
 	{"push-demo", 0, true, false, push_opt_demo},
+	{"push-socketio", 0, true, false, push_opt_socketio},
 	{"admin", 0, true, false, push_opt_admin},
 	{"admin-password-file", 0, true, false, push_opt_admin_password_file},
 	COMMON_OPTS,

@@ -2,9 +2,11 @@
  * 0: JSON body, bit 1: a topic) and the output buffer's size; the rest is a
  * POST body, also read as a request target. A checked message always frames
  * into valid JSON-ish bounds; refusals are one of the codes; topics decode
- * to the allowed alphabet only. A broken invariant aborts. */
+ * to the allowed alphabet only; the body read as a Socket.IO packet has a
+ * known kind and a namespace inside it. A broken invariant aborts. */
 #include "proto/json.h"
 #include "proto/push.h"
+#include "proto/sio.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -55,6 +57,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc == PUSH_OK) {
 		REQUIRE(m.message >= body && m.message + m.message_len <= body + len);
 		check_frame(&m, t > 0 && (data[0] & 2) ? topic : "", cap);
+	}
+	const char *ns;
+	size_t ns_len;
+	enum sio_kind k = sio_parse(body, len, &ns, &ns_len);
+	REQUIRE(k >= SIO_INVALID && k <= SIO_UPGRADE_PROBE);
+	REQUIRE(!ns || (k == SIO_CONNECT && ns >= body && ns + ns_len <= body + len));
+	if (ns) {
+		char out[300];
+		REQUIRE(sio_connect_error(out, sizeof(out), ns, ns_len < 200 ? ns_len : 200) > 0);
 	}
 	uint8_t h[PUSH_KEY_HASH_LEN];
 	push_key_hash(body, len / 2, h);

@@ -436,6 +436,61 @@ def case_sqlite_unwritable():
               '--push-db %s: exit %d %r, expected 2 naming --push-db' % (path, r.returncode, err))
 
 
+def case_socketio():
+    """An unchanged socket.io-client (npm) gets pushed messages as events."""
+    import subprocess
+    node = w.require_peer('node', 'nodejs')
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    mods = os.path.join(root, 'test', 'npm', 'node_modules')
+    check(os.path.isdir(os.path.join(mods, 'socket.io-client')),
+          'missing test peer: npm socket.io-client in test/npm (`sh test/deps.sh test`)')
+    p, port = start()
+    procs = []
+    for topic in ('', 'news'):
+        env = dict(os.environ, URL='http://127.0.0.1:%d' % port, TOPIC=topic, COUNT='2',
+                   NODE_PATH=mods)
+        procs.append(subprocess.Popen([node, os.path.join(os.path.dirname(
+            os.path.abspath(__file__)), 'push_sio.js')], env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT))
+    wait_log(p, r'connected: c\d+ from 127\.0\.0\.1 \(Socket\.IO\) \(total 1\)')
+    wait_log(p, r'\(Socket\.IO\) topic news \(total 2\)')
+    for body, path in (('{"message":"to sio","sender":"s"}', '/push'),
+                       ('{"message":{"k":1}}', '/push'),
+                       ('{"message":"news 1"}', '/push?topic=news'),
+                       ('{"message":"news 2"}', '/push?topic=news')):
+        st, _ = post(port, body, path=path)
+        check(st == 200, 'POST answered %d' % st)
+    outs = []
+    for pr in procs:
+        try:
+            out, _ = pr.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            pr.kill()
+            out, _ = pr.communicate()
+        outs.append((pr.returncode, out.decode(errors='replace').strip().split('\n')))
+    rc, lines = outs[0]
+    check(rc == 0 and lines[0].startswith('connected '), 'socket.io-client: %r' % (outs[0],))
+    msgs = [json.loads(l) for l in lines[1:]]
+    check(msgs[0]['message'] == 'to sio' and msgs[0]['sender'] == 's' and
+          msgs[1]['message'] == {'k': 1}, 'socket.io-client got %r' % msgs)
+    rc, lines = outs[1]
+    check(rc == 0 and [json.loads(l)['message'] for l in lines[1:]] == ['news 1', 'news 2'],
+          'socket.io-client on topic news: %r' % (outs[1],))
+    # the polling transport and old protocol versions get a clear 400
+    st, h, b = raw_request(port, 'GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n')
+    check(st == 400 and b'websocket' in b, 'polling answered %d %r' % (st, b))
+    st, h, b = raw_request(port, 'GET /socket.io/?EIO=3&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n')
+    check(st == 400 and b'"code":5' in b, 'EIO=3 answered %d %r' % (st, b))
+
+
+def case_socketio_off():
+    p, port = start(['--push-socketio', 'off'])
+    s = w.connect(port)
+    s.sendall(b'GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n')
+    check(w.recv_until_eof(s) == b'', '--push-socketio off: /socket.io/ still answered')
+    s.close()
+
+
 def main(s):
     peer = w.require_peer('curl', 'curl')
     del peer
@@ -452,6 +507,9 @@ def main(s):
     s.run('--push-db: rows with sender, IP and UTC time, read by the sqlite3 CLI after a '
           'restart; refusals write nothing', case_sqlite_log)
     s.run('--push-db on an unwritable path is a startup error', case_sqlite_unwritable)
+    s.run('socket.io-client (npm, websocket transport) receives pushes as events; polling '
+          'refused with 400', case_socketio)
+    s.run('--push-socketio off: /socket.io/ follows --stealth', case_socketio_off)
     s.run('a subscriber that never reads is closed; memory flat over 10,000 messages',
           case_slow_subscriber, timeout=150)
 

@@ -8,6 +8,7 @@
 #include "tun/push/hub.h"
 #include "tun/push/pages.h"
 #include "tun/push/req.h"
+#include "tun/push/sio.h"
 #include "tun/push/sub.h"
 
 struct push_hub *push_start(struct rx *rx, const struct push_config *cfg)
@@ -46,6 +47,10 @@ bool push_route(struct push_hub *hub, struct handoff *h, struct http_slice path)
 	const struct push_config *cfg = hub->cfg;
 	if (path_is(path, cfg->demo_path)) {
 		push_req_start(hub, h, path, push_pages_demo, 0);
+		return true;
+	}
+	if (cfg->sio && path_is(path, PUSH_SIO_PATH)) {
+		push_sio_route(hub, h, path);
 		return true;
 	}
 	if (path_admin(path, cfg->admin_path)) {

@@ -57,9 +57,9 @@ static const struct wsconn_ops sub_ops = {
 };
 
 int push_sub_open(struct push_hub *hub, struct handoff *h, enum push_kind kind,
-                  const struct wsconn_ops *ops)
+                  const struct wsconn_ops *ops, size_t size)
 {
-	struct push_sub *s = calloc(1, sizeof(*s));
+	struct push_sub *s = calloc(1, size);
 	if (!s) {
 		stream_close(&h->s);
 		return -1;
@@ -89,5 +89,5 @@ int push_sub_open(struct push_hub *hub, struct handoff *h, enum push_kind kind,
 
 int push_sub_accept(struct push_hub *hub, struct handoff *h)
 {
-	return push_sub_open(hub, h, PUSH_KIND_WS, &sub_ops);
+	return push_sub_open(hub, h, PUSH_KIND_WS, &sub_ops, sizeof(struct push_sub));
 }

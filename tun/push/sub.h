@@ -13,9 +13,10 @@
 /* The shared part of every subscriber kind: ?topic= (400 when invalid),
  * the per-address limit (429), the 101 with ops (kind's: its on_open
  * greets and joins; on_free MUST end in push_sub_free), and the keepalive
- * deadline. 0, or -1 when h was answered and closed. */
+ * deadline. size (>= sizeof(struct push_sub)) is the kind's struct, zeroed.
+ * 0, or -1 when h was answered and closed. */
 int push_sub_open(struct push_hub *hub, struct handoff *h, enum push_kind kind,
-                  const struct wsconn_ops *ops);
+                  const struct wsconn_ops *ops, size_t size);
 /* A plain WebSocket subscriber at the push path, joined at once. 0 or -1. */
 int push_sub_accept(struct push_hub *hub, struct handoff *h);
 /* on_free for every kind: leaves the hub and frees s. */
