@@ -76,7 +76,7 @@ BIN       = $(BUILD)/wsferry
 
 VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: all run test test-unit test-deps fuzzers fuzz fuzz-long bench bench-peers bench-early bench-udp static install clean deps
+.PHONY: all run test test-unit test-deps fuzzers fuzz fuzz-long bench bench-peers bench-early bench-udp bench-push static install clean deps
 all: $(BIN) $(TESTS)
 
 $(BUILD)/%.o: %.c
@@ -114,6 +114,12 @@ $(LOAD): bench/wsf_load.c
 
 UDPLOAD = $(BUILD)/bench/udp_load
 $(UDPLOAD): bench/udp_load.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O2 -g -D_GNU_SOURCE -o $@ $<
+
+# The push load tool is also plain C11 (it measures any push server).
+PUSH_LOAD = $(BUILD)/bench/push_load
+$(PUSH_LOAD): bench/push_load.c
 	@mkdir -p $(@D)
 	$(CC) $(WARN) -O2 -g -D_GNU_SOURCE -o $@ $<
 
@@ -167,6 +173,9 @@ bench: $(BENCHES) $(LOAD) $(UDPLOAD) $(BIN)
 	@sh bench/run.sh $(BUILD)
 bench-udp: $(UDPLOAD) $(BIN)
 	@bash bench/udp.sh $(BUILD)
+# Push fan-out beside a python3-websockets broadcast server, in one run.
+bench-push: $(PUSH_LOAD) $(BIN)
+	@bash bench/push.sh $(BUILD)
 bench-peers: $(LOAD) $(BIN)
 	@bash bench/peers.sh $(BUILD)
 # The cost of holding early data until the key is proven, against the commit
