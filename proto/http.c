@@ -346,3 +346,44 @@ const char *http_strerror(enum http_rc rc)
 		return "unknown HTTP error";
 	return http_errors[i];
 }
+
+static void put2(char *p, unsigned v)
+{
+	p[0] = (char)('0' + v / 10 % 10);
+	p[1] = (char)('0' + v % 10);
+}
+
+/* Days since 1970-01-01 to a proleptic Gregorian date: H. Hinnant's
+ * civil_from_days (eras of 400 years, March-based years). */
+void http_date(uint64_t unix_s, char *out)
+{
+	static const char wday[] = "ThuFriSatSunMonTueWed";
+	static const char month[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	uint64_t days = unix_s / 86400;
+	unsigned secs = (unsigned)(unix_s % 86400);
+	uint64_t z = days + 719468;
+	uint64_t era = z / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+	unsigned mday = doy - (153 * mp + 2) / 5 + 1;
+	unsigned mon = mp < 10 ? mp + 3 : mp - 9;
+	uint64_t year = yoe + era * 400 + (mon <= 2);
+
+	memcpy(out, wday + days % 7 * 3, 3);
+	memcpy(out + 3, ", ", 2);
+	put2(out + 5, mday);
+	out[7] = ' ';
+	memcpy(out + 8, month + (mon - 1) * 3, 3);
+	out[11] = ' ';
+	put2(out + 12, (unsigned)(year / 100 % 100));
+	put2(out + 14, (unsigned)(year % 100));
+	out[16] = ' ';
+	put2(out + 17, secs / 3600);
+	out[19] = ':';
+	put2(out + 20, secs / 60 % 60);
+	out[22] = ':';
+	put2(out + 23, secs % 60);
+	memcpy(out + 25, " GMT", 4);
+}

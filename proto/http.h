@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define HTTP_MAX_HEAD 8192     /* bytes of request/status line + headers */
 #define HTTP_MAX_HEADERS 64    /* header fields per message */
@@ -62,6 +63,12 @@ const struct http_header *http_find(const struct http_header *h, size_t n, const
 bool http_has_token(struct http_slice value, const char *token);
 /* Case-insensitive equality of a slice and a NUL-terminated string. */
 bool http_slice_eq(struct http_slice s, const char *str);
+
+/* IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110 §5.6.7): writes
+ * exactly HTTP_DATE_LEN characters (no NUL) for unix_s seconds since 1970,
+ * with integer arithmetic only (no strftime, no time zone files). */
+#define HTTP_DATE_LEN 29
+void http_date(uint64_t unix_s, char *out);
 
 /* HTTP status for a parse error (400, 431, 505); reason phrase for a status. */
 int http_rc_status(enum http_rc rc);

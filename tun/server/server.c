@@ -1,6 +1,8 @@
 /* server.c — listeners, accept, the request-head phase and routing.
  * Owns every accepted connection until an endpoint takes it over; anything
- * that matches no endpoint gets --stealth (default: closed without a byte). */
+ * that matches no endpoint gets --stealth (default: closed without a byte).
+ * With --stealth decoy the connection speaks as nginx would (proto/decoy.h),
+ * kept alive between requests, each of which is routed again. */
 #include "tun/server/server.h"
 
 #include "tun/server/server_int.h"
@@ -18,6 +20,7 @@
 
 #include "core/log.h"
 #include "core/splice.h"
+#include "proto/decoy.h"
 #include "proto/tunnel.h"
 #include "tun/pipe.h"
 #include "tun/ping/endpoints.h"
@@ -32,6 +35,14 @@
 #define ACCEPT_PAUSE_MS 100   /* after EMFILE: never spin on a full fd table */
 #define EMFILE_LOG_EVERY_MS 10000
 
+/* --stealth decoy: where a kept-alive connection is between requests. */
+enum decoy_phase {
+	DP_HEAD = 0, /* a request head is arriving (or none yet) */
+	DP_IDLE,     /* answered, kept alive, nothing of the next request yet */
+	DP_BODY,     /* discarding the body of the request just answered */
+	DP_WRITE,    /* an answer the socket did not take at once */
+};
+
 /* A connection whose request head is still arriving. */
 struct head_conn {
 	struct conn_link link;
@@ -43,6 +54,16 @@ struct head_conn {
 	struct buf in;
 	size_t scanned; /* http_head_end progress */
 	const struct listener *listener;
+	/* --stealth decoy only */
+	struct decoy decoy;     /* nginx's view of the request in progress */
+	uint32_t fed;           /* bytes of in given to decoy_feed */
+	uint32_t requests;      /* answered on this connection */
+	uint8_t dphase;         /* enum decoy_phase */
+	uint8_t after_write;    /* the phase to go on with once out is sent */
+	uint16_t out_len;       /* DP_WRITE: bytes of out not yet taken */
+	char *out;              /* DP_WRITE: the rest of an answer (malloc) */
+	uint64_t body_left;     /* DP_BODY with Content-Length */
+	uint64_t started_ms;    /* keepalive_time counts from here */
 };
 
 /* Grows the nonce table when it crowds (malloc at growth only). */
@@ -96,24 +117,10 @@ static void head_conn_destroy(struct conn_link *link)
 		stream_close(&hc->s);
 	}
 	buf_free(&hc->in);
+	free(hc->out);
 	conn_list_remove(&srv->conns, &hc->link);
 	free(hc);
 }
-
-/* --stealth decoy: what a plain static web server says about a page it does
- * not have. The same bytes for every failure, and no product name. */
-static const char decoy_404[] =
-	"HTTP/1.1 404 Not Found\r\n"
-	"Content-Type: text/html\r\n"
-	"Content-Length: 146\r\n"
-	"Connection: close\r\n"
-	"\r\n"
-	"<html>\r\n"
-	"<head><title>404 Not Found</title></head>\r\n"
-	"<body>\r\n"
-	"<center><h1>404 Not Found</h1></center>\r\n"
-	"</body>\r\n"
-	"</html>\r\n";
 
 /* Reads what the peer already sent so close() sends a FIN, not the RST that
  * unread bytes would cause. */
@@ -155,11 +162,7 @@ static void head_conn_drop(struct head_conn *hc, const char *why)
 	case STEALTH_FALLBACK:
 		head_conn_fallback(hc, false);
 		return;
-	case STEALTH_DECOY:
-		drain_input(&hc->s);
-		rx_io_del(&hc->srv->rx, &hc->io);
-		stream_reply_and_close(&hc->s, decoy_404, sizeof(decoy_404) - 1);
-		break;
+	case STEALTH_DECOY: /* only here without an answer to give (out of memory) */
 	case STEALTH_DROP:
 		drain_input(&hc->s);
 		break;
@@ -240,14 +243,17 @@ static bool accept_page_wanted(const struct head_conn *hc, const struct http_req
 	       !http_find(req->headers, req->nheaders, "Upgrade");
 }
 
-static void head_conn_route(struct head_conn *hc, size_t head_len)
+/* Hands a whole head of head_len bytes to its endpoint. Returns true when
+ * one took the connection (hc is gone); false, with why, when none is for
+ * it (hc untouched, still watched). */
+static bool head_conn_route(struct head_conn *hc, size_t head_len, const char **why)
 {
 	struct http_request req;
 	const struct server_config *cfg = hc->srv->cfg;
 	int rc = http_parse_request((const char *)buf_data(&hc->in), head_len, &req);
 	if (rc < 0) {
-		head_conn_drop(hc, http_strerror(rc));
-		return;
+		*why = http_strerror(rc);
+		return false;
 	}
 	const char *q = memchr(req.target.p, '?', req.target.len);
 	struct http_slice path = {req.target.p, q ? (size_t)(q - req.target.p) : req.target.len};
@@ -262,7 +268,7 @@ static void head_conn_route(struct head_conn *hc, size_t head_len)
 		hc->s.fd = -1;
 		hc->s.tls = NULL;
 		head_conn_destroy(&hc->link);
-		return;
+		return true;
 	}
 	if (hc->srv->push && push_route(hc->srv->push, &h, path))
 		; /* taken: answered, subscribed or closed */
@@ -272,13 +278,239 @@ static void head_conn_route(struct head_conn *hc, size_t head_len)
 		ping_accept(&h, cfg->ping_name);
 	else if (!route_tunnel(hc, &h, path)) {
 		rx_io_add(&hc->srv->rx, &hc->io, hc->s.fd, hc->io.fn);
-		head_conn_drop(hc, "no endpoint for this request");
-		return;
+		*why = "no endpoint for this request";
+		return false;
 	}
 	hc->s.fd = -1;
 	hc->s.tls = NULL;
 	hc->in = h.in; /* what the endpoint left behind */
 	head_conn_destroy(&hc->link);
+	return true;
+}
+
+/* ---------------------------------------------------------------- --stealth decoy */
+
+static void head_conn_on_deadline(struct rx *rx, struct rx_timer *t);
+
+/* Closes as nginx does after its last answer or on a timeout: what the
+ * peer sent is read first, so the close is a FIN and not a RST. */
+static void decoy_close(struct head_conn *hc, const char *why)
+{
+	log_debug("c%u decoy: %s: closed", hc->link.id, why);
+	drain_input(&hc->s);
+	head_conn_destroy(&hc->link);
+}
+
+/* Arms the one timer for the phase now entered: nginx's keepalive_timeout
+ * while idle, else our per-request deadline (a head, a body to discard, an
+ * answer to deliver), never reset by trickled bytes. */
+static void decoy_arm(struct head_conn *hc, enum decoy_phase phase)
+{
+	struct server *srv = hc->srv;
+	hc->dphase = (uint8_t)phase;
+	uint64_t ms = phase == DP_IDLE ? DECOY_KEEPALIVE_MS : srv->cfg->handshake_ms;
+	rx_timer_cancel(&srv->rx, &hc->deadline);
+	rx_timer_arm(&srv->rx, &hc->deadline, rx_now(&srv->rx) + ms, head_conn_on_deadline);
+}
+
+/* The request is answered and its body gone: the next one may start. */
+static void decoy_next_request(struct head_conn *hc)
+{
+	decoy_next(&hc->decoy, buf_len(&hc->in) > 0);
+	hc->fed = 0;
+	buf_release_if_empty(&hc->in);
+	decoy_arm(hc, buf_len(&hc->in) ? DP_HEAD : DP_IDLE);
+}
+
+/* After the answer went out whole: its body to discard, or the next request. */
+static void decoy_answered(struct head_conn *hc)
+{
+	if (hc->decoy.chunked || hc->body_left)
+		decoy_arm(hc, DP_BODY);
+	else
+		decoy_next_request(hc);
+}
+
+/* Writes what the socket takes now; the rest waits in hc->out. Returns 0,
+ * or -1 when the connection failed. */
+static int decoy_write(struct head_conn *hc, const char *p, size_t n)
+{
+	for (int i = 0; i < 8 && n; i++) {
+		long w = stream_write(&hc->s, p, n);
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+		} else if (w != -EAGAIN || stream_pump(&hc->s, 0) < 0) {
+			return -1;
+		} else {
+			break;
+		}
+	}
+	if (stream_pump(&hc->s, 0) < 0)
+		return -1;
+	if (n) {
+		char *rest = malloc(n);
+		if (!rest)
+			return -1;
+		memcpy(rest, p, n);
+		free(hc->out);
+		hc->out = rest;
+		hc->out_len = (uint16_t)n;
+	}
+	return 0;
+}
+
+/* nginx's answer to the request just decided (its head is the first
+ * head_len bytes of in). Returns false when hc is gone. */
+static bool decoy_reply(struct head_conn *hc, size_t head_len)
+{
+	struct server *srv = hc->srv;
+	struct decoy *d = &hc->decoy;
+	bool keep = d->keepalive && hc->requests + 1 < DECOY_KEEPALIVE_REQUESTS &&
+	            rx_now(&srv->rx) - hc->started_ms <= DECOY_KEEPALIVE_TIME_MS;
+	buf_consume(&hc->in, head_len);
+	hc->fed = 0;
+	if (keep && d->chunked) {
+		/* nginx reads what is already here before it answers: a bad
+		 * chunk in it turns keep-alive off */
+		struct decoy probe = *d;
+		size_t used;
+		keep = decoy_chunked_feed(&probe, buf_data(&hc->in), buf_len(&hc->in), &used) >= 0;
+	}
+	char date[HTTP_DATE_LEN], out[DECOY_ANSWER_MAX];
+	http_date((uint64_t)time(NULL), date);
+	size_t n = decoy_answer(d, keep, date, out);
+	log_debug("c%u decoy: %u answered%s", hc->link.id, d->status, keep ? ", kept alive" : "");
+	if (!keep) {
+		drain_input(&hc->s);
+		rx_io_del(&srv->rx, &hc->io);
+		stream_reply_and_close(&hc->s, out, n);
+		hc->s.fd = -1;
+		hc->s.tls = NULL;
+		head_conn_destroy(&hc->link);
+		return false;
+	}
+	hc->requests++;
+	hc->body_left = d->chunked ? 0 : d->body_len;
+	if (decoy_write(hc, out, n) < 0) {
+		head_conn_destroy(&hc->link);
+		return false;
+	}
+	if (hc->out_len) {
+		decoy_arm(hc, DP_WRITE);
+		return true;
+	}
+	decoy_answered(hc);
+	return true;
+}
+
+/* DP_BODY: drops body bytes from in. Returns -1 for a malformed chunked
+ * body, 1 once the body is over, 0 while more is due. */
+static int decoy_discard(struct head_conn *hc)
+{
+	size_t n = buf_len(&hc->in), used;
+	int rc;
+	if (hc->decoy.chunked) {
+		rc = decoy_chunked_feed(&hc->decoy, buf_data(&hc->in), n, &used);
+	} else {
+		used = hc->body_left < n ? (size_t)hc->body_left : n;
+		hc->body_left -= used;
+		rc = hc->body_left == 0;
+	}
+	if (rc >= 0)
+		buf_consume(&hc->in, used);
+	return rc;
+}
+
+/* Works through what in holds: bodies to drop, heads to decide, answers
+ * to give, requests to route. Returns false when hc is gone. */
+static bool decoy_process(struct head_conn *hc)
+{
+	for (int i = 0; i < 64; i++) { /* pipelined requests: bounded per wake */
+		if (hc->dphase == DP_WRITE)
+			return true;
+		if (hc->dphase == DP_BODY) {
+			int rc = decoy_discard(hc);
+			if (rc < 0) {
+				decoy_close(hc, "malformed chunked body");
+				return false;
+			}
+			if (rc == 0)
+				return true;
+			decoy_next_request(hc);
+		}
+		size_t avail = buf_len(&hc->in) - hc->fed;
+		if (avail == 0)
+			return true;
+		if (hc->dphase == DP_IDLE)
+			decoy_arm(hc, DP_HEAD); /* nginx: client_header_timeout from here */
+		size_t used;
+		enum decoy_rc rc = decoy_feed(&hc->decoy, buf_data(&hc->in) + hc->fed, avail, &used);
+		hc->fed += (uint32_t)used;
+		if (rc == DECOY_NEED_MORE) {
+			if (decoy_idle(&hc->decoy)) { /* empty lines before a request: nginx skips them */
+				buf_consume(&hc->in, hc->fed);
+				hc->fed = 0;
+			}
+			if (buf_len(&hc->in) >= BUF_SIZE) { /* cannot happen: nginx decides by 33 KiB */
+				decoy_close(hc, "head larger than the buffer");
+				return false;
+			}
+			return true;
+		}
+		const char *why = "not a whole head";
+		if (hc->decoy.whole_head && head_conn_route(hc, hc->fed, &why))
+			return false;
+		log_debug("c%u %s: decoy page", hc->link.id, why);
+		if (!decoy_reply(hc, hc->fed))
+			return false;
+	}
+	return true;
+}
+
+/* One readiness event on a --stealth decoy connection. */
+static void decoy_on_io(struct head_conn *hc)
+{
+	struct server *srv = hc->srv;
+	if (hc->dphase == DP_WRITE) {
+		char *rest = hc->out;
+		size_t n = hc->out_len;
+		hc->out = NULL;
+		hc->out_len = 0;
+		int rc = decoy_write(hc, rest, n);
+		free(rest);
+		if (rc < 0) {
+			head_conn_destroy(&hc->link);
+			return;
+		}
+		if (hc->out_len) {
+			rx_io_want(&srv->rx, &hc->io, stream_interest(&hc->s, RX_WRITE));
+			return;
+		}
+		decoy_answered(hc);
+	}
+	/* TLS may hold decrypted bytes the socket will not signal again. */
+	for (int i = 0; i < 4; i++) {
+		if (buf_alloc(&hc->in) < 0) {
+			decoy_close(hc, "out of memory");
+			return;
+		}
+		long n = stream_read(&hc->s, buf_tail(&hc->in), buf_room(&hc->in));
+		if (n == -EAGAIN)
+			break;
+		if (n <= 0) { /* nginx closes without a word, mid-head or between requests */
+			decoy_close(hc, n == 0 ? "peer closed" : "read error");
+			return;
+		}
+		buf_produced(&hc->in, (size_t)n);
+		if (!decoy_process(hc))
+			return;
+		if (hc->dphase == DP_WRITE || !stream_readable_now(&hc->s))
+			break;
+	}
+	buf_release_if_empty(&hc->in);
+	rx_io_want(&srv->rx, &hc->io,
+	           stream_interest(&hc->s, hc->dphase == DP_WRITE ? RX_WRITE : RX_READ));
 }
 
 static void head_conn_on_io(struct rx *rx, struct rx_io *io, unsigned events)
@@ -290,6 +522,10 @@ static void head_conn_on_io(struct rx *rx, struct rx_io *io, unsigned events)
 		 * of ours was shown, so nothing to hide either. */
 		log_debug("c%u TLS: %s", hc->link.id, stream_error(&hc->s));
 		head_conn_destroy(&hc->link);
+		return;
+	}
+	if (hc->srv->cfg->stealth == STEALTH_DECOY) {
+		decoy_on_io(hc);
 		return;
 	}
 	if (buf_alloc(&hc->in) < 0) {
@@ -322,16 +558,26 @@ static void head_conn_on_io(struct rx *rx, struct rx_io *io, unsigned events)
 		rx_io_want(&hc->srv->rx, &hc->io, stream_interest(&hc->s, RX_READ));
 		return;
 	}
-	if (end < 0)
-		head_conn_drop(hc, http_strerror(end));
-	else
-		head_conn_route(hc, (size_t)end);
+	const char *why = http_strerror(end);
+	if (end < 0 || !head_conn_route(hc, (size_t)end, &why))
+		head_conn_drop(hc, why);
 }
 
 static void head_conn_on_deadline(struct rx *rx, struct rx_timer *t)
 {
 	struct head_conn *hc = (struct head_conn *)((char *)t - offsetof(struct head_conn, deadline));
 	(void)rx;
+	if (hc->srv->cfg->stealth == STEALTH_DECOY) {
+		/* nginx's client_header_timeout and keepalive_timeout: no answer */
+		static const char *const what[] = {
+			[DP_HEAD] = "no whole request in time", [DP_IDLE] = "kept alive, idle too long",
+			[DP_BODY] = "request body too slow", [DP_WRITE] = "answer not read in time"};
+		if (hc->dphase == DP_HEAD && hc->requests == 0)
+			log_info("c%u no whole request within %u ms: closed", hc->link.id,
+			         hc->srv->cfg->handshake_ms);
+		decoy_close(hc, what[hc->dphase]);
+		return;
+	}
 	log_info("c%u no whole request within %u ms: dropped", hc->link.id,
 	         hc->srv->cfg->handshake_ms);
 	head_conn_drop(hc, "handshake deadline");
@@ -383,7 +629,8 @@ static void server_take(struct listener *l, int fd, const struct net_addr *peer)
 		return;
 	}
 	rx_io_want(&srv->rx, &hc->io, stream_interest(&hc->s, RX_READ));
-	rx_timer_arm(&srv->rx, &hc->deadline, rx_now(&srv->rx) + srv->cfg->handshake_ms,
+	hc->started_ms = rx_now(&srv->rx);
+	rx_timer_arm(&srv->rx, &hc->deadline, hc->started_ms + srv->cfg->handshake_ms,
 	             head_conn_on_deadline);
 	if (log_level_now >= LOG_LEVEL_DEBUG) {
 		char a[NET_ADDR_STRLEN];
