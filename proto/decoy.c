@@ -792,10 +792,10 @@ static int head_done(struct decoy *d)
 {
 	uint16_t v = version(d);
 	d->whole_head = true;
-	if (!d->has_host && v > HTTP_10)
+	if ((!d->has_host && v > HTTP_10) || (d->has_cl && d->cl_invalid)) {
+		d->body_len = 0; /* not parsed yet: nginx will not wait for a body */
 		return answer(d, 400);
-	if (d->has_cl && d->cl_invalid)
-		return answer(d, 400);
+	}
 	if (d->has_te) {
 		if (v < HTTP_10 + 1 || (d->te_chunked && d->has_cl))
 			return answer(d, 400);

@@ -1066,3 +1066,85 @@ def main_guard(suite, body):
         finally:
             rc = suite.finish()
     sys.exit(rc)
+
+
+# ---------------------------------------------------------------- the decoy's twin
+
+DECOY_NGINX_CONF = """
+daemon off;
+master_process off;
+worker_processes 1;
+error_log %(dir)s/error.log info;
+pid %(dir)s/nginx.pid;
+events { worker_connections 256; }
+http {
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    access_log off;
+    client_body_temp_path %(dir)s/body;
+    proxy_temp_path %(dir)s/proxy;
+    fastcgi_temp_path %(dir)s/fastcgi;
+    uwsgi_temp_path %(dir)s/uwsgi;
+    scgi_temp_path %(dir)s/scgi;
+    server_tokens off;
+    server {
+        listen 127.0.0.1:%(port)d;
+        root /nonexistent;
+    }
+}
+"""
+
+
+class DecoyNginx:
+    """Debian's nginx as the man page describes the decoy's twin:
+    server_tokens off, an empty site (a root that does not exist), every
+    other setting at its default."""
+
+    def __init__(self):
+        exe = require_peer('nginx', 'nginx', '/usr/sbin/nginx')
+        self.dir = tempfile.mkdtemp(prefix='wsf-decoy-nginx-')
+        self.port = free_port()
+        conf = os.path.join(self.dir, 'nginx.conf')
+        with open(conf, 'w') as f:
+            f.write(DECOY_NGINX_CONF % {'dir': self.dir, 'port': self.port})
+        self.proc = Proc([exe, '-p', self.dir, '-e', os.path.join(self.dir, 'error.log'),
+                          '-c', conf], 'nginx-decoy', wsferry=False)
+        wait_port(self.port, proc=self.proc)
+
+    def close(self):
+        self.proc.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def http_exchange(port, parts, quiet=0.5, limit=8.0):
+    """Sends parts (bytes, or a list sent one after the other, each after the
+    answer to the previous one has gone quiet) and reads until EOF, a reset,
+    or `quiet` seconds without a byte. Returns (bytes, how) with how in
+    eof / reset / open."""
+    if isinstance(parts, bytes):
+        parts = [parts]
+    s = connect(port, timeout=quiet)
+    buf = b''
+    how = 'open'
+    deadline = time.monotonic() + limit
+    try:
+        for part in parts:
+            try:
+                s.sendall(part)
+            except OSError:
+                return buf, 'reset'
+            for _ in range(4096):
+                if time.monotonic() > deadline:
+                    return buf, 'open'
+                try:
+                    d = s.recv(65536)
+                except socket.timeout:
+                    break
+                except ConnectionResetError:
+                    return buf, 'reset'
+                if not d:
+                    return buf, 'eof'
+                buf += d
+        return buf, how
+    finally:
+        s.close()

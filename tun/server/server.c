@@ -59,7 +59,7 @@ struct head_conn {
 	uint32_t fed;           /* bytes of in given to decoy_feed */
 	uint32_t requests;      /* answered on this connection */
 	uint8_t dphase;         /* enum decoy_phase */
-	uint8_t after_write;    /* the phase to go on with once out is sent */
+	bool linger;            /* the answer said close: read its body, then close */
 	uint16_t out_len;       /* DP_WRITE: bytes of out not yet taken */
 	char *out;              /* DP_WRITE: the rest of an answer (malloc) */
 	uint64_t body_left;     /* DP_BODY with Content-Length */
@@ -243,6 +243,8 @@ static bool accept_page_wanted(const struct head_conn *hc, const struct http_req
 	       !http_find(req->headers, req->nheaders, "Upgrade");
 }
 
+static void head_conn_on_io(struct rx *rx, struct rx_io *io, unsigned events);
+
 /* Hands a whole head of head_len bytes to its endpoint. Returns true when
  * one took the connection (hc is gone); false, with why, when none is for
  * it (hc untouched, still watched). */
@@ -277,7 +279,7 @@ static bool head_conn_route(struct head_conn *hc, size_t head_len, const char **
 	else if (cfg->ping_name && path_is(path, SERVER_PING_PATH))
 		ping_accept(&h, cfg->ping_name);
 	else if (!route_tunnel(hc, &h, path)) {
-		rx_io_add(&hc->srv->rx, &hc->io, hc->s.fd, hc->io.fn);
+		rx_io_add(&hc->srv->rx, &hc->io, hc->s.fd, head_conn_on_io); /* del cleared io.fn */
 		*why = "no endpoint for this request";
 		return false;
 	}
@@ -381,7 +383,11 @@ static bool decoy_reply(struct head_conn *hc, size_t head_len)
 	http_date((uint64_t)time(NULL), date);
 	size_t n = decoy_answer(d, keep, date, out);
 	log_debug("c%u decoy: %u answered%s", hc->link.id, d->status, keep ? ", kept alive" : "");
-	if (!keep) {
+	hc->body_left = d->chunked ? 0 : d->body_len;
+	if (!keep && d->whole_head && (d->chunked || hc->body_left > buf_len(&hc->in))) {
+		/* nginx reads the rest of the body before it closes (lingering) */
+		hc->linger = true;
+	} else if (!keep) {
 		drain_input(&hc->s);
 		rx_io_del(&srv->rx, &hc->io);
 		stream_reply_and_close(&hc->s, out, n);
@@ -391,7 +397,6 @@ static bool decoy_reply(struct head_conn *hc, size_t head_len)
 		return false;
 	}
 	hc->requests++;
-	hc->body_left = d->chunked ? 0 : d->body_len;
 	if (decoy_write(hc, out, n) < 0) {
 		head_conn_destroy(&hc->link);
 		return false;
@@ -437,6 +442,10 @@ static bool decoy_process(struct head_conn *hc)
 			}
 			if (rc == 0)
 				return true;
+			if (hc->linger) {
+				decoy_close(hc, "body read after the last answer");
+				return false;
+			}
 			decoy_next_request(hc);
 		}
 		size_t avail = buf_len(&hc->in) - hc->fed;
