@@ -12,7 +12,7 @@ its pages for MSIE and Chrome). Then the tunnel on a kept-alive connection:
 a probe gets the decoy, a genuine tunnel request after it still gets 101 and
 carries bytes; and slow-loris safety: every request head on a kept-alive
 connection has its own --handshake-timeout, answered by a silent close as
-nginx does.
+nginx does; over wss:// curl reuses one kept-alive TLS connection.
 
 Interface (test/run.sh): binary from env WSFERRY (default ./build/wsferry);
 nginx and wsferry started here on free 127.0.0.1 ports and ended by PID;
@@ -285,6 +285,19 @@ def main(suite):
               '--handshake-timeout 1' % dt)
     suite.run('slow-loris: a kept-alive connection still has a deadline per request head '
               '(closed without a word, as nginx does)', head_deadline_per_request, timeout=30)
+
+    def over_tls():
+        tport = w.free_port()
+        w.Proc([WSFERRY, 'server', 'wss://127.0.0.1:%d' % tport, '--stealth', 'decoy'],
+               'server-decoy-wss')
+        w.wait_port(tport)
+        r = w.curl(['-sk', '-v', '-o', '/dev/null', '-o', '/dev/null',
+                    'https://127.0.0.1:%d/a' % tport, 'https://127.0.0.1:%d/b' % tport])
+        err = r.stderr.decode('latin-1')
+        check(err.count('< HTTP/1.1 404 Not Found') == 2 and err.count('< Server: nginx') == 2,
+              'curl over wss:// saw:\n' + err[-600:])
+        check('Re-using existing connection' in err, 'curl did not reuse the connection:\n' + err[-600:])
+    suite.run('wss://: the decoy keeps a TLS connection alive (curl reuses it)', over_tls)
 
     ngx.close()
     echo.close()
