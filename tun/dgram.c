@@ -329,7 +329,7 @@ struct dgram *dgram_new(struct rx *rx, struct conn_list *conns, unsigned id, enu
 	d->keepalive_ms = o->keepalive_ms ? o->keepalive_ms : DGRAM_KEEPALIVE_MS;
 	d->pong_timeout_ms = o->pong_timeout_ms ? o->pong_timeout_ms : DGRAM_PONG_TIMEOUT_MS;
 	d->idle_ms = o->idle_ms;
-	d->last_rx_ms = d->last_data_ms = rx_now(rx);
+	d->born_ms = d->last_rx_ms = d->last_data_ms = rx_now(rx);
 	ws_parser_init(&d->parser, role, DGRAM_MAX);
 	conn_list_add_as(conns, &d->link, dgram_destroy, id, NULL);
 	rx_timer_arm(rx, &d->timer, next_deadline(d), dgram_on_timer);

@@ -61,6 +61,8 @@ struct dgram {
 	struct dgram *next;
 	struct net_addr peer;
 	const char *target;
+	uint64_t claim_id;        /* -R udp:// server: the id announced, 0 once claimed */
+	uint64_t born_ms;         /* set by dgram_new */
 	/* Datagrams: up (UDP -> WebSocket), down (WebSocket -> UDP), and those
 	 * dropped either way (no room, socket buffer full, over DGRAM_MAX). */
 	uint64_t up, down, dropped;

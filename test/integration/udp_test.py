@@ -4,7 +4,8 @@
 through -L udp://, SOCKS5 UDP ASSOCIATE on -D and -R udp://; 10,000
 datagrams of mixed sizes byte-exact with boundaries kept and the loss
 counted; many flows per client; flow expiry (?timeout=, and 0 = never); a
-flood that must not grow memory.
+flood that must not grow memory; -R udp:// (server binds, client dials,
+--permit-listen refusal, released with the client).
 
 Interface (test/run.sh): binary from env WSFERRY (default ./build/wsferry);
 everything is started here on free 127.0.0.1 ports and ended by PID; one line
@@ -405,6 +406,136 @@ def main(suite):
               'RSS grew by %r MiB during the flood (limit %d)' % (grown, FLOOD_RSS_MIB))
         check(dig(lp) == ZONE_ADDR, 'DNS through the tunnel failed after the flood')
     run('a flood into a deaf destination: memory bounded, other flows served', flood)
+
+    reverse_cases(suite, dns_port, echo, tagged)
+
+
+def udp_wait_answer(port, timeout=10.0, host='127.0.0.1'):
+    """Asks port until something answers (a -R udp:// registration is
+    asynchronous); the answer, or CaseFail."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            return udp_ask(port, b'probe', host=host, timeout=0.3)
+        except (CaseFail, ConnectionRefusedError):
+            time.sleep(0.1)
+    raise CaseFail('nothing answers on UDP %s:%d within %.0f s' % (host, port, timeout))
+
+
+def udp_port_free(port, host='127.0.0.1'):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.bind((host, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def reverse_cases(suite, dns_port, echo, tagged):
+    """-R udp://: the server binds, the client dials; a second server for
+    --permit-listen refusals and release on client exit."""
+    sp, rdns, recho, rexp, rwide, sp2, rgone = w.free_ports(7)
+    server = w.start_server(sp, name='rserver')
+    url = 'ws://127.0.0.1:%d' % sp
+    client = w.start_client(url, [
+        '-R', 'udp://%d:127.0.0.1:%d' % (rdns, dns_port),
+        '-R', 'udp://127.0.0.1:%d:localhost:%d' % (recho, echo.port),
+        '-R', 'udp://%d:127.0.0.1:%d?timeout=1s' % (rexp, tagged.port),
+        '-R', 'udp://0.0.0.0:%d:127.0.0.1:%d' % (rwide, echo.port)], name='rclient')
+    run = suite.run
+
+    def registered():
+        udp_wait_answer(recho)
+        udp_wait_answer(rexp)
+        check(client.alive(), 'client exited:\n' + client.tail())
+    run('-R udp://: the server binds each registration', registered)
+
+    def dig_reverse():
+        for _ in range(3):
+            got = dig(rdns)
+            check(got == ZONE_ADDR, 'answer through -R udp:// %r' % got)
+        nx = dig(rdns, name='nothing.wsf.test', check_rc=False)
+        check(nx == '', 'NXDOMAIN name answered %r' % nx)
+    run('dig through -R udp:// to dnsmasq (A record, NXDOMAIN)', dig_reverse)
+
+    def exact_reverse():
+        sizes = mixed_sizes(3000, seed=41)
+        sent, got = exchange(recho, sizes)
+        if suite.verbose:
+            print('    %d datagrams sent, %d echoed, %d lost' % (sent, got, sent - got),
+                  flush=True)
+        check(got >= MIN_DELIVERED * sent, '%d of %d datagrams lost' % (sent - got, sent))
+    run('-R udp://: 3,000 datagrams of 8..65,000 bytes byte-exact, boundaries kept',
+        exact_reverse, timeout=90)
+
+    def sources_reverse():
+        socks = []
+        try:
+            for i in range(10):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.bind(('127.0.0.1', 0))
+                s.settimeout(w.T)
+                socks.append(s)
+            for rnd in range(2):
+                seen = set()
+                for i, s in enumerate(socks):
+                    s.sendto(b'src %d round %d' % (i, rnd), ('127.0.0.1', rexp))
+                for i, s in enumerate(socks):
+                    r, _ = s.recvfrom(65536)
+                    check(r[2:] == b'src %d round %d' % (i, rnd), 'source %d got %r' % (i, r))
+                    seen.add(struct.unpack('>H', r[:2])[0])
+                check(len(seen) == 10, '10 sources reached the target from %d flows' % len(seen))
+        finally:
+            for s in socks:
+                s.close()
+    run('-R udp://: each source its own flow, answers to the right source', sources_reverse)
+
+    def expiry_reverse():
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            a = udp_ask(rexp, b'one', sock=s)
+            b = udp_ask(rexp, b'two', sock=s)
+            check(a[:2] == b[:2], 'two datagrams 0 s apart took two flows')
+            time.sleep(2.5)
+            c = udp_ask(rexp, b'three', sock=s)
+            check(c[2:] == b'three', 'answer %r' % c)
+            check(c[:2] != a[:2], 'the flow idle for 2.5 s (?timeout=1s) did not expire')
+        finally:
+            s.close()
+    run('-R udp://: ?timeout=1s ends an idle flow; the next datagram opens another',
+        expiry_reverse)
+
+    def refused_reverse():
+        check('outside --permit-listen' in server.stderr_text(),
+              'the server did not log the refusal:\n' + server.tail())
+        check('cannot listen there' in client.stderr_text(),
+              'the client does not say why:\n' + client.tail())
+        check(udp_port_free(rwide, '0.0.0.0'), 'UDP 0.0.0.0:%d is bound' % rwide)
+        check(client.alive(), 'client exited:\n' + client.tail())
+    run('-R udp://0.0.0.0:... refused outside --permit-listen (default loopback)',
+        refused_reverse)
+
+    def permitted_and_released():
+        srv2 = w.start_server(sp2, ['--permit-listen', '*:%d' % rgone], name='rserver2')
+        cli2 = w.start_client('ws://127.0.0.1:%d' % sp2,
+                              ['-R', 'udp://0.0.0.0:%d:127.0.0.1:%d' % (rgone, echo.port)],
+                              name='rclient2')
+        try:
+            r = udp_wait_answer(rgone)
+            check(r == b'probe', 'echo %r' % r)
+            cli2.stop()
+            deadline = time.monotonic() + 5
+            while not udp_port_free(rgone, '0.0.0.0') and time.monotonic() < deadline:
+                time.sleep(0.1)
+            check(udp_port_free(rgone, '0.0.0.0'),
+                  'UDP port %d still bound 5 s after the client left' % rgone)
+        finally:
+            cli2.stop()
+            srv2.stop()
+    run('-R udp://0.0.0.0 with --permit-listen; the port released when the client leaves',
+        permitted_and_released)
 
 
 if __name__ == '__main__':

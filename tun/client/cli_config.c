@@ -68,8 +68,6 @@ static int parse_scheme(enum fwd_kind kind, const char **spec, struct fwd *f, co
 		if (kind == FWD_DYNAMIC)
 			return fail(why, "-D takes no scheme: it serves TCP and SOCKS5 UDP on one port");
 		f->udp = (*spec)[0] == 'u';
-		if (f->udp && kind == FWD_REMOTE)
-			return fail(why, "-R udp:// is not supported yet");
 		*spec += 6;
 	} else if (strstr(*spec, "://")) {
 		return fail(why, "the scheme must be tcp:// or udp://");

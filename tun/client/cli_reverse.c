@@ -1,7 +1,8 @@
 /* cli_reverse.c — the client end of -R: a registration channel per remote
  * forward, kept alive and re-established with exponential backoff and jitter
- * when the server goes away; each announced connection is dialled locally
- * and carried back in its own tunnel. */
+ * when the server goes away; each announced connection (or, for udp://,
+ * each new source's flow) is dialled locally and carried back in its own
+ * tunnel. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "core/rand.h"
 #include "tun/client/cli_reverse.h"
 #include "tun/client/cli_tunnel.h"
+#include "tun/client/cli_udp.h"
 #include "tun/dial.h"
 #include "tun/wsctl.h"
 
@@ -139,6 +141,8 @@ static void rev_dialled(struct dial *dl, int fd, enum tunnel_err err)
 	const struct fwd *f = rev->fwd;
 	struct client *c = rev->client;
 	rev_dial_free(d);
+	if (f->udp)
+		return cli_udp_claim(c, fd, id, target, f);
 	net_set_nodelay(fd);
 	client_open_tunnel(c, fd, id, TUNNEL_REVERSE_ACCEPT, target, NULL, claim_on_open,
 	                   (void *)(uintptr_t)f, NULL);
@@ -156,6 +160,7 @@ static void rev_on_message(struct wsctl *w, const uint8_t *p, size_t n)
 		return;
 	d->rev = rev;
 	d->id = id;
+	d->dial.udp = rev->fwd->udp; /* -R udp://: a connected UDP socket */
 	conn_list_add(&rev->client->conns, &d->link, rev_dial_destroy);
 	dial_start(&d->dial, &rev->client->rx, &rev->client->dns, rev->host, rev->port,
 	           rev->client->cfg->connect_timeout_ms, rev_dialled);
@@ -169,7 +174,7 @@ static void rev_connected(void *owner, int fd, enum tunnel_err err)
 	struct client *c = rev->client;
 	char req[2048];
 	struct tunnel_expect expect;
-	size_t n = fd >= 0 ? client_upgrade(c, TUNNEL_REVERSE_LISTEN, rev->bind, req, sizeof(req),
+	size_t n = fd >= 0 ? client_upgrade(c, rev->fwd->udp ? TUNNEL_UDP_LISTEN : TUNNEL_REVERSE_LISTEN, rev->bind, req, sizeof(req),
 	                                    &expect)
 	                   : 0;
 	(void)err;

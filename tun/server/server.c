@@ -215,7 +215,7 @@ static bool route_tunnel(struct head_conn *hc, struct handoff *h, struct http_sl
 		return false;
 	if (treq.kind == TUNNEL_CONNECT || treq.kind == TUNNEL_UDP)
 		srv_tunnel_accept(hc->srv, h, &treq, key, key_len);
-	else if (treq.kind == TUNNEL_REVERSE_LISTEN)
+	else if (treq.kind == TUNNEL_REVERSE_LISTEN || treq.kind == TUNNEL_UDP_LISTEN)
 		srv_reverse_listen(hc->srv, h, &treq, key, key_len);
 	else
 		srv_reverse_claim(hc->srv, h, &treq, key, key_len);

@@ -12,7 +12,9 @@
 #include "core/log.h"
 #include "core/rand.h"
 #include "tun/relay.h"
+#include "tun/server/srv_listen.h"
 #include "tun/server/srv_reverse.h"
+#include "tun/server/srv_rudp.h"
 #include "tun/server/srv_tunnel.h"
 #include "tun/wsctl.h"
 
@@ -160,52 +162,16 @@ static void rev_on_close(struct wsctl *w)
 
 static const struct wsctl_ops rev_ops = {rev_on_open, rev_on_message, rev_on_close};
 
-static bool listen_rule_match(const struct listen_rule *r, const struct net_addr *a)
-{
-	if (r->port && r->port != net_addr_port(a))
-		return false;
-	return r->host == LISTEN_HOST_ANY ||
-	       (r->host == LISTEN_HOST_LOOPBACK && net_addr_is_loopback(a)) ||
-	       (r->host == LISTEN_HOST_IP && net_addr_same_ip(&r->addr, a));
-}
-
-/* --permit-listen (ssh's PermitListen + GatewayPorts): where a client may
- * make this server listen. Default: loopback addresses only. */
-static bool listen_permitted(const struct server_config *cfg, const struct net_addr *a)
-{
-	if (cfg->listen_off)
-		return false;
-	if (cfg->npermit == 0)
-		return net_addr_is_loopback(a);
-	for (size_t i = 0; i < cfg->npermit; i++)
-		if (listen_rule_match(&cfg->permit_listen[i], a))
-			return true;
-	return false;
-}
-
 static enum tunnel_err rev_listen(struct srv_reverse *rev, const struct tunnel_req *req)
 {
-	char host[URL_MAX_HOST + 1];
-	uint16_t port;
 	struct net_addr a;
-	if (tunnel_target_split(req->target, req->target_len, host, sizeof(host), &port) < 0)
-		return TUNNEL_ERR_BAD_TARGET;
-	if (strcmp(host, "localhost") == 0)
-		strcpy(host, "127.0.0.1");
-	if (net_addr_from_ip(host, port, &a) < 0)
-		return TUNNEL_ERR_BAD_TARGET; /* bind addresses are literals */
-	if (!listen_permitted(rev->srv->cfg, &a)) {
-		log_warn("c%u -R %s refused: outside --permit-listen%s", rev->link.id, rev->bind,
-		         rev->srv->cfg->npermit || rev->srv->cfg->listen_off ? ""
-		                                                             : " (default: loopback only)");
-		return TUNNEL_ERR_FORBIDDEN;
-	}
+	enum tunnel_err err = srv_listen_bind_addr(rev->srv, rev->link.id, req, &a);
+	if (err != TUNNEL_OK)
+		return err;
 	int fd = net_listen(&a, 128, false);
 	if (fd < 0) {
 		log_info("c%u -R %s: %s", rev->link.id, rev->bind, strerror(-fd));
-		return fd == -EADDRINUSE ? TUNNEL_ERR_IN_USE
-		       : fd == -EACCES   ? TUNNEL_ERR_FORBIDDEN
-		                         : TUNNEL_ERR_GENERAL;
+		return srv_listen_bind_err(fd);
 	}
 	rev->lfd = fd;
 	rx_io_add(&rev->srv->rx, &rev->lio, fd, rev_on_accept);
@@ -213,23 +179,17 @@ static enum tunnel_err rev_listen(struct srv_reverse *rev, const struct tunnel_r
 	return TUNNEL_OK;
 }
 
-static void refuse(struct server *srv, struct handoff *h, const struct tunnel_req *req,
-                   const char *key, size_t key_len, enum tunnel_err err)
-{
-	char resp[256];
-	size_t n = tunnel_refusal(err, key, key_len, srv->cfg->keys, req->nonce, resp, sizeof(resp));
-	stream_reply_and_close(&h->s, resp, n);
-}
-
 int srv_reverse_listen(struct server *srv, struct handoff *h, const struct tunnel_req *req,
                        const char *key, size_t key_len)
 {
+	if (req->kind == TUNNEL_UDP_LISTEN)
+		return srv_rudp_listen(srv, h, req, key, key_len);
 	char resp[256];
 	size_t rn = server_101(srv, req, key, key_len, resp, sizeof(resp));
 	struct srv_reverse *rev = calloc(1, sizeof(*rev));
 	if (!rev || rn == 0) {
 		free(rev);
-		refuse(srv, h, req, key, key_len, TUNNEL_ERR_GENERAL);
+		srv_listen_refuse(srv, h, req, key, key_len, TUNNEL_ERR_GENERAL);
 		return -1;
 	}
 	rev->srv = srv;
@@ -239,7 +199,7 @@ int srv_reverse_listen(struct server *srv, struct handoff *h, const struct tunne
 	conn_list_add_as(&srv->conns, &rev->link, rev_destroy, h->id, h->peer);
 	enum tunnel_err err = rev_listen(rev, req);
 	if (err != TUNNEL_OK) {
-		refuse(srv, h, req, key, key_len, err);
+		srv_listen_refuse(srv, h, req, key, key_len, err);
 		conn_list_remove(&srv->conns, &rev->link);
 		free(rev);
 		return -1;
@@ -260,13 +220,15 @@ int srv_reverse_claim(struct server *srv, struct handoff *h, const struct tunnel
 	char resp[256];
 	uint64_t id = 0;
 	if (req->target_len != 16 || sscanf(req->target, "%16" SCNx64, &id) != 1) {
-		refuse(srv, h, req, key, key_len, TUNNEL_ERR_BAD_TARGET);
+		srv_listen_refuse(srv, h, req, key, key_len, TUNNEL_ERR_BAD_TARGET);
 		return -1;
 	}
 	struct rev_pending *p = id ? pending_find(srv, id, NULL) : NULL;
 	size_t rn = server_101(srv, req, key, key_len, resp, sizeof(resp));
+	if (!p && id && rn && srv_rudp_claim(srv, h, id, resp, rn) == 0)
+		return 0;
 	if (!p || rn == 0) {
-		refuse(srv, h, req, key, key_len, TUNNEL_ERR_GENERAL);
+		srv_listen_refuse(srv, h, req, key, key_len, TUNNEL_ERR_GENERAL);
 		return -1;
 	}
 	int tcp_fd = p->fd;

@@ -10,7 +10,8 @@
  * Owns h->s from the call on. 0, or -1 when it was closed. */
 int srv_reverse_listen(struct server *srv, struct handoff *h, const struct tunnel_req *req,
                        const char *key, size_t key_len);
-/* A data tunnel claiming an announced connection by id. 0 or -1. */
+/* A data tunnel claiming an announced connection (or -R udp:// flow) by
+ * id. 0 or -1. */
 int srv_reverse_claim(struct server *srv, struct handoff *h, const struct tunnel_req *req,
                       const char *key, size_t key_len);
 
