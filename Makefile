@@ -53,12 +53,12 @@ endif
 
 # The reactor backend is picked from the OS, never by #ifdef inside the loop.
 ifeq ($(OS),Linux)
-RX_BACKEND = core/rx_epoll.c core/splice_linux.c
+RX_BACKEND = core/rx_epoll.c core/splice_linux.c core/transparent_linux.c
 else
-RX_BACKEND = core/rx_kqueue.c core/splice_none.c
+RX_BACKEND = core/rx_kqueue.c core/splice_none.c core/transparent_none.c
 endif
 
-CORE_SRC  = $(filter-out core/rx_epoll.c core/rx_kqueue.c core/splice_linux.c core/splice_none.c,$(wildcard core/*.c)) $(RX_BACKEND)
+CORE_SRC  = $(filter-out core/rx_epoll.c core/rx_kqueue.c core/splice_linux.c core/splice_none.c core/transparent_linux.c core/transparent_none.c,$(wildcard core/*.c)) $(RX_BACKEND)
 LIB_SRC   = $(CORE_SRC) $(wildcard proto/*.c tls/*.c tun/*.c) $(PUSH_DB) \
             $(filter-out tun/push/push_db_%.c,$(wildcard tun/*/*.c))
 BIN_SRC   = $(wildcard bin/*.c)

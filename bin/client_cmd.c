@@ -46,6 +46,16 @@ static int opt_remote(void *ctx, const char *val, const char **why)
 	return add_fwd(ctx, FWD_REMOTE, val, why);
 }
 
+static int opt_redirect(void *ctx, const char *val, const char **why)
+{
+	return add_fwd(ctx, FWD_REDIRECT, val, why);
+}
+
+static int opt_tproxy(void *ctx, const char *val, const char **why)
+{
+	return add_fwd(ctx, FWD_TPROXY, val, why);
+}
+
 static int opt_host(void *ctx, const char *val, const char **why)
 {
 	struct client_cmd *c = ctx;
@@ -246,6 +256,8 @@ static const struct opt client_opts[] = {
 	{"dynamic", 'D', true, false, opt_dynamic},
 	{"local", 'L', true, false, opt_local},
 	{"remote", 'R', true, false, opt_remote},
+	{"redirect", 0, true, false, opt_redirect},
+	{"tproxy", 0, true, false, opt_tproxy},
 	{"host", 0, true, false, opt_host},
 	{"proxy-user", 0, true, false, opt_proxy_user},
 	{"proxy-pass", 0, true, false, opt_proxy_pass},
@@ -276,6 +288,9 @@ static void print_banner(const struct client_config *cfg)
 			         "or curl -x http://%s)", bind, bind, bind);
 		else if (f->kind == FWD_LOCAL)
 			log_info("-L %s -> %s through the server", bind, f->target);
+		else if (f->kind == FWD_REDIRECT || f->kind == FWD_TPROXY)
+			log_info("%s %s: transparent proxy, each connection to its original destination",
+			         f->kind == FWD_TPROXY ? "--tproxy" : "--redirect", bind);
 		else
 			log_info("-R server's %s -> %s from here", bind, f->target);
 	}

@@ -3,14 +3,15 @@
 # "test", for testing). Idempotent: only missing packages are installed.
 # With "test" it then checks that every real peer the integration tests drive
 # (nginx, tinyproxy, node with its ws module, python3's websockets, faketime,
-# curl, openssl, valgrind, groff, dnsmasq, dig ...) actually runs, and fails naming what is
+# curl, openssl, valgrind, groff, dnsmasq, dig, ip, nft ...) actually runs, and fails naming what is
 # missing: a test that cannot find its peer counts as failed, never skipped.
 set -e
 want="libbearssl-dev libsqlite3-dev make gcc"
 if [ "${1:-}" = "test" ]; then
 	want="$want clang libclang-rt-14-dev python3 python3-websockets curl valgrind \
 		nodejs node-ws groff-base faketime tinyproxy nginx openssl ca-certificates \
-		procps util-linux file dnsmasq-base bind9-dnsutils sqlite3 chromium npm"
+		procps util-linux file dnsmasq-base bind9-dnsutils sqlite3 chromium npm \
+		iproute2 nftables"
 fi
 # npm packages the browser and Socket.IO tests drive, in test/npm/ (ignored
 # by git), pinned by major version.
@@ -63,7 +64,7 @@ peer "dnsmasq (package dnsmasq-base)" sh -c 'command -v dnsmasq || test -x /usr/
 peer "chromium (package chromium)" sh -c 'command -v chromium'
 peer "npm puppeteer-core and socket.io-client in test/npm" \
 	env NODE_PATH="$npm_dir/node_modules" node -e 'require("puppeteer-core"); require("socket.io-client")'
-for c in faketime curl openssl valgrind groff pgrep prlimit unshare file dig sqlite3; do
+for c in faketime curl openssl valgrind groff pgrep prlimit unshare file dig sqlite3 ip nft; do
 	peer "$c" sh -c "command -v $c"
 done
 if [ -n "$bad" ]; then

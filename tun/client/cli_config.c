@@ -67,6 +67,8 @@ static int parse_scheme(enum fwd_kind kind, const char **spec, struct fwd *f, co
 	if (strncmp(*spec, "udp://", 6) == 0 || strncmp(*spec, "tcp://", 6) == 0) {
 		if (kind == FWD_DYNAMIC)
 			return fail(why, "-D takes no scheme: it serves TCP and SOCKS5 UDP on one port");
+		if (kind == FWD_REDIRECT || kind == FWD_TPROXY)
+			return fail(why, "takes no scheme: [BIND:]PORT (TCP)");
 		f->udp = (*spec)[0] == 'u';
 		*spec += 6;
 	} else if (strstr(*spec, "://")) {
@@ -110,10 +112,10 @@ int client_parse_fwd(enum fwd_kind kind, const char *whole, struct fwd *f, const
 	    parse_query(whole, spec, sizeof(spec), f, why) < 0)
 		return -1;
 	int n = split_colons(spec, part, len);
-	int need = kind == FWD_DYNAMIC ? 1 : 3;
+	bool port_only = kind == FWD_DYNAMIC || kind == FWD_REDIRECT || kind == FWD_TPROXY;
+	int need = port_only ? 1 : 3;
 	if (n != need && n != need + 1)
-		return fail(why, kind == FWD_DYNAMIC ? "expected [BIND:]PORT"
-		                                     : "expected [BIND:]PORT:HOST:HOSTPORT");
+		return fail(why, port_only ? "expected [BIND:]PORT" : "expected [BIND:]PORT:HOST:HOSTPORT");
 	int i = 0;
 	strcpy(f->bind_host, "127.0.0.1"); /* loopback unless a host is given */
 	if (n == need + 1 && copy_host(part[i++], len[0], f->bind_host, sizeof(f->bind_host)) < 0)
@@ -121,7 +123,7 @@ int client_parse_fwd(enum fwd_kind kind, const char *whole, struct fwd *f, const
 	if (url_parse_port(part[i], len[i], &f->bind_port) < 0)
 		return fail(why, "port must be a number from 1 to 65535");
 	i++;
-	if (kind == FWD_DYNAMIC)
+	if (port_only)
 		return 0;
 	struct net_addr probe;
 	if (kind == FWD_REMOTE && strcmp(f->bind_host, "localhost") != 0 &&

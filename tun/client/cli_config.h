@@ -18,6 +18,8 @@ enum fwd_kind {
 	FWD_DYNAMIC = 0, /* -D: SOCKS5 + HTTP proxy on one port */
 	FWD_LOCAL,       /* -L: fixed destination through the server */
 	FWD_REMOTE,      /* -R: the server listens, we dial */
+	FWD_REDIRECT,    /* --redirect: NAT REDIRECT, SO_ORIGINAL_DST */
+	FWD_TPROXY,      /* --tproxy: TPROXY, IP_TRANSPARENT listener */
 };
 
 struct fwd {

@@ -14,10 +14,12 @@
 
 #include "core/log.h"
 #include "core/splice.h"
+#include "core/transparent.h"
 #include "core/rand.h"
 #include "proto/ws.h"
 #include "tun/client/cli_reverse.h"
 #include "tun/client/client_int.h"
+#include "tun/client/cli_transparent.h"
 #include "tun/client/cli_tunnel.h"
 #include "tun/client/cli_udp.h"
 #include "tun/client/front.h"
@@ -42,6 +44,10 @@ static void client_take(struct client_listener *l, int fd, const struct net_addr
 	net_set_nodelay(fd);
 	if (l->fwd->kind == FWD_DYNAMIC) {
 		front_accept(c, l->fwd, fd, peer);
+		return;
+	}
+	if (l->fwd->kind == FWD_REDIRECT || l->fwd->kind == FWD_TPROXY) {
+		cli_transparent_accept(c, l->fwd, fd, peer);
 		return;
 	}
 	unsigned id = c->conns.next_id++;
@@ -107,11 +113,12 @@ static int client_listen(struct client *c, const struct fwd *f)
 		log_error("%s: cannot resolve bind address %s", f->spec, f->bind_host);
 		return -1;
 	}
-	int fd = net_listen(&a, 1024, false);
+	int fd = f->kind == FWD_TPROXY ? net_listen_transparent(&a, 1024) : net_listen(&a, 1024, false);
 	if (fd < 0) {
 		char name[NET_ADDR_STRLEN];
-		log_error("%s: cannot listen on %s: %s", f->spec, net_addr_str(&a, name, sizeof(name)),
-		          strerror(-fd));
+		log_error("%s: cannot listen on %s: %s%s", f->spec, net_addr_str(&a, name, sizeof(name)),
+		          strerror(-fd),
+		          f->kind == FWD_TPROXY && fd == -EPERM ? " (--tproxy needs CAP_NET_ADMIN)" : "");
 		return -1;
 	}
 	l->client = c;

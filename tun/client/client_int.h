@@ -42,6 +42,8 @@ struct client {
 	bool use_tls;
 	bool hold_early;                     /* see client_setup */
 	uint64_t emfile_logged_ms;
+	uint64_t loops, loop_logged_ms;      /* --redirect/--tproxy loops refused */
+	struct net_addr loop_last;           /* the destination last told */
 };
 
 #endif
