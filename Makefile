@@ -76,7 +76,7 @@ BIN       = $(BUILD)/wsferry
 
 VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: all run test test-unit test-deps fuzzers fuzz fuzz-long bench bench-peers bench-early bench-udp bench-push static install clean deps
+.PHONY: all run test test-unit test-deps fuzzers fuzz fuzz-long bench bench-peers bench-early bench-udp bench-push bench-transparent static install clean deps
 all: $(BIN) $(TESTS)
 
 $(BUILD)/%.o: %.c
@@ -173,6 +173,9 @@ bench: $(BENCHES) $(LOAD) $(UDPLOAD) $(BIN)
 	@sh bench/run.sh $(BUILD)
 bench-udp: $(UDPLOAD) $(BIN)
 	@bash bench/udp.sh $(BUILD)
+# --redirect and --tproxy throughput beside -D, in network namespaces (root).
+bench-transparent: $(BIN)
+	@/usr/bin/python3 bench/transparent.py $(BUILD)
 # Push fan-out beside a python3-websockets broadcast server, in one run.
 bench-push: $(PUSH_LOAD) $(BIN)
 	@bash bench/push.sh $(BUILD)
