@@ -3,7 +3,6 @@
  * the reply printed with its round trip, a polite close. Exit 0 on a pong,
  * 1 on anything else at run time, 2 on bad usage. */
 #include <errno.h>
-#include <netdb.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +13,8 @@
 #include "bin/cmd.h"
 #include "tls/tls.h"
 #include "tun/stream.h"
+#include "core/dns.h"
+#include "core/dns_block.h"
 #include "core/net.h"
 #include "core/rand.h"
 #include "proto/conf.h"
@@ -264,11 +265,9 @@ static void host_port(const struct url *u, char *out, size_t cap)
 	snprintf(out, cap, u->host_is_v6 ? "[%s]:%u" : "%s:%u", u->host, (unsigned)u->port);
 }
 
-static int dial_one(struct ping_io *io, const struct addrinfo *ai)
+static int dial_one(struct ping_io *io, const struct net_addr *a)
 {
-	struct net_addr a = {.len = ai->ai_addrlen};
-	memcpy(&a.ss, ai->ai_addr, ai->ai_addrlen);
-	int fd = net_connect(&a);
+	int fd = net_connect(a);
 	if (fd < 0)
 		return fd;
 	io->fd = fd;
@@ -285,18 +284,14 @@ static int dial_one(struct ping_io *io, const struct addrinfo *ai)
 /* Resolves and connects, trying each address in turn. 0 or exit status 1. */
 static int dial(struct ping_io *io, const struct url *u)
 {
-	char port[8];
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-	snprintf(port, sizeof(port), "%u", (unsigned)u->port);
-	int g = getaddrinfo(u->host, port, &hints, &res);
-	if (g != 0)
-		return fail("cannot resolve %s: %s", u->host, gai_strerror(g));
+	struct net_addr addrs[DNS_MAX_ADDRS];
+	int n = dns_resolve_blocking(u->host, u->port, NULL, addrs, DNS_MAX_ADDRS);
+	if (n <= 0)
+		return fail("cannot resolve %s: %s", u->host, dns_strerror(n));
 	int rc = -EHOSTUNREACH;
-	for (const struct addrinfo *ai = res; ai && rc != -ETIMEDOUT; ai = ai->ai_next)
-		if ((ai->ai_family == AF_INET || ai->ai_family == AF_INET6) &&
-		    (rc = dial_one(io, ai)) == 0)
+	for (int i = 0; i < n && rc != -ETIMEDOUT; i++)
+		if ((rc = dial_one(io, &addrs[i])) == 0)
 			break;
-	freeaddrinfo(res);
 	if (rc == -ETIMEDOUT)
 		return fail("cannot connect to %s: timed out", io->where);
 	if (rc < 0)

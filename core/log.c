@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -73,20 +74,41 @@ static int log_wants_timestamp(void)
 	return log_timestamps;
 }
 
+/* Days since 1970-01-01 -> civil date (H. Hinnant's days_from_civil
+ * inverse): integer arithmetic only, so the static binary carries no
+ * gmtime/strftime/tz code (several KiB of musl). */
+static void log_civil(int64_t days, int *y, unsigned *m, unsigned *d)
+{
+	days += 719468;
+	int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+	unsigned doe = (unsigned)(days - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
 /* UTC with milliseconds (ISO 8601): sortable, and no tz files to read. */
 static size_t log_put_timestamp(char *out, size_t cap)
 {
 	struct timespec ts;
-	struct tm tm;
-	size_t n;
+	int y;
+	unsigned mo, d;
 
-	if (clock_gettime(CLOCK_REALTIME, &ts) == -1 || !gmtime_r(&ts.tv_sec, &tm))
+	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
 		return 0;
-	n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (n == 0)
-		return 0;
-	n += (size_t)snprintf(out + n, cap - n, ".%03ldZ ", ts.tv_nsec / 1000000L);
-	return n < cap ? n : 0;
+	int64_t secs = (int64_t)ts.tv_sec, days = secs / 86400, rem = secs % 86400;
+	if (rem < 0) {
+		rem += 86400;
+		days--;
+	}
+	log_civil(days, &y, &mo, &d);
+	int n = snprintf(out, cap, "%04d-%02u-%02uT%02u:%02u:%02u.%03ldZ ", y, mo, d,
+	                 (unsigned)(rem / 3600), (unsigned)(rem / 60 % 60), (unsigned)(rem % 60),
+	                 ts.tv_nsec / 1000000L);
+	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 
 /* "[timestamp ][wsferry: ]level: " — the program name only on stderr,

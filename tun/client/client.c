@@ -4,7 +4,6 @@
 #include "tun/client/client.h"
 
 #include <errno.h>
-#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/dns_block.h"
 #include "core/log.h"
 #include "core/splice.h"
 #include "core/transparent.h"
@@ -87,29 +87,19 @@ static void listener_on_io(struct rx *rx, struct rx_io *io, unsigned events)
 	}
 }
 
-static int resolve_blocking(const char *host, uint16_t port, struct net_addr *out, size_t max)
+/* Setup only: blocking is fine before serving (core/dns_block). */
+static int resolve_blocking(const struct client *c, const char *host, uint16_t port,
+                            struct net_addr *out, size_t max)
 {
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
-	struct addrinfo *res = NULL, *ai;
-	char portstr[8];
-	snprintf(portstr, sizeof(portstr), "%u", port);
-	if (getaddrinfo(host, portstr, &hints, &res) != 0)
-		return 0;
-	size_t n = 0;
-	for (ai = res; ai && n < max; ai = ai->ai_next) {
-		memcpy(&out[n].ss, ai->ai_addr, ai->ai_addrlen);
-		out[n].len = ai->ai_addrlen;
-		n++;
-	}
-	freeaddrinfo(res);
-	return (int)n;
+	int n = dns_resolve_blocking(host, port, c->cfg->dns, out, max);
+	return n > 0 ? n : 0;
 }
 
 static int client_listen(struct client *c, const struct fwd *f)
 {
 	struct client_listener *l = &c->listeners[c->nlisteners];
 	struct net_addr a;
-	if (resolve_blocking(f->bind_host, f->bind_port, &a, 1) != 1) {
+	if (resolve_blocking(c, f->bind_host, f->bind_port, &a, 1) != 1) {
 		log_error("%s: cannot resolve bind address %s", f->spec, f->bind_host);
 		return -1;
 	}
@@ -196,14 +186,14 @@ static int client_setup(struct client *c)
 	 * nothing can be proven, so nothing is gained by waiting. */
 	c->hold_early = c->cfg->keys && (!c->use_tls || c->cfg->insecure);
 	/* Resolved once before serving (blocking is fine here). */
-	int n = resolve_blocking(u->host, u->port, c->server, CLIENT_MAX_SERVER_ADDRS);
+	int n = resolve_blocking(c, u->host, u->port, c->server, CLIENT_MAX_SERVER_ADDRS);
 	if (n <= 0) {
 		log_error("cannot resolve server host %s", u->host);
 		return -1;
 	}
 	c->nserver = (size_t)n;
 	if (c->cfg->proxy_host) {
-		if (resolve_blocking(c->cfg->proxy_host, c->cfg->proxy_port, &c->proxy_addr, 1) != 1) {
+		if (resolve_blocking(c, c->cfg->proxy_host, c->cfg->proxy_port, &c->proxy_addr, 1) != 1) {
 			log_error("cannot resolve --proxy host %s", c->cfg->proxy_host);
 			return -1;
 		}

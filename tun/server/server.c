@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <arpa/inet.h>
-#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -18,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/dns_block.h"
 #include "core/log.h"
 #include "core/splice.h"
 #include "proto/decoy.h"
@@ -693,16 +693,7 @@ static int listen_addr(const struct url *u, struct net_addr *out)
 {
 	if (net_addr_from_ip(u->host, u->port, out) == 0)
 		return 0;
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG};
-	struct addrinfo *res = NULL;
-	int rc = getaddrinfo(u->host, NULL, &hints, &res);
-	if (rc != 0 || !res)
-		return -1;
-	memcpy(&out->ss, res->ai_addr, res->ai_addrlen);
-	out->len = res->ai_addrlen;
-	((struct sockaddr_in *)&out->ss)->sin_port = htons(u->port); /* same offset in v6 */
-	freeaddrinfo(res);
-	return 0;
+	return dns_resolve_blocking(u->host, u->port, NULL, out, 1) == 1 ? 0 : -1;
 }
 
 static int fallback_addr(const char *hostport, struct net_addr *out)
