@@ -288,9 +288,12 @@ static void print_banner(const struct client_config *cfg)
 			         "or curl -x http://%s)", bind, bind, bind);
 		else if (f->kind == FWD_LOCAL)
 			log_info("-L %s -> %s through the server", bind, f->target);
-		else if (f->kind == FWD_REDIRECT || f->kind == FWD_TPROXY)
-			log_info("%s %s: transparent proxy, each connection to its original destination",
-			         f->kind == FWD_TPROXY ? "--tproxy" : "--redirect", bind);
+		else if (f->kind == FWD_REDIRECT)
+			log_info("--redirect %s: transparent proxy, each connection to its original "
+			         "destination", bind);
+		else if (f->kind == FWD_TPROXY)
+			log_info("--tproxy %s: transparent proxy, each TCP connection and UDP flow to its "
+			         "original destination", bind);
 		else
 			log_info("-R server's %s -> %s from here", bind, f->target);
 	}

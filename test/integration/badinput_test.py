@@ -41,6 +41,8 @@ TABLE = [
     (["client", "ws://h:1", "-D", "udp://1080"], None, "-D takes no scheme"),
     (["client", "ws://h:1", "--redirect", "udp://1080"], None, "takes no scheme"),
     (["client", "ws://h:1", "--tproxy", "1:h:2"], None, "expected [BIND:]PORT"),
+    (["client", "ws://h:1", "--tproxy", "udp://1080"], None, "carries TCP and UDP"),
+    (["client", "ws://h:1", "--tproxy", "1080?timeout=soon"], None, "?timeout= takes a duration"),
     (["client", "ws://h:1", "--redirect", "1?timeout=5"], None, "for udp://"),
     (["client", "ws://h:1", "-R", "name:1:h:2"], None, "must be an IP address"),
     (["client", "ws://h:1", "--proxy", "socks5://h:1"], None, "--proxy"),

@@ -68,7 +68,8 @@ static int parse_scheme(enum fwd_kind kind, const char **spec, struct fwd *f, co
 		if (kind == FWD_DYNAMIC)
 			return fail(why, "-D takes no scheme: it serves TCP and SOCKS5 UDP on one port");
 		if (kind == FWD_REDIRECT || kind == FWD_TPROXY)
-			return fail(why, "takes no scheme: [BIND:]PORT (TCP)");
+			return fail(why, kind == FWD_TPROXY ? "takes no scheme: [BIND:]PORT carries TCP and UDP"
+			                                      : "takes no scheme: [BIND:]PORT (TCP)");
 		f->udp = (*spec)[0] == 'u';
 		*spec += 6;
 	} else if (strstr(*spec, "://")) {
@@ -90,8 +91,9 @@ static int parse_query(const char *spec, char *rest, size_t cap, struct fwd *f, 
 	f->udp_idle_ms = DGRAM_DEFAULT_IDLE_MS;
 	if (!q)
 		return 0;
-	if (f->kind != FWD_DYNAMIC && !f->udp)
-		return fail(why, "?timeout= is for udp:// forwards (and -D's UDP ASSOCIATE)");
+	if (f->kind != FWD_DYNAMIC && f->kind != FWD_TPROXY && !f->udp)
+		return fail(why, "?timeout= is for udp:// forwards (and the UDP flows of -D and "
+		                 "--tproxy)");
 	if (strncmp(q, "?timeout=", 9) != 0)
 		return fail(why, "the only option is ?timeout=DURATION");
 	if (conf_parse_duration_ms(q + 9, &ms) < 0 || ms > 86400000ull * 7)

@@ -57,19 +57,31 @@ static bool is_loop(const struct client *c, const struct fwd *f, const struct ne
 }
 
 /* Rate-limited per destination: a new loop is always told. */
-static void loop_log(struct client *c, const struct fwd *f, const char *src,
-                     const struct net_addr *to, const char *dst)
+static void loop_log(struct client *c, const struct fwd *f, const struct net_addr *src,
+                     const struct net_addr *to, bool udp)
 {
 	uint64_t now = rx_now(&c->rx);
+	char from[NET_ADDR_STRLEN], dst[NET_ADDR_STRLEN];
 	c->loops++;
 	if (c->loop_logged_ms && now - c->loop_logged_ms < LOOP_LOG_MS &&
 	    net_addr_equal(to, &c->loop_last))
 		return;
 	c->loop_logged_ms = now;
 	c->loop_last = *to;
-	log_warn("%s %s: %s -> %s is a loop (the tunnel server or this proxy itself): closed "
-	         "(%llu so far); exclude it from the firewall rule", fwd_flag(f), f->spec, src, dst,
+	log_warn("%s %s: %s%s -> %s is a loop (the tunnel server or this proxy itself): %s "
+	         "(%llu so far); exclude it from the firewall rule", fwd_flag(f), f->spec,
+	         udp ? "udp " : "", net_addr_str(src, from, sizeof(from)),
+	         net_addr_str(to, dst, sizeof(dst)), udp ? "dropped" : "closed",
 	         (unsigned long long)c->loops);
+}
+
+bool cli_transparent_udp_loop(struct client *c, const struct fwd *f, const struct net_addr *src,
+                              const struct net_addr *dst)
+{
+	if (!is_loop(c, f, dst, dst))
+		return false;
+	loop_log(c, f, src, dst, true);
+	return true;
 }
 
 void cli_transparent_accept(struct client *c, const struct fwd *f, int fd,
@@ -80,22 +92,22 @@ void cli_transparent_accept(struct client *c, const struct fwd *f, int fd,
 	int rc = net_local_addr(fd, &local);
 	if (rc == 0)
 		rc = f->kind == FWD_TPROXY ? (dst = local, 0) : net_original_dst(fd, &dst);
-	net_addr_str(peer, src, sizeof(src));
 	if (rc < 0) {
 		log_info("%s %s: no original destination for %s (%s): closed", fwd_flag(f), f->spec,
-		         src, strerror(-rc));
+		         net_addr_str(peer, src, sizeof(src)), strerror(-rc));
 		close(fd);
 		return;
 	}
 	unmap_v4(&dst);
 	unmap_v4(&local);
-	net_addr_str(&dst, target, sizeof(target));
 	if (is_loop(c, f, &dst, &local)) {
-		loop_log(c, f, src, &dst, target);
+		loop_log(c, f, peer, &dst, false);
 		close(fd);
 		return;
 	}
-	log_debug("%s %s: %s -> %s", fwd_flag(f), f->spec, src, target);
+	net_addr_str(&dst, target, sizeof(target));
+	log_debug("%s %s: %s -> %s", fwd_flag(f), f->spec, net_addr_str(peer, src, sizeof(src)),
+	          target);
 	client_open_tunnel(c, fd, c->conns.next_id++, TUNNEL_CONNECT, target, NULL, on_open,
 	                   (void *)(uintptr_t)f, NULL);
 }

@@ -19,6 +19,7 @@
 #include "proto/ws.h"
 #include "tun/client/cli_reverse.h"
 #include "tun/client/client_int.h"
+#include "tun/client/cli_tproxy_udp.h"
 #include "tun/client/cli_transparent.h"
 #include "tun/client/cli_tunnel.h"
 #include "tun/client/cli_udp.h"
@@ -207,6 +208,8 @@ static int client_setup(struct client *c)
 			cli_reverse_start(c, f);
 		else if (f->udp ? cli_udp_listen(c, f) < 0 : client_listen(c, f) < 0)
 			return -1;
+		else if (f->kind == FWD_TPROXY && cli_tproxy_udp_listen(c, f) < 0)
+			return -1; /* UDP beside TCP on the same [BIND:]PORT */
 	}
 	return 0;
 }
