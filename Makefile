@@ -173,8 +173,9 @@ bench: $(BENCHES) $(LOAD) $(UDPLOAD) $(BIN)
 	@sh bench/run.sh $(BUILD)
 bench-udp: $(UDPLOAD) $(BIN)
 	@bash bench/udp.sh $(BUILD)
-# --redirect and --tproxy throughput beside -D, in network namespaces (root).
-bench-transparent: $(BIN)
+# --redirect and --tproxy throughput beside -D (TCP), and UDP beside -L udp://,
+# in network namespaces (root).
+bench-transparent: $(UDPLOAD) $(BIN)
 	@/usr/bin/python3 bench/transparent.py $(BUILD)
 # Push fan-out beside a python3-websockets broadcast server, in one run.
 bench-push: $(PUSH_LOAD) $(BIN)

@@ -8,8 +8,11 @@ far side, fetched by curl in the LAN namespace:
   redirect  plain curl, nft REDIRECT on the router to --redirect
   tproxy    plain curl, nft TPROXY on the router to --tproxy
 each through the same wsferry server (ws://) on the far side. Best of RUNS
-per row, MB/s and the ratio to -D. Prints (and writes
-bench/RESULTS-transparent.md), never asserts. Needs root, ip, nft.
+per row, MB/s and the ratio to -D. Then UDP to an echo on the far side
+(bench/udp_load: 1200-byte datagrams, 64 in flight, for UDP_SECONDS; and
+small datagrams one at a time, round-trip p50/p99): direct from the router,
+-L udp:// on the router, and --tproxy with an nft TPROXY rule. Prints (and
+writes bench/RESULTS-transparent.md), never asserts. Needs root, ip, nft.
 
     /usr/bin/python3 bench/transparent.py [BUILD_DIR]   (make bench-transparent)
 """
@@ -29,6 +32,9 @@ import wsfnetns as nn  # noqa: E402
 SIZE_MIB = int(os.environ.get('SIZE_MIB', '512'))
 RUNS = int(os.environ.get('RUNS', '3'))
 SRC_PORT, SERVER_PORT, SOCKS_PORT, RPORT, TPORT = 80, 8080, 1080, 12345, 12346
+ECHO_PORT, LUDP_PORT = 9999, 5555  # UDP: the far echo (TPROXYed), -L udp:// on R
+UDP_SECONDS = float(os.environ.get('UDP_SECONDS', '5'))
+UDP_LOAD = os.path.join(ROOT, BUILD, 'bench', 'udp_load')
 
 SOURCE = r'''
 import socket, threading
@@ -64,6 +70,7 @@ table inet wsf {
     chain mangle {
         type filter hook prerouting priority mangle; policy accept;
         iifname "%(lan)s" meta l4proto tcp th dport 81 tproxy ip to :%(tport)d meta mark set 1 accept
+        iifname "%(lan)s" meta l4proto udp th dport %(echo)d tproxy ip to :%(tport)d meta mark set 1 accept
     }
 }
 '''
@@ -80,12 +87,36 @@ def fetch(ns, url, extra=()):
     return int(size) / float(secs) / 1e6
 
 
+def udp_load(ns, host, args):
+    r = nn.sh('env', 'UDP_LOAD_HOST=' + host, UDP_LOAD, *args, ns=ns, check=False)
+    return r.stdout.decode().strip() or 'failed: ' + r.stderr.decode(errors='replace').strip()
+
+
+def udp_bench(net):
+    """Rows (path, rate line, latency line) for UDP to the far echo."""
+    if not os.path.exists(UDP_LOAD):
+        return [('(build %s first: make %s)' % (UDP_LOAD, UDP_LOAD), '-', '-')]
+    w.Proc(['ip', 'netns', 'exec', net.s, 'env', 'UDP_LOAD_HOST=' + nn.S_ADDR, UDP_LOAD,
+            'echo', str(ECHO_PORT)], 'udp-echo', wsferry=False)
+    time.sleep(0.3)
+    rows = []
+    for name, ns, host, port in (
+            ('direct (router -> far, no wsferry)', net.r, nn.S_ADDR, ECHO_PORT),
+            ('-L udp:// (LAN -> router)', net.c, nn.R_LAN, LUDP_PORT),
+            ('--tproxy udp (nft TPROXY)', net.c, nn.S_ADDR, ECHO_PORT)):
+        lat = udp_load(ns, host, ['dns', str(port), 'x.test', '2000'])
+        rate = udp_load(ns, host, ['rate', str(port), '1200', str(UDP_SECONDS), '64'])
+        rows.append((name, rate, lat))
+    return rows
+
+
 def main():
     net = nn.Net()
-    rows = []
+    rows, udp_rows = [], []
     try:
         net.up()
-        net.nft(NFT % {'lan': net.r_lan_if, 'src': SRC_PORT, 'rport': RPORT, 'tport': TPORT})
+        net.nft(NFT % {'lan': net.r_lan_if, 'src': SRC_PORT, 'rport': RPORT, 'tport': TPORT,
+                       'echo': ECHO_PORT})
         net.tproxy_routes()
         # The source answers on 80 (REDIRECTed) and 81 (TPROXYed).
         for port in (SRC_PORT, 81):
@@ -98,7 +129,9 @@ def main():
         nn.wsferry(net.r, ['client', 'ws://%s:%d' % (nn.S_ADDR, SERVER_PORT),
                            '-D', '%s:%d' % (nn.R_LAN, SOCKS_PORT),
                            '--redirect', '0.0.0.0:%d' % RPORT,
-                           '--tproxy', '0.0.0.0:%d' % TPORT, '--log-level', 'error'], 'client')
+                           '--tproxy', '0.0.0.0:%d' % TPORT,
+                           '-L', 'udp://%s:%d:%s:%d' % (nn.R_LAN, LUDP_PORT, nn.S_ADDR, ECHO_PORT),
+                           '--log-level', 'error'], 'client')
         for port in (SOCKS_PORT, RPORT, TPORT):
             nn.wait_tcp(net.r, nn.R_LAN, port)
         url = 'http://%s:%%d/%d' % (nn.S_ADDR, SIZE_MIB)
@@ -116,6 +149,7 @@ def main():
                 if mbs is not None and (best is None or mbs > best):
                     best = mbs
             rows.append((name, best))
+        udp_rows = udp_bench(net)
     finally:
         w.stop_all()
         net.down()
@@ -128,6 +162,12 @@ def main():
     for name, mbs in rows:
         ratio = '%.2f' % (mbs / socks) if mbs and socks else '-'
         out.append('| %s | %s | %s |' % (name, '%.0f' % mbs if mbs else 'failed', ratio))
+    out += ['', 'UDP to an echo on the far side (`udp_load rate PORT 1200 %g 64`; '
+            'latency: `udp_load dns PORT x.test 2000`, 30-byte datagrams one at a time, '
+            'answered by the echo):' % UDP_SECONDS, '',
+            '| path | 1200-byte datagrams | round trip |', '|---|---|---|']
+    for name, rate, lat in udp_rows:
+        out.append('| %s | %s | %s |' % (name, rate, lat))
     text = '\n'.join(out) + '\n'
     print(text)
     with open(os.path.join(ROOT, 'bench', 'RESULTS-transparent.md'), 'w') as f:

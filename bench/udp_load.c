@@ -5,7 +5,8 @@
  *       echoed datagrams/s, MB/s of payload each way, and the loss
  *   udp_load dns PORT NAME COUNT            COUNT A queries for NAME, one at
  *       a time; prints p50 and p99 of the round trip in microseconds
- * Prints, never asserts. */
+ * UDP_LOAD_HOST=IPv4 replaces 127.0.0.1 (bench/transparent.py aims across
+ * network namespaces). Prints, never asserts. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -32,7 +33,12 @@ static int udp_socket(int port, int bind_it)
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
 	int big = 8 << 20;
+	const char *host = getenv("UDP_LOAD_HOST");
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (host && inet_pton(AF_INET, host, &a.sin_addr) != 1) {
+		fprintf(stderr, "UDP_LOAD_HOST: not an IPv4 address\n");
+		exit(2);
+	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
 	if (fd < 0 || (bind_it ? bind(fd, (struct sockaddr *)&a, sizeof(a))
