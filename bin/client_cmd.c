@@ -106,6 +106,16 @@ static int opt_keepalive(void *ctx, const char *val, const char **why)
 	return duration(val, &((struct client_cmd *)ctx)->cfg.relay.keepalive_ms, why);
 }
 
+static int opt_pong_timeout(void *ctx, const char *val, const char **why)
+{
+	struct client_cmd *c = ctx;
+	if (duration(val, &c->cfg.relay.pong_timeout_ms, why) < 0 || !c->cfg.relay.pong_timeout_ms) {
+		*why = "a duration above 0, e.g. 15 (seconds), 500ms, 1m";
+		return -1;
+	}
+	return 0;
+}
+
 static int opt_idle_timeout(void *ctx, const char *val, const char **why)
 {
 	return duration(val, &((struct client_cmd *)ctx)->cfg.relay.idle_ms, why);
@@ -262,6 +272,7 @@ static const struct opt client_opts[] = {
 	{"proxy-user", 0, true, false, opt_proxy_user},
 	{"proxy-pass", 0, true, false, opt_proxy_pass},
 	{"keepalive", 0, true, false, opt_keepalive},
+	{"pong-timeout", 0, true, false, opt_pong_timeout},
 	{"idle-timeout", 0, true, false, opt_idle_timeout},
 	{"connect-timeout", 0, true, false, opt_connect_timeout},
 	{"dns", 0, true, false, opt_dns},

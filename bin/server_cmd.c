@@ -62,6 +62,31 @@ static int opt_handshake_timeout(void *ctx, const char *val, const char **why)
 	return 0;
 }
 
+/* --keepalive: 0 turns pings off; --pong-timeout: never 0 (a ping would
+ * end its connection on the spot). Both at most a week, as the client's. */
+static int keepalive_duration(const char *val, unsigned *out, bool zero_ok, const char **why)
+{
+	uint64_t ms;
+	if (conf_parse_duration_ms(val, &ms) < 0 || ms > 86400000ull * 7 || (!zero_ok && !ms)) {
+		*why = zero_ok ? "a duration, e.g. 30 (seconds), 500ms, 5m; 0 turns it off"
+		               : "a duration above 0, e.g. 15 (seconds), 500ms, 1m";
+		return -1;
+	}
+	*out = (unsigned)ms;
+	return 0;
+}
+
+static int opt_keepalive(void *ctx, const char *val, const char **why)
+{
+	return keepalive_duration(val, &((struct server_config *)ctx)->relay.keepalive_ms, true, why);
+}
+
+static int opt_pong_timeout(void *ctx, const char *val, const char **why)
+{
+	return keepalive_duration(val, &((struct server_config *)ctx)->relay.pong_timeout_ms, false,
+	                          why);
+}
+
 static int opt_dns(void *ctx, const char *val, const char **why)
 {
 	struct server_config *cfg = ctx;
@@ -254,6 +279,8 @@ static const struct opt server_opts[] = {
 	{"ping", 0, true, true, opt_ping},
 	{"max-message", 0, true, false, opt_max_message},
 	{"handshake-timeout", 0, true, false, opt_handshake_timeout},
+	{"keepalive", 0, true, false, opt_keepalive},
+	{"pong-timeout", 0, true, false, opt_pong_timeout},
 	{"dns", 0, true, false, opt_dns},
 	{"key", 0, true, false, opt_key},
 	{"key-file", 0, true, false, opt_key_file},

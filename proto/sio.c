@@ -48,15 +48,16 @@ enum sio_kind sio_parse(const char *msg, size_t len, const char **ns, size_t *ns
 	return SIO_CONNECT;
 }
 
-size_t sio_open_packet(char *out, size_t cap, const char *sid, unsigned max_payload)
+size_t sio_open_packet(char *out, size_t cap, const char *sid, unsigned ping_interval_ms,
+                       unsigned ping_timeout_ms, unsigned max_payload)
 {
 	struct text_out o = {out, cap, 0, false};
 	text_put_str(&o, "0{\"sid\":\"");
 	text_put_str(&o, sid);
 	text_put_str(&o, "\",\"upgrades\":[],\"pingInterval\":");
-	text_put_uint(&o, SIO_PING_INTERVAL_MS);
+	text_put_uint(&o, ping_interval_ms);
 	text_put_str(&o, ",\"pingTimeout\":");
-	text_put_uint(&o, SIO_PING_TIMEOUT_MS);
+	text_put_uint(&o, ping_timeout_ms);
 	text_put_str(&o, ",\"maxPayload\":");
 	text_put_uint(&o, max_payload);
 	text_put_str(&o, "}");

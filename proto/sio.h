@@ -7,7 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SIO_PING_INTERVAL_MS 25000 /* Socket.IO's defaults, what clients expect */
+#define SIO_PING_INTERVAL_MS 25000 /* Socket.IO's defaults (the server's when
+                                      * --keepalive is 0: clients need pings) */
 #define SIO_PING_TIMEOUT_MS 20000
 #define SIO_SID_LEN 20              /* base64url of 15 random bytes */
 
@@ -27,8 +28,10 @@ enum sio_kind {
 enum sio_kind sio_parse(const char *msg, size_t len, const char **ns, size_t *ns_len);
 
 /* The Engine.IO open packet: 0{"sid":...,"upgrades":[],"pingInterval":...,
- * "pingTimeout":...,"maxPayload":...}. Length, 0 when cap is too small. */
-size_t sio_open_packet(char *out, size_t cap, const char *sid, unsigned max_payload);
+ * "pingTimeout":...,"maxPayload":...} (milliseconds, bytes). Length, 0 when
+ * cap is too small. */
+size_t sio_open_packet(char *out, size_t cap, const char *sid, unsigned ping_interval_ms,
+                       unsigned ping_timeout_ms, unsigned max_payload);
 /* The CONNECT answer for namespace "/": 40{"sid":...}. */
 size_t sio_connect_packet(char *out, size_t cap, const char *sid);
 /* The CONNECT_ERROR for another namespace: 44/ns,{"message":"Invalid namespace"}. */

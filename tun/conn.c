@@ -2,7 +2,9 @@
  * remove). Owns no connection: each destroy function frees its own. */
 #include "tun/conn.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,6 +62,14 @@ static void peer_release(struct conn_list *l, struct conn_peer *peer)
 			return;
 		}
 	}
+}
+
+const char *conn_peer_str(const struct conn_peer *peer, char *out, size_t cap)
+{
+	if (!inet_ntop(peer->family == AF_INET6 ? AF_INET6 : AF_INET, peer->addr, out,
+	               (socklen_t)cap))
+		snprintf(out, cap, "?");
+	return out;
 }
 
 void conn_peer_put(struct conn_list *l, struct conn_peer *peer)

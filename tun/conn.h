@@ -47,6 +47,9 @@ void conn_list_remove(struct conn_list *l, struct conn_link *link);
 /* The peer entry for a's address (created with count 0), or NULL when out
  * of memory. It lives while a connection holds it. */
 struct conn_peer *conn_peer_get(struct conn_list *l, const struct net_addr *a);
+/* The address as every per-address log line names it: "192.0.2.1",
+ * "2001:db8::1" (no port, no brackets). Returns out (cap >= 46). */
+const char *conn_peer_str(const struct conn_peer *peer, char *out, size_t cap);
 /* Drops a count taken by hand (peer->count++) across a handover. */
 void conn_peer_put(struct conn_list *l, struct conn_peer *peer);
 /* Runs every destroy (each removes itself). */

@@ -22,7 +22,8 @@ struct handoff {
 	struct conn_list *conns;  /* the list it joins (ids, per-IP counts, stop) */
 	struct stream s;          /* the client's connection (plain or TLS) */
 	unsigned id;
-	struct net_addr addr;
+	struct net_addr addr;     /* the client as the server counts and logs it: endpoints
+	                           * use this one (push_hub_admit, conn_peer_str) */
 	struct buf in;            /* head at the front, then pipelined bytes */
 	size_t head_len;
 	const struct http_request *req;

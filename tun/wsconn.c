@@ -38,19 +38,22 @@ void wsconn_frame(struct wsconn *c, enum ws_opcode op, bool fin, const void *p, 
 	buf_append(&c->out, p, n);
 }
 
-void wsconn_close(struct wsconn *c, uint16_t code)
-{
-	uint8_t payload[2] = {(uint8_t)(code >> 8), (uint8_t)code};
-	wsconn_frame(c, WS_OP_CLOSE, true, payload, code ? 2 : 0);
-	c->state = WSCONN_CLOSING;
-}
-
 static void wsconn_on_timer(struct rx *rx, struct rx_timer *t);
 static void wsconn_on_kick(struct rx *rx, struct rx_timer *t);
 
 void wsconn_deadline(struct wsconn *c, unsigned ms)
 {
 	rx_timer_arm(c->rx, &c->timer, rx_now(c->rx) + ms, wsconn_on_timer);
+}
+
+void wsconn_close(struct wsconn *c, uint16_t code)
+{
+	uint8_t payload[2] = {(uint8_t)(code >> 8), (uint8_t)code};
+	wsconn_frame(c, WS_OP_CLOSE, true, payload, code ? 2 : 0);
+	c->state = WSCONN_CLOSING;
+	/* Once flushed, the half-close re-arms this for the FIN; a peer whose
+	 * window stays shut is cut when it passes (the timer sees !OPEN). */
+	wsconn_deadline(c, WSCONN_LINGER_MS);
 }
 
 void wsconn_hang_up(struct wsconn *c)
@@ -121,6 +124,7 @@ static int wsconn_read(struct wsconn *c)
 		return 0;
 	if (n <= 0)
 		return -1; /* EOF or reset: nobody left to answer */
+	c->last_rx_ms = rx_now(c->rx);
 	if (c->state == WSCONN_DRAINING)
 		buf_consume(&c->in, (size_t)n + buf_len(&c->in));
 	else
@@ -267,6 +271,7 @@ int wsconn_accept(struct wsconn *c, struct handoff *h, const struct wsconn_ops *
 	c->s = h->s;
 	c->ops = ops;
 	c->out_high = out_high;
+	c->last_rx_ms = rx_now(h->rx); /* the request was its last word */
 	/* Same id (every log line) and same per-address count as the request. */
 	conn_list_add_as(h->conns, &c->link, wsconn_destroy_link, h->id, h->peer);
 	ws_parser_init(&c->parser, WS_ROLE_SERVER, max_message);

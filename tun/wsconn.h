@@ -41,6 +41,7 @@ struct wsconn {
 	enum wsconn_state state;
 	struct ws_parser parser;
 	struct buf in, out;
+	uint64_t last_rx_ms;         /* the peer's last byte (any byte: it is alive) */
 	size_t out_high;             /* stop reading while out holds more */
 	const struct wsconn_ops *ops;
 	const char *what;            /* "echo", "ping": for logs */
@@ -62,7 +63,9 @@ void wsconn_frame(struct wsconn *c, enum ws_opcode op, bool fin, const void *p, 
  * bytes would wait: nothing was queued and the peer is not reading. Never
  * destroys c (a write error is found on the next loop turn). */
 int wsconn_send_frame(struct wsconn *c, const void *frame, size_t n, size_t limit);
-/* Queues a close frame (code 0: none) and stops reading data. */
+/* Queues a close frame (code 0: none) and stops reading data; the
+ * connection is cut if the frame is not out within the linger (a peer that
+ * never reads cannot hold it). */
 void wsconn_close(struct wsconn *c, uint16_t code);
 /* Half-closes now, without a close frame, and lingers for the peer's FIN. */
 void wsconn_hang_up(struct wsconn *c);

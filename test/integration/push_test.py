@@ -312,6 +312,35 @@ def case_logs_and_per_ip_limit():
     run(go())
 
 
+def case_ipv6_address():
+    """Push names and counts the client as the server does: over IPv6 the
+    connected line, the per-IP refusal and --max-conns-per-ip's refusal all
+    say ::1 (no port, no brackets)."""
+    port = w.free_port('::1')
+    p = w.Proc([w.WSFERRY, 'server', 'ws://[::1]:%d' % port, '--push', '/push',
+                '--push-max-per-ip', '1', '--max-conns-per-ip', '2'], 'push6',
+               env={'WSFERRY_PUSH_KEY': KEY})
+    w.wait_port(port, host='::1', proc=p)
+
+    async def go():
+        one = await websockets.connect('ws://[::1]:%d/push' % port, ping_interval=None)
+        wait_log(p, r'c\d+ push: connected: c\d+ from ::1 \(total 1\)')
+        try:
+            await websockets.connect('ws://[::1]:%d/push' % port)
+            raise CaseFail('a 2nd subscriber from ::1 was accepted (limit 1)')
+        except websockets.exceptions.InvalidStatusCode as e:
+            check(e.status_code == 429, '2nd subscriber answered %d' % e.status_code)
+        wait_log(p, r'push: ::1 already holds 1 subscribers \(--push-max-per-ip\)')
+        # the subscriber and one idle connection fill --max-conns-per-ip 2
+        idle = socket.create_connection(('::1', port))
+        third = socket.create_connection(('::1', port))
+        wait_log(p, r': ::1 already holds 2 connections \(--max-conns-per-ip\)')
+        idle.close()
+        third.close()
+        await one.close()
+    run(go())
+
+
 def post_many(port, n, size, threads=4):
     """n POSTs of size-byte messages, over fresh connections, in threads."""
     body = json.dumps({'message': 'm' * size}).encode()
@@ -504,6 +533,7 @@ def main(s):
           case_startup_refusals)
     s.run('the API key is wiped from /proc/PID/environ', case_key_not_in_environ)
     s.run('connected/disconnected log lines, --push-max-per-ip', case_logs_and_per_ip_limit)
+    s.run('IPv6: push names and limits ::1 as the rest of the server does', case_ipv6_address)
     s.run('--push-db: rows with sender, IP and UTC time, read by the sqlite3 CLI after a '
           'restart; refusals write nothing', case_sqlite_log)
     s.run('--push-db on an unwritable path is a startup error', case_sqlite_unwritable)

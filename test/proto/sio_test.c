@@ -44,9 +44,14 @@ static void test_packets(void)
 	char out[256];
 	const char *want = "0{\"sid\":\"abc\",\"upgrades\":[],\"pingInterval\":25000,"
 	                   "\"pingTimeout\":20000,\"maxPayload\":4096}";
-	size_t n = sio_open_packet(out, sizeof(out), "abc", 4096);
+	size_t n = sio_open_packet(out, sizeof(out), "abc", SIO_PING_INTERVAL_MS,
+	                           SIO_PING_TIMEOUT_MS, 4096);
 	CHECK(n == strlen(want) && memcmp(out, want, n) == 0);
-	CHECK_EQ_INT(sio_open_packet(out, n - 1, "abc", 4096), 0);
+	CHECK_EQ_INT(sio_open_packet(out, n - 1, "abc", 25000, 20000, 4096), 0);
+	want = "0{\"sid\":\"abc\",\"upgrades\":[],\"pingInterval\":1500,"
+	       "\"pingTimeout\":750,\"maxPayload\":4096}";
+	n = sio_open_packet(out, sizeof(out), "abc", 1500, 750, 4096);
+	CHECK(n == strlen(want) && memcmp(out, want, n) == 0);
 	n = sio_connect_packet(out, sizeof(out), "abc");
 	CHECK(n == 15 && memcmp(out, "40{\"sid\":\"abc\"}", n) == 0);
 	n = sio_connect_error(out, sizeof(out), "/a\"b", 4);

@@ -11,9 +11,13 @@
 #include "tun/push/sio.h"
 #include "tun/push/sub.h"
 
-struct push_hub *push_start(struct rx *rx, const struct push_config *cfg)
+struct push_hub *push_start(struct rx *rx, const struct push_config *cfg,
+                            const struct relay_opts *keepalive)
 {
-	return push_hub_new(rx, cfg);
+	struct push_hub *hub = push_hub_new(rx, cfg);
+	if (hub)
+		push_hub_keepalive(hub, keepalive->keepalive_ms, keepalive->pong_timeout_ms);
+	return hub;
 }
 
 void push_stop(struct push_hub *hub)

@@ -12,8 +12,11 @@
 
 struct push_hub;
 
-/* The hub of one reactor (cfg outlives it). NULL after logging why. */
-struct push_hub *push_start(struct rx *rx, const struct push_config *cfg);
+/* The hub of one reactor (cfg outlives it); subscribers are pinged as
+ * keepalive's keepalive_ms and pong_timeout_ms say (the server's tunnels'
+ * settings). NULL after logging why. */
+struct push_hub *push_start(struct rx *rx, const struct push_config *cfg,
+                            const struct relay_opts *keepalive);
 /* After every connection is gone. NULL is fine. */
 void push_stop(struct push_hub *hub);
 

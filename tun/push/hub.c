@@ -11,6 +11,7 @@
 
 #include "core/log.h"
 #include "proto/ping.h"
+#include "proto/sio.h"
 #include "proto/ws.h"
 #include "tun/push/push_db.h"
 
@@ -33,6 +34,7 @@ struct push_hub *push_hub_new(struct rx *rx, const struct push_config *cfg)
 	hub->rx = rx;
 	hub->cfg = cfg;
 	conn_list_init(&hub->peers);
+	push_hub_keepalive(hub, 0, SIO_PING_TIMEOUT_MS);
 	if (cfg->db && !(hub->db = push_db_open(cfg->db, err, sizeof(err)))) {
 		log_error("--push-db %s: %s", cfg->db, err);
 		push_hub_free(hub);
@@ -41,6 +43,14 @@ struct push_hub *push_hub_new(struct rx *rx, const struct push_config *cfg)
 	if (hub->db)
 		push_db_recent(hub->db, hub->recent, PUSH_RECENT, &hub->recent_next);
 	return hub;
+}
+
+void push_hub_keepalive(struct push_hub *hub, unsigned keepalive_ms, unsigned pong_timeout_ms)
+{
+	hub->keepalive_ms = keepalive_ms;
+	hub->pong_timeout_ms = pong_timeout_ms;
+	hub->sio_interval_ms = keepalive_ms ? keepalive_ms : SIO_PING_INTERVAL_MS;
+	hub->sio_timeout_ms = keepalive_ms ? pong_timeout_ms : SIO_PING_TIMEOUT_MS;
 }
 
 void push_hub_free(struct push_hub *hub)
@@ -69,7 +79,7 @@ int push_hub_admit(struct push_hub *hub, struct push_sub *s, const struct net_ad
 		char a[NET_ADDR_STRLEN];
 		hub->ip_logged_ms = now;
 		log_warn("push: %s already holds %u subscribers (--push-max-per-ip): refusing more",
-		         net_addr_ip_str(addr, a, sizeof(a)), p->count);
+		         conn_peer_str(p, a, sizeof(a)), p->count);
 	}
 	return -1;
 }
@@ -87,7 +97,7 @@ void push_hub_join(struct push_hub *hub, struct push_sub *s)
 	if (log_level_now >= LOG_LEVEL_INFO) {
 		char a[NET_ADDR_STRLEN];
 		log_info("c%u push: connected: c%u from %s%s%s%s (total %zu)", s->c.link.id,
-		         s->c.link.id, net_addr_ip_str(&s->addr, a, sizeof(a)),
+		         s->c.link.id, s->ip ? conn_peer_str(s->ip, a, sizeof(a)) : "?",
 		         s->kind == PUSH_KIND_SIO ? " (Socket.IO)" : "", *s->topic ? " topic " : "",
 		         s->topic, hub->nsubs);
 	}

@@ -9,13 +9,17 @@
 /* A hub for cfg on rx (cfg outlives it); opens cfg->db. NULL after logging
  * why (out of memory, the database). */
 struct push_hub *push_hub_new(struct rx *rx, const struct push_config *cfg);
+/* Sets the pings (push_int.h): keepalive_ms 0 turns them off for plain
+ * subscribers; pong_timeout_ms MUST be > 0. Before the first subscriber. */
+void push_hub_keepalive(struct push_hub *hub, unsigned keepalive_ms, unsigned pong_timeout_ms);
 /* Frees the hub; its subscribers MUST be gone (conn_list_destroy_all). */
 void push_hub_free(struct push_hub *hub);
 
-/* Counts a subscriber-to-be from addr against --push-max-per-ip: 0 with
+/* Counts a subscriber-to-be from addr (the handoff's: the client's address
+ * as the server counts and logs it) against --push-max-per-ip: 0 with
  * s->ip taken, or -1 (logged, at most every 10 s) when addr is full. */
 int push_hub_admit(struct push_hub *hub, struct push_sub *s, const struct net_addr *addr);
-/* Puts s in the list ("connected" log line); s->topic and s->addr set. */
+/* Puts s in the list ("connected" log line); s->topic and s->ip set. */
 void push_hub_join(struct push_hub *hub, struct push_sub *s);
 /* Takes s out of the list and drops its per-address count ("disconnected"). */
 void push_hub_leave(struct push_hub *hub, struct push_sub *s);

@@ -36,11 +36,11 @@ struct push_sub {
 	struct wsconn c;                 /* first: the subscriber is its connection */
 	struct push_sub *prev, *next;    /* the hub's list */
 	struct push_hub *hub;
-	struct conn_peer *ip;            /* counted against --push-max-per-ip */
-	struct net_addr addr;
+	struct conn_peer *ip;            /* the client's address (hub->peers): counted
+	                                  * against --push-max-per-ip, named in logs */
+	uint64_t ping_ms;                /* our ping went out then; 0: none awaited */
 	uint8_t kind;                    /* enum push_kind */
 	bool joined;                     /* in the list (Socket.IO: after "40") */
-	bool ping_due;                   /* Socket.IO: a "2" is out, "3" awaited */
 	char topic[PUSH_TOPIC_MAX + 1];  /* "" is the default channel */
 	char sid[24];                    /* Socket.IO session id */
 };
@@ -61,6 +61,13 @@ struct push_hub {
 	struct push_sub *subs;           /* every joined subscriber */
 	size_t nsubs;
 	struct conn_list peers;          /* per-address subscriber counts only */
+	/* The server's --keepalive and --pong-timeout: plain subscribers are
+	 * pinged after keepalive_ms of silence and closed pong_timeout_ms after
+	 * a ping with no byte back (0: no pings). Socket.IO announces and keeps
+	 * sio_interval_ms / sio_timeout_ms (the same, or Socket.IO's defaults
+	 * when keepalive is off: Engine.IO clients need the server's pings). */
+	unsigned keepalive_ms, pong_timeout_ms;
+	unsigned sio_interval_ms, sio_timeout_ms;
 	uint64_t messages;               /* broadcast since start */
 	uint64_t refused_ip, closed_slow;
 	char *frame;                     /* scratch for one broadcast's frame */

@@ -1,7 +1,10 @@
 /* sio.c — Socket.IO subscribers: the Engine.IO handshake is the first
  * frame after the 101, the client joins the hub with its "40", then every
  * pushed message reaches it as an event (hub.c builds that frame). Pings:
- * ours every 25 s, a "3" due within 20 s or the client is gone. */
+ * ours pingInterval after the client's last "3" (the server's --keepalive),
+ * the next "3" due within pingTimeout (--pong-timeout) or the client is
+ * gone; the open packet announces both. Only a "3" answers: Engine.IO
+ * clients time their own pings, so ours must come whatever else they say. */
 #include "tun/push/sio.h"
 
 #include <stdio.h>
@@ -36,8 +39,9 @@ static void sio_open(struct wsconn *c)
 	char open[256];
 	rand_bytes(r, sizeof(r));
 	sio_sid(r, s->sid);
-	sio_text(c, open, sio_open_packet(open, sizeof(open), s->sid, SIO_MAX_PAYLOAD));
-	wsconn_deadline(c, SIO_PING_INTERVAL_MS);
+	sio_text(c, open, sio_open_packet(open, sizeof(open), s->sid, s->hub->sio_interval_ms,
+	                                  s->hub->sio_timeout_ms, SIO_MAX_PAYLOAD));
+	wsconn_deadline(c, s->hub->sio_interval_ms);
 }
 
 static void sio_packet(struct push_sub *s, const char *msg, size_t len)
@@ -59,8 +63,10 @@ static void sio_packet(struct push_sub *s, const char *msg, size_t len)
 		sio_text(c, "3", 1);
 		return;
 	case SIO_EIO_PONG:
-		s->ping_due = false;
-		wsconn_deadline(c, SIO_PING_INTERVAL_MS);
+		if (s->ping_ms) { /* an unasked "3" must not move our timer */
+			s->ping_ms = 0;
+			wsconn_deadline(c, s->hub->sio_interval_ms);
+		}
 		return;
 	case SIO_DISCONNECT:
 	case SIO_EIO_CLOSE:
@@ -98,14 +104,15 @@ static void sio_data(struct wsconn *c, const struct ws_event *ev)
 static void sio_deadline(struct wsconn *c)
 {
 	struct push_sub *s = (struct push_sub *)c;
-	if (s->ping_due) {
-		log_info("c%u push: Socket.IO client missed its pong: closed", c->link.id);
+	if (s->ping_ms) {
+		log_info("c%u push: Socket.IO client sent no pong within %u ms: closed", c->link.id,
+		         s->hub->sio_timeout_ms);
 		wsconn_close(c, WS_CLOSE_GOING_AWAY);
 		return;
 	}
 	sio_text(c, "2", 1);
-	s->ping_due = true;
-	wsconn_deadline(c, SIO_PING_TIMEOUT_MS);
+	s->ping_ms = rx_now(c->rx);
+	wsconn_deadline(c, s->hub->sio_timeout_ms);
 }
 
 static const struct wsconn_ops sio_ops = {

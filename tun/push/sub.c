@@ -1,6 +1,8 @@
 /* sub.c — plain WebSocket subscribers: they only listen; anything they
- * send is read and dropped (pings answered by tun/wsconn), and a ping
- * every 30 s keeps proxies from timing the line out. */
+ * send is read and dropped (pings answered by tun/wsconn). After the
+ * server's --keepalive of silence they get a ping (proxies keep the line),
+ * and --pong-timeout later with no byte back they are closed: a dead peer
+ * is found by us, not by TCP. Any byte counts, as in tun/relay.c. */
 #include "tun/push/sub.h"
 
 #include <stdio.h>
@@ -36,11 +38,34 @@ static void sub_data(struct wsconn *c, const struct ws_event *ev)
 	(void)c, (void)ev; /* a subscriber's words go nowhere */
 }
 
+/* The one timer, re-checked on expiry (STYLE: traffic never re-arms it):
+ * a ping out with nothing heard since ends it at its pong deadline;
+ * otherwise a ping is due keepalive_ms after the peer's last byte. */
 static void sub_keepalive(struct wsconn *c)
 {
 	static const uint8_t ping[2] = {0x80 | WS_OP_PING, 0};
+	struct push_sub *s = (struct push_sub *)c;
+	const struct push_hub *hub = s->hub;
+	uint64_t now = rx_now(c->rx);
+	if (s->ping_ms && c->last_rx_ms < s->ping_ms) {
+		if (now - s->ping_ms < hub->pong_timeout_ms) {
+			wsconn_deadline(c, (unsigned)(s->ping_ms + hub->pong_timeout_ms - now));
+			return;
+		}
+		log_info("c%u push: no answer to a ping within %u ms: closed", c->link.id,
+		         hub->pong_timeout_ms);
+		wsconn_close(c, WS_CLOSE_GOING_AWAY);
+		return;
+	}
+	s->ping_ms = 0;
+	if (now - c->last_rx_ms < hub->keepalive_ms) {
+		wsconn_deadline(c, (unsigned)(c->last_rx_ms + hub->keepalive_ms - now));
+		return;
+	}
+	/* Not queued behind a full queue: the slow-reader rule closes that one. */
 	wsconn_send_frame(c, ping, sizeof(ping), PUSH_QUEUE_MAX);
-	wsconn_deadline(c, PUSH_KEEPALIVE_MS);
+	s->ping_ms = now;
+	wsconn_deadline(c, hub->pong_timeout_ms);
 }
 
 static void sub_open(struct wsconn *c)
@@ -64,7 +89,6 @@ int push_sub_open(struct push_hub *hub, struct handoff *h, enum push_kind kind,
 		stream_close(&h->s);
 		return -1;
 	}
-	s->addr = h->addr;
 	s->kind = (uint8_t)kind;
 	s->c.what = "push";
 	if (push_topic(h->req->target.p, h->req->target.len, s->topic) < 0) {
@@ -79,7 +103,7 @@ int push_sub_open(struct push_hub *hub, struct handoff *h, enum push_kind kind,
 	}
 	s->hub = hub; /* from here on, on_free gives the count back */
 	if (wsconn_accept(&s->c, h, ops, PUSH_SUB_MAX_MESSAGE, PUSH_SUB_MAX_MESSAGE,
-	                  PUSH_KEEPALIVE_MS) < 0) {
+	                  kind == PUSH_KIND_WS ? hub->keepalive_ms : 0) < 0) {
 		push_hub_leave(hub, s);
 		free(s);
 		return -1;

@@ -8,12 +8,11 @@
 #include "tun/push/push_int.h"
 
 #define PUSH_SUB_MAX_MESSAGE 4096  /* subscribers have little to say */
-#define PUSH_KEEPALIVE_MS 30000    /* a ping after this long: proxies keep the line */
 
 /* The shared part of every subscriber kind: ?topic= (400 when invalid),
  * the per-address limit (429), the 101 with ops (kind's: its on_open
- * greets and joins; on_free MUST end in push_sub_free), and the keepalive
- * deadline. size (>= sizeof(struct push_sub)) is the kind's struct, zeroed.
+ * greets and joins; on_free MUST end in push_sub_free), and, for a plain
+ * subscriber, the keepalive deadline (Socket.IO's on_open arms its own). size (>= sizeof(struct push_sub)) is the kind's struct, zeroed.
  * 0, or -1 when h was answered and closed. */
 int push_sub_open(struct push_hub *hub, struct handoff *h, enum push_kind kind,
                   const struct wsconn_ops *ops, size_t size);

@@ -593,20 +593,15 @@ static void head_conn_on_deadline(struct rx *rx, struct rx_timer *t)
 }
 
 /* Over --max-conns-per-ip: refused at once, logged at most every 10 s. */
-static void server_refuse_peer(struct server *srv, const struct net_addr *peer,
-                               const struct conn_peer *cp)
+static void server_refuse_peer(struct server *srv, const struct conn_peer *cp)
 {
 	uint64_t now = rx_now(&srv->rx);
 	if (srv->perip_logged_ms && now - srv->perip_logged_ms < EMFILE_LOG_EVERY_MS)
 		return;
 	srv->perip_logged_ms = now;
 	char a[NET_ADDR_STRLEN];
-	net_addr_str(peer, a, sizeof(a));
-	char *port = strrchr(a, ':'); /* the address holds the count, not the port */
-	if (port)
-		*port = '\0';
-	log_warn("%s already holds %u connections (--max-conns-per-ip): refusing more", a,
-	         cp->count);
+	log_warn("%s already holds %u connections (--max-conns-per-ip): refusing more",
+	         conn_peer_str(cp, a, sizeof(a)), cp->count);
 }
 
 static void server_take(struct listener *l, int fd, const struct net_addr *peer)
@@ -623,7 +618,7 @@ static void server_take(struct listener *l, int fd, const struct net_addr *peer)
 	hc->addr = *peer;
 	struct conn_peer *cp = conn_peer_get(&srv->conns, peer);
 	if (cp && cp->count >= srv->cfg->max_conns_per_ip) {
-		server_refuse_peer(srv, peer, cp);
+		server_refuse_peer(srv, cp);
 		free(hc);
 		close(fd);
 		return;
@@ -893,7 +888,7 @@ static int server_worker_run(const struct server_config *cfg, const struct serve
 		rc = -1;
 		srv->replay.slots = NULL;
 	} else if (rc == 0) {
-		if (cfg->push.path && !(srv->push = push_start(&srv->rx, &cfg->push)))
+		if (cfg->push.path && !(srv->push = push_start(&srv->rx, &cfg->push, &cfg->relay)))
 			rc = -1;
 		for (size_t i = 0; i < cfg->nlisten && rc == 0; i++)
 			rc = server_listen(srv, &cfg->listen[i]);
