@@ -50,7 +50,8 @@ run() {
 get() { awk -v k="$2" '$1==k {print $2}' "$tmp/$1.out"; }
 
 p1=$(free_port)
-WSFERRY_PUSH_KEY=$KEY "$BUILD/wsferry" server "ws://127.0.0.1:$p1" --push /push -q &
+WSFERRY_PUSH_KEY=$KEY "$BUILD/wsferry" server "ws://127.0.0.1:$p1" --push /push \
+	--push-max-per-ip $((SUBS + 16)) --max-conns-per-ip $((SUBS + 64)) -q & # all from 127.0.0.1
 pids+=($!); wpid=$!
 wait_port "$p1" || { echo "wsferry did not start"; exit 1; }
 run wsferry "$wpid" "$p1" /push "$p1" /push
