@@ -1,5 +1,6 @@
 # wsferry — one GNU Makefile for the product, its tests, fuzzers and benches.
-# Targets: all run test fuzz fuzz-long bench bench-udp static install clean deps.
+# Targets: all run test test-cross fuzz fuzz-long bench bench-udp bench-cross
+# static install clean deps.
 # Local overrides go in config.mak (not committed).
 -include config.mak
 
@@ -24,16 +25,41 @@ else
 BUILD     ?= build
 endif
 
-# make static: a stripped, fully static x86-64 binary linked with musl and a
-# BearSSL that test/static-deps.sh builds with musl-gcc from Debian's source
-# package. Its inner pass (STATIC=1) reuses the rules below in build-static/.
+# make static: a stripped, fully static binary linked with musl and a
+# BearSSL that test/static-deps.sh builds from Debian's source package: for
+# this machine (x86-64, Debian's musl-gcc) in build-static/, or with
+# ARCH=aarch64|armhf|mipsel for a router, with Debian's cross gcc and musl
+# built from source by that script, in build-static-ARCH/. Its inner pass
+# (STATIC=1) reuses the rules below in that directory.
 MUSL_CC   ?= musl-gcc
-STATIC_OPT = -Os -ffunction-sections -fdata-sections
+# -fno-pie: the link is static non-PIE anyway, PIC code only cost bytes (MIPS
+# abicalls most: -11 KiB). No unwind tables: C without exceptions never
+# unwinds, and .eh_frame was 33 KiB of the x86-64 binary. -z norelro: no
+# dynamic linker runs in a static musl binary, so nothing ever made that
+# range read-only (/proc/PID/maps shows it rw-), while aligning it cost 63
+# KiB of padding on aarch64 (64 KiB pages). test/static-deps.sh builds musl
+# and BearSSL with the same code flags.
+STATIC_OPT = -Os -ffunction-sections -fdata-sections -fno-pie \
+             -fno-asynchronous-unwind-tables -fno-unwind-tables
 STATIC_BUDGET_KIB ?= 400
+CROSS_ARCHES = aarch64 armhf mipsel
+TRIPLET_aarch64 = aarch64-linux-gnu
+TRIPLET_armhf   = arm-linux-gnueabihf
+TRIPLET_mipsel  = mipsel-linux-gnu
+# ARCH may come from the environment (kernel builds use it): only the cross
+# names pick a cross build, this machine's own names mean native.
+SARCH     = $(if $(filter $(ARCH),$(CROSS_ARCHES)),$(ARCH),native)
+SDIR      = $(if $(filter native,$(SARCH)),build-static,build-static-$(SARCH))
+SCC       = $(if $(filter native,$(SARCH)),$(MUSL_CC),$(SDIR)/musl/bin/musl-gcc)
+SSTRIP    = $(if $(filter native,$(SARCH)),strip,$(TRIPLET_$(SARCH))-strip)
 ifeq ($(STATIC),1)
-BUILD     := build-static
-CPPFLAGS  += -Ibuild-static/bearssl/inc
-LDFLAGS   += -static -Wl,--gc-sections -Lbuild-static/bearssl
+STATIC_DIR ?= build-static
+BUILD     := $(STATIC_DIR)
+CPPFLAGS  += -I$(STATIC_DIR)/bearssl/inc
+LDFLAGS   += -static -Wl,--gc-sections -Wl,-z,norelro -L$(STATIC_DIR)/bearssl
+# Objects built with other static flags are rebuilt (as --version's stamp).
+FLAGS_STAMP = $(BUILD)/flags.stamp
+$(shell mkdir -p $(BUILD) && [ "`cat $(FLAGS_STAMP) 2>/dev/null`" = "$(STATIC_OPT) $(LDFLAGS)" ] || echo "$(STATIC_OPT) $(LDFLAGS)" >$(FLAGS_STAMP))
 endif
 
 # SQLite (the push message log, --push-db) is a build option: on by
@@ -68,6 +94,11 @@ FUZZ_SRC  = $(wildcard test/fuzz/*_fuzz.c)
 
 LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/%.o)
 BIN_OBJ   = $(BIN_SRC:%.c=$(BUILD)/%.o)
+ifeq ($(STATIC),1)
+$(LIB_OBJ) $(BIN_OBJ): $(FLAGS_STAMP)
+$(BIN): $(FLAGS_STAMP) $(STATIC_DIR)/bearssl/libbearssl.a
+$(FLAGS_STAMP) $(STATIC_DIR)/bearssl/libbearssl.a: ;
+endif
 TESTS     = $(TEST_SRC:%.c=$(BUILD)/%)
 BENCHES   = $(BENCH_SRC:%.c=$(BUILD)/%)
 FUZZERS   = $(FUZZ_SRC:test/fuzz/%.c=build-fuzz/%)
@@ -76,7 +107,7 @@ BIN       = $(BUILD)/wsferry
 
 VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: all run test test-unit test-deps fuzzers fuzz fuzz-long bench bench-peers bench-early bench-udp bench-push bench-transparent static install clean deps
+.PHONY: all run test test-unit test-deps test-cross fuzzers fuzz fuzz-long bench bench-peers bench-early bench-udp bench-push bench-transparent bench-cross static static-all install clean deps
 all: $(BIN) $(TESTS)
 
 $(BUILD)/%.o: %.c
@@ -187,16 +218,34 @@ bench-peers: $(LOAD) $(BIN)
 bench-early: $(LOAD) $(BIN)
 	@bash bench/early.sh $(BUILD) $(or $(BASE),6915b9c)
 
-# make static (a failure to fetch BearSSL's source says why); the size is
-# checked against the budget by test/integration/static_scenario.sh.
+# make static [ARCH=...] (a failure to fetch a source package says why);
+# the size is checked against the budget by test/integration/static_scenario.sh
+# (native) and test/cross.sh (every ARCH, the same budget).
 static:
-	@sh test/static-deps.sh
-	@$(MAKE) --no-print-directory STATIC=1 BUILD=build-static SANITIZE= DEBUG=0 \
-		CC='$(MUSL_CC)' OPT='$(STATIC_OPT)' build-static/wsferry
-	strip build-static/wsferry
-	@n=$$(wc -c <build-static/wsferry); \
+	@case '$(ARCH)' in ''|native|$(shell uname -m)|amd64|$(subst $() ,|,$(CROSS_ARCHES))) ;; \
+	*) echo "make static: unknown ARCH=$(ARCH) (native, $(CROSS_ARCHES))" >&2; exit 2 ;; esac
+	@sh test/static-deps.sh $(SARCH)
+	@$(MAKE) --no-print-directory STATIC=1 STATIC_DIR=$(SDIR) SANITIZE= DEBUG=0 \
+		CC='$(SCC)' OPT='$(STATIC_OPT)' $(SDIR)/wsferry
+	$(SSTRIP) $(SDIR)/wsferry
+	@n=$$(wc -c <$(SDIR)/wsferry); \
 	if [ $$n -le $$(($(STATIC_BUDGET_KIB) * 1024)) ]; then v=met; else v=EXCEEDED; fi; \
-	echo "build-static/wsferry: $$n bytes ($$(awk "BEGIN{printf \"%.1f\", $$n/1024}") KiB), static, stripped; budget $(STATIC_BUDGET_KIB) KiB $$v"
+	echo "$(SDIR)/wsferry: $$n bytes ($$(awk "BEGIN{printf \"%.1f\", $$n/1024}") KiB), static $(SARCH), stripped; budget $(STATIC_BUDGET_KIB) KiB $$v"
+
+# The native static binary and one per router ARCH.
+static-all:
+	@$(MAKE) --no-print-directory static
+	@for a in $(CROSS_ARCHES); do $(MAKE) --no-print-directory static ARCH=$$a || exit 1; done
+
+# make test-cross: every ARCH's static build under qemu-ARCH-static, client
+# and server against each other and against the native static build
+# (test/cross.sh; CROSS=... picks a subset).
+test-cross: static-all
+	@sh test/cross.sh $(or $(CROSS),$(CROSS_ARCHES))
+
+# Relative throughput of each ARCH's build under qemu (cost, not speed).
+bench-cross: static-all $(LOAD)
+	@sh bench/cross.sh $(BUILD)
 
 # Every page in man/ goes to its section's directory (wsferry.conf.5 -> man5).
 MAN_PAGES = $(wildcard man/*.1 man/*.5 man/*.7)
@@ -210,6 +259,6 @@ install: $(BIN)
 	done
 
 clean:
-	rm -rf build build-san build-fuzz build-static
+	rm -rf build build-san build-fuzz build-static $(CROSS_ARCHES:%=build-static-%)
 
 -include $(shell find $(BUILD) build-san -name '*.d' 2>/dev/null)
