@@ -7,11 +7,15 @@
 # missing: a test that cannot find its peer counts as failed, never skipped.
 set -e
 want="libbearssl-dev libsqlite3-dev make gcc"
-if [ "${1:-}" = "test" ]; then
+# cross: what test/cross.py drives (the cross compilers come with make static)
+cross="qemu-user-static python3 openssl file"
+if [ "${1:-}" = "cross" ]; then
+	want="$want $cross"
+elif [ "${1:-}" = "test" ]; then
 	want="$want clang libclang-rt-14-dev python3 python3-websockets curl valgrind \
 		nodejs node-ws groff-base faketime tinyproxy nginx openssl ca-certificates \
 		procps util-linux file dnsmasq-base bind9-dnsutils sqlite3 chromium npm \
-		iproute2 nftables"
+		iproute2 nftables $cross"
 fi
 # npm packages the browser and Socket.IO tests drive, in test/npm/ (ignored
 # by git), pinned by major version.
@@ -37,6 +41,7 @@ if [ -n "$missing" ]; then
 	apt-get install -y -q --no-install-recommends $missing >/dev/null
 fi
 [ "${1:-}" = "test" ] || exit 0
+# (cross.py names a missing qemu-ARCH-static itself)
 
 npm_dir="$(dirname "$0")/npm"
 if [ ! -d "$npm_dir/node_modules/puppeteer-core" ] || [ ! -d "$npm_dir/node_modules/socket.io-client" ]; then

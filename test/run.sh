@@ -1,7 +1,8 @@
 #!/bin/sh
 # run.sh — the whole suite after `make test` built everything: unit tests
 # (plain and ASan+UBSan), integration tests against the real binary (plain,
-# sanitized, and one scenario under valgrind), then each fuzzer briefly.
+# sanitized, and one scenario under valgrind), the router builds under qemu
+# (test/cross.py), then each fuzzer briefly.
 # Sums every "N passed, N failed" and prints the total last; the line before
 # it says how much of that total is end-to-end scenarios, how much unit
 # checks (many of them one per byte or split point) and how much fuzz runs.
@@ -72,6 +73,13 @@ for s in test/integration/*_scenario.sh; do
 	[ -f "$s" ] || continue
 	WSFERRY=./build/wsferry run "$s" sh "$s"
 done
+
+# The router builds under qemu-user against each other and the native static
+# build ($CROSS: the make variable; unset means all, empty none).
+cross=${CROSS-aarch64 armhf mipsel}
+if [ -n "$cross" ]; then
+	run "test/cross.py $cross" $PY test/cross.py $cross
+fi
 
 kind=fuzz
 for f in build-fuzz/*_fuzz; do

@@ -4,8 +4,12 @@
  * Owns nothing; sets up contexts its callers own. */
 #include "tls/tls_int.h"
 
-/* AES-GCM first only where the CPU has AES instructions: without them
- * ChaCha20 is ~3x faster and constant-time by construction (routers). */
+/* AES-GCM first only where BearSSL has AES instructions to use: x86 AES-NI
+ * and POWER8, nothing else. On ARM (even ARMv8 with its crypto extensions,
+ * which BearSSL 0.6 has no code for) and on MIPS, AES falls back to the
+ * bitsliced constant-time aes_ct/aes_ct64, several times slower than
+ * ChaCha20, which is constant-time by construction: routers put
+ * ChaCha20-Poly1305 first (README, "Router builds", has the figures). */
 static const uint16_t suites_aes_first[] = {
 	BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
 	BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
@@ -78,8 +82,13 @@ void tls_profile_server(br_ssl_server_context *sc, struct tls_server_cfg *cfg,
 	const struct tls_creds *c = &cfg->creds;
 	br_ssl_server_zero(sc);
 	common(&sc->eng, ibuf, obuf);
-	/* Our order (hardware-aware) beats the client's wish list. */
-	br_ssl_engine_add_flags(&sc->eng, BR_OPT_ENFORCE_SERVER_PREFERENCES);
+	/* Whoever lacks AES instructions decides. A server without them
+	 * imposes its ChaCha20-first order; a server with them can afford every
+	 * suite, so it follows the client's order, which is the client's own
+	 * hardware speaking: a router's client gets ChaCha20 from an x86 VPS
+	 * (AES-GCM would cost the router its CPU), an x86 client AES-GCM. */
+	if (!aes_hw())
+		br_ssl_engine_add_flags(&sc->eng, BR_OPT_ENFORCE_SERVER_PREFERENCES);
 	if (c->key_type == BR_KEYTYPE_RSA)
 		br_ssl_server_set_single_rsa(sc, c->chain, c->chain_len,
 		                             br_skey_decoder_get_rsa(&c->skey), BR_KEYTYPE_SIGN,
