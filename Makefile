@@ -251,7 +251,7 @@ test-cross: static-all
 
 # Relative throughput of each ARCH's build under qemu (cost, not speed).
 bench-cross: static-all $(LOAD)
-	@sh bench/cross.sh $(BUILD)
+	@bash bench/cross.sh $(BUILD)
 
 # Every page in man/ goes to its section's directory (wsferry.conf.5 -> man5).
 MAN_PAGES = $(wildcard man/*.1 man/*.5 man/*.7)
