@@ -101,7 +101,7 @@ source_pkg() {
 		say "adding $srclist (deb-src $uri $suite main)"
 		cat >"$srclist" <<-EOF
 	# Added by wsferry's test/static-deps.sh: the sources of BearSSL (and of
-	# musl, for the cross builds) for `make static` (apt-get source). Safe to remove.
+	# musl, for the cross builds) for make static (apt-get source). Safe to remove.
 	Types: deb-src
 	URIs: $uri
 	Suites: $suite
