@@ -181,7 +181,7 @@ run: deps $(BIN)
 
 # make test: unit + integration tests plain, again under ASan+UBSan, the
 # static builds (native and every router ARCH, their round trips under qemu:
-# test/cross.py, ~3 minutes of cross builds on a fresh clone, seconds after),
+# test/cross.py, 3.5 minutes of cross builds on a fresh clone, seconds after),
 # then each fuzz target briefly. test/run.sh prints the final "N passed, N
 # failed". CROSS='' leaves the router builds out, CROSS=mipsel keeps one.
 test: test-deps
