@@ -188,8 +188,15 @@ static const char *io_strerror(const struct ping_io *io, int rc)
  * app_want being RX_READ or RX_WRITE. 0, or -errno. */
 static int io_wait_stream(struct ping_io *io, unsigned app_want)
 {
+	size_t room;
 	if (io->s.tls && stream_pump(&io->s, 0) < 0)
 		return -EPROTO;
+	/* The handshake may have finished inside that pump: the engine then
+	 * takes application data at once, while the interest it reports is a
+	 * read; polling for it would wait on a server that waits for us (seen
+	 * on slow clients, qemu). */
+	if (io->s.tls && (app_want & RX_WRITE) && tls_conn_send_buf(io->s.tls, &room) && room)
+		return 0;
 	unsigned want = stream_interest(&io->s, app_want);
 	if (!want)
 		return io->s.tls ? 0 : -EIO; /* TLS: the engine moved, try again */
