@@ -297,6 +297,10 @@ static void print_banner(const struct client_config *cfg)
 		if (f->kind == FWD_DYNAMIC)
 			log_info("-D %s: SOCKS5, SOCKS4 and HTTP proxy (e.g. curl --socks5-hostname %s "
 			         "or curl -x http://%s)", bind, bind, bind);
+		else if (f->kind == FWD_LOCAL && f->chan[0])
+			log_info("-L %s -> channel %s through the server", bind, f->spec);
+		else if (f->kind == FWD_REMOTE && f->chan[0])
+			log_info("-R %s: a channel to %s from here", f->spec, f->target);
 		else if (f->kind == FWD_LOCAL)
 			log_info("-L %s -> %s through the server", bind, f->target);
 		else if (f->kind == FWD_REDIRECT)

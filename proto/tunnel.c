@@ -311,6 +311,34 @@ static int parse_port(const char *s, size_t n, uint16_t *port)
 	return 0;
 }
 
+static bool channel_name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '_' || c == '-';
+}
+
+int tunnel_channel_split(const char *target, size_t n, char name[TUNNEL_CHANNEL_NAME_MAX + 1],
+                         char pass[TUNNEL_CHANNEL_PASS_MAX + 1])
+{
+	const char *colon = memchr(target, ':', n);
+	size_t nl = colon ? (size_t)(colon - target) : n;
+	size_t pl = colon ? n - nl - 1 : 0;
+	if (nl == 0 || nl > TUNNEL_CHANNEL_NAME_MAX || pl > TUNNEL_CHANNEL_PASS_MAX)
+		return -1;
+	for (size_t i = 0; i < nl; i++)
+		if (!channel_name_char(target[i]))
+			return -1;
+	for (size_t i = 0; i < pl; i++)
+		if (colon[1 + i] <= ' ' || colon[1 + i] > '~')
+			return -1;
+	memcpy(name, target, nl);
+	name[nl] = '\0';
+	if (pl)
+		memcpy(pass, colon + 1, pl);
+	pass[pl] = '\0';
+	return 0;
+}
+
 int tunnel_target_split(const char *s, size_t n, char *host, size_t host_cap, uint16_t *port)
 {
 	const char *colon;

@@ -30,7 +30,13 @@ enum tunnel_kind {
 	                            * datagram, both ways (-L udp://, SOCKS5 UDP) */
 	TUNNEL_UDP_LISTEN = 4,     /* -R udp://: server binds UDP on target; each
 	                            * new source is announced like a connection */
-	TUNNEL_KIND_MAX = 4,
+	TUNNEL_CHANNEL_REGISTER = 5, /* -R tcp://NAME@: target "NAME:PASSWORD"; a
+	                              * control channel as for REVERSE_LISTEN */
+	TUNNEL_CHANNEL_OPEN = 6,     /* -L tcp://NAME@: reach the channel named by
+	                              * target "NAME:PASSWORD" */
+	TUNNEL_CHANNEL_ACCEPT = 7,   /* the registering client carries the open
+	                              * announced under target (16 hex digits) */
+	TUNNEL_KIND_MAX = 7,
 };
 
 /* -R control channel messages (binary, 9 bytes: op, 64-bit id big-endian). */
@@ -40,6 +46,15 @@ enum tunnel_rev_msg {
 };
 #define TUNNEL_REV_ID_HEX 16 /* REVERSE_ACCEPT names the id as 16 hex digits */
 #define TUNNEL_REV_MSG_LEN 9
+
+/* Channels (client to client through the server): NAME is 1..64 of
+ * [A-Za-z0-9._-], PASSWORD 0..128 printable ASCII bytes without spaces. */
+#define TUNNEL_CHANNEL_NAME_MAX 64
+#define TUNNEL_CHANNEL_PASS_MAX 128
+/* Splits target "NAME[:PASSWORD]" (the password may be empty). 0, or -1
+ * when either part breaks the rules above. name and pass are NUL-terminated. */
+int tunnel_channel_split(const char *target, size_t n, char name[TUNNEL_CHANNEL_NAME_MAX + 1],
+                         char pass[TUNNEL_CHANNEL_PASS_MAX + 1]);
 
 void tunnel_rev_msg(uint8_t out[TUNNEL_REV_MSG_LEN], enum tunnel_rev_msg op, uint64_t id);
 /* 0 with *op and *id, or -1 for anything that is not one of our messages. */

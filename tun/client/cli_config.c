@@ -102,6 +102,25 @@ static int parse_query(const char *spec, char *rest, size_t cap, struct fwd *f, 
 	return 0;
 }
 
+/* "NAME[:PASSWORD]@REST" (channels): f->chan filled, the password masked
+ * in f->spec, rest copied out. */
+static int parse_channel(const char *at, const char *spec, char *rest, size_t cap, struct fwd *f,
+                         const char **why)
+{
+	char name[TUNNEL_CHANNEL_NAME_MAX + 1], pass[TUNNEL_CHANNEL_PASS_MAX + 1];
+	if ((f->kind != FWD_LOCAL && f->kind != FWD_REMOTE) || f->udp)
+		return fail(why, "channels (NAME[:PASSWORD]@) are -R/-L tcp:// only");
+	if (tunnel_channel_split(spec, (size_t)(at - spec), name, pass) < 0)
+		return fail(why, "a channel name is 1 to 64 of A-Z a-z 0-9 . _ - and its password "
+		                 "at most 128 printable characters without spaces");
+	if (strlen(at + 1) >= cap)
+		return fail(why, "too long");
+	strcpy(rest, at + 1);
+	snprintf(f->chan, sizeof(f->chan), "%s:%s", name, pass);
+	snprintf(f->spec, sizeof(f->spec), "tcp://%s%s@%s", name, pass[0] ? ":***" : "", rest);
+	return 0;
+}
+
 int client_parse_fwd(enum fwd_kind kind, const char *whole, struct fwd *f, const char **why)
 {
 	const char *part[4];
@@ -113,11 +132,32 @@ int client_parse_fwd(enum fwd_kind kind, const char *whole, struct fwd *f, const
 	if (parse_scheme(kind, &whole, f, why) < 0 ||
 	    parse_query(whole, spec, sizeof(spec), f, why) < 0)
 		return -1;
+	const char *at = strrchr(spec, '@');
+	if (at) {
+		char rest[sizeof(spec)];
+		if (parse_channel(at, spec, rest, sizeof(rest), f, why) < 0)
+			return -1;
+		strcpy(spec, rest);
+	}
 	int n = split_colons(spec, part, len);
-	bool port_only = kind == FWD_DYNAMIC || kind == FWD_REDIRECT || kind == FWD_TPROXY;
+	bool port_only = kind == FWD_DYNAMIC || kind == FWD_REDIRECT || kind == FWD_TPROXY ||
+	                 (at && kind == FWD_LOCAL);
 	int need = port_only ? 1 : 3;
+	if (at && kind == FWD_REMOTE) {
+		/* the channel's destination, dialled here: HOST:PORT */
+		char host[URL_MAX_HOST + 1];
+		uint16_t port;
+		if (n != 2 || copy_host(part[0], len[0], host, sizeof(host)) < 0 ||
+		    url_parse_port(part[1], len[1], &port) < 0)
+			return fail(why, "expected tcp://NAME[:PASSWORD]@HOST:PORT");
+		snprintf(f->target, sizeof(f->target), strchr(host, ':') ? "[%s]:%u" : "%s:%u", host,
+		         port);
+		return 0;
+	}
 	if (n != need && n != need + 1)
-		return fail(why, port_only ? "expected [BIND:]PORT" : "expected [BIND:]PORT:HOST:HOSTPORT");
+		return fail(why, at          ? "expected tcp://NAME[:PASSWORD]@[BIND:]PORT"
+		                 : port_only ? "expected [BIND:]PORT"
+		                             : "expected [BIND:]PORT:HOST:HOSTPORT");
 	int i = 0;
 	strcpy(f->bind_host, "127.0.0.1"); /* loopback unless a host is given */
 	if (n == need + 1 && copy_host(part[i++], len[0], f->bind_host, sizeof(f->bind_host)) < 0)

@@ -30,7 +30,10 @@ struct fwd {
 	uint16_t bind_port;
 	char bind_host[URL_MAX_HOST + 1];      /* without brackets */
 	char target[TUNNEL_MAX_TARGET + 1];    /* HOST:PORT ([v6]:PORT) */
-	char spec[URL_MAX_HOST + TUNNEL_MAX_TARGET + 16]; /* as the user wrote it */
+	char spec[URL_MAX_HOST + TUNNEL_MAX_TARGET + 16]; /* as the user wrote it,
+	                                                   * a channel's password masked */
+	char chan[TUNNEL_CHANNEL_NAME_MAX + TUNNEL_CHANNEL_PASS_MAX + 2]; /* channels
+	                          * (-R/-L tcp://NAME[:PASSWORD]@...): "NAME:PASSWORD"; else "" */
 };
 
 struct client_config {
@@ -56,7 +59,10 @@ void client_config_init(struct client_config *cfg);
 
 /* Parses "[BIND:]PORT" (-D) or "[BIND:]PORT:HOST:HOSTPORT" (-L/-R) into
  * *f; "tcp://" or "udp://" may lead (-L/-R), "?timeout=DURATION" may follow
- * (UDP flows' idle timeout, default 60 s, 0 never). 0, or -1 with *why. */
+ * (UDP flows' idle timeout, default 60 s, 0 never). Channels:
+ * "tcp://NAME[:PASSWORD]@HOST:PORT" (-R registers NAME, HOST:PORT dialled
+ * here) and "tcp://NAME[:PASSWORD]@[BIND:]PORT" (-L opens it). 0, or -1
+ * with *why. */
 int client_parse_fwd(enum fwd_kind kind, const char *spec, struct fwd *f, const char **why);
 
 #endif

@@ -28,6 +28,7 @@ struct cli_reverse {
 	struct rx_timer retry;
 	unsigned backoff_ms;
 	bool registered;
+	bool channel;            /* -R tcp://NAME@: bind is "NAME:PASSWORD" */
 	char bind[TUNNEL_MAX_TARGET + 1];
 	char host[URL_MAX_HOST + 1]; /* local destination */
 	uint16_t port;
@@ -97,6 +98,14 @@ static void rev_schedule(struct cli_reverse *rev)
 static void rev_on_open(struct wsctl *w, enum tunnel_err err)
 {
 	struct cli_reverse *rev = w->owner;
+	if (err != TUNNEL_OK && rev->channel) {
+		log_warn("-R %s: %s; retrying", rev->fwd->spec,
+		         err == TUNNEL_ERR_IN_USE      ? "another client holds this channel name"
+		         : err == TUNNEL_ERR_FORBIDDEN ? "the server refuses channels (it needs --key)"
+		                                       : tunnel_err_text(err));
+		rev_schedule(rev);
+		return;
+	}
 	if (err != TUNNEL_OK) {
 		log_warn("-R %s: %s%s; retrying", rev->fwd->spec,
 		         err < TUNNEL_ERR_SERVER_DOWN ? "the server cannot listen there: " : "",
@@ -104,7 +113,10 @@ static void rev_on_open(struct wsctl *w, enum tunnel_err err)
 		rev_schedule(rev);
 		return;
 	}
-	log_info("-R %s: the server listens on %s", rev->fwd->spec, rev->bind);
+	if (rev->channel)
+		log_info("-R %s: channel registered", rev->fwd->spec);
+	else
+		log_info("-R %s: the server listens on %s", rev->fwd->spec, rev->bind);
 	rev->registered = true;
 	rev->backoff_ms = BACKOFF_MIN_MS;
 }
@@ -144,7 +156,8 @@ static void rev_dialled(struct dial *dl, int fd, enum tunnel_err err)
 	if (f->udp)
 		return cli_udp_claim(c, fd, id, target, f);
 	net_set_nodelay(fd);
-	client_open_tunnel(c, fd, id, TUNNEL_REVERSE_ACCEPT, target, NULL, claim_on_open,
+	client_open_tunnel(c, fd, id, rev->channel ? TUNNEL_CHANNEL_ACCEPT : TUNNEL_REVERSE_ACCEPT,
+	                   target, NULL, claim_on_open,
 	                   (void *)(uintptr_t)f, NULL);
 }
 
@@ -174,9 +187,10 @@ static void rev_connected(void *owner, int fd, enum tunnel_err err)
 	struct client *c = rev->client;
 	char req[2048];
 	struct tunnel_expect expect;
-	size_t n = fd >= 0 ? client_upgrade(c, rev->fwd->udp ? TUNNEL_UDP_LISTEN : TUNNEL_REVERSE_LISTEN, rev->bind, req, sizeof(req),
-	                                    &expect)
-	                   : 0;
+	enum tunnel_kind kind = rev->channel   ? TUNNEL_CHANNEL_REGISTER
+	                        : rev->fwd->udp ? TUNNEL_UDP_LISTEN
+	                                        : TUNNEL_REVERSE_LISTEN;
+	size_t n = fd >= 0 ? client_upgrade(c, kind, rev->bind, req, sizeof(req), &expect) : 0;
 	(void)err;
 	if (n == 0 && fd >= 0) {
 		close(fd);
@@ -205,8 +219,12 @@ void cli_reverse_start(struct client *c, const struct fwd *f)
 	rev->fwd = f;
 	rev->ctl.s.fd = -1;
 	rev->backoff_ms = BACKOFF_MIN_MS;
-	snprintf(rev->bind, sizeof(rev->bind), strchr(f->bind_host, ':') ? "[%s]:%u" : "%s:%u",
-	         f->bind_host, f->bind_port);
+	rev->channel = f->chan[0] != '\0';
+	if (rev->channel)
+		snprintf(rev->bind, sizeof(rev->bind), "%s", f->chan);
+	else
+		snprintf(rev->bind, sizeof(rev->bind), strchr(f->bind_host, ':') ? "[%s]:%u" : "%s:%u",
+		         f->bind_host, f->bind_port);
 	tunnel_target_split(f->target, strlen(f->target), rev->host, sizeof(rev->host), &rev->port);
 	conn_list_add(&c->conns, &rev->link, rev_destroy);
 	rev_connect(rev);

@@ -33,7 +33,10 @@
 static void local_on_open(void *owner, int tcp_fd, enum tunnel_err err)
 {
 	const struct fwd *f = owner;
-	if (err != TUNNEL_OK && tcp_fd >= 0) /* -1: the local client left first */
+	if (err == TUNNEL_ERR_NOT_FOUND && f->chan[0] && tcp_fd >= 0)
+		log_info("-L %s: no such channel, a wrong password, or its client is offline",
+		         f->spec);
+	else if (err != TUNNEL_OK && tcp_fd >= 0) /* -1: the local client left first */
 		log_info("-L %s: %s", f->spec, tunnel_err_text(err));
 }
 
@@ -52,7 +55,9 @@ static void client_take(struct client_listener *l, int fd, const struct net_addr
 		return;
 	}
 	unsigned id = c->conns.next_id++;
-	client_open_tunnel(c, fd, id, TUNNEL_CONNECT, l->fwd->target, NULL, local_on_open,
+	const struct fwd *f = l->fwd;
+	client_open_tunnel(c, fd, id, f->chan[0] ? TUNNEL_CHANNEL_OPEN : TUNNEL_CONNECT,
+	                   f->chan[0] ? f->chan : f->target, NULL, local_on_open,
 	                   (void *)(uintptr_t)l->fwd, NULL);
 }
 

@@ -23,6 +23,7 @@
 #include "proto/decoy.h"
 #include "proto/tunnel.h"
 #include "tun/pipe.h"
+#include "tun/publish/channel.h"
 #include "tun/ping/endpoints.h"
 #include "tun/push/endpoint.h"
 #include "tun/server/replay_shm.h"
@@ -217,6 +218,12 @@ static bool route_tunnel(struct head_conn *hc, struct handoff *h, struct http_sl
 		srv_tunnel_accept(hc->srv, h, &treq, key, key_len);
 	else if (treq.kind == TUNNEL_REVERSE_LISTEN || treq.kind == TUNNEL_UDP_LISTEN)
 		srv_reverse_listen(hc->srv, h, &treq, key, key_len);
+	else if (treq.kind == TUNNEL_CHANNEL_REGISTER)
+		channel_register(hc->srv->channels, h, &treq, key, key_len);
+	else if (treq.kind == TUNNEL_CHANNEL_OPEN)
+		channel_open(hc->srv->channels, h, &treq, key, key_len);
+	else if (treq.kind == TUNNEL_CHANNEL_ACCEPT)
+		channel_claim(hc->srv->channels, h, &treq, key, key_len);
 	else
 		srv_reverse_claim(hc->srv, h, &treq, key, key_len);
 	return true;
@@ -890,6 +897,8 @@ static int server_worker_run(const struct server_config *cfg, const struct serve
 	} else if (rc == 0) {
 		if (cfg->push.path && !(srv->push = push_start(&srv->rx, &cfg->push, &cfg->relay)))
 			rc = -1;
+		if (!(srv->channels = channels_new(&srv->rx, &srv->conns, cfg)))
+			rc = -1;
 		for (size_t i = 0; i < cfg->nlisten && rc == 0; i++)
 			rc = server_listen(srv, &cfg->listen[i]);
 		if (rc == 0) {
@@ -906,6 +915,7 @@ static int server_worker_run(const struct server_config *cfg, const struct serve
 		server_close_listeners(srv);
 		conn_list_destroy_all(&srv->conns);
 		push_stop(srv->push);
+		channels_free(srv->channels);
 		dns_free(&srv->dns);
 	}
 	if (srv->tls)

@@ -17,6 +17,7 @@
 #include "tls/tls.h"
 
 struct push_hub;
+struct channels;
 
 struct listener {
 	struct rx_io io;
@@ -42,6 +43,7 @@ struct server {
 	struct net_addr fallback;  /* resolved --fallback */
 	struct tls_server_cfg *tls; /* certificate and key for wss:// listeners */
 	struct push_hub *push;     /* --push: this reactor's subscribers */
+	struct channels *channels; /* channel names registered on this reactor */
 	bool stopping;
 };
 
