@@ -15,7 +15,7 @@ elif [ "${1:-}" = "test" ]; then
 	want="$want clang libclang-rt-14-dev python3 python3-websockets curl valgrind \
 		nodejs node-ws groff-base faketime tinyproxy nginx openssl ca-certificates \
 		procps util-linux file dnsmasq-base bind9-dnsutils sqlite3 chromium npm \
-		iproute2 nftables busybox $cross"
+		iproute2 nftables busybox openssh-server openssh-client $cross"
 fi
 # npm packages the browser and Socket.IO tests drive, in test/npm/ (ignored
 # by git), pinned by major version.
@@ -65,6 +65,7 @@ peer "node's ws module in /usr/share/nodejs (package node-ws)" \
 	env NODE_PATH=/usr/share/nodejs sh -c 'node -e "require(\"ws\")" || nodejs -e "require(\"ws\")"'
 peer "python3 websockets for /usr/bin/python3 (package python3-websockets)" \
 	/usr/bin/python3 -c 'import websockets'
+peer "sshd (package openssh-server)" sh -c 'command -v sshd || test -x /usr/sbin/sshd'
 peer "dnsmasq (package dnsmasq-base)" sh -c 'command -v dnsmasq || test -x /usr/sbin/dnsmasq'
 peer "chromium (package chromium)" sh -c 'command -v chromium'
 peer "npm puppeteer-core and socket.io-client in test/npm" \

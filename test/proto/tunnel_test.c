@@ -159,8 +159,32 @@ static void test_split_and_errors(void)
 	CHECK_EQ_INT(tunnel_status_err(0), TUNNEL_ERR_GENERAL);
 }
 
+static void test_channel_split(void)
+{
+	char name[TUNNEL_CHANNEL_NAME_MAX + 1], pass[TUNNEL_CHANNEL_PASS_MAX + 1];
+	char longname[TUNNEL_CHANNEL_NAME_MAX + 2];
+	CHECK_EQ_INT(tunnel_channel_split("db:s3:c@r", 9, name, pass), 0);
+	CHECK(strcmp(name, "db") == 0 && strcmp(pass, "s3:c@r") == 0);
+	CHECK_EQ_INT(tunnel_channel_split("a.b_c-9", 7, name, pass), 0);
+	CHECK(strcmp(name, "a.b_c-9") == 0 && pass[0] == '\0');
+	CHECK_EQ_INT(tunnel_channel_split("db:", 3, name, pass), 0);
+	CHECK(pass[0] == '\0');
+	CHECK_EQ_INT(tunnel_channel_split("db:xyz", 2, name, pass), 0); /* n bounds it */
+	CHECK(strcmp(name, "db") == 0 && pass[0] == '\0');
+	CHECK_EQ_INT(tunnel_channel_split(":pw", 3, name, pass), -1);
+	CHECK_EQ_INT(tunnel_channel_split("", 0, name, pass), -1);
+	CHECK_EQ_INT(tunnel_channel_split("a b:pw", 6, name, pass), -1);
+	CHECK_EQ_INT(tunnel_channel_split("a/b", 3, name, pass), -1);
+	CHECK_EQ_INT(tunnel_channel_split("ab:p w", 6, name, pass), -1);
+	CHECK_EQ_INT(tunnel_channel_split("ab:p\x7f", 5, name, pass), -1);
+	memset(longname, 'n', sizeof(longname));
+	CHECK_EQ_INT(tunnel_channel_split(longname, TUNNEL_CHANNEL_NAME_MAX, name, pass), 0);
+	CHECK_EQ_INT(tunnel_channel_split(longname, TUNNEL_CHANNEL_NAME_MAX + 1, name, pass), -1);
+}
+
 int main(void)
 {
+	TEST_RUN(test_channel_split);
 	TEST_RUN(test_plain_roundtrip);
 	TEST_RUN(test_keyed);
 	TEST_RUN(test_from_http);

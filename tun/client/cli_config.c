@@ -117,7 +117,10 @@ static int parse_channel(const char *at, const char *spec, char *rest, size_t ca
 		return fail(why, "too long");
 	strcpy(rest, at + 1);
 	snprintf(f->chan, sizeof(f->chan), "%s:%s", name, pass);
-	snprintf(f->spec, sizeof(f->spec), "tcp://%s%s@%s", name, pass[0] ? ":***" : "", rest);
+	int n = snprintf(f->spec, sizeof(f->spec), "tcp://%s%s@%s", name, pass[0] ? ":***" : "",
+	                 rest);
+	if (n < 0 || (size_t)n >= sizeof(f->spec))
+		return fail(why, "too long");
 	return 0;
 }
 
