@@ -299,6 +299,8 @@ static void print_banner(const struct client_config *cfg)
 			         "or curl -x http://%s)", bind, bind, bind);
 		else if (f->kind == FWD_LOCAL && f->chan[0])
 			log_info("-L %s -> channel %s through the server", bind, f->spec);
+		else if (f->kind == FWD_REMOTE && f->route[0])
+			log_info("-R %s: publishes %s on the server's web port", f->spec, f->target);
 		else if (f->kind == FWD_REMOTE && f->chan[0])
 			log_info("-R %s: a channel to %s from here", f->spec, f->target);
 		else if (f->kind == FWD_LOCAL)

@@ -36,7 +36,11 @@ enum tunnel_kind {
 	                              * target "NAME:PASSWORD" */
 	TUNNEL_CHANNEL_ACCEPT = 7,   /* the registering client carries the open
 	                              * announced under target (16 hex digits) */
-	TUNNEL_KIND_MAX = 7,
+	TUNNEL_ROUTE_REGISTER = 8,   /* -R http://: target a route rule
+	                              * (proto/route.h); a control channel */
+	TUNNEL_ROUTE_ACCEPT = 9,     /* the registering client carries the request
+	                              * announced under target (16 hex digits) */
+	TUNNEL_KIND_MAX = 9,
 };
 
 /* -R control channel messages (binary, 9 bytes: op, 64-bit id big-endian). */

@@ -124,6 +124,71 @@ static int parse_channel(const char *at, const char *spec, char *rest, size_t ca
 	return 0;
 }
 
+/* The value of key in "a=1&b=2" (no decoding), or -1. */
+static int query_get(const char *q, const char *key, char *out, size_t cap)
+{
+	size_t kl = strlen(key);
+	for (const char *p = q; p && *p; p = strchr(p, '&'), p = p ? p + 1 : NULL) {
+		if (strncmp(p, key, kl) != 0 || p[kl] != '=')
+			continue;
+		const char *v = p + kl + 1;
+		size_t n = strcspn(v, "&");
+		if (n == 0 || n >= cap)
+			return -1;
+		memcpy(out, v, n);
+		out[n] = '\0';
+		return 0;
+	}
+	return -1;
+}
+
+/* -R http://HOST:PORT[/BASE]?mode=path|domain&value=V, and
+ * -R tcp://HOST:PORT?mode=path&value=PREFIX (TCP as WebSocket). */
+static int parse_route(const char *whole, struct fwd *f, const char **why)
+{
+	bool http = strncmp(whole, "http://", 7) == 0;
+	const char *hp = whole + (http ? 7 : 6);
+	const char *q = strchr(hp, '?');
+	char mode[16], value[ROUTE_MAX_VALUE + 1], host[URL_MAX_HOST + 1], wire[sizeof(f->route)];
+	const char *base = NULL;
+	if (f->kind != FWD_REMOTE)
+		return fail(why, "?mode= publishes a service: it is for -R");
+	if (!q || query_get(q + 1, "mode", mode, sizeof(mode)) < 0 ||
+	    query_get(q + 1, "value", value, sizeof(value)) < 0)
+		return fail(why, "expected ?mode=path&value=PREFIX or ?mode=domain&value=NAME");
+	if (strcmp(mode, "path") != 0 && (strcmp(mode, "domain") != 0 || !http))
+		return fail(why, http ? "mode is path or domain" : "tcp:// routes take mode=path");
+	const char *slash = memchr(hp, '/', (size_t)(q - hp));
+	const char *hend = slash ? slash : q;
+	if (slash) {
+		if (!http)
+			return fail(why, "a tcp:// route takes no /BASE");
+		base = slash;
+	}
+	const char *part[4];
+	size_t len[4];
+	char hostport[URL_MAX_HOST + 8];
+	uint16_t port;
+	if ((size_t)(hend - hp) >= sizeof(hostport))
+		return fail(why, "too long");
+	memcpy(hostport, hp, (size_t)(hend - hp));
+	hostport[hend - hp] = '\0';
+	if (split_colons(hostport, part, len) != 2 ||
+	    copy_host(part[0], len[0], host, sizeof(host)) < 0 ||
+	    url_parse_port(part[1], len[1], &port) < 0)
+		return fail(why, "expected HOST:PORT after the scheme");
+	snprintf(f->target, sizeof(f->target), strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, port);
+	int bl = base ? (int)(q - base) : 0;
+	int n = snprintf(wire, sizeof(wire), "%s %s%s%.*s", http ? mode : "ws", value,
+	                 base ? " " : "", bl, base ? base : "");
+	struct route_rule rule;
+	if (n < 0 || (size_t)n >= sizeof(wire) || route_rule_parse(wire, (size_t)n, &rule) < 0 ||
+	    route_rule_format(&rule, f->route, sizeof(f->route)) == 0)
+		return fail(why, "invalid route: a path prefix or BASE of printable characters "
+		                 "(no spaces, ?, # or ..), or a host name");
+	return 0;
+}
+
 int client_parse_fwd(enum fwd_kind kind, const char *whole, struct fwd *f, const char **why)
 {
 	const char *part[4];
@@ -132,6 +197,12 @@ int client_parse_fwd(enum fwd_kind kind, const char *whole, struct fwd *f, const
 	memset(f, 0, sizeof(*f));
 	f->kind = kind;
 	snprintf(f->spec, sizeof(f->spec), "%s", whole);
+	if (strncmp(whole, "https://", 8) == 0)
+		return fail(why, "https:// services are not supported yet (publish them with "
+		                 "tcp://...?mode=path as raw TCP, or http://)");
+	if (strncmp(whole, "http://", 7) == 0 ||
+	    (strncmp(whole, "tcp://", 6) == 0 && strstr(whole, "?mode=")))
+		return parse_route(whole, f, why);
 	if (parse_scheme(kind, &whole, f, why) < 0 ||
 	    parse_query(whole, spec, sizeof(spec), f, why) < 0)
 		return -1;

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/route.h"
 #include "proto/tunnel.h"
 #include "proto/url.h"
 #include "tun/relay.h"
@@ -34,6 +35,9 @@ struct fwd {
 	                                                   * a channel's password masked */
 	char chan[TUNNEL_CHANNEL_NAME_MAX + TUNNEL_CHANNEL_PASS_MAX + 2]; /* channels
 	                          * (-R/-L tcp://NAME[:PASSWORD]@...): "NAME:PASSWORD"; else "" */
+	char route[ROUTE_MAX_VALUE + ROUTE_MAX_BASE + 16]; /* published routes (-R
+	                          * http://...?mode=, tcp://...?mode=path): the
+	                          * rule's wire form (proto/route.h); else "" */
 };
 
 struct client_config {
@@ -61,7 +65,9 @@ void client_config_init(struct client_config *cfg);
  * *f; "tcp://" or "udp://" may lead (-L/-R), "?timeout=DURATION" may follow
  * (UDP flows' idle timeout, default 60 s, 0 never). Channels:
  * "tcp://NAME[:PASSWORD]@HOST:PORT" (-R registers NAME, HOST:PORT dialled
- * here) and "tcp://NAME[:PASSWORD]@[BIND:]PORT" (-L opens it). 0, or -1
+ * here) and "tcp://NAME[:PASSWORD]@[BIND:]PORT" (-L opens it). Routes
+ * (-R): "http://HOST:PORT[/BASE]?mode=path|domain&value=V" and
+ * "tcp://HOST:PORT?mode=path&value=PREFIX" (TCP as WebSocket). 0, or -1
  * with *why. */
 int client_parse_fwd(enum fwd_kind kind, const char *spec, struct fwd *f, const char **why);
 

@@ -29,6 +29,7 @@ struct cli_reverse {
 	unsigned backoff_ms;
 	bool registered;
 	bool channel;            /* -R tcp://NAME@: bind is "NAME:PASSWORD" */
+	bool route;              /* -R http://...?mode=: bind is the route rule */
 	char bind[TUNNEL_MAX_TARGET + 1];
 	char host[URL_MAX_HOST + 1]; /* local destination */
 	uint16_t port;
@@ -98,6 +99,14 @@ static void rev_schedule(struct cli_reverse *rev)
 static void rev_on_open(struct wsctl *w, enum tunnel_err err)
 {
 	struct cli_reverse *rev = w->owner;
+	if (err != TUNNEL_OK && rev->route) {
+		log_warn("-R %s: %s; retrying", rev->fwd->spec,
+		         err == TUNNEL_ERR_IN_USE      ? "another client publishes this route"
+		         : err == TUNNEL_ERR_FORBIDDEN ? "the server refuses routes (it needs --key)"
+		                                       : tunnel_err_text(err));
+		rev_schedule(rev);
+		return;
+	}
 	if (err != TUNNEL_OK && rev->channel) {
 		log_warn("-R %s: %s; retrying", rev->fwd->spec,
 		         err == TUNNEL_ERR_IN_USE      ? "another client holds this channel name"
@@ -113,7 +122,9 @@ static void rev_on_open(struct wsctl *w, enum tunnel_err err)
 		rev_schedule(rev);
 		return;
 	}
-	if (rev->channel)
+	if (rev->route)
+		log_info("-R %s: published (%s)", rev->fwd->spec, rev->bind);
+	else if (rev->channel)
 		log_info("-R %s: channel registered", rev->fwd->spec);
 	else
 		log_info("-R %s: the server listens on %s", rev->fwd->spec, rev->bind);
@@ -156,8 +167,10 @@ static void rev_dialled(struct dial *dl, int fd, enum tunnel_err err)
 	if (f->udp)
 		return cli_udp_claim(c, fd, id, target, f);
 	net_set_nodelay(fd);
-	client_open_tunnel(c, fd, id, rev->channel ? TUNNEL_CHANNEL_ACCEPT : TUNNEL_REVERSE_ACCEPT,
-	                   target, NULL, claim_on_open,
+	enum tunnel_kind kind = rev->route     ? TUNNEL_ROUTE_ACCEPT
+	                        : rev->channel ? TUNNEL_CHANNEL_ACCEPT
+	                                       : TUNNEL_REVERSE_ACCEPT;
+	client_open_tunnel(c, fd, id, kind, target, NULL, claim_on_open,
 	                   (void *)(uintptr_t)f, NULL);
 }
 
@@ -187,7 +200,8 @@ static void rev_connected(void *owner, int fd, enum tunnel_err err)
 	struct client *c = rev->client;
 	char req[2048];
 	struct tunnel_expect expect;
-	enum tunnel_kind kind = rev->channel   ? TUNNEL_CHANNEL_REGISTER
+	enum tunnel_kind kind = rev->route     ? TUNNEL_ROUTE_REGISTER
+	                        : rev->channel ? TUNNEL_CHANNEL_REGISTER
 	                        : rev->fwd->udp ? TUNNEL_UDP_LISTEN
 	                                        : TUNNEL_REVERSE_LISTEN;
 	size_t n = fd >= 0 ? client_upgrade(c, kind, rev->bind, req, sizeof(req), &expect) : 0;
@@ -220,7 +234,10 @@ void cli_reverse_start(struct client *c, const struct fwd *f)
 	rev->ctl.s.fd = -1;
 	rev->backoff_ms = BACKOFF_MIN_MS;
 	rev->channel = f->chan[0] != '\0';
-	if (rev->channel)
+	rev->route = f->route[0] != '\0';
+	if (rev->route)
+		snprintf(rev->bind, sizeof(rev->bind), "%s", f->route);
+	else if (rev->channel)
 		snprintf(rev->bind, sizeof(rev->bind), "%s", f->chan);
 	else
 		snprintf(rev->bind, sizeof(rev->bind), strchr(f->bind_host, ':') ? "[%s]:%u" : "%s:%u",

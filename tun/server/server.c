@@ -24,6 +24,7 @@
 #include "proto/tunnel.h"
 #include "tun/pipe.h"
 #include "tun/publish/channel.h"
+#include "tun/publish/route.h"
 #include "tun/ping/endpoints.h"
 #include "tun/push/endpoint.h"
 #include "tun/server/replay_shm.h"
@@ -224,6 +225,10 @@ static bool route_tunnel(struct head_conn *hc, struct handoff *h, struct http_sl
 		channel_open(hc->srv->channels, h, &treq, key, key_len);
 	else if (treq.kind == TUNNEL_CHANNEL_ACCEPT)
 		channel_claim(hc->srv->channels, h, &treq, key, key_len);
+	else if (treq.kind == TUNNEL_ROUTE_REGISTER)
+		route_register(hc->srv->routes, h, &treq, key, key_len);
+	else if (treq.kind == TUNNEL_ROUTE_ACCEPT)
+		route_claim(hc->srv->routes, h, &treq, key, key_len);
 	else
 		srv_reverse_claim(hc->srv, h, &treq, key, key_len);
 	return true;
@@ -285,7 +290,9 @@ static bool head_conn_route(struct head_conn *hc, size_t head_len, const char **
 		echo_accept(&h, cfg->max_message);
 	else if (cfg->ping_name && path_is(path, SERVER_PING_PATH))
 		ping_accept(&h, cfg->ping_name);
-	else if (!route_tunnel(hc, &h, path)) {
+	else if (route_tunnel(hc, &h, path))
+		; /* taken */
+	else if (!route_take(hc->srv->routes, &h, path, hc->listener->tls)) {
 		rx_io_add(&hc->srv->rx, &hc->io, hc->s.fd, head_conn_on_io); /* del cleared io.fn */
 		*why = "no endpoint for this request";
 		return false;
@@ -897,7 +904,8 @@ static int server_worker_run(const struct server_config *cfg, const struct serve
 	} else if (rc == 0) {
 		if (cfg->push.path && !(srv->push = push_start(&srv->rx, &cfg->push, &cfg->relay)))
 			rc = -1;
-		if (!(srv->channels = channels_new(&srv->rx, &srv->conns, cfg)))
+		if (!(srv->channels = channels_new(&srv->rx, &srv->conns, cfg)) ||
+		    !(srv->routes = routes_new(&srv->rx, &srv->conns, cfg)))
 			rc = -1;
 		for (size_t i = 0; i < cfg->nlisten && rc == 0; i++)
 			rc = server_listen(srv, &cfg->listen[i]);
@@ -916,6 +924,7 @@ static int server_worker_run(const struct server_config *cfg, const struct serve
 		conn_list_destroy_all(&srv->conns);
 		push_stop(srv->push);
 		channels_free(srv->channels);
+		routes_free(srv->routes);
 		dns_free(&srv->dns);
 	}
 	if (srv->tls)

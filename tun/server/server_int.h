@@ -18,6 +18,7 @@
 
 struct push_hub;
 struct channels;
+struct routes;
 
 struct listener {
 	struct rx_io io;
@@ -44,6 +45,7 @@ struct server {
 	struct tls_server_cfg *tls; /* certificate and key for wss:// listeners */
 	struct push_hub *push;     /* --push: this reactor's subscribers */
 	struct channels *channels; /* channel names registered on this reactor */
+	struct routes *routes;     /* reverse-proxy routes published on this reactor */
 	bool stopping;
 };
 
