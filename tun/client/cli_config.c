@@ -158,6 +158,8 @@ static int parse_route(const char *whole, struct fwd *f, const char **why)
 		return fail(why, "expected ?mode=path&value=PREFIX or ?mode=domain&value=NAME");
 	if (strcmp(mode, "path") != 0 && (strcmp(mode, "domain") != 0 || !http))
 		return fail(why, http ? "mode is path or domain" : "tcp:// routes take mode=path");
+	if (strchr(value, ' ') || memchr(hp, ' ', (size_t)(q - hp)))
+		return fail(why, "no spaces in a route");
 	const char *slash = memchr(hp, '/', (size_t)(q - hp));
 	const char *hend = slash ? slash : q;
 	if (slash) {

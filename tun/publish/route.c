@@ -51,6 +51,7 @@ struct route_wait {
 	struct buf in;   /* its head and whatever followed */
 	uint64_t id;
 	bool https;
+	bool raw;        /* TCP as WebSocket: bytes, no heads to rewrite */
 	char ip[IP_MAX];
 };
 
@@ -79,7 +80,7 @@ struct route_filter {
 };
 
 static int dispatch(struct routes *rs, int fd, struct buf *in, unsigned id,
-                    struct conn_peer *peer, const char *ip, bool https);
+                    struct conn_peer *peer, const char *ip, bool https, struct route_reg *reg);
 
 struct routes *routes_new(struct rx *rx, struct conn_list *conns, const struct server_config *cfg)
 {
@@ -194,7 +195,7 @@ static void rf_handover(struct relay_filter *base, int fd, struct buf *rest)
 {
 	struct route_filter *f = (struct route_filter *)base;
 	log_debug("c%u next request belongs to another route", f->id);
-	dispatch(f->rs, fd, rest, f->id, NULL, f->ip, f->https);
+	dispatch(f->rs, fd, rest, f->id, NULL, f->ip, f->https, NULL);
 	free(f);
 }
 
@@ -242,7 +243,8 @@ static void answer_fd(int fd, int status, const char *why)
 
 static void wait_fail(struct route_wait *wt, int status, const char *why)
 {
-	answer_fd(wt->fd, status, why);
+	if (!wt->raw)
+		answer_fd(wt->fd, status, why);
 	wait_free(wt);
 }
 
@@ -278,14 +280,14 @@ static struct route_reg *reg_for(struct routes *rs, const struct http_request *r
 }
 
 /* fd (taken) carries a visitor's requests, the first head at the front of
- * *in (taken): find its route and announce it, or end the connection. */
+ * *in (taken): find its route (unless reg is given: a WebSocket route's
+ * bytes) and announce it, or end the connection. */
 static int dispatch(struct routes *rs, int fd, struct buf *in, unsigned id,
-                    struct conn_peer *peer, const char *ip, bool https)
+                    struct conn_peer *peer, const char *ip, bool https, struct route_reg *reg)
 {
 	struct http_request req;
 	size_t scanned = 0;
-	int end = http_head_end((const char *)buf_data(in), buf_len(in), &scanned);
-	struct route_reg *reg = NULL;
+	int end = reg ? 0 : http_head_end((const char *)buf_data(in), buf_len(in), &scanned);
 	if (end > 0 && http_parse_request((const char *)buf_data(in), (size_t)end, &req) > 0) {
 		const char *q = memchr(req.target.p, '?', req.target.len);
 		struct http_slice path = {req.target.p,
@@ -296,8 +298,9 @@ static int dispatch(struct routes *rs, int fd, struct buf *in, unsigned id,
 	                                                                 : NULL;
 	if (!wt) {
 		/* gone meanwhile (kept-alive request) or crowded */
-		answer_fd(fd, reg ? 503 : 502, reg ? "too many requests waiting"
-		                                   : "the published service is offline");
+		if (!reg || !reg->rule.ws)
+			answer_fd(fd, reg ? 503 : 502, reg ? "too many requests waiting"
+			                                   : "the published service is offline");
 		close(fd);
 		buf_free(in);
 		return -1;
@@ -307,6 +310,7 @@ static int dispatch(struct routes *rs, int fd, struct buf *in, unsigned id,
 	wt->in = *in;
 	*in = (struct buf){0};
 	wt->https = https;
+	wt->raw = reg->rule.ws;
 	snprintf(wt->ip, sizeof(wt->ip), "%s", ip);
 	conn_list_add_as(rs->conns, &wt->link, wait_destroy, id, peer);
 	do
@@ -344,9 +348,44 @@ static void ip_only(const struct net_addr *a, char *out, size_t cap)
 	}
 }
 
+/* TCP as WebSocket: the server takes the upgrade itself (101 at once, with
+ * Sec-WebSocket-Protocol: binary when offered, as websockify does) and the
+ * frames' payload is the service's byte stream; a service that cannot be
+ * reached closes the WebSocket. */
+static bool take_ws(struct routes *rs, struct handoff *h, struct route_reg *reg, int sp[2],
+                    const char *ip)
+{
+	const char *key;
+	size_t key_len;
+	char resp[RESP_MAX];
+	const struct http_header *proto =
+		http_find(h->req->headers, h->req->nheaders, "Sec-WebSocket-Protocol");
+	bool binary = proto && http_has_token(proto->value, "binary");
+	size_t rn = ws_check_upgrade(h->req, &key, &key_len) == 0
+	                    ? ws_response_101(resp, sizeof(resp), key, key_len,
+	                                      binary ? "Sec-WebSocket-Protocol: binary\r\n" : NULL)
+	                    : 0;
+	if (rn == 0) {
+		close(sp[0]);
+		close(sp[1]);
+		return false;
+	}
+	buf_consume(&h->in, h->head_len);
+	struct relay_args a = {.id = h->id, .tcp_fd = sp[0], .ws = h->s, .role = WS_ROLE_SERVER,
+	                       .ws_in = &h->in, .preamble = resp, .preamble_len = rn,
+	                       .peer = h->peer};
+	struct buf none = {0};
+	if (relay_start(h->rx, h->conns, &rs->cfg->relay, &a) == 0)
+		dispatch(rs, sp[1], &none, h->id, h->peer, ip, false, reg);
+	else
+		close(sp[1]);
+	return true;
+}
+
 bool route_take(struct routes *rs, struct handoff *h, struct http_slice path, bool https)
 {
-	if (!rs || !rs->regs || h->raw || !reg_for(rs, h->req, path))
+	struct route_reg *reg = rs && rs->regs && !h->raw ? reg_for(rs, h->req, path) : NULL;
+	if (!reg)
 		return false;
 	int sp[2];
 	char ip[IP_MAX];
@@ -356,10 +395,12 @@ bool route_take(struct routes *rs, struct handoff *h, struct http_slice path, bo
 		stream_close(&h->s);
 		return true;
 	}
-	struct buf in = h->in;
-	h->in = (struct buf){0};
 	log_debug("c%u %.*s %.*s: published route", h->id, (int)h->req->method.len,
 	          h->req->method.p, (int)path.len, path.p);
+	if (reg->rule.ws)
+		return take_ws(rs, h, reg, sp, ip);
+	struct buf in = h->in;
+	h->in = (struct buf){0};
 	/* The visitor's connection, unchanged into sp[0]; its first bytes are
 	 * already in `in` and go to the relay directly. */
 	if (pipe_start(h->rx, h->conns, h->id, h->peer, &h->s, sp[0], NULL, false) < 0) {
@@ -367,7 +408,7 @@ bool route_take(struct routes *rs, struct handoff *h, struct http_slice path, bo
 		buf_free(&in);
 		return true;
 	}
-	dispatch(rs, sp[1], &in, h->id, h->peer, ip, https);
+	dispatch(rs, sp[1], &in, h->id, h->peer, ip, https, NULL);
 	return true;
 }
 
@@ -502,17 +543,20 @@ int route_claim(struct routes *rs, struct handoff *h, const struct tunnel_req *r
 	}
 	struct route_wait *wt = id ? wait_find(rs, id) : NULL;
 	size_t rn = make_101(rs, req, key, key_len, resp, sizeof(resp));
-	struct route_filter *f = wt ? calloc(1, sizeof(*f)) : NULL;
-	if (!f || rn == 0) {
+	struct route_filter *f = wt && !wt->raw ? calloc(1, sizeof(*f)) : NULL;
+	if ((!f && !(wt && wt->raw)) || rn == 0) {
+		free(f);
 		refuse(rs, &h->s, req, key, key_len, TUNNEL_ERR_GENERAL);
 		return -1;
 	}
-	f->base.ops = &rf_ops;
-	f->rs = rs;
-	f->rule = wt->reg->rule;
-	f->id = wt->link.id;
-	f->https = wt->https;
-	memcpy(f->ip, wt->ip, sizeof(f->ip));
+	if (f) {
+		f->base.ops = &rf_ops;
+		f->rs = rs;
+		f->rule = wt->reg->rule;
+		f->id = wt->link.id;
+		f->https = wt->https;
+		memcpy(f->ip, wt->ip, sizeof(f->ip));
+	}
 	int fd = wt->fd;
 	struct buf in = wt->in;
 	wt->fd = -1;
@@ -523,6 +567,7 @@ int route_claim(struct routes *rs, struct handoff *h, const struct tunnel_req *r
 	log_debug("c%u route request carried by c%u", wid, h->id);
 	struct relay_args a = {.id = wid, .tcp_fd = fd, .ws = h->s, .role = WS_ROLE_SERVER,
 	                       .tcp_in = &in, .ws_in = &h->in, .preamble = resp,
-	                       .preamble_len = rn, .filter = &f->base, .peer = h->peer};
+	                       .preamble_len = rn, .filter = f ? &f->base : NULL,
+	                       .peer = h->peer};
 	return relay_start(rs->rx, rs->conns, &rs->cfg->relay, &a);
 }
