@@ -108,7 +108,7 @@ BIN       = $(BUILD)/wsferry
 
 VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: all run test test-unit test-deps test-cross fuzzers fuzz fuzz-long bench bench-peers bench-early bench-udp bench-push bench-transparent bench-cross static static-all install clean deps
+.PHONY: all run test test-unit test-deps test-cross fuzzers fuzz fuzz-long bench bench-peers bench-early bench-udp bench-push bench-transparent bench-cross bench-publish static static-all install clean deps
 all: $(BIN) $(TESTS)
 
 $(BUILD)/%.o: %.c
@@ -216,6 +216,8 @@ bench-transparent: $(UDPLOAD) $(BIN)
 # Push fan-out beside a python3-websockets broadcast server, in one run.
 bench-push: $(PUSH_LOAD) $(BIN)
 	@bash bench/push.sh $(BUILD)
+bench-publish: $(BIN)
+	@bash bench/publish.sh $(BUILD)
 bench-peers: $(LOAD) $(BIN)
 	@bash bench/peers.sh $(BUILD)
 # The cost of holding early data until the key is proven, against the commit
