@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "core/net.h"
 
 struct pipe_dir {
@@ -87,6 +88,8 @@ static void pipe_update(struct pipe *p)
 static void pipe_pump(struct pipe *p, int fired, unsigned events)
 {
 	if (stream_pump(&p->s[fired], events) < 0) {
+		/* a TLS peer that failed (an https:// service's certificate, say) */
+		log_info("c%u TLS: %s", p->link.id, stream_error(&p->s[fired]));
 		pipe_free(p);
 		return;
 	}
@@ -95,6 +98,17 @@ static void pipe_pump(struct pipe *p, int fired, unsigned events)
 		pipe_free(p);
 		return;
 	}
+	/* A TLS pump run by a write may have taken the peer's records (data or
+	 * its close) off the socket, which then never fires for them: drain what
+	 * the engine holds while the other side takes it (stream.h, issue 18). */
+	for (int i = 0; i < 2; i++)
+		for (int k = 0; k < 16 && stream_readable_now(&p->s[i]) && !p->dir[i].eof &&
+		                buf_len(&p->dir[i].buf) == 0;
+		     k++)
+			if (pipe_move(p, i, true) < 0) {
+				pipe_free(p);
+				return;
+			}
 	if (p->dir[0].shut && p->dir[1].shut) {
 		pipe_free(p); /* both sides said FIN and everything was delivered */
 		return;

@@ -26,6 +26,7 @@ import socket
 import socketserver
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -354,11 +355,61 @@ def main(suite):
     run('a restarted client publishes again; the client survives a server restart',
         server_restart, timeout=40)
 
+    def https_backend_and_wss():
+        ossl = w.require_peer('openssl', 'openssl')
+        d = tempfile.mkdtemp(prefix='wsf-route-tls-')
+        o = None
+        try:
+            subprocess.run([os.path.abspath(w.WSFERRY), 'cert', '--name', '127.0.0.1', '--name', 'localhost'],
+                           cwd=d, capture_output=True, check=True, timeout=20)
+            crt, keyf = os.path.join(d, 'server.crt'), os.path.join(d, 'server.key')
+            op, wp = w.free_ports(2)
+            # stdin held open: at EOF on stdin s_server drops the connection it serves
+            o = subprocess.Popen([ossl, 's_server', '-www', '-quiet', '-accept',
+                                  '127.0.0.1:%d' % op, '-cert', crt, '-key', keyf],
+                                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+            w.wait_port(op)
+            s2 = w.Proc([w.WSFERRY, 'server', 'wss://127.0.0.1:%d' % wp] + kargs, 'server-wss')
+            w.wait_port(wp, proc=s2)
+            c = w.start_client('wss://127.0.0.1:%d' % wp, kargs + [
+                '--insecure',
+                '-R', 'https://127.0.0.1:%d?mode=path&value=/ca&ca=%s' % (op, crt),
+                '-R', 'https://localhost:%d?mode=path&value=/ins&insecure' % op,
+                '-R', 'https://127.0.0.1:%d?mode=path&value=/sys' % op,
+                '-R', 'http://127.0.0.1:%d?mode=path&value=/app' % be.port], name='client-tls')
+            wait_log(s2, 'published', 10, 'wss publication', times=4)
+            for path in ('/ca/', '/ins/'):
+                try:
+                    body = w.curl_ok(['-k', 'https://127.0.0.1:%d%s' % (wp, path)], timeout=8)
+                except CaseFail as e:
+                    raise CaseFail('%s\n%s' % (e, c.tail(20)))
+                check(b's_server' in body or b'Ciphers' in body,
+                      'openssl -www page through %s: %r' % (path, body[:80]))
+            r = subprocess.run(['curl', '-sS', '-k', '-m', '8', 'https://127.0.0.1:%d/sys/' % wp],
+                               capture_output=True, timeout=15)
+            check(r.stdout == b'', 'an unverifiable service answered %r' % r.stdout[:80])
+            wait_log(c, 'certificate not trusted', 5, 'the publishing client')
+            j = json.loads(w.curl_ok(['-k', 'https://127.0.0.1:%d/app/t' % wp]))
+            check(j['xfp'] == 'https' and j['path'] == '/t', 'over wss:// %r' % j)
+            c.stop()
+            s2.stop()
+        finally:
+            if o is not None:
+                o.kill()
+                o.wait(5)
+            subprocess.run(['rm', '-rf', d])
+    run('https:// services: ?ca= and ?insecure work, the system CAs refuse a self-signed one '
+        '(logged); wss:// listener sets X-Forwarded-Proto https', https_backend_and_wss,
+        timeout=40)
+
     def bad_specs():
         for spec in ('http://127.0.0.1:80', 'http://127.0.0.1:80?mode=path',
                      'http://127.0.0.1:80?mode=x&value=a', 'tcp://127.0.0.1:80?mode=domain&value=a',
                      'http://127.0.0.1:80?mode=path&value=/a b', 'http://h?mode=path&value=a',
-                     'http://127.0.0.1:80/../x?mode=path&value=a'):
+                     'http://127.0.0.1:80/../x?mode=path&value=a',
+                     'http://127.0.0.1:80?mode=path&value=a&insecure',
+                     'https://127.0.0.1:80?mode=path&value=a&bogus=1'):
             r = subprocess.run([w.WSFERRY, 'client', url, '-R', spec], stdin=subprocess.DEVNULL,
                                capture_output=True, timeout=5)
             check(r.returncode == 2, '-R %r: exit %d' % (spec, r.returncode))

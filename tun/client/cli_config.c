@@ -146,8 +146,9 @@ static int query_get(const char *q, const char *key, char *out, size_t cap)
  * -R tcp://HOST:PORT?mode=path&value=PREFIX (TCP as WebSocket). */
 static int parse_route(const char *whole, struct fwd *f, const char **why)
 {
-	bool http = strncmp(whole, "http://", 7) == 0;
-	const char *hp = whole + (http ? 7 : 6);
+	bool tls = strncmp(whole, "https://", 8) == 0;
+	bool http = tls || strncmp(whole, "http://", 7) == 0;
+	const char *hp = whole + (tls ? 8 : http ? 7 : 6);
 	const char *q = strchr(hp, '?');
 	char mode[16], value[ROUTE_MAX_VALUE + 1], host[URL_MAX_HOST + 1], wire[sizeof(f->route)];
 	const char *base = NULL;
@@ -160,6 +161,24 @@ static int parse_route(const char *whole, struct fwd *f, const char **why)
 		return fail(why, http ? "mode is path or domain" : "tcp:// routes take mode=path");
 	if (strchr(value, ' ') || memchr(hp, ' ', (size_t)(q - hp)))
 		return fail(why, "no spaces in a route");
+	/* https:// services: verified against the system CAs and the host name
+	 * by default (as the client verifies its server), ?ca=FILE instead, or
+	 * not at all with ?insecure. */
+	f->backend_tls = tls;
+	for (const char *o = q + 1; o; o = strchr(o, '&'), o = o ? o + 1 : NULL) {
+		size_t n = strcspn(o, "&");
+		if ((n == 8 && strncmp(o, "insecure", 8) == 0) ||
+		    (n == 10 && strncmp(o, "insecure=1", 10) == 0))
+			f->backend_insecure = true;
+		else if (strncmp(o, "ca=", 3) == 0 && query_get(o, "ca", f->backend_ca,
+		                                                  sizeof(f->backend_ca)) == 0)
+			;
+		else if (strncmp(o, "mode=", 5) != 0 && strncmp(o, "value=", 6) != 0)
+			return fail(why, "route options are mode=, value=, and for https:// insecure "
+			                 "and ca=FILE");
+	}
+	if (!tls && (f->backend_insecure || f->backend_ca[0]))
+		return fail(why, "insecure and ca= are for https:// services");
 	const char *slash = memchr(hp, '/', (size_t)(q - hp));
 	const char *hend = slash ? slash : q;
 	if (slash) {
@@ -199,10 +218,7 @@ int client_parse_fwd(enum fwd_kind kind, const char *whole, struct fwd *f, const
 	memset(f, 0, sizeof(*f));
 	f->kind = kind;
 	snprintf(f->spec, sizeof(f->spec), "%s", whole);
-	if (strncmp(whole, "https://", 8) == 0)
-		return fail(why, "https:// services are not supported yet (publish them with "
-		                 "tcp://...?mode=path as raw TCP, or http://)");
-	if (strncmp(whole, "http://", 7) == 0 ||
+	if (strncmp(whole, "http://", 7) == 0 || strncmp(whole, "https://", 8) == 0 ||
 	    (strncmp(whole, "tcp://", 6) == 0 && strstr(whole, "?mode=")))
 		return parse_route(whole, f, why);
 	if (parse_scheme(kind, &whole, f, why) < 0 ||

@@ -38,6 +38,9 @@ struct fwd {
 	char route[ROUTE_MAX_VALUE + ROUTE_MAX_BASE + 16]; /* published routes (-R
 	                          * http://...?mode=, tcp://...?mode=path): the
 	                          * rule's wire form (proto/route.h); else "" */
+	bool backend_tls;         /* -R https://: TLS to the published service */
+	bool backend_insecure;    /* ?insecure: its certificate is not verified */
+	char backend_ca[256];     /* ?ca=FILE: its trust anchors ("" system CAs) */
 };
 
 struct client_config {
@@ -66,7 +69,8 @@ void client_config_init(struct client_config *cfg);
  * (UDP flows' idle timeout, default 60 s, 0 never). Channels:
  * "tcp://NAME[:PASSWORD]@HOST:PORT" (-R registers NAME, HOST:PORT dialled
  * here) and "tcp://NAME[:PASSWORD]@[BIND:]PORT" (-L opens it). Routes
- * (-R): "http://HOST:PORT[/BASE]?mode=path|domain&value=V" and
+ * (-R): "http[s]://HOST:PORT[/BASE]?mode=path|domain&value=V[&insecure]
+ * [&ca=FILE]" and
  * "tcp://HOST:PORT?mode=path&value=PREFIX" (TCP as WebSocket). 0, or -1
  * with *why. */
 int client_parse_fwd(enum fwd_kind kind, const char *spec, struct fwd *f, const char **why);

@@ -4,6 +4,7 @@
  * each new source's flow) is dialled locally and carried back in its own
  * tunnel. */
 #include <inttypes.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "tun/client/cli_tunnel.h"
 #include "tun/client/cli_udp.h"
 #include "tun/dial.h"
+#include "tun/pipe.h"
 #include "tun/wsctl.h"
 
 #define BACKOFF_MIN_MS 1000
@@ -33,6 +35,8 @@ struct cli_reverse {
 	char bind[TUNNEL_MAX_TARGET + 1];
 	char host[URL_MAX_HOST + 1]; /* local destination */
 	uint16_t port;
+	bool tls;                    /* -R https://: TLS to the destination */
+	struct tls_client_cfg btls;  /* its verification (f->backend_*) */
 };
 
 /* One announced connection being dialled locally. */
@@ -70,6 +74,8 @@ static void rev_free(struct cli_reverse *rev)
 	rx_timer_cancel(&rev->client->rx, &rev->retry);
 	wsctl_stop(&rev->ctl);
 	conn_list_remove(l, &rev->link);
+	if (rev->tls)
+		tls_client_cfg_free(&rev->btls);
 	free(rev);
 }
 
@@ -146,6 +152,31 @@ static void claim_on_open(void *owner, int tcp_fd, enum tunnel_err err)
 		log_info("-R %s: could not carry a connection: %s", f->spec, tunnel_err_text(err));
 }
 
+/* An https:// service: TLS is made here and its plaintext piped into a
+ * socketpair whose other end the tunnel carries (the relay's TCP leg is a
+ * plain socket). A certificate that fails verification closes the pipe,
+ * and so the visitor's request. Returns the plain end, or -1. */
+static int tls_side(struct cli_reverse *rev, int fd, unsigned id)
+{
+	int sp[2];
+	struct stream s;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp) < 0) {
+		close(fd);
+		return -1;
+	}
+	if (stream_tls_client(&s, fd, &rev->btls, rev->host) < 0) {
+		close(fd);
+		close(sp[0]);
+		close(sp[1]);
+		return -1;
+	}
+	if (pipe_start(&rev->client->rx, &rev->client->conns, id, NULL, &s, sp[0], NULL, false) < 0) {
+		close(sp[1]);
+		return -1;
+	}
+	return sp[1];
+}
+
 static void rev_dialled(struct dial *dl, int fd, enum tunnel_err err)
 {
 	struct rev_dial *d = (struct rev_dial *)((char *)dl - offsetof(struct rev_dial, dial));
@@ -167,6 +198,8 @@ static void rev_dialled(struct dial *dl, int fd, enum tunnel_err err)
 	if (f->udp)
 		return cli_udp_claim(c, fd, id, target, f);
 	net_set_nodelay(fd);
+	if (rev->tls && (fd = tls_side(rev, fd, id)) < 0)
+		return;
 	enum tunnel_kind kind = rev->route     ? TUNNEL_ROUTE_ACCEPT
 	                        : rev->channel ? TUNNEL_CHANNEL_ACCEPT
 	                                       : TUNNEL_REVERSE_ACCEPT;
@@ -224,11 +257,29 @@ static void rev_connect(struct cli_reverse *rev)
 	client_connect_server(rev->client, rev_connected, rev);
 }
 
-void cli_reverse_start(struct client *c, const struct fwd *f)
+int cli_reverse_start(struct client *c, const struct fwd *f)
 {
 	struct cli_reverse *rev = calloc(1, sizeof(*rev));
-	if (!rev)
-		return;
+	char err[256] = "";
+	if (!rev) {
+		log_error("-R %s: out of memory", f->spec);
+		return -1;
+	}
+	if (f->backend_tls) {
+		int rc = 0;
+		if (f->backend_insecure)
+			tls_client_cfg_init_insecure(&rev->btls);
+		else
+			rc = tls_client_cfg_init_ca(&rev->btls, f->backend_ca[0] ? f->backend_ca
+			                                                       : TLS_SYSTEM_CA,
+			                            err, sizeof(err));
+		if (rc < 0) {
+			log_error("-R %s: %s", f->spec, err);
+			free(rev);
+			return -1;
+		}
+		rev->tls = true;
+	}
 	rev->client = c;
 	rev->fwd = f;
 	rev->ctl.s.fd = -1;
@@ -245,4 +296,5 @@ void cli_reverse_start(struct client *c, const struct fwd *f)
 	tunnel_target_split(f->target, strlen(f->target), rev->host, sizeof(rev->host), &rev->port);
 	conn_list_add(&c->conns, &rev->link, rev_destroy);
 	rev_connect(rev);
+	return 0;
 }

@@ -209,9 +209,10 @@ static int client_setup(struct client *c)
 	}
 	for (size_t i = 0; i < c->cfg->nfwds; i++) {
 		const struct fwd *f = &c->cfg->fwds[i];
-		if (f->kind == FWD_REMOTE)
-			cli_reverse_start(c, f);
-		else if (f->udp ? cli_udp_listen(c, f) < 0 : client_listen(c, f) < 0)
+		if (f->kind == FWD_REMOTE) {
+			if (cli_reverse_start(c, f) < 0)
+				return -1;
+		} else if (f->udp ? cli_udp_listen(c, f) < 0 : client_listen(c, f) < 0)
 			return -1;
 		else if (f->kind == FWD_TPROXY && cli_tproxy_udp_listen(c, f) < 0)
 			return -1; /* UDP beside TCP on the same [BIND:]PORT */
