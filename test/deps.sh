@@ -15,7 +15,7 @@ elif [ "${1:-}" = "test" ]; then
 	want="$want clang libclang-rt-14-dev python3 python3-websockets curl valgrind \
 		nodejs node-ws groff-base faketime tinyproxy nginx openssl ca-certificates \
 		procps util-linux file dnsmasq-base bind9-dnsutils sqlite3 chromium npm \
-		iproute2 nftables busybox openssh-server openssh-client $cross"
+		iproute2 nftables busybox openssh-server openssh-client socat $cross"
 fi
 # npm packages the browser and Socket.IO tests drive, in test/npm/ (ignored
 # by git), pinned by major version.
@@ -70,7 +70,7 @@ peer "dnsmasq (package dnsmasq-base)" sh -c 'command -v dnsmasq || test -x /usr/
 peer "chromium (package chromium)" sh -c 'command -v chromium'
 peer "npm puppeteer-core and socket.io-client in test/npm" \
 	env NODE_PATH="$npm_dir/node_modules" node -e 'require("puppeteer-core"); require("socket.io-client")'
-for c in faketime curl openssl valgrind groff pgrep prlimit unshare file dig sqlite3 ip nft busybox; do
+for c in socat faketime curl openssl valgrind groff pgrep prlimit unshare file dig sqlite3 ip nft busybox; do
 	peer "$c" sh -c "command -v $c"
 done
 if [ -n "$bad" ]; then

@@ -181,8 +181,12 @@ def main(suite):
     be = BackendServer()
     be2 = BackendServer()
     echo = w.TCPServer(w.echo_handler)
-    wsb_port = w.free_port()
+    wsb_port, socat_port = w.free_ports(2)
     sp = w.free_port()
+    socat = w.require_peer('socat', 'socat')
+    w.Proc([socat, 'TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr,fork' % socat_port, 'EXEC:cat'],
+           'socat', wsferry=False)
+    w.wait_port(socat_port)
     url = 'ws://127.0.0.1:%d' % sp
     srv = [w.start_server(sp, kargs)]
     routes = ['-R', 'http://127.0.0.1:%d?mode=path&value=/app' % be.port,
@@ -190,14 +194,15 @@ def main(suite):
               '-R', 'http://localhost:%d?mode=domain&value=Svc.Example' % be.port,
               '-R', 'http://127.0.0.1:%d?mode=path&value=/other' % be2.port,
               '-R', 'http://127.0.0.1:%d?mode=path&value=/wsapp' % wsb_port,
-              '-R', 'tcp://127.0.0.1:%d?mode=path&value=vnc' % echo.port]
+              '-R', 'tcp://127.0.0.1:%d?mode=path&value=vnc' % echo.port,
+              '-R', 'tcp://127.0.0.1:%d?mode=path&value=/socat' % socat_port]
     cli = [w.start_client(url, kargs + routes, name='client-publish')]
     base = 'http://127.0.0.1:%d' % sp
     run = suite.run
 
     def published():
-        wait_log(srv[0], 'published', 10, 'publication', times=6)
-    ok = run('six routes published', published, timeout=15, always=True)
+        wait_log(srv[0], 'published', 10, 'publication', times=7)
+    ok = run('seven routes published', published, timeout=15, always=True)
     if ok is False:
         print('    server:\n' + srv[0].tail(10) + '\n    client:\n' + cli[0].tail(10))
 
@@ -313,6 +318,25 @@ def main(suite):
         check('Sec-WebSocket-Protocol' not in head, 'a subprotocol nobody offered:\n' + head)
     run('TCP as WebSocket: binary echoed when offered, bytes intact', tcp_as_ws)
 
+    def socat_websockets():
+        import websockets
+
+        async def go():
+            async with websockets.connect('ws://127.0.0.1:%d/socat' % sp,
+                                          subprotocols=['binary']) as c:
+                if c.subprotocol != 'binary':
+                    raise CaseFail('subprotocol %r' % c.subprotocol)
+                m = os.urandom(200000)
+                await c.send(m)
+                got = b''
+                while len(got) < len(m):
+                    got += await asyncio.wait_for(c.recv(), 10)
+                if got != m:
+                    raise CaseFail('%d bytes back, or other bytes' % len(got))
+        asyncio.run(go())
+    run('TCP as WebSocket: socat (EXEC:cat) behind it, a python3-websockets client',
+        socat_websockets)
+
     def stealth_kept():
         for path in ('/nothing', '/application', '/vnc'):
             s = w.connect(sp, timeout=5)
@@ -345,6 +369,7 @@ def main(suite):
     def server_restart():
         cli[0] = w.start_client(url, kargs + routes, name='client-publish-2')
         wait_log(srv[0], 'route path /app published', 8, 'restarted client', times=2)
+        wait_log(srv[0], 'published', 8, 'restarted client', times=14)
         check(srv[0].stop() == 0, 'server exit after SIGTERM')
         time.sleep(1.5)
         check(cli[0].alive(), 'the client exited with the server gone')
