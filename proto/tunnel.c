@@ -40,7 +40,7 @@ void tunnel_rev_msg(uint8_t out[TUNNEL_REV_MSG_LEN], enum tunnel_rev_msg op, uin
 
 int tunnel_rev_parse(const uint8_t *p, size_t n, uint8_t *op, uint64_t *id)
 {
-	if (n != TUNNEL_REV_MSG_LEN || (p[0] != REV_MSG_CONNECTION && p[0] != REV_MSG_REFUSED))
+	if (n != TUNNEL_REV_MSG_LEN || p[0] < REV_MSG_CONNECTION || p[0] > REV_MSG_ACCEPTED)
 		return -1;
 	*op = p[0];
 	*id = get_be64(p + 1);

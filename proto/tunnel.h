@@ -47,6 +47,9 @@ enum tunnel_kind {
 enum tunnel_rev_msg {
 	REV_MSG_CONNECTION = 1, /* server -> client: a connection waits under id */
 	REV_MSG_REFUSED = 2,    /* client -> server: its destination refused id */
+	REV_MSG_ACCEPTED = 3,   /* client -> server: id announced, dialling now (a
+	                         * channel or route whose client says nothing
+	                         * within 750 ms is taken for gone) */
 };
 #define TUNNEL_REV_ID_HEX 16 /* REVERSE_ACCEPT names the id as 16 hex digits */
 #define TUNNEL_REV_MSG_LEN 9

@@ -251,6 +251,26 @@ def main(suite):
     run('ssh through a channel to openssh-server on loopback (1 MiB through sha256sum)',
         ssh_through, timeout=45)
 
+    def stopped_client():
+        import signal
+        n = srv[0].stderr_text().count('channel echo registered')
+        os.kill(reg[0].pid, signal.SIGSTOP)  # alive to TCP, silent: a vanished machine
+        try:
+            got, took = closed_without_bytes(l_echo, 5)
+        finally:
+            os.kill(reg[0].pid, signal.SIGCONT)
+        check(got == b'', 'bytes from a silent channel: %r' % got)
+        # 750 ms without word from the client; the bound leaves room for a loaded machine
+        check(took < OFFLINE_BOUND + 0.5, 'a silent channel answered after %.2f s' % took)
+        wait_log(srv[0], 'did not answer within 750 ms: taken for gone', 2, 'the server')
+        wait_log(srv[0], 'channel echo registered', 15, 're-registration after SIGCONT', n + 1)
+        m = os.urandom(3000)
+        check(echo_once(l_echo, m) == m, 'echo after the client came back')
+        if suite.verbose:
+            print('    silent channel answered after %.3f s' % took)
+    run('a channel whose client went silent (SIGSTOP) answers within about 1 s; '
+        'it re-registers once back', stopped_client, timeout=30)
+
     def offline():
         reg[0].p.kill()  # gone without a goodbye: the kernel closes its sockets
         reg[0].p.wait(5)

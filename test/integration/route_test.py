@@ -350,6 +350,27 @@ def main(suite):
     run('unknown paths (and a plain GET on the WebSocket route) keep the stealth answer',
         stealth_kept)
 
+    def stopped_client():
+        import signal
+        n = srv[0].stderr_text().count('route path /app published')
+        os.kill(cli[0].pid, signal.SIGSTOP)  # alive to TCP, silent: a vanished machine
+        try:
+            t0 = time.monotonic()
+            r = subprocess.run(['curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}',
+                                base + '/app/x'], capture_output=True, timeout=10)
+            took = time.monotonic() - t0
+        finally:
+            os.kill(cli[0].pid, signal.SIGCONT)
+        check(r.stdout == b'502', 'a silent route answered %r' % r.stdout)
+        check(took < OFFLINE_BOUND + 0.5, 'a silent route answered after %.2f s' % took)
+        wait_log(srv[0], 'route path /app published', 15, 're-publication after SIGCONT', n + 1)
+        j = json.loads(w.curl_ok([base + '/app/again']))
+        check(j['path'] == '/again', 'after the client came back %r' % j)
+        if suite.verbose:
+            print('    silent route answered 502 after %.3f s' % took)
+    run('a route whose client went silent (SIGSTOP) answers 502 within about 1 s; '
+        'it publishes again once back', stopped_client, timeout=30)
+
     def offline():
         cli[0].p.kill()
         cli[0].p.wait(5)
@@ -367,9 +388,9 @@ def main(suite):
         timeout=15)
 
     def server_restart():
+        n = srv[0].stderr_text().count('published')
         cli[0] = w.start_client(url, kargs + routes, name='client-publish-2')
-        wait_log(srv[0], 'route path /app published', 8, 'restarted client', times=2)
-        wait_log(srv[0], 'published', 8, 'restarted client', times=14)
+        wait_log(srv[0], 'published', 8, 'restarted client', times=n + 7)
         check(srv[0].stop() == 0, 'server exit after SIGTERM')
         time.sleep(1.5)
         check(cli[0].alive(), 'the client exited with the server gone')

@@ -214,6 +214,9 @@ static void rev_on_message(struct wsctl *w, const uint8_t *p, size_t n)
 	uint64_t id;
 	if (tunnel_rev_parse(p, n, &op, &id) < 0 || op != REV_MSG_CONNECTION)
 		return;
+	uint8_t ack[TUNNEL_REV_MSG_LEN];
+	tunnel_rev_msg(ack, REV_MSG_ACCEPTED, id); /* alive: the server need not wait */
+	wsctl_send(&rev->ctl, ack, sizeof(ack));
 	struct rev_dial *d = calloc(1, sizeof(*d));
 	if (!d)
 		return;

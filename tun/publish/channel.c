@@ -24,6 +24,7 @@
 #include "tun/wsctl.h"
 
 #define CHAN_OPEN_MS 10000  /* an announced open the client never carries: 504 */
+#define CHAN_ACK_MS 750     /* no word from the client about it: gone (answered < 1 s) */
 #define CHAN_MAX_PENDING 256 /* per channel: beyond, opens are refused 500 */
 #define RESP_MAX 256
 
@@ -47,6 +48,7 @@ struct chan_open {
 	struct rx_timer timer;
 	struct stream client;
 	bool raw;
+	bool acked;             /* the client said it is dialling */
 	struct buf in;          /* frames it pipelined behind its request */
 	uint64_t id;
 	size_t resp_len;
@@ -95,6 +97,8 @@ static void refuse(const struct channels *ch, struct stream *s, const struct tun
 	size_t n = tunnel_refusal(err, key, key_len, ch->cfg->keys, req->nonce, resp, sizeof(resp));
 	stream_reply_and_close(s, resp, n);
 }
+
+static void reg_free(struct chan_reg *reg);
 
 /* ---- opens ---- */
 
@@ -152,6 +156,14 @@ static void open_on_timer(struct rx *rx, struct rx_timer *t)
 {
 	struct chan_open *o = (struct chan_open *)((char *)t - offsetof(struct chan_open, timer));
 	(void)rx;
+	if (!o->acked) {
+		/* A client whose machine vanished without closing: found now, not at
+		 * the next keepalive; its opens get the offline answer (issue 11). */
+		log_warn("c%u channel %s: its client did not answer within 750 ms: taken for gone",
+		         o->reg->link.id, o->reg->name);
+		reg_free(o->reg);
+		return;
+	}
 	log_info("c%u channel open not carried by its client in time", o->link.id);
 	open_refuse(o, TUNNEL_ERR_TIMEOUT);
 }
@@ -260,7 +272,7 @@ int channel_open(struct channels *ch, struct handoff *h, const struct tunnel_req
 	}
 	if (rx_io_add(ch->rx, &o->io, o->client.fd, open_on_io) == 0)
 		rx_io_want(ch->rx, &o->io, stream_interest(&o->client, RX_READ));
-	rx_timer_arm(ch->rx, &o->timer, rx_now(ch->rx) + CHAN_OPEN_MS, open_on_timer);
+	rx_timer_arm(ch->rx, &o->timer, rx_now(ch->rx) + CHAN_ACK_MS, open_on_timer);
 	log_debug("c%u channel %s: announced to c%u", o->link.id, reg->name, reg->link.id);
 	return 0;
 }
@@ -303,10 +315,14 @@ static void reg_on_message(struct wsctl *w, const uint8_t *p, size_t n)
 	struct chan_reg *reg = w->owner;
 	uint8_t op;
 	uint64_t id;
-	if (tunnel_rev_parse(p, n, &op, &id) < 0 || op != REV_MSG_REFUSED)
+	if (tunnel_rev_parse(p, n, &op, &id) < 0)
 		return;
 	struct chan_open *o = open_find(reg->ch, id);
-	if (o && o->reg == reg) {
+	if (o && o->reg == reg && op == REV_MSG_ACCEPTED && !o->acked) {
+		o->acked = true;
+		rx_timer_arm(reg->ch->rx, &o->timer,
+		             rx_now(reg->ch->rx) + CHAN_OPEN_MS - CHAN_ACK_MS, open_on_timer);
+	} else if (o && o->reg == reg && op == REV_MSG_REFUSED) {
 		log_info("c%u channel %s: its client could not reach its destination", o->link.id,
 		         reg->name);
 		open_refuse(o, TUNNEL_ERR_REFUSED);

@@ -27,6 +27,7 @@
 #include "tun/wsctl.h"
 
 #define ROUTE_WAIT_MS 10000   /* a request the client never carries: 504 */
+#define ROUTE_ACK_MS 750      /* no word from the client about it: gone (answered < 1 s) */
 #define ROUTE_MAX_PENDING 256 /* per route: beyond, 503 */
 #define RESP_MAX 256
 #define IP_MAX NET_ADDR_STRLEN
@@ -51,6 +52,7 @@ struct route_wait {
 	struct buf in;   /* its head and whatever followed */
 	uint64_t id;
 	bool https;
+	bool acked;      /* the client said it is dialling */
 	bool raw;        /* TCP as WebSocket: bytes, no heads to rewrite */
 	char ip[IP_MAX];
 };
@@ -201,6 +203,8 @@ static void rf_handover(struct relay_filter *base, int fd, struct buf *rest)
 
 static const struct relay_filter_ops rf_ops = {rf_run, rf_handover, rf_free};
 
+static void reg_free(struct route_reg *reg);
+
 /* ---- waiting requests ---- */
 
 static void wait_unlink(struct route_wait *wt)
@@ -260,6 +264,15 @@ static void wait_on_timer(struct rx *rx, struct rx_timer *t)
 {
 	struct route_wait *wt = (struct route_wait *)((char *)t - offsetof(struct route_wait, timer));
 	(void)rx;
+	if (!wt->acked) {
+		/* its client vanished without closing: found now (issue 11) */
+		char rule[ROUTE_MAX_VALUE + ROUTE_MAX_BASE + 16];
+		route_rule_format(&wt->reg->rule, rule, sizeof(rule));
+		log_warn("c%u route %s: its client did not answer within 750 ms: taken for gone",
+		         wt->reg->link.id, rule);
+		reg_free(wt->reg);
+		return;
+	}
 	log_info("c%u route request not carried by its client in time", wt->link.id);
 	wait_fail(wt, 504, "the published service did not answer in time");
 }
@@ -326,7 +339,7 @@ static int dispatch(struct routes *rs, int fd, struct buf *in, unsigned id,
 		wait_fail(wt, 502, "the published service is offline");
 		return -1;
 	}
-	rx_timer_arm(rs->rx, &wt->timer, rx_now(rs->rx) + ROUTE_WAIT_MS, wait_on_timer);
+	rx_timer_arm(rs->rx, &wt->timer, rx_now(rs->rx) + ROUTE_ACK_MS, wait_on_timer);
 	return 0;
 }
 
@@ -451,10 +464,14 @@ static void reg_on_message(struct wsctl *w, const uint8_t *p, size_t n)
 	struct route_reg *reg = w->owner;
 	uint8_t op;
 	uint64_t id;
-	if (tunnel_rev_parse(p, n, &op, &id) < 0 || op != REV_MSG_REFUSED)
+	if (tunnel_rev_parse(p, n, &op, &id) < 0)
 		return;
 	struct route_wait *wt = wait_find(reg->rs, id);
-	if (wt && wt->reg == reg) {
+	if (wt && wt->reg == reg && op == REV_MSG_ACCEPTED && !wt->acked) {
+		wt->acked = true;
+		rx_timer_arm(reg->rs->rx, &wt->timer,
+		             rx_now(reg->rs->rx) + ROUTE_WAIT_MS - ROUTE_ACK_MS, wait_on_timer);
+	} else if (wt && wt->reg == reg && op == REV_MSG_REFUSED) {
 		log_info("c%u route: its client could not reach the service", wt->link.id);
 		wait_fail(wt, 502, "the published service refused the connection");
 	}
