@@ -38,6 +38,25 @@ void tunnel_rev_msg(uint8_t out[TUNNEL_REV_MSG_LEN], enum tunnel_rev_msg op, uin
 	put_be64(out + 1, id);
 }
 
+int tunnel_rev_id_parse(const char *s, size_t n, uint64_t *id)
+{
+	uint64_t v = 0;
+	if (n != TUNNEL_REV_ID_HEX)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+		             : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+		             : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
+		                                    : 16u;
+		if (d == 16)
+			return -1;
+		v = v << 4 | d;
+	}
+	*id = v;
+	return 0;
+}
+
 int tunnel_rev_parse(const uint8_t *p, size_t n, uint8_t *op, uint64_t *id)
 {
 	if (n != TUNNEL_REV_MSG_LEN || p[0] < REV_MSG_CONNECTION || p[0] > REV_MSG_ACCEPTED)

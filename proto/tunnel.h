@@ -64,6 +64,10 @@ int tunnel_channel_split(const char *target, size_t n, char name[TUNNEL_CHANNEL_
                          char pass[TUNNEL_CHANNEL_PASS_MAX + 1]);
 
 void tunnel_rev_msg(uint8_t out[TUNNEL_REV_MSG_LEN], enum tunnel_rev_msg op, uint64_t id);
+/* The id a claim names: exactly TUNNEL_REV_ID_HEX hex digits in n bytes
+ * (no sscanf: it would pull musl's scanf into the static binary). 0 with
+ * *id, or -1. */
+int tunnel_rev_id_parse(const char *s, size_t n, uint64_t *id);
 /* 0 with *op and *id, or -1 for anything that is not one of our messages. */
 int tunnel_rev_parse(const uint8_t *p, size_t n, uint8_t *op, uint64_t *id);
 

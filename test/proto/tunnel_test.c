@@ -177,6 +177,12 @@ static void test_channel_split(void)
 	CHECK_EQ_INT(tunnel_channel_split("a/b", 3, name, pass), -1);
 	CHECK_EQ_INT(tunnel_channel_split("ab:p w", 6, name, pass), -1);
 	CHECK_EQ_INT(tunnel_channel_split("ab:p\x7f", 5, name, pass), -1);
+	uint64_t id = 0;
+	CHECK_EQ_INT(tunnel_rev_id_parse("00ff00FF12345678", 16, &id), 0);
+	CHECK(id == 0x00ff00ff12345678ull);
+	CHECK_EQ_INT(tunnel_rev_id_parse("00ff00FF1234567", 15, &id), -1);
+	CHECK_EQ_INT(tunnel_rev_id_parse("00ff00FF1234567g", 16, &id), -1);
+	CHECK_EQ_INT(tunnel_rev_id_parse("00ff00FF12345678a", 17, &id), -1);
 	memset(longname, 'n', sizeof(longname));
 	CHECK_EQ_INT(tunnel_channel_split(longname, TUNNEL_CHANNEL_NAME_MAX, name, pass), 0);
 	CHECK_EQ_INT(tunnel_channel_split(longname, TUNNEL_CHANNEL_NAME_MAX + 1, name, pass), -1);

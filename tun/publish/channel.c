@@ -9,7 +9,6 @@
 
 #include <bearssl.h>
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,13 +19,14 @@
 #include "core/rand.h"
 #include "proto/auth.h"
 #include "proto/ws.h"
+#include "tun/publish/reply.h"
 #include "tun/relay.h"
 #include "tun/wsctl.h"
 
 #define CHAN_OPEN_MS 10000  /* an announced open the client never carries: 504 */
 #define CHAN_ACK_MS 750     /* no word from the client about it: gone (answered < 1 s) */
 #define CHAN_MAX_PENDING 256 /* per channel: beyond, opens are refused 500 */
-#define RESP_MAX 256
+#define RESP_MAX PUB_RESP_MAX
 
 struct chan_reg {
 	struct conn_link link;
@@ -80,22 +80,6 @@ struct channels *channels_new(struct rx *rx, struct conn_list *conns,
 void channels_free(struct channels *ch)
 {
 	free(ch);
-}
-
-static size_t make_101(const struct channels *ch, const struct tunnel_req *req, const char *key,
-                       size_t key_len, char *out, size_t cap)
-{
-	char proof[128];
-	tunnel_proof_header(ch->cfg->keys, req->nonce, 101, proof, sizeof(proof));
-	return ws_response_101(out, cap, key, key_len, proof);
-}
-
-static void refuse(const struct channels *ch, struct stream *s, const struct tunnel_req *req,
-                   const char *key, size_t key_len, enum tunnel_err err)
-{
-	char resp[RESP_MAX];
-	size_t n = tunnel_refusal(err, key, key_len, ch->cfg->keys, req->nonce, resp, sizeof(resp));
-	stream_reply_and_close(s, resp, n);
 }
 
 static void reg_free(struct chan_reg *reg);
@@ -228,7 +212,7 @@ int channel_open(struct channels *ch, struct handoff *h, const struct tunnel_req
 	char name[TUNNEL_CHANNEL_NAME_MAX + 1], pass[TUNNEL_CHANNEL_PASS_MAX + 1];
 	uint8_t hash[br_sha256_SIZE];
 	if (tunnel_channel_split(req->target, req->target_len, name, pass) < 0) {
-		refuse(ch, &h->s, req, key, key_len, TUNNEL_ERR_BAD_TARGET);
+		pub_refuse(ch->cfg, &h->s, req, key, key_len, TUNNEL_ERR_BAD_TARGET);
 		return -1;
 	}
 	hash_password(pass, hash);
@@ -237,19 +221,19 @@ int channel_open(struct channels *ch, struct handoff *h, const struct tunnel_req
 		/* one line for all three causes: the log tells a prober nothing either */
 		log_info("c%u channel open refused: no such channel, wrong password or offline",
 		         h->id);
-		refuse(ch, &h->s, req, key, key_len, TUNNEL_ERR_NOT_FOUND);
+		pub_refuse(ch->cfg, &h->s, req, key, key_len, TUNNEL_ERR_NOT_FOUND);
 		return -1;
 	}
 	struct chan_open *o = reg->npending < CHAN_MAX_PENDING ? calloc(1, sizeof(*o)) : NULL;
 	if (!o) {
 		log_warn("c%u channel open refused: too many waiting", h->id);
-		refuse(ch, &h->s, req, key, key_len, TUNNEL_ERR_GENERAL);
+		pub_refuse(ch->cfg, &h->s, req, key, key_len, TUNNEL_ERR_GENERAL);
 		return -1;
 	}
 	o->ch = ch;
 	o->client = h->s;
 	o->raw = h->raw;
-	o->resp_len = make_101(ch, req, key, key_len, o->resp, sizeof(o->resp));
+	o->resp_len = pub_101(ch->cfg, req, key, key_len, o->resp, sizeof(o->resp));
 	memcpy(o->nonce, req->nonce, sizeof(o->nonce));
 	snprintf(o->ws_key, sizeof(o->ws_key), "%.*s",
 	         (int)(key_len < WS_KEY_LEN ? key_len : WS_KEY_LEN), key);
@@ -304,12 +288,6 @@ static void reg_destroy(struct conn_link *link)
 	reg_free((struct chan_reg *)link);
 }
 
-static void reg_on_open(struct wsctl *w, enum tunnel_err err)
-{
-	(void)w;
-	(void)err; /* server role: never called */
-}
-
 static void reg_on_message(struct wsctl *w, const uint8_t *p, size_t n)
 {
 	struct chan_reg *reg = w->owner;
@@ -334,7 +312,7 @@ static void reg_on_close(struct wsctl *w)
 	reg_free(w->owner);
 }
 
-static const struct wsctl_ops reg_ops = {reg_on_open, reg_on_message, reg_on_close};
+static const struct wsctl_ops reg_ops = {NULL, reg_on_message, reg_on_close}; /* server role: no on_open */
 
 int channel_register(struct channels *ch, struct handoff *h, const struct tunnel_req *req,
                      const char *key, size_t key_len)
@@ -343,25 +321,25 @@ int channel_register(struct channels *ch, struct handoff *h, const struct tunnel
 	char resp[RESP_MAX];
 	if (!ch->cfg->keys) {
 		log_warn("c%u channel registration refused: channels need --key on the server", h->id);
-		refuse(ch, &h->s, req, key, key_len, TUNNEL_ERR_FORBIDDEN);
+		pub_refuse(ch->cfg, &h->s, req, key, key_len, TUNNEL_ERR_FORBIDDEN);
 		return -1;
 	}
 	if (tunnel_channel_split(req->target, req->target_len, name, pass) < 0) {
-		refuse(ch, &h->s, req, key, key_len, TUNNEL_ERR_BAD_TARGET);
+		pub_refuse(ch->cfg, &h->s, req, key, key_len, TUNNEL_ERR_BAD_TARGET);
 		return -1;
 	}
 	for (struct chan_reg *r = ch->regs; r; r = r->next)
 		if (strcmp(r->name, name) == 0) {
 			log_warn("c%u channel %s refused: already registered by c%u, which keeps it",
 			         h->id, name, r->link.id);
-			refuse(ch, &h->s, req, key, key_len, TUNNEL_ERR_IN_USE);
+			pub_refuse(ch->cfg, &h->s, req, key, key_len, TUNNEL_ERR_IN_USE);
 			return -1;
 		}
-	size_t rn = make_101(ch, req, key, key_len, resp, sizeof(resp));
+	size_t rn = pub_101(ch->cfg, req, key, key_len, resp, sizeof(resp));
 	struct chan_reg *reg = calloc(1, sizeof(*reg));
 	if (!reg || rn == 0) {
 		free(reg);
-		refuse(ch, &h->s, req, key, key_len, TUNNEL_ERR_GENERAL);
+		pub_refuse(ch->cfg, &h->s, req, key, key_len, TUNNEL_ERR_GENERAL);
 		return -1;
 	}
 	reg->ch = ch;
@@ -389,19 +367,19 @@ int channel_claim(struct channels *ch, struct handoff *h, const struct tunnel_re
 	char resp[RESP_MAX];
 	uint64_t id = 0;
 	int sp[2];
-	if (req->target_len != TUNNEL_REV_ID_HEX || sscanf(req->target, "%16" SCNx64, &id) != 1) {
-		refuse(ch, &h->s, req, key, key_len, TUNNEL_ERR_BAD_TARGET);
+	if (tunnel_rev_id_parse(req->target, req->target_len, &id) < 0) {
+		pub_refuse(ch->cfg, &h->s, req, key, key_len, TUNNEL_ERR_BAD_TARGET);
 		return -1;
 	}
 	struct chan_open *o = id ? open_find(ch, id) : NULL;
-	size_t rn = make_101(ch, req, key, key_len, resp, sizeof(resp));
+	size_t rn = pub_101(ch->cfg, req, key, key_len, resp, sizeof(resp));
 	if (!o || rn == 0) {
-		refuse(ch, &h->s, req, key, key_len, TUNNEL_ERR_GENERAL);
+		pub_refuse(ch->cfg, &h->s, req, key, key_len, TUNNEL_ERR_GENERAL);
 		return -1;
 	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp) < 0) {
 		log_warn_errno(errno, "c%u channel: socketpair", o->link.id);
-		refuse(ch, &h->s, req, key, key_len, TUNNEL_ERR_GENERAL);
+		pub_refuse(ch->cfg, &h->s, req, key, key_len, TUNNEL_ERR_GENERAL);
 		open_refuse(o, TUNNEL_ERR_GENERAL);
 		return -1;
 	}

@@ -10,7 +10,6 @@
 #include "tun/publish/route.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,13 +22,14 @@
 #include "proto/route.h"
 #include "proto/ws.h"
 #include "tun/pipe.h"
+#include "tun/publish/reply.h"
 #include "tun/relay.h"
 #include "tun/wsctl.h"
 
 #define ROUTE_WAIT_MS 10000   /* a request the client never carries: 504 */
 #define ROUTE_ACK_MS 750      /* no word from the client about it: gone (answered < 1 s) */
 #define ROUTE_MAX_PENDING 256 /* per route: beyond, 503 */
-#define RESP_MAX 256
+#define RESP_MAX PUB_RESP_MAX
 #define IP_MAX NET_ADDR_STRLEN
 
 struct route_reg {
@@ -453,12 +453,6 @@ static void reg_destroy(struct conn_link *link)
 	reg_free((struct route_reg *)link);
 }
 
-static void reg_on_open(struct wsctl *w, enum tunnel_err err)
-{
-	(void)w;
-	(void)err; /* server role: never called */
-}
-
 static void reg_on_message(struct wsctl *w, const uint8_t *p, size_t n)
 {
 	struct route_reg *reg = w->owner;
@@ -482,23 +476,7 @@ static void reg_on_close(struct wsctl *w)
 	reg_free(w->owner);
 }
 
-static const struct wsctl_ops reg_ops = {reg_on_open, reg_on_message, reg_on_close};
-
-static size_t make_101(const struct routes *rs, const struct tunnel_req *req, const char *key,
-                       size_t key_len, char *out, size_t cap)
-{
-	char proof[128];
-	tunnel_proof_header(rs->cfg->keys, req->nonce, 101, proof, sizeof(proof));
-	return ws_response_101(out, cap, key, key_len, proof);
-}
-
-static void refuse(const struct routes *rs, struct stream *s, const struct tunnel_req *req,
-                   const char *key, size_t key_len, enum tunnel_err err)
-{
-	char resp[RESP_MAX];
-	size_t n = tunnel_refusal(err, key, key_len, rs->cfg->keys, req->nonce, resp, sizeof(resp));
-	stream_reply_and_close(s, resp, n);
-}
+static const struct wsctl_ops reg_ops = {NULL, reg_on_message, reg_on_close}; /* server role: no on_open */
 
 static bool same_rule(const struct route_rule *a, const struct route_rule *b)
 {
@@ -512,25 +490,25 @@ int route_register(struct routes *rs, struct handoff *h, const struct tunnel_req
 	char resp[RESP_MAX];
 	if (!rs->cfg->keys) {
 		log_warn("c%u route registration refused: routes need --key on the server", h->id);
-		refuse(rs, &h->s, req, key, key_len, TUNNEL_ERR_FORBIDDEN);
+		pub_refuse(rs->cfg, &h->s, req, key, key_len, TUNNEL_ERR_FORBIDDEN);
 		return -1;
 	}
 	if (route_rule_parse(req->target, req->target_len, &rule) < 0) {
-		refuse(rs, &h->s, req, key, key_len, TUNNEL_ERR_BAD_TARGET);
+		pub_refuse(rs->cfg, &h->s, req, key, key_len, TUNNEL_ERR_BAD_TARGET);
 		return -1;
 	}
 	for (struct route_reg *r = rs->regs; r; r = r->next)
 		if (same_rule(&r->rule, &rule)) {
 			log_warn("c%u route %s refused: already published by c%u, which keeps it", h->id,
 			         req->target, r->link.id);
-			refuse(rs, &h->s, req, key, key_len, TUNNEL_ERR_IN_USE);
+			pub_refuse(rs->cfg, &h->s, req, key, key_len, TUNNEL_ERR_IN_USE);
 			return -1;
 		}
-	size_t rn = make_101(rs, req, key, key_len, resp, sizeof(resp));
+	size_t rn = pub_101(rs->cfg, req, key, key_len, resp, sizeof(resp));
 	struct route_reg *reg = calloc(1, sizeof(*reg));
 	if (!reg || rn == 0) {
 		free(reg);
-		refuse(rs, &h->s, req, key, key_len, TUNNEL_ERR_GENERAL);
+		pub_refuse(rs->cfg, &h->s, req, key, key_len, TUNNEL_ERR_GENERAL);
 		return -1;
 	}
 	reg->rs = rs;
@@ -554,16 +532,16 @@ int route_claim(struct routes *rs, struct handoff *h, const struct tunnel_req *r
 {
 	char resp[RESP_MAX];
 	uint64_t id = 0;
-	if (req->target_len != TUNNEL_REV_ID_HEX || sscanf(req->target, "%16" SCNx64, &id) != 1) {
-		refuse(rs, &h->s, req, key, key_len, TUNNEL_ERR_BAD_TARGET);
+	if (tunnel_rev_id_parse(req->target, req->target_len, &id) < 0) {
+		pub_refuse(rs->cfg, &h->s, req, key, key_len, TUNNEL_ERR_BAD_TARGET);
 		return -1;
 	}
 	struct route_wait *wt = id ? wait_find(rs, id) : NULL;
-	size_t rn = make_101(rs, req, key, key_len, resp, sizeof(resp));
+	size_t rn = pub_101(rs->cfg, req, key, key_len, resp, sizeof(resp));
 	struct route_filter *f = wt && !wt->raw ? calloc(1, sizeof(*f)) : NULL;
 	if ((!f && !(wt && wt->raw)) || rn == 0) {
 		free(f);
-		refuse(rs, &h->s, req, key, key_len, TUNNEL_ERR_GENERAL);
+		pub_refuse(rs->cfg, &h->s, req, key, key_len, TUNNEL_ERR_GENERAL);
 		return -1;
 	}
 	if (f) {
