@@ -200,6 +200,29 @@ static int opt_allow(void *ctx, const char *val, const char **why)
 	return 0;
 }
 
+/* --proxy-protocol and --trust-proxy: address blocks of our own balancers. */
+static int add_cidr(struct net_cidr *list, size_t *n, const char *val, const char **why)
+{
+	if (*n == SERVER_MAX_RULES)
+		return *why = "too many address blocks", -1;
+	if (net_cidr_parse(val, &list[*n]) < 0)
+		return *why = "an address or block such as 127.0.0.1, 10.0.0.0/8 or fd00::/8", -1;
+	(*n)++;
+	return 0;
+}
+
+static int opt_proxy_protocol(void *ctx, const char *val, const char **why)
+{
+	struct server_config *cfg = ctx;
+	return add_cidr(cfg->proxy_protocol, &cfg->nproxy_protocol, val, why);
+}
+
+static int opt_trust_proxy(void *ctx, const char *val, const char **why)
+{
+	struct server_config *cfg = ctx;
+	return add_cidr(cfg->trust_proxy, &cfg->ntrust_proxy, val, why);
+}
+
 static int opt_cert(void *ctx, const char *val, const char **why)
 {
 	(void)why;
@@ -296,6 +319,8 @@ static const struct opt server_opts[] = {
 	{"permit-listen", 0, true, false, opt_permit_listen},
 	{"max-conns-per-ip", 0, true, false, opt_max_conns_per_ip},
 	{"fallback", 0, true, false, opt_fallback},
+	{"proxy-protocol", 0, true, false, opt_proxy_protocol},
+	{"trust-proxy", 0, true, false, opt_trust_proxy},
 	{"push", 0, true, false, push_opt_push},
 	{"push-key-file", 0, true, false, push_opt_key_file},
 	{"push-origin", 0, true, false, push_opt_origin},

@@ -233,6 +233,17 @@ long net_read(int fd, void *p, size_t n)
 	}
 }
 
+long net_peek(int fd, void *p, size_t n)
+{
+	for (;;) {
+		ssize_t r = recv(fd, p, n, MSG_PEEK);
+		if (r >= 0)
+			return r;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
 long net_write(int fd, const void *p, size_t n)
 {
 	for (;;) {

@@ -59,6 +59,8 @@ void net_set_nodelay(int fd);
  * -errno otherwise (-EAGAIN when it would block). write uses MSG_NOSIGNAL. */
 long net_read(int fd, void *p, size_t n);
 long net_write(int fd, const void *p, size_t n);
+/* Copies up to n waiting bytes without taking them (MSG_PEEK): as net_read. */
+long net_peek(int fd, void *p, size_t n);
 long net_writev2(int fd, const void *a, size_t an, const void *b, size_t bn);
 
 /* ---- UDP ---- */

@@ -2,7 +2,7 @@
 # deps.sh — install what a fresh Debian machine lacks for building (and, with
 # "test", for testing). Idempotent: only missing packages are installed.
 # With "test" it then checks that every real peer the integration tests drive
-# (nginx, tinyproxy, node with its ws module, python3's websockets, faketime,
+# (nginx, haproxy, tinyproxy, node with its ws module, python3's websockets, faketime,
 # curl, openssl, valgrind, groff, dnsmasq, dig, ip, nft ...) actually runs, and fails naming what is
 # missing: a test that cannot find its peer counts as failed, never skipped.
 set -e
@@ -15,7 +15,7 @@ elif [ "${1:-}" = "test" ]; then
 	want="$want clang libclang-rt-14-dev python3 python3-websockets curl valgrind \
 		nodejs node-ws groff-base faketime tinyproxy nginx openssl ca-certificates \
 		procps util-linux file dnsmasq-base bind9-dnsutils sqlite3 chromium npm \
-		iproute2 nftables busybox openssh-server openssh-client socat $cross"
+		iproute2 nftables busybox openssh-server openssh-client socat $cross haproxy"
 fi
 # npm packages the browser and Socket.IO tests drive, in test/npm/ (ignored
 # by git), pinned by major version.
@@ -67,6 +67,7 @@ peer "python3 websockets for /usr/bin/python3 (package python3-websockets)" \
 	/usr/bin/python3 -c 'import websockets'
 peer "sshd (package openssh-server)" sh -c 'command -v sshd || test -x /usr/sbin/sshd'
 peer "dnsmasq (package dnsmasq-base)" sh -c 'command -v dnsmasq || test -x /usr/sbin/dnsmasq'
+peer "haproxy (package haproxy)" sh -c 'command -v haproxy || test -x /usr/sbin/haproxy'
 peer "chromium (package chromium)" sh -c 'command -v chromium'
 peer "npm puppeteer-core and socket.io-client in test/npm" \
 	env NODE_PATH="$npm_dir/node_modules" node -e 'require("puppeteer-core"); require("socket.io-client")'

@@ -28,6 +28,7 @@
 #include "tun/ping/endpoints.h"
 #include "tun/push/endpoint.h"
 #include "tun/server/replay_shm.h"
+#include "tun/server/srv_realip.h"
 #include "tun/server/srv_reverse.h"
 #include "tun/server/srv_tunnel.h"
 #include "tun/server/workers.h"
@@ -66,7 +67,11 @@ struct head_conn {
 	char *out;              /* DP_WRITE: the rest of an answer (malloc) */
 	uint64_t body_left;     /* DP_BODY with Content-Length */
 	uint64_t started_ms;    /* keepalive_time counts from here */
+	bool pp_pending;        /* --proxy-protocol source: header not read yet */
+	struct proxyhdr pp;
 };
+
+static void server_refuse_peer(struct server *srv, const struct conn_peer *cp);
 
 /* Grows the nonce table when it crowds (malloc at growth only). */
 static void replay_grow(struct server *srv, uint64_t now)
@@ -122,6 +127,30 @@ static void head_conn_destroy(struct conn_link *link)
 	free(hc->out);
 	conn_list_remove(&srv->conns, &hc->link);
 	free(hc);
+}
+
+/* A connection from a load balancer is counted per IP once its client's
+ * address is known. False when that address is over --max-conns-per-ip
+ * (hc closed without a byte). */
+static bool head_conn_count(struct head_conn *hc)
+{
+	struct server *srv = hc->srv;
+	struct conn_peer *cp = conn_peer_get(&srv->conns, &hc->addr);
+	if (!cp)
+		return true; /* out of memory: serve uncounted, as at accept */
+	if (cp->count >= srv->cfg->max_conns_per_ip) {
+		server_refuse_peer(srv, cp);
+		head_conn_destroy(&hc->link); /* cp, held by others, stays */
+		return false;
+	}
+	hc->link.peer = cp;
+	cp->count++;
+	return true;
+}
+
+static bool behind_http_proxy(const struct server *srv, const struct net_addr *a)
+{
+	return srv_realip_cidr_any(srv->cfg->trust_proxy, srv->cfg->ntrust_proxy, a);
 }
 
 /* Reads what the peer already sent so close() sends a FIN, not the RST that
@@ -271,6 +300,15 @@ static bool head_conn_route(struct head_conn *hc, size_t head_len, const char **
 	}
 	const char *q = memchr(req.target.p, '?', req.target.len);
 	struct http_slice path = {req.target.p, q ? (size_t)(q - req.target.p) : req.target.len};
+	if (behind_http_proxy(hc->srv, &hc->addr)) {
+		char via[NET_ADDR_STRLEN], a[NET_ADDR_STRLEN];
+		net_addr_str(&hc->addr, via, sizeof(via));
+		if (srv_realip_forwarded(&req, cfg->trust_proxy, cfg->ntrust_proxy, &hc->addr))
+			log_debug("c%u client %s (X-Forwarded-For from %s)", hc->link.id,
+			          net_addr_ip_str(&hc->addr, a, sizeof(a)), via);
+		if (!head_conn_count(hc))
+			return true; /* over --max-conns-per-ip: closed, hc is gone */
+	}
 	struct handoff h = {.rx = &hc->srv->rx, .conns = &hc->srv->conns,
 	                    .s = hc->s, .id = hc->link.id, .addr = hc->addr,
 	                    .peer = hc->link.peer, .in = hc->in, .head_len = head_len, .req = &req,
@@ -536,10 +574,41 @@ static void decoy_on_io(struct head_conn *hc)
 	           stream_interest(&hc->s, hc->dphase == DP_WRITE ? RX_WRITE : RX_READ));
 }
 
+/* --proxy-protocol: the balancer's header comes before TLS or HTTP. 0 once
+ * read (then counted under the client's address), -1 when hc is waiting for
+ * more or is gone. Anything but a PROXY header from such a source is dropped. */
+static int head_conn_proxy_header(struct head_conn *hc)
+{
+	struct server *srv = hc->srv;
+	char via[NET_ADDR_STRLEN], a[NET_ADDR_STRLEN];
+	net_addr_str(&hc->addr, via, sizeof(via));
+	int rc = srv_realip_header_read(hc->s.fd, &hc->pp, &hc->addr);
+	if (rc == -EAGAIN) {
+		rx_io_want(&srv->rx, &hc->io, RX_READ);
+		return -1;
+	}
+	if (rc != 1) {
+		int perr = SRV_REALIP_PROTO_ERR(rc);
+		log_info("c%u from %s (--proxy-protocol): %s: dropped", hc->link.id, via,
+		         perr ? proxyhdr_strerror(perr) : rc == 0 ? "closed before a header"
+		                                                  : strerror(-rc));
+		head_conn_destroy(&hc->link);
+		return -1;
+	}
+	hc->pp_pending = false;
+	log_debug("c%u client %s (PROXY v%u from %s)", hc->link.id,
+	          net_addr_str(&hc->addr, a, sizeof(a)), hc->pp.buf[0] == 'P' ? 1u : 2u, via);
+	if (!behind_http_proxy(srv, &hc->addr) && !head_conn_count(hc))
+		return -1;
+	return 0;
+}
+
 static void head_conn_on_io(struct rx *rx, struct rx_io *io, unsigned events)
 {
 	struct head_conn *hc = (struct head_conn *)((char *)io - offsetof(struct head_conn, io));
 	(void)rx;
+	if (hc->pp_pending && head_conn_proxy_header(hc) < 0)
+		return;
 	if (stream_pump(&hc->s, events) < 0) {
 		/* TLS handshake failed (a scanner, plain HTTP to a TLS port): nothing
 		 * of ours was shown, so nothing to hide either. */
@@ -630,7 +699,11 @@ static void server_take(struct listener *l, int fd, const struct net_addr *peer)
 	hc->listener = l;
 	stream_plain(&hc->s, fd);
 	hc->addr = *peer;
-	struct conn_peer *cp = conn_peer_get(&srv->conns, peer);
+	const struct server_config *cfg = srv->cfg;
+	hc->pp_pending = srv_realip_cidr_any(cfg->proxy_protocol, cfg->nproxy_protocol, peer);
+	/* A balancer's connections count under their clients, once known. */
+	bool later = hc->pp_pending || behind_http_proxy(srv, peer);
+	struct conn_peer *cp = later ? NULL : conn_peer_get(&srv->conns, peer);
 	if (cp && cp->count >= srv->cfg->max_conns_per_ip) {
 		server_refuse_peer(srv, cp);
 		free(hc);

@@ -97,6 +97,13 @@ struct server_config {
 	size_t npermit;
 	bool listen_off;           /* --permit-listen none: every -R refused */
 	struct push_config push;
+	/* Behind load balancers (issue 16): where the real client address may
+	 * come from. Connections from these sources are counted per IP under
+	 * the client's address, once known, never under the proxy's. */
+	struct net_cidr proxy_protocol[SERVER_MAX_RULES]; /* PROXY v1/v2 required */
+	size_t nproxy_protocol;
+	struct net_cidr trust_proxy[SERVER_MAX_RULES];    /* X-Forwarded-For, X-Real-IP */
+	size_t ntrust_proxy;
 };
 
 /* Fills the defaults of SPEC.md (no listener yet). */
