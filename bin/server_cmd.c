@@ -113,6 +113,16 @@ static int add_listen(struct server_config *cfg, const char *s, const char **why
 	return 0;
 }
 
+static int opt_drain_timeout(void *ctx, const char *val, const char **why)
+{
+	struct server_config *cfg = ctx;
+	uint64_t ms;
+	if (conf_parse_duration_ms(val, &ms) < 0 || ms > 86400000)
+		return *why = "a duration up to 24h, e.g. 30, 2m, or 0 to stop at once", -1;
+	cfg->drain_ms = (unsigned)ms;
+	return 0;
+}
+
 static int opt_max_skew(void *ctx, const char *val, const char **why)
 {
 	struct server_config *cfg = ctx;
@@ -321,6 +331,7 @@ static const struct opt server_opts[] = {
 	{"fallback", 0, true, false, opt_fallback},
 	{"proxy-protocol", 0, true, false, opt_proxy_protocol},
 	{"trust-proxy", 0, true, false, opt_trust_proxy},
+	{"drain-timeout", 0, true, false, opt_drain_timeout},
 	{"push", 0, true, false, push_opt_push},
 	{"push-key-file", 0, true, false, push_opt_key_file},
 	{"push-origin", 0, true, false, push_opt_origin},

@@ -114,6 +114,33 @@ void conn_list_remove(struct conn_list *l, struct conn_link *link)
 	}
 }
 
+/* A destroy may take other connections with it (a -R listener its pending
+ * claims), so each pass starts again from the head: O(n^2), once per drain. */
+static struct conn_link *first_where(struct conn_list *l, bool lingering, bool any_linger)
+{
+	for (struct conn_link *c = l->head.next; c != &l->head; c = c->next)
+		if (!c->leaving && (any_linger || c->lingers == lingering))
+			return c;
+	return NULL;
+}
+
+void conn_list_shed(struct conn_list *l)
+{
+	for (struct conn_link *c; (c = first_where(l, false, false));)
+		c->destroy(c);
+}
+
+void conn_list_going_away_all(struct conn_list *l)
+{
+	for (struct conn_link *c; (c = first_where(l, false, true));) {
+		c->leaving = true;
+		if (c->going_away)
+			c->going_away(c);
+		else
+			c->destroy(c);
+	}
+}
+
 void conn_list_destroy_all(struct conn_list *l)
 {
 	while (l->head.next != &l->head)

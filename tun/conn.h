@@ -27,7 +27,13 @@ struct conn_link {
 	struct conn_link *prev, *next;
 	conn_destroy_fn destroy;
 	struct conn_peer *peer; /* NULL when not counted */
+	/* A server's drain (SIGTERM): lingers lets the connection finish until
+	 * the drain timeout (tunnels); then going_away, when set, ends it soon
+	 * (a WebSocket close 1001) and it frees itself; NULL means destroy. */
+	conn_destroy_fn going_away;
 	unsigned id;
+	bool lingers;
+	bool leaving; /* going_away called */
 };
 
 struct conn_list {
@@ -52,6 +58,11 @@ struct conn_peer *conn_peer_get(struct conn_list *l, const struct net_addr *a);
 const char *conn_peer_str(const struct conn_peer *peer, char *out, size_t cap);
 /* Drops a count taken by hand (peer->count++) across a handover. */
 void conn_peer_put(struct conn_list *l, struct conn_peer *peer);
+/* Drain start: destroys every connection that does not linger. */
+void conn_list_shed(struct conn_list *l);
+/* Drain timeout: going_away (or destroy) for every connection, once each;
+ * those still closing stay listed until they free themselves. */
+void conn_list_going_away_all(struct conn_list *l);
 /* Runs every destroy (each removes itself). */
 void conn_list_destroy_all(struct conn_list *l);
 

@@ -145,6 +145,7 @@ int pipe_start(struct rx *rx, struct conn_list *list, unsigned id, struct conn_p
 	rx_io_add(rx, &p->io[0], p->s[0].fd, pipe_on_io0);
 	rx_io_add(rx, &p->io[1], b, pipe_on_io1);
 	conn_list_add_as(list, &p->link, pipe_destroy, id, peer);
+	p->link.lingers = true; /* --fallback: a visitor of the real site */
 	if (a_to_b) {
 		p->dir[0].buf = *a_to_b; /* bytes already read from a */
 		*a_to_b = (struct buf){0};

@@ -125,6 +125,14 @@ static void relay_destroy_link(struct conn_link *link)
 	relay_free((struct relay *)link);
 }
 
+static void relay_break(struct relay *r, uint16_t code, const char *why);
+
+/* A draining server's time ran out: Close 1001, then the usual close. */
+static void relay_going_away_link(struct conn_link *link)
+{
+	relay_break((struct relay *)link, WS_CLOSE_GOING_AWAY, "server shutting down");
+}
+
 /* Closes the TCP side; reset: SO_LINGER 0, so its peer gets a RST, the
  * honest signal that the tunnel broke and bytes may be missing (a FIN would
  * claim a clean end). */
@@ -1007,6 +1015,8 @@ int relay_start(struct rx *rx, struct conn_list *list, const struct relay_opts *
 	if (a->expect)
 		r->expect = *a->expect;
 	conn_list_add_as(list, &r->link, relay_destroy_link, a->id, a->peer);
+	r->link.lingers = true; /* a tunnel may finish while its server drains */
+	r->link.going_away = relay_going_away_link;
 	ws_parser_init(&r->parser, a->role, opts->max_message);
 	r->last_rx_ms = r->last_tx_ms = rx_now(rx);
 	if (a->ws_in) {

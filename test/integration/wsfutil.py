@@ -80,6 +80,9 @@ _PROCS = []
 _PROCS_LOCK = threading.Lock()
 
 
+DRAIN_WAIT = 1.0  # Proc.stop: a draining server gets this long, then "stop now"
+
+
 class Proc:
     """A child process we started; ended only by its own PID."""
 
@@ -109,7 +112,9 @@ class Proc:
 
     def stop(self, grace=3.0):
         """SIGTERM, then SIGKILL after grace seconds. Returns the exit code
-        (negative for a signal), None if it had to be killed."""
+        (negative for a signal), None if it had to be killed. A wsferry
+        server drains on SIGTERM while tunnels are open (--drain-timeout):
+        after DRAIN_WAIT seconds a second SIGTERM stops it at once."""
         if self.p.poll() is not None:
             self.rc = self.p.returncode
             return self.rc
@@ -118,6 +123,16 @@ class Proc:
             os.kill(self.pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
+        if self.wsferry and grace > DRAIN_WAIT:
+            try:
+                self.rc = self.p.wait(DRAIN_WAIT)
+                return self.rc
+            except subprocess.TimeoutExpired:
+                pass
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
         try:
             self.rc = self.p.wait(grace)
             return self.rc

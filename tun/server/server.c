@@ -882,14 +882,64 @@ static int server_tls_setup(struct server *srv)
 	return 0;
 }
 
+static void server_stop_now(struct server *srv)
+{
+	srv->stopping = true;
+	rx_timer_cancel(&srv->rx, &srv->drain);
+	server_close_listeners(srv);
+	conn_list_destroy_all(&srv->conns);
+	rx_stop(&srv->rx);
+}
+
+#define DRAIN_TICK_MS 100
+#define DRAIN_CLOSE_MS 6000 /* after the Close 1001: relay.c's close deadline + 1 s */
+
+/* The drain ends when the last connection has gone, or at its deadline. */
+static void server_on_drain_tick(struct rx *rx, struct rx_timer *t)
+{
+	struct server *srv = (struct server *)((char *)t - offsetof(struct server, drain));
+	uint64_t now = rx_now(rx);
+	if (srv->conns.count == 0) {
+		log_info("drained: stopping");
+		server_stop_now(srv);
+		return;
+	}
+	if (now >= srv->drain_end_ms && !srv->went_away) {
+		log_info("drain timeout: closing %zu connections (WebSocket close 1001)",
+		         srv->conns.count);
+		srv->went_away = true;
+		srv->drain_end_ms = now + DRAIN_CLOSE_MS;
+		conn_list_going_away_all(&srv->conns);
+	} else if (now >= srv->drain_end_ms) {
+		log_info("%zu connections did not close in time: stopping", srv->conns.count);
+		server_stop_now(srv);
+		return;
+	}
+	rx_timer_arm(rx, t, now + DRAIN_TICK_MS, server_on_drain_tick);
+}
+
+/* SIGTERM drains (--drain-timeout): the listeners close at once, so a load
+ * balancer sends new connections elsewhere; tunnels may finish; everything
+ * else (-R registrations, subscribers, echo) closes now, so its clients
+ * reconnect to another node. SIGINT, a second SIGTERM or --drain-timeout 0
+ * stop at once. */
 static void server_on_signal(struct rx *rx, int signo, void *arg)
 {
 	struct server *srv = arg;
-	log_info("%s: stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT");
-	srv->stopping = true;
+	const char *name = signo == SIGTERM ? "SIGTERM" : "SIGINT";
+	if (signo != SIGTERM || srv->draining || srv->cfg->drain_ms == 0) {
+		log_info("%s: stopping", name);
+		server_stop_now(srv);
+		return;
+	}
+	srv->draining = true;
 	server_close_listeners(srv);
-	conn_list_destroy_all(&srv->conns);
-	rx_stop(rx);
+	conn_list_shed(&srv->conns);
+	log_info("%s: draining %zu connections for up to %u ms (--drain-timeout; a second "
+	         "SIGTERM stops at once)", name, srv->conns.count, srv->cfg->drain_ms);
+	uint64_t now = rx_now(rx);
+	srv->drain_end_ms = now + srv->cfg->drain_ms;
+	rx_timer_arm(rx, &srv->drain, now, server_on_drain_tick);
 }
 
 /* What every worker shares, made once before they fork: the certificate
@@ -993,6 +1043,7 @@ static int server_worker_run(const struct server_config *cfg, const struct serve
 				rc = -1;
 			}
 		}
+		rx_timer_cancel(&srv->rx, &srv->drain);
 		server_close_listeners(srv);
 		conn_list_destroy_all(&srv->conns);
 		push_stop(srv->push);

@@ -47,6 +47,10 @@ struct server {
 	struct channels *channels; /* channel names registered on this reactor */
 	struct routes *routes;     /* reverse-proxy routes published on this reactor */
 	bool stopping;
+	bool draining;             /* SIGTERM: no more accepts, tunnels finish */
+	bool went_away;            /* the drain timed out: Close 1001 sent */
+	uint64_t drain_end_ms;     /* then; after it, the last closes' deadline */
+	struct rx_timer drain;     /* checks every DRAIN_TICK_MS */
 };
 
 #endif

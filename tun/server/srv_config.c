@@ -15,6 +15,7 @@ void server_config_init(struct server_config *cfg)
 	cfg->relay.keepalive_ms = 30000;
 	cfg->relay.pong_timeout_ms = 15000;
 	cfg->skew_s = SERVER_DEFAULT_SKEW_S;
+	cfg->drain_ms = SERVER_DEFAULT_DRAIN_MS;
 	cfg->max_conns_per_ip = 2000;
 	cfg->workers = 1;
 	cfg->push.max_body = PUSH_DEFAULT_MAX_BODY;

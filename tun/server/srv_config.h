@@ -20,6 +20,7 @@
 #define SERVER_DEFAULT_MAX_MESSAGE (16u << 20)   /* 16 MiB per WebSocket message */
 #define SERVER_DEFAULT_HANDSHAKE_MS 10000        /* whole request head within 10 s */
 #define SERVER_DEFAULT_SKEW_S 120
+#define SERVER_DEFAULT_DRAIN_MS 30000 /* SIGTERM: tunnels may finish for 30 s */
 #define SERVER_REPLAY_MIN 4096      /* nonce slots at start (64 KiB) */
 #define SERVER_REPLAY_MAX (1u << 20) /* at most 16 MiB of nonces */
 #define SERVER_REPLAY_SHARED (1u << 18) /* --workers: fixed, 4 MiB mapped, touched as used */
@@ -87,6 +88,7 @@ struct server_config {
 	unsigned skew_s;           /* accepted clock difference, either way */
 	unsigned max_conns_per_ip; /* per source address, every phase counted */
 	unsigned workers;          /* processes sharing the port (SO_REUSEPORT) */
+	unsigned drain_ms;         /* --drain-timeout: 0 stops at once on SIGTERM */
 	const char *restrict_to[SERVER_MAX_RULES]; /* HOST:PORT ('*' either part) */
 	size_t nrestrict;
 	struct net_cidr allow[SERVER_MAX_RULES];   /* dialled addresses must match one */

@@ -209,6 +209,7 @@ int srv_tunnel_accept(struct server *srv, struct handoff *h, const struct tunnel
 	t->udp = req->kind == TUNNEL_UDP;
 	t->resp_len = server_101(srv, req, key, key_len, t->resp, sizeof(t->resp));
 	conn_list_add_as(&srv->conns, &t->link, srv_tunnel_destroy, h->id, h->peer);
+	t->link.lingers = true; /* dialling: becomes a tunnel that may finish */
 	memcpy(t->target, req->target, req->target_len + 1);
 	memcpy(t->nonce, req->nonce, sizeof(t->nonce));
 	snprintf(t->ws_key, sizeof(t->ws_key), "%.*s", (int)(key_len < WS_KEY_LEN ? key_len : WS_KEY_LEN),

@@ -1,7 +1,8 @@
 /* workers.c — --workers N: N processes each with its own reactor share the
  * listening ports (SO_REUSEPORT, so the kernel spreads connections); this
  * parent only supervises: restarts a worker that dies, passes SIGHUP on,
- * and on SIGTERM/SIGINT stops them all and waits. */
+ * and on SIGTERM/SIGINT passes the signal on (SIGTERM: each worker drains)
+ * and waits; a second one is passed on too (stop at once). */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -17,14 +18,16 @@
 #define RESTART_FAST_S 2   /* a worker that dies sooner than this is crashing at start */
 #define RESTART_GIVE_UP 5  /* ... this many times in a row: stop, something is wrong */
 
-static volatile sig_atomic_t got_stop, got_hup;
+static volatile sig_atomic_t got_stop, got_hup, stop_signo;
 
 static void on_signal(int signo)
 {
-	if (signo == SIGHUP)
+	if (signo == SIGHUP) {
 		got_hup = 1;
-	else
-		got_stop = 1;
+	} else {
+		got_stop++;
+		stop_signo = signo;
+	}
 }
 
 /* A stop that arrives between fork() and the worker's own handlers would
@@ -72,16 +75,22 @@ static int index_of(const pid_t *pids, unsigned n, pid_t pid)
 	return -1;
 }
 
-/* Waits for every worker after a stop; 0 when all ended cleanly. */
+/* Waits for every worker after a stop; 0 when all ended cleanly. A stop
+ * signal meanwhile (a draining worker's "stop now") is passed on. */
 static int reap_all(pid_t *pids, unsigned n)
 {
 	int rc = 0;
+	sig_atomic_t seen = got_stop;
 	for (unsigned i = 0; i < n; i++) {
 		int st;
 		if (pids[i] <= 0)
 			continue;
-		while (waitpid(pids[i], &st, 0) == -1 && errno == EINTR)
-			;
+		while (waitpid(pids[i], &st, 0) == -1 && errno == EINTR) {
+			if (got_stop != seen) {
+				seen = got_stop;
+				signal_all(pids, n, stop_signo);
+			}
+		}
 		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 			rc = 1;
 		pids[i] = 0;
@@ -135,6 +144,6 @@ int server_supervise(const struct server_config *cfg, const struct server_shared
 		started[i] = time(NULL);
 	}
 	log_info("stopping %u workers", n);
-	signal_all(pids, n, SIGTERM);
+	signal_all(pids, n, stop_signo == SIGINT ? SIGINT : SIGTERM);
 	return reap_all(pids, n);
 }
