@@ -78,6 +78,20 @@ else
 PUSH_DB    = tun/push/push_db_none.c
 endif
 
+# Redis (--replay-store, our own RESP client: no library) is a build option
+# too: on by default, off in the static router build unless WITH_REDIS=1.
+# Off, tun/server/replay_store_none.c stands in.
+ifeq ($(STATIC),1)
+WITH_REDIS ?= 0
+else
+WITH_REDIS ?= 1
+endif
+ifeq ($(WITH_REDIS),1)
+REPLAY_STORE = tun/server/replay_redis.c
+else
+REPLAY_STORE = tun/server/replay_store_none.c
+endif
+
 # The reactor backend is picked from the OS, never by #ifdef inside the loop.
 ifeq ($(OS),Linux)
 RX_BACKEND = core/rx_epoll.c core/splice_linux.c core/transparent_linux.c
@@ -86,8 +100,8 @@ RX_BACKEND = core/rx_kqueue.c core/splice_none.c core/transparent_none.c
 endif
 
 CORE_SRC  = $(filter-out core/rx_epoll.c core/rx_kqueue.c core/splice_linux.c core/splice_none.c core/transparent_linux.c core/transparent_none.c,$(wildcard core/*.c)) $(RX_BACKEND)
-LIB_SRC   = $(CORE_SRC) $(wildcard proto/*.c tls/*.c tun/*.c) $(PUSH_DB) \
-            $(filter-out tun/push/push_db_%.c,$(wildcard tun/*/*.c))
+LIB_SRC   = $(CORE_SRC) $(wildcard proto/*.c tls/*.c tun/*.c) $(PUSH_DB) $(REPLAY_STORE) \
+            $(filter-out tun/push/push_db_%.c tun/server/replay_redis.c tun/server/replay_store_none.c,$(wildcard tun/*/*.c))
 BIN_SRC   = $(wildcard bin/*.c)
 TEST_SRC  = $(wildcard test/core/*_test.c test/proto/*_test.c test/tls/*_test.c test/tun/*_test.c)
 BENCH_SRC = $(wildcard bench/*_bench.c)

@@ -12,6 +12,7 @@
 #include "proto/conf.h"
 #include "proto/tunnel.h"
 #include "proto/url.h"
+#include "tun/server/replay_store.h"
 #include "tun/server/server.h"
 
 #define DEFAULT_LISTEN "ws://127.0.0.1:8080"
@@ -233,6 +234,24 @@ static int opt_trust_proxy(void *ctx, const char *val, const char **why)
 	return add_cidr(cfg->trust_proxy, &cfg->ntrust_proxy, val, why);
 }
 
+static int opt_replay_store(void *ctx, const char *val, const char **why)
+{
+	struct server_config *cfg = ctx;
+	if (replay_store_check_url(val, why) < 0)
+		return -1;
+	cfg->replay_store = val;
+	return 0;
+}
+
+static int opt_replay_store_fail(void *ctx, const char *val, const char **why)
+{
+	struct server_config *cfg = ctx;
+	if (strcmp(val, "closed") && strcmp(val, "local"))
+		return *why = "closed (refuse new tunnels) or local (this node's own table)", -1;
+	cfg->replay_store_local = strcmp(val, "local") == 0;
+	return 0;
+}
+
 static int opt_cert(void *ctx, const char *val, const char **why)
 {
 	(void)why;
@@ -332,6 +351,8 @@ static const struct opt server_opts[] = {
 	{"proxy-protocol", 0, true, false, opt_proxy_protocol},
 	{"trust-proxy", 0, true, false, opt_trust_proxy},
 	{"drain-timeout", 0, true, false, opt_drain_timeout},
+	{"replay-store", 0, true, false, opt_replay_store},
+	{"replay-store-fail", 0, true, false, opt_replay_store_fail},
 	{"push", 0, true, false, push_opt_push},
 	{"push-key-file", 0, true, false, push_opt_key_file},
 	{"push-origin", 0, true, false, push_opt_origin},
@@ -461,6 +482,8 @@ int cmd_server(int argc, char **argv)
 		return opts_usage_error("WSFERRY_KEY", why);
 	if (!cfg.cert != !cfg.cert_key)
 		return opts_usage_error("--cert", "needs --cert-key too (and the other way)");
+	if (cfg.replay_store && !cfg.keys)
+		return opts_usage_error("--replay-store", "needs --key (only keyed tokens carry nonces)");
 	if (push_check(&cfg))
 		return 2;
 	int env_tls = docker_env(&cfg);

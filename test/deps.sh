@@ -15,7 +15,7 @@ elif [ "${1:-}" = "test" ]; then
 	want="$want clang libclang-rt-14-dev python3 python3-websockets curl valgrind \
 		nodejs node-ws groff-base faketime tinyproxy nginx openssl ca-certificates \
 		procps util-linux file dnsmasq-base bind9-dnsutils sqlite3 chromium npm \
-		iproute2 nftables busybox openssh-server openssh-client socat $cross haproxy"
+		iproute2 nftables busybox openssh-server openssh-client socat $cross haproxy redis-server"
 fi
 # npm packages the browser and Socket.IO tests drive, in test/npm/ (ignored
 # by git), pinned by major version.
@@ -68,6 +68,7 @@ peer "python3 websockets for /usr/bin/python3 (package python3-websockets)" \
 peer "sshd (package openssh-server)" sh -c 'command -v sshd || test -x /usr/sbin/sshd'
 peer "dnsmasq (package dnsmasq-base)" sh -c 'command -v dnsmasq || test -x /usr/sbin/dnsmasq'
 peer "haproxy (package haproxy)" sh -c 'command -v haproxy || test -x /usr/sbin/haproxy'
+peer "redis-server (package redis-server)" sh -c 'command -v redis-server'
 peer "chromium (package chromium)" sh -c 'command -v chromium'
 peer "npm puppeteer-core and socket.io-client in test/npm" \
 	env NODE_PATH="$npm_dir/node_modules" node -e 'require("puppeteer-core"); require("socket.io-client")'

@@ -28,6 +28,7 @@
 #include "tun/ping/endpoints.h"
 #include "tun/push/endpoint.h"
 #include "tun/server/replay_shm.h"
+#include "tun/server/replay_store.h"
 #include "tun/server/srv_realip.h"
 #include "tun/server/srv_reverse.h"
 #include "tun/server/srv_tunnel.h"
@@ -68,8 +69,14 @@ struct head_conn {
 	uint64_t body_left;     /* DP_BODY with Content-Length */
 	uint64_t started_ms;    /* keepalive_time counts from here */
 	bool pp_pending;        /* --proxy-protocol source: header not read yet */
+	bool claimed;           /* --replay-store said the nonce is ours (or fail local) */
+	uint32_t claim;         /* --replay-store ticket while waiting, else 0 */
+	size_t head_len;        /* while waiting: the request head to route again */
 	struct proxyhdr pp;
 };
+
+static bool head_conn_route(struct head_conn *hc, size_t head_len, const char **why);
+static void head_conn_refuse(struct head_conn *hc, const char *why);
 
 static void server_refuse_peer(struct server *srv, const struct conn_peer *cp);
 
@@ -89,8 +96,10 @@ static void replay_grow(struct server *srv, uint64_t now)
 	*r = bigger;
 }
 
-/* With a key: the token is fresh and never seen before. */
-static bool token_accepted(struct server *srv, const struct tunnel_req *t, unsigned id)
+/* With a key: the token is fresh and never seen before. *ttl_s: how long
+ * its nonce must be remembered (for --replay-store). */
+static bool token_accepted(struct server *srv, const struct tunnel_req *t, unsigned id,
+                           unsigned *ttl_s)
 {
 	const struct server_config *cfg = srv->cfg;
 	if (!cfg->keys)
@@ -102,6 +111,7 @@ static bool token_accepted(struct server *srv, const struct tunnel_req *t, unsig
 		return false;
 	}
 	uint64_t last = auth_last_fresh(t->timestamp, cfg->skew_s);
+	*ttl_s = last >= now ? (unsigned)(last - now + 1) : 1;
 	enum replay_rc rc = srv->replay_shm ? replay_shm_check(srv->replay_shm, t->nonce, last, now)
 	                                    : replay_check(&srv->replay, t->nonce, last, now);
 	if (rc != REPLAY_FRESH) {
@@ -119,6 +129,8 @@ static void head_conn_destroy(struct conn_link *link)
 	struct head_conn *hc = (struct head_conn *)link;
 	struct server *srv = hc->srv;
 	rx_timer_cancel(&srv->rx, &hc->deadline);
+	if (hc->claim)
+		replay_store_cancel(srv->store, hc->claim);
 	if (hc->s.fd >= 0) {
 		rx_io_del(&srv->rx, &hc->io);
 		stream_close(&hc->s);
@@ -229,21 +241,75 @@ static bool path_under(struct http_slice path, const char *prefix)
 	       (path.len == n || path.p[n] == '/');
 }
 
+/* --replay-store unreachable: closed refuses, local trusts this node's own
+ * table (already checked). Logged at most every 10 s. */
+static bool store_down_allows(struct server *srv, unsigned id)
+{
+	bool local = srv->cfg->replay_store_local;
+	uint64_t now = rx_now(&srv->rx);
+	if (!srv->store_logged_ms || now - srv->store_logged_ms >= EMFILE_LOG_EVERY_MS) {
+		srv->store_logged_ms = now;
+		log_warn("c%u replay store unreachable: %s (--replay-store-fail %s)", id,
+		         local ? "checked against this node's own nonces only" : "tunnel refused",
+		         local ? "local" : "closed");
+	}
+	return local;
+}
+
+static void head_conn_on_claim(void *owner, enum replay_store_verdict v)
+{
+	struct head_conn *hc = owner;
+	hc->claim = 0;
+	if (v == REPLAY_STORE_SEEN) {
+		log_warn("c%u replayed tunnel request (nonce already claimed in the replay store): "
+		         "refused", hc->link.id);
+		head_conn_refuse(hc, "replayed");
+		return;
+	}
+	if (v == REPLAY_STORE_DOWN && !store_down_allows(hc->srv, hc->link.id)) {
+		head_conn_refuse(hc, "replay store unreachable");
+		return;
+	}
+	hc->claimed = true;
+	const char *why = "";
+	if (!head_conn_route(hc, hc->head_len, &why)) /* parsed again: the head is still in hc->in */
+		head_conn_refuse(hc, why);
+}
+
+enum route_rc {
+	ROUTE_NONE = 0, /* not ours: stealth */
+	ROUTE_TAKEN,    /* an endpoint owns the connection */
+	ROUTE_WAITING,  /* the nonce is being claimed in the replay store */
+};
+
 /* A tunnel request: our cookie decodes and the upgrade is valid. Anything
  * less is indistinguishable from an unknown path (stealth). */
-static bool route_tunnel(struct head_conn *hc, struct handoff *h, struct http_slice path)
+static enum route_rc route_tunnel(struct head_conn *hc, struct handoff *h, struct http_slice path)
 {
 	struct tunnel_req treq;
 	const char *key;
 	size_t key_len;
+	unsigned ttl_s = 0;
 	if (!path_under(path, hc->listener->url->path))
-		return false;
+		return ROUTE_NONE;
 	enum tunnel_decode_rc rc = tunnel_req_from_http(h->req, hc->srv->cfg->keys, &treq);
 	if (rc == TUNNEL_BAD_MAC)
 		log_info("c%u tunnel request with a wrong key", hc->link.id);
-	if (rc != TUNNEL_DECODED || ws_check_upgrade(h->req, &key, &key_len) != 0 ||
-	    !token_accepted(hc->srv, &treq, hc->link.id))
-		return false;
+	if (rc != TUNNEL_DECODED || ws_check_upgrade(h->req, &key, &key_len) != 0)
+		return ROUTE_NONE;
+	if (!hc->claimed) {
+		if (!token_accepted(hc->srv, &treq, hc->link.id, &ttl_s))
+			return ROUTE_NONE;
+		if (hc->srv->store && hc->srv->cfg->keys) {
+			hc->head_len = h->head_len;
+			hc->claim = replay_store_claim(hc->srv->store, treq.nonce, ttl_s,
+			                               head_conn_on_claim, hc);
+			if (hc->claim)
+				return ROUTE_WAITING;
+			if (!store_down_allows(hc->srv, hc->link.id))
+				return ROUTE_NONE;
+		}
+	}
 	if (treq.kind == TUNNEL_CONNECT || treq.kind == TUNNEL_UDP)
 		srv_tunnel_accept(hc->srv, h, &treq, key, key_len);
 	else if (treq.kind == TUNNEL_REVERSE_LISTEN || treq.kind == TUNNEL_UDP_LISTEN)
@@ -260,7 +326,7 @@ static bool route_tunnel(struct head_conn *hc, struct handoff *h, struct http_sl
 		route_claim(hc->srv->routes, h, &treq, key, key_len);
 	else
 		srv_reverse_claim(hc->srv, h, &treq, key, key_len);
-	return true;
+	return ROUTE_TAKEN;
 }
 
 /* A browser that accepted our self-signed certificate lands here; its page
@@ -328,12 +394,20 @@ static bool head_conn_route(struct head_conn *hc, size_t head_len, const char **
 		echo_accept(&h, cfg->max_message);
 	else if (cfg->ping_name && path_is(path, SERVER_PING_PATH))
 		ping_accept(&h, cfg->ping_name);
-	else if (route_tunnel(hc, &h, path))
-		; /* taken */
-	else if (!route_take(hc->srv->routes, &h, path, hc->listener->tls)) {
-		rx_io_add(&hc->srv->rx, &hc->io, hc->s.fd, head_conn_on_io); /* del cleared io.fn */
-		*why = "no endpoint for this request";
-		return false;
+	else {
+		enum route_rc r = route_tunnel(hc, &h, path);
+		if (r == ROUTE_NONE && route_take(hc->srv->routes, &h, path, hc->listener->tls))
+			r = ROUTE_TAKEN; /* a published route (tun/publish/) */
+		if (r != ROUTE_TAKEN)
+			rx_io_add(&hc->srv->rx, &hc->io, hc->s.fd, head_conn_on_io); /* del cleared io.fn */
+		if (r == ROUTE_WAITING) {
+			rx_io_want(&hc->srv->rx, &hc->io, 0); /* pipelined bytes wait in the socket */
+			return true; /* the claim holds hc until Redis answers */
+		}
+		if (r == ROUTE_NONE) {
+			*why = "no endpoint for this request";
+			return false;
+		}
 	}
 	hc->s.fd = -1;
 	hc->s.tls = NULL;
@@ -572,6 +646,19 @@ static void decoy_on_io(struct head_conn *hc)
 	buf_release_if_empty(&hc->in);
 	rx_io_want(&srv->rx, &hc->io,
 	           stream_interest(&hc->s, hc->dphase == DP_WRITE ? RX_WRITE : RX_READ));
+}
+
+/* A tunnel request refused after its head was routed (its replay-store
+ * claim failed): what --stealth says, as when it is refused at once. */
+static void head_conn_refuse(struct head_conn *hc, const char *why)
+{
+	if (hc->srv->cfg->stealth != STEALTH_DECOY) {
+		head_conn_drop(hc, why);
+		return;
+	}
+	log_debug("c%u %s: decoy page", hc->link.id, why);
+	if (decoy_reply(hc, hc->fed))
+		decoy_on_io(hc); /* on with the keep-alive connection, as decoy_process */
 }
 
 /* --proxy-protocol: the balancer's header comes before TLS or HTTP. 0 once
@@ -1030,6 +1117,13 @@ static int server_worker_run(const struct server_config *cfg, const struct serve
 		if (!(srv->channels = channels_new(&srv->rx, &srv->conns, cfg)) ||
 		    !(srv->routes = routes_new(&srv->rx, &srv->conns, cfg)))
 			rc = -1;
+		char err[256];
+		if (rc == 0 && cfg->replay_store &&
+		    !(srv->store = replay_store_open(&srv->rx, cfg->replay_store, cfg->dns, err,
+		                                     sizeof(err)))) {
+			log_error("%s", err[0] ? err : "--replay-store: built without Redis");
+			rc = -1;
+		}
 		for (size_t i = 0; i < cfg->nlisten && rc == 0; i++)
 			rc = server_listen(srv, &cfg->listen[i]);
 		if (rc == 0) {
@@ -1046,6 +1140,7 @@ static int server_worker_run(const struct server_config *cfg, const struct serve
 		rx_timer_cancel(&srv->rx, &srv->drain);
 		server_close_listeners(srv);
 		conn_list_destroy_all(&srv->conns);
+		replay_store_close(srv->store);
 		push_stop(srv->push);
 		channels_free(srv->channels);
 		routes_free(srv->routes);

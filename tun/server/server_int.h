@@ -19,6 +19,7 @@
 struct push_hub;
 struct channels;
 struct routes;
+struct replay_store;
 
 struct listener {
 	struct rx_io io;
@@ -46,6 +47,8 @@ struct server {
 	struct push_hub *push;     /* --push: this reactor's subscribers */
 	struct channels *channels; /* channel names registered on this reactor */
 	struct routes *routes;     /* reverse-proxy routes published on this reactor */
+	struct replay_store *store; /* --replay-store: nonces shared by every node */
+	uint64_t store_logged_ms;  /* rate limit for "replay store down" */
 	bool stopping;
 	bool draining;             /* SIGTERM: no more accepts, tunnels finish */
 	bool went_away;            /* the drain timed out: Close 1001 sent */

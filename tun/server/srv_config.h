@@ -106,6 +106,8 @@ struct server_config {
 	size_t nproxy_protocol;
 	struct net_cidr trust_proxy[SERVER_MAX_RULES];    /* X-Forwarded-For, X-Real-IP */
 	size_t ntrust_proxy;
+	const char *replay_store;  /* --replay-store URL; NULL: this node's table only */
+	bool replay_store_local;   /* --replay-store-fail local (default closed) */
 };
 
 /* Fills the defaults of SPEC.md (no listener yet). */
