@@ -122,7 +122,7 @@ BIN       = $(BUILD)/wsferry
 
 VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: all run test test-unit test-deps test-cross fuzzers fuzz fuzz-long bench bench-peers bench-early bench-udp bench-push bench-transparent bench-cross bench-publish static static-all install clean deps
+.PHONY: all run test test-unit test-deps test-cross fuzzers fuzz fuzz-long bench bench-peers bench-early bench-udp bench-push bench-transparent bench-cross bench-publish static static-all install clean deps bench-replay
 all: $(BIN) $(TESTS)
 
 $(BUILD)/%.o: %.c
@@ -232,6 +232,9 @@ bench-push: $(PUSH_LOAD) $(BIN)
 	@bash bench/push.sh $(BUILD)
 bench-publish: $(BIN)
 	@bash bench/publish.sh $(BUILD)
+# The cost of --replay-store (Redis) per new tunnel, in one run.
+bench-replay: $(LOAD) $(BIN)
+	@bash bench/replay.sh $(BUILD)
 bench-peers: $(LOAD) $(BIN)
 	@bash bench/peers.sh $(BUILD)
 # The cost of holding early data until the key is proven, against the commit
