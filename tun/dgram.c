@@ -332,6 +332,7 @@ struct dgram *dgram_new(struct rx *rx, struct conn_list *conns, unsigned id, enu
 	d->born_ms = d->last_rx_ms = d->last_data_ms = rx_now(rx);
 	ws_parser_init(&d->parser, role, DGRAM_MAX);
 	conn_list_add_as(conns, &d->link, dgram_destroy, id, NULL);
+	d->link.lingers = true; /* a UDP tunnel may finish while its server drains */
 	rx_timer_arm(rx, &d->timer, next_deadline(d), dgram_on_timer);
 	return d;
 }

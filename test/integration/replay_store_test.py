@@ -172,6 +172,21 @@ def main(suite):
                 cli.stop()
         suite.run('tunnels open through a node with the store (20 in a row)', tunnel)
 
+        def counted_once():
+            """A request held for its claim is counted per IP once, not at
+            each routing pass (behind --trust-proxy without X-Forwarded-For)."""
+            n, pn = start_node('node-xff', tcp_url, ['--trust-proxy', '127.0.0.1',
+                                                     '--max-conns-per-ip', '2'])
+            try:
+                check(wait_connected(n), 'no Redis connection')
+                for i in range(4):
+                    check(answered_101(pn, capture_request(echo.port)),
+                          'tunnel #%d refused: per-IP counts leak across the claim' % (i + 1))
+                    time.sleep(0.1)  # the server sees the close
+            finally:
+                n.stop()
+        suite.run('a request waiting for its claim is counted per IP once', counted_once)
+
         def redis_down_and_back():
             fresh = [capture_request(echo.port) for _ in range(4)]
             redis.stop()

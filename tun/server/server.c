@@ -69,6 +69,8 @@ struct head_conn {
 	uint64_t body_left;     /* DP_BODY with Content-Length */
 	uint64_t started_ms;    /* keepalive_time counts from here */
 	bool pp_pending;        /* --proxy-protocol source: header not read yet */
+	bool counted;           /* per-IP counting done (at accept, or once the
+	                         * balancer told the client's address) */
 	bool claimed;           /* --replay-store said the nonce is ours (or fail local) */
 	uint32_t claim;         /* --replay-store ticket while waiting, else 0 */
 	size_t head_len;        /* while waiting: the request head to route again */
@@ -148,6 +150,7 @@ static bool head_conn_count(struct head_conn *hc)
 {
 	struct server *srv = hc->srv;
 	struct conn_peer *cp = conn_peer_get(&srv->conns, &hc->addr);
+	hc->counted = true;
 	if (!cp)
 		return true; /* out of memory: serve uncounted, as at accept */
 	if (cp->count >= srv->cfg->max_conns_per_ip) {
@@ -366,7 +369,7 @@ static bool head_conn_route(struct head_conn *hc, size_t head_len, const char **
 	}
 	const char *q = memchr(req.target.p, '?', req.target.len);
 	struct http_slice path = {req.target.p, q ? (size_t)(q - req.target.p) : req.target.len};
-	if (behind_http_proxy(hc->srv, &hc->addr)) {
+	if (!hc->counted && behind_http_proxy(hc->srv, &hc->addr)) {
 		char via[NET_ADDR_STRLEN], a[NET_ADDR_STRLEN];
 		net_addr_str(&hc->addr, via, sizeof(via));
 		if (srv_realip_forwarded(&req, cfg->trust_proxy, cfg->ntrust_proxy, &hc->addr))
@@ -791,6 +794,7 @@ static void server_take(struct listener *l, int fd, const struct net_addr *peer)
 	/* A balancer's connections count under their clients, once known. */
 	bool later = hc->pp_pending || behind_http_proxy(srv, peer);
 	struct conn_peer *cp = later ? NULL : conn_peer_get(&srv->conns, peer);
+	hc->counted = !later;
 	if (cp && cp->count >= srv->cfg->max_conns_per_ip) {
 		server_refuse_peer(srv, cp);
 		free(hc);
