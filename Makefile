@@ -122,7 +122,7 @@ BIN       = $(BUILD)/wsferry
 
 VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: all run test test-unit test-deps test-cross fuzzers fuzz fuzz-long bench bench-peers bench-early bench-udp bench-push bench-transparent bench-cross bench-publish static static-all install clean deps bench-replay
+.PHONY: all run test test-unit test-deps test-cross fuzzers fuzz fuzz-long bench bench-peers bench-early bench-udp bench-push bench-transparent bench-cross bench-publish static static-all install clean deps bench-replay bench-cluster
 all: $(BIN) $(TESTS)
 
 $(BUILD)/%.o: %.c
@@ -235,6 +235,9 @@ bench-publish: $(BIN)
 # The cost of --replay-store (Redis) per new tunnel, in one run.
 bench-replay: $(LOAD) $(BIN)
 	@bash bench/replay.sh $(BUILD)
+# wsferry behind haproxy with 1, 2 and 3 nodes on this machine, one run.
+bench-cluster: $(LOAD) $(BIN)
+	@bash bench/cluster.sh $(BUILD)
 bench-peers: $(LOAD) $(BIN)
 	@bash bench/peers.sh $(BUILD)
 # The cost of holding early data until the key is proven, against the commit
