@@ -144,6 +144,44 @@ def case_non_tunnels_close_at_once():
         srv.stop()
 
 
+def case_head_phase():
+    """A connection accepted before SIGTERM may still send its request; an
+    idle --stealth decoy keep-alive connection is closed at once."""
+    port = w.free_port()
+    srv = w.start_server(port, ['--echo', '/echo'], name='server-drain-head')
+    try:
+        s = w.connect(port)
+        time.sleep(0.1)  # accepted
+        srv.stopped_by_us = True
+        os.kill(srv.pid, signal.SIGTERM)
+        check(log_has(srv, 'SIGTERM: draining 1 connections'), 'the head-phase connection was '
+              'not kept:\n%s' % srv.tail())
+        key = base64.b64encode(os.urandom(16))
+        s.sendall(b'GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: '
+                  b'Upgrade\r\nSec-WebSocket-Key: ' + key + b'\r\nSec-WebSocket-Version: 13\r\n\r\n')
+        check(w.read_http_response(s, what='upgrade during the drain')[0] == 101,
+              'a request sent during the drain was not answered')
+        s.close()
+        check(exits_within(srv, 3), 'the server did not exit after its last connection')
+        check(srv.p.returncode == 0, 'server exited %s' % srv.p.returncode)
+    finally:
+        srv.stop()
+    port = w.free_port()
+    srv = w.start_server(port, ['--stealth', 'decoy'], name='server-drain-decoy')
+    try:
+        s = w.connect(port)
+        s.sendall(b'GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+        status = w.read_http_response(s, what='decoy page')[0]
+        check(status == 404, 'decoy answered %d' % status)
+        srv.stopped_by_us = True
+        os.kill(srv.pid, signal.SIGTERM)
+        check(exits_within(srv, 2), 'an idle decoy keep-alive connection held the drain')
+        check(srv.p.returncode == 0, 'server exited %s' % srv.p.returncode)
+        s.close()
+    finally:
+        srv.stop()
+
+
 def case_stop_now():
     origin = w.TCPServer(w.echo_handler)
     for how in ('second SIGTERM', '--drain-timeout 0', 'SIGINT'):
@@ -194,6 +232,8 @@ def main(suite):
               case_transfer_completes)
     suite.run('--drain-timeout: tunnels left get Close 1001, then exit 0', case_timeout_1001)
     suite.run('SIGTERM: connections that are not tunnels close at once', case_non_tunnels_close_at_once)
+    suite.run('a request head arriving during the drain is answered; idle decoys close',
+              case_head_phase)
     suite.run('a second SIGTERM, --drain-timeout 0 and SIGINT stop at once', case_stop_now)
     suite.run('--workers 2: each worker drains, the transfer completes', case_workers_drain)
 

@@ -439,6 +439,8 @@ static void decoy_arm(struct head_conn *hc, enum decoy_phase phase)
 {
 	struct server *srv = hc->srv;
 	hc->dphase = (uint8_t)phase;
+	/* A drain closes idle keep-alive connections, as nginx's graceful stop. */
+	hc->link.lingers = phase != DP_IDLE;
 	uint64_t ms = phase == DP_IDLE ? DECOY_KEEPALIVE_MS : srv->cfg->handshake_ms;
 	rx_timer_cancel(&srv->rx, &hc->deadline);
 	rx_timer_arm(&srv->rx, &hc->deadline, rx_now(&srv->rx) + ms, head_conn_on_deadline);
@@ -802,6 +804,7 @@ static void server_take(struct listener *l, int fd, const struct net_addr *peer)
 		return;
 	}
 	conn_list_add_as(&srv->conns, &hc->link, head_conn_destroy, srv->conns.next_id++, cp);
+	hc->link.lingers = true; /* a drain lets a request head arrive (handshake deadline) */
 	net_set_nodelay(fd);
 	if ((l->tls && stream_tls_server(&hc->s, fd, srv->tls) < 0) ||
 	    rx_io_add(&srv->rx, &hc->io, fd, head_conn_on_io) < 0) {
@@ -990,6 +993,7 @@ static void server_on_drain_tick(struct rx *rx, struct rx_timer *t)
 {
 	struct server *srv = (struct server *)((char *)t - offsetof(struct server, drain));
 	uint64_t now = rx_now(rx);
+	conn_list_shed(&srv->conns); /* what stopped lingering since (an idle decoy) */
 	if (srv->conns.count == 0) {
 		log_info("drained: stopping");
 		server_stop_now(srv);
