@@ -304,7 +304,8 @@ static void print_banner(const struct client_config *cfg)
 		else if (f->kind == FWD_REMOTE && f->chan[0])
 			log_info("-R %s: a channel to %s from here", f->spec, f->target);
 		else if (f->kind == FWD_LOCAL)
-			log_info("-L %s -> %s through the server", bind, f->target);
+			log_info("-L %s -> %s through the server", bind,
+			         f->target[0] ? f->target : "the server's --to destination");
 		else if (f->kind == FWD_REDIRECT)
 			log_info("--redirect %s: transparent proxy, each connection to its original "
 			         "destination", bind);

@@ -160,6 +160,17 @@ static int opt_fallback(void *ctx, const char *val, const char **why)
 	return 0;
 }
 
+static int opt_to(void *ctx, const char *val, const char **why)
+{
+	struct server_config *cfg = ctx;
+	char host[URL_MAX_HOST + 1];
+	uint16_t port;
+	if (tunnel_target_split(val, strlen(val), host, sizeof(host), &port) < 0)
+		return *why = "HOST:PORT every tunnel goes to, e.g. 127.0.0.1:8388 or [::1]:22", -1;
+	cfg->to = val;
+	return 0;
+}
+
 static int opt_max_conns_per_ip(void *ctx, const char *val, const char **why)
 {
 	struct server_config *cfg = ctx;
@@ -344,6 +355,7 @@ static const struct opt server_opts[] = {
 	{"name", 0, true, false, opt_name},
 	{"accept-page", 0, false, false, opt_accept_page},
 	{"restrict-to", 0, true, false, opt_restrict_to},
+	{"to", 0, true, false, opt_to},
 	{"allow", 0, true, false, opt_allow},
 	{"permit-listen", 0, true, false, opt_permit_listen},
 	{"max-conns-per-ip", 0, true, false, opt_max_conns_per_ip},

@@ -105,7 +105,9 @@ enum tunnel_decode_rc tunnel_req_decode(const char *text, size_t len,
 	bool authed = blob[2] & TUNNEL_FLAG_AUTH;
 	size_t tlen = (size_t)blob[27] << 8 | blob[28];
 	size_t mac_len = authed ? AUTH_MAC_LEN : 0;
-	if (tlen == 0 || tlen > TUNNEL_MAX_TARGET || (size_t)n != BLOB_HEAD + tlen + mac_len)
+	/* An empty target (connect only) asks for the server's --to destination. */
+	if ((tlen == 0 && blob[1] != TUNNEL_CONNECT) || tlen > TUNNEL_MAX_TARGET ||
+	    (size_t)n != BLOB_HEAD + tlen + mac_len)
 		return TUNNEL_NO_COOKIE;
 	if (!keys != !authed)
 		return keys ? TUNNEL_BAD_MAC : TUNNEL_NO_COOKIE;

@@ -78,7 +78,7 @@ struct tunnel_req {
 	uint8_t flags;  /* TUNNEL_FLAG_* */
 	uint64_t timestamp; /* unix seconds when the client made the request */
 	uint8_t nonce[TUNNEL_NONCE_LEN];
-	size_t target_len;
+	size_t target_len;  /* 0 (TUNNEL_CONNECT only): the server's fixed --to */
 	char target[TUNNEL_MAX_TARGET + 1]; /* NUL-terminated */
 };
 

@@ -188,9 +188,31 @@ static void test_channel_split(void)
 	CHECK_EQ_INT(tunnel_channel_split(longname, TUNNEL_CHANNEL_NAME_MAX + 1, name, pass), -1);
 }
 
+/* An empty target asks for the server's --to: a connect request only. */
+static void test_fixed_target(void)
+{
+	uint8_t psk[32] = {9};
+	struct auth_keys k;
+	auth_derive(psk, &k);
+	struct tunnel_req r = sample(""), back;
+	char cookie[TUNNEL_COOKIE_MAX];
+	size_t name = strlen(k.cookie) + 1;
+	size_t n = tunnel_req_encode(&r, &k, cookie, sizeof(cookie));
+	CHECK(n > name);
+	CHECK_EQ_INT(tunnel_req_decode(cookie + name, n - name, &k, &back), TUNNEL_DECODED);
+	CHECK_EQ_INT(back.target_len, 0);
+	CHECK_EQ_INT(back.target[0], 0);
+	n = tunnel_req_encode(&r, NULL, cookie, sizeof(cookie));
+	CHECK_EQ_INT(tunnel_req_decode(cookie + 4, n - 4, NULL, &back), TUNNEL_DECODED);
+	r.kind = TUNNEL_REVERSE_LISTEN; /* -R must name where to listen */
+	n = tunnel_req_encode(&r, NULL, cookie, sizeof(cookie));
+	CHECK_EQ_INT(tunnel_req_decode(cookie + 4, n - 4, NULL, &back), TUNNEL_NO_COOKIE);
+}
+
 int main(void)
 {
 	TEST_RUN(test_channel_split);
+	TEST_RUN(test_fixed_target);
 	TEST_RUN(test_plain_roundtrip);
 	TEST_RUN(test_keyed);
 	TEST_RUN(test_from_http);

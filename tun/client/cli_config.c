@@ -2,6 +2,7 @@
  * (ssh's forms: [BIND:]PORT[:HOST:HOSTPORT], IPv6 in brackets). */
 #include "tun/client/cli_config.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -246,9 +247,16 @@ int client_parse_fwd(enum fwd_kind kind, const char *whole, struct fwd *f, const
 		         port);
 		return 0;
 	}
+	/* -L [BIND:]PORT:* — no destination: the server's --to (TCP only). */
+	bool fixed = kind == FWD_LOCAL && !f->udp && !at && (n == 2 || n == 3) &&
+	             len[n - 1] == 1 && part[n - 1][0] == '*';
+	if (fixed)
+		need = 2;
 	if (n != need && n != need + 1)
 		return fail(why, at          ? "expected tcp://NAME[:PASSWORD]@[BIND:]PORT"
 		                 : port_only ? "expected [BIND:]PORT"
+		                 : kind == FWD_LOCAL ? "expected [BIND:]PORT:HOST:HOSTPORT "
+		                                       "(or [BIND:]PORT:* for the server's --to)"
 		                             : "expected [BIND:]PORT:HOST:HOSTPORT");
 	int i = 0;
 	strcpy(f->bind_host, "127.0.0.1"); /* loopback unless a host is given */
@@ -257,8 +265,8 @@ int client_parse_fwd(enum fwd_kind kind, const char *whole, struct fwd *f, const
 	if (url_parse_port(part[i], len[i], &f->bind_port) < 0)
 		return fail(why, "port must be a number from 1 to 65535");
 	i++;
-	if (port_only)
-		return 0;
+	if (port_only || fixed)
+		return 0; /* -L PORT:*: target "" */
 	struct net_addr probe;
 	if (kind == FWD_REMOTE && strcmp(f->bind_host, "localhost") != 0 &&
 	    net_addr_from_ip(f->bind_host, 1, &probe) < 0)

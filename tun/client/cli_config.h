@@ -30,7 +30,8 @@ struct fwd {
 	                           * ASSOCIATE flows); 0 never */
 	uint16_t bind_port;
 	char bind_host[URL_MAX_HOST + 1];      /* without brackets */
-	char target[TUNNEL_MAX_TARGET + 1];    /* HOST:PORT ([v6]:PORT) */
+	char target[TUNNEL_MAX_TARGET + 1];    /* HOST:PORT ([v6]:PORT); "" for -L
+	                                        * PORT:*: the server's --to */
 	char spec[URL_MAX_HOST + TUNNEL_MAX_TARGET + 16]; /* as the user wrote it,
 	                                                   * a channel's password masked */
 	char chan[TUNNEL_CHANNEL_NAME_MAX + TUNNEL_CHANNEL_PASS_MAX + 2]; /* channels
@@ -71,8 +72,9 @@ void client_config_init(struct client_config *cfg);
  * here) and "tcp://NAME[:PASSWORD]@[BIND:]PORT" (-L opens it). Routes
  * (-R): "http[s]://HOST:PORT[/BASE]?mode=path|domain&value=V[&insecure]
  * [&ca=FILE]" and
- * "tcp://HOST:PORT?mode=path&value=PREFIX" (TCP as WebSocket). 0, or -1
- * with *why. */
+ * "tcp://HOST:PORT?mode=path&value=PREFIX" (TCP as WebSocket). -L
+ * "[BIND:]PORT:*" (TCP) names no destination: target "", the server's
+ * --to. 0, or -1 with *why. */
 int client_parse_fwd(enum fwd_kind kind, const char *spec, struct fwd *f, const char **why);
 
 #endif

@@ -36,6 +36,9 @@ static void local_on_open(void *owner, int tcp_fd, enum tunnel_err err)
 	if (err == TUNNEL_ERR_NOT_FOUND && f->chan[0] && tcp_fd >= 0)
 		log_info("-L %s: no such channel, a wrong password, or its client is offline",
 		         f->spec);
+	else if (err == TUNNEL_ERR_BAD_TARGET && !f->target[0] && !f->chan[0])
+		log_info("-L %s: names no destination, and the server has no --to HOST:PORT",
+		         f->spec);
 	else if (err != TUNNEL_OK && tcp_fd >= 0) /* -1: the local client left first */
 		log_info("-L %s: %s", f->spec, tunnel_err_text(err));
 }

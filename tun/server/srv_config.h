@@ -89,6 +89,7 @@ struct server_config {
 	unsigned max_conns_per_ip; /* per source address, every phase counted */
 	unsigned workers;          /* processes sharing the port (SO_REUSEPORT) */
 	unsigned drain_ms;         /* --drain-timeout: 0 stops at once on SIGTERM */
+	const char *to;            /* --to HOST:PORT: every connect tunnel goes here */
 	const char *restrict_to[SERVER_MAX_RULES]; /* HOST:PORT ('*' either part) */
 	size_t nrestrict;
 	struct net_cidr allow[SERVER_MAX_RULES];   /* dialled addresses must match one */

@@ -59,7 +59,8 @@ static void srv_tunnel_refuse(struct srv_tunnel *t, enum tunnel_err err)
 	char resp[RESP_101_MAX];
 	size_t n = tunnel_refusal(err, t->ws_key, strlen(t->ws_key), t->srv->cfg->keys, t->nonce,
 	                          resp, sizeof(resp));
-	log_info("c%u %s: %s", t->link.id, t->target, tunnel_err_text(err));
+	log_info("c%u %s: %s", t->link.id, t->target[0] ? t->target : "(no destination named)",
+	         tunnel_err_text(err));
 	rx_io_del(&t->srv->rx, &t->io);
 	stream_reply_and_close(&t->client, resp, n);
 	srv_tunnel_free(t);
@@ -195,6 +196,37 @@ static bool target_permitted(const struct server_config *cfg, const char *host, 
 	return false;
 }
 
+static bool same_target(const char *a, const char *b)
+{
+	char ha[URL_MAX_HOST + 1], hb[URL_MAX_HOST + 1];
+	uint16_t pa, pb;
+	return tunnel_target_split(a, strlen(a), ha, sizeof(ha), &pa) == 0 &&
+	       tunnel_target_split(b, strlen(b), hb, sizeof(hb), &pb) == 0 && pa == pb &&
+	       strcasecmp(ha, hb) == 0;
+}
+
+/* --to: the destination is the server's. A request that names none gets
+ * it; one naming another is refused (sending it elsewhere silently would
+ * hand a -D user's bytes to a host he did not ask for). Without --to a
+ * request must name one. t->target becomes what is dialled. */
+static enum tunnel_err fixed_target(struct srv_tunnel *t, const struct tunnel_req *req)
+{
+	const char *to = t->srv->cfg->to;
+	if (!to) {
+		if (req->target_len == 0)
+			log_info("c%u tunnel names no destination and this server has no --to: refused",
+			         t->link.id);
+		return req->target_len ? TUNNEL_OK : TUNNEL_ERR_BAD_TARGET;
+	}
+	if (req->target_len && !same_target(req->target, to)) {
+		log_info("c%u tunnel to %s refused: this server sends every tunnel to --to %s",
+		         t->link.id, req->target, to);
+		return TUNNEL_ERR_FORBIDDEN;
+	}
+	snprintf(t->target, sizeof(t->target), "%s", to);
+	return TUNNEL_OK;
+}
+
 int srv_tunnel_accept(struct server *srv, struct handoff *h, const struct tunnel_req *req,
                       const char *key, size_t key_len)
 {
@@ -219,9 +251,12 @@ int srv_tunnel_accept(struct server *srv, struct handoff *h, const struct tunnel
 	buf_consume(&t->in, h->head_len);
 	char host[URL_MAX_HOST + 1];
 	uint16_t port;
-	if (t->resp_len == 0 ||
-	    tunnel_target_split(req->target, req->target_len, host, sizeof(host), &port) < 0) {
-		srv_tunnel_refuse(t, TUNNEL_ERR_BAD_TARGET);
+	enum tunnel_err err = t->resp_len ? fixed_target(t, req) : TUNNEL_ERR_BAD_TARGET;
+	if (err == TUNNEL_OK &&
+	    tunnel_target_split(t->target, strlen(t->target), host, sizeof(host), &port) < 0)
+		err = TUNNEL_ERR_BAD_TARGET;
+	if (err != TUNNEL_OK) {
+		srv_tunnel_refuse(t, err);
 		return -1;
 	}
 	if (!target_permitted(srv->cfg, host, port)) {
