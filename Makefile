@@ -94,12 +94,16 @@ endif
 
 # The reactor backend is picked from the OS, never by #ifdef inside the loop.
 ifeq ($(OS),Linux)
-RX_BACKEND = core/rx_epoll.c core/splice_linux.c core/transparent_linux.c
+RX_BACKEND = core/rx_epoll.c core/splice_linux.c core/transparent_linux.c \
+             core/proc_linux.c
 else
-RX_BACKEND = core/rx_kqueue.c core/splice_none.c core/transparent_none.c
+RX_BACKEND = core/rx_kqueue.c core/splice_none.c core/transparent_none.c \
+             core/proc_other.c
 endif
+OS_FILES  = core/rx_epoll.c core/rx_kqueue.c core/splice_linux.c core/splice_none.c \
+            core/transparent_linux.c core/transparent_none.c core/proc_linux.c core/proc_other.c
 
-CORE_SRC  = $(filter-out core/rx_epoll.c core/rx_kqueue.c core/splice_linux.c core/splice_none.c core/transparent_linux.c core/transparent_none.c,$(wildcard core/*.c)) $(RX_BACKEND)
+CORE_SRC  = $(filter-out $(OS_FILES),$(wildcard core/*.c)) $(RX_BACKEND)
 LIB_SRC   = $(CORE_SRC) $(wildcard proto/*.c tls/*.c tun/*.c) $(PUSH_DB) $(REPLAY_STORE) \
             $(filter-out tun/push/push_db_%.c tun/server/replay_redis.c tun/server/replay_store_none.c,$(wildcard tun/*/*.c))
 BIN_SRC   = $(wildcard bin/*.c)
@@ -122,7 +126,7 @@ BIN       = $(BUILD)/wsferry
 
 VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: all run test test-unit test-deps test-cross fuzzers fuzz fuzz-long bench bench-peers bench-early bench-udp bench-push bench-transparent bench-cross bench-publish static static-all install clean deps bench-replay bench-cluster
+.PHONY: all run test test-unit test-deps test-cross fuzzers fuzz fuzz-long bench bench-peers bench-early bench-udp bench-push bench-transparent bench-cross bench-publish static static-all install clean deps bench-replay bench-cluster bench-sip003
 all: $(BIN) $(TESTS)
 
 $(BUILD)/%.o: %.c
@@ -240,6 +244,9 @@ bench-cluster: $(LOAD) $(BIN)
 	@bash bench/cluster.sh $(BUILD)
 bench-peers: $(LOAD) $(BIN)
 	@bash bench/peers.sh $(BUILD)
+# shadowsocks with wsferry as its SIP003 plugin beside v2ray-plugin.
+bench-sip003: $(LOAD) $(BIN)
+	@bash bench/sip003.sh $(BUILD)
 # The cost of holding early data until the key is proven, against the commit
 # before that change (BASE), in one run.
 bench-early: $(LOAD) $(BIN)

@@ -2,6 +2,9 @@
 #ifndef WSF_BIN_CMD_H
 #define WSF_BIN_CMD_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "bin/opts.h"
 
 int cmd_server(int argc, char **argv);
@@ -9,6 +12,12 @@ int cmd_client(int argc, char **argv);
 int cmd_ping(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_cert(int argc, char **argv);
+
+/* SIP003: started by ss-local/ss-server as a plugin, i.e. an SS_* variable
+ * is set and argv holds no subcommand (at most -V and --fast-open). */
+bool sip003_invoked(int argc, char **argv);
+/* Runs the plugin: `wsferry client` or `wsferry server` from SS_*. Exit code. */
+int cmd_sip003(int argc, char **argv);
 
 struct auth_keys;
 /* --key VALUE (wiped from argv), --key-file PATH, WSFERRY_KEY (0 when unset;

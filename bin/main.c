@@ -67,6 +67,8 @@ int common_quiet(void *ctx, const char *val, const char **why)
 
 int main(int argc, char **argv)
 {
+	if (sip003_invoked(argc, argv))
+		return cmd_sip003(argc, argv);
 	if (argc < 2)
 		return fputs(usage, stderr), 2;
 	const char *cmd = argv[1];

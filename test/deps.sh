@@ -3,7 +3,7 @@
 # "test", for testing). Idempotent: only missing packages are installed.
 # With "test" it then checks that every real peer the integration tests drive
 # (nginx, haproxy, tinyproxy, node with its ws module, python3's websockets, faketime,
-# curl, openssl, valgrind, groff, dnsmasq, dig, ip, nft ...) actually runs, and fails naming what is
+# curl, openssl, valgrind, groff, dnsmasq, dig, ip, nft, shadowsocks-libev ...) actually runs, and fails naming what is
 # missing: a test that cannot find its peer counts as failed, never skipped.
 set -e
 want="libbearssl-dev libsqlite3-dev make gcc"
@@ -15,7 +15,7 @@ elif [ "${1:-}" = "test" ]; then
 	want="$want clang libclang-rt-14-dev python3 python3-websockets curl valgrind \
 		nodejs node-ws groff-base faketime tinyproxy nginx openssl ca-certificates \
 		procps util-linux file dnsmasq-base bind9-dnsutils sqlite3 chromium npm \
-		iproute2 nftables busybox openssh-server openssh-client socat $cross haproxy redis-server"
+		iproute2 nftables busybox openssh-server openssh-client socat shadowsocks-libev $cross haproxy redis-server"
 fi
 # npm packages the browser and Socket.IO tests drive, in test/npm/ (ignored
 # by git), pinned by major version.
@@ -72,6 +72,7 @@ peer "redis-server (package redis-server)" sh -c 'command -v redis-server'
 peer "chromium (package chromium)" sh -c 'command -v chromium'
 peer "npm puppeteer-core and socket.io-client in test/npm" \
 	env NODE_PATH="$npm_dir/node_modules" node -e 'require("puppeteer-core"); require("socket.io-client")'
+peer "ss-server and ss-local (package shadowsocks-libev)" sh -c 'command -v ss-server && command -v ss-local'
 for c in socat faketime curl openssl valgrind groff pgrep prlimit unshare file dig sqlite3 ip nft busybox; do
 	peer "$c" sh -c "command -v $c"
 done
