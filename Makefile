@@ -126,7 +126,7 @@ BIN       = $(BUILD)/wsferry
 
 VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: all run test test-unit test-deps test-cross fuzzers fuzz fuzz-long bench bench-peers bench-early bench-udp bench-push bench-transparent bench-cross bench-publish static static-all install clean deps bench-replay bench-cluster bench-sip003
+.PHONY: all run test test-unit test-deps test-cross fuzzers fuzz fuzz-long bench bench-peers bench-early bench-udp bench-push bench-transparent bench-cross bench-publish static static-all install clean deps bench-replay bench-cluster bench-sip003 bench-encrypt
 all: $(BIN) $(TESTS)
 
 $(BUILD)/%.o: %.c
@@ -244,6 +244,9 @@ bench-cluster: $(LOAD) $(BIN)
 	@bash bench/cluster.sh $(BUILD)
 bench-peers: $(LOAD) $(BIN)
 	@bash bench/peers.sh $(BUILD)
+# --encrypt beside plain keyed ws://.
+bench-encrypt: $(LOAD) $(BIN)
+	@bash bench/encrypt.sh $(BUILD)
 # shadowsocks with wsferry as its SIP003 plugin beside v2ray-plugin.
 bench-sip003: $(LOAD) $(BIN)
 	@bash bench/sip003.sh $(BUILD)

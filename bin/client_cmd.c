@@ -244,6 +244,14 @@ static int opt_ca(void *ctx, const char *val, const char **why)
 	return 0;
 }
 
+static int opt_encrypt(void *ctx, const char *val, const char **why)
+{
+	(void)val;
+	(void)why;
+	((struct client_cmd *)ctx)->cfg.encrypt = true;
+	return 0;
+}
+
 static int positional_server(void *ctx, const char *val, const char **why)
 {
 	struct client_cmd *c = ctx;
@@ -283,6 +291,7 @@ static const struct opt client_opts[] = {
 	{"sni", 0, true, false, opt_sni},
 	{"pin", 0, true, false, opt_pin},
 	{"ca", 0, true, false, opt_ca},
+	{"encrypt", 0, false, false, opt_encrypt},
 	COMMON_OPTS,
 	{0},
 };
@@ -336,6 +345,12 @@ int cmd_client(int argc, char **argv)
 	if ((c.cfg.insecure || c.cfg.pin || c.cfg.ca_file || c.cfg.sni) &&
 	    c.cfg.server.scheme == URL_WS)
 		return opts_usage_error("--insecure/--pin/--ca/--sni", "only mean something with wss://");
+	if (c.cfg.encrypt && !c.cfg.keys)
+		return opts_usage_error("--encrypt", "needs --key or --key-file (the record keys "
+		                                     "come from it)");
+	if (c.cfg.encrypt && c.cfg.server.scheme != URL_WS)
+		return opts_usage_error("--encrypt", "only for ws:// (TLS already encrypts wss:// and "
+		                                     "tls://)");
 	if (c.cfg.insecure + !!c.cfg.pin + !!c.cfg.ca_file > 1)
 		return opts_usage_error("--insecure/--pin/--ca", "choose one way to trust the server");
 	if (!c.cfg.proxy_user != !c.cfg.proxy_pass)

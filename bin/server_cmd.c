@@ -171,6 +171,14 @@ static int opt_to(void *ctx, const char *val, const char **why)
 	return 0;
 }
 
+static int opt_encrypt(void *ctx, const char *val, const char **why)
+{
+	(void)val;
+	(void)why;
+	((struct server_config *)ctx)->encrypt = true;
+	return 0;
+}
+
 static int opt_max_conns_per_ip(void *ctx, const char *val, const char **why)
 {
 	struct server_config *cfg = ctx;
@@ -356,6 +364,7 @@ static const struct opt server_opts[] = {
 	{"accept-page", 0, false, false, opt_accept_page},
 	{"restrict-to", 0, true, false, opt_restrict_to},
 	{"to", 0, true, false, opt_to},
+	{"encrypt", 0, false, false, opt_encrypt},
 	{"allow", 0, true, false, opt_allow},
 	{"permit-listen", 0, true, false, opt_permit_listen},
 	{"max-conns-per-ip", 0, true, false, opt_max_conns_per_ip},
@@ -492,6 +501,9 @@ int cmd_server(int argc, char **argv)
 	const char *why = "";
 	if (key_from_env(&cfg.keys, &why) < 0)
 		return opts_usage_error("WSFERRY_KEY", why);
+	if (cfg.encrypt && !cfg.keys)
+		return opts_usage_error("--encrypt", "needs --key or --key-file (the record keys "
+		                                     "come from it)");
 	if (!cfg.cert != !cfg.cert_key)
 		return opts_usage_error("--cert", "needs --cert-key too (and the other way)");
 	if (cfg.replay_store && !cfg.keys)

@@ -77,6 +77,7 @@ void auth_derive(const uint8_t psk[AUTH_KEY_LEN], struct auth_keys *k)
 	derive(psk, "wsferry v1 request mac", k->mac);
 	derive(psk, "wsferry v1 target encryption", k->enc);
 	derive(psk, "wsferry v1 server proof", k->proof);
+	derive(psk, "wsferry v1 payload encryption", k->payload);
 	derive(psk, "wsferry v1 cookie name", name);
 	for (size_t i = 0; i < AUTH_COOKIE_NAME_LEN / 2; i++) {
 		k->cookie[2 * i] = hex[name[i] >> 4];

@@ -20,6 +20,7 @@ struct auth_keys {
 	uint8_t mac[32];   /* request MAC */
 	uint8_t enc[32];   /* target encryption (ChaCha20) */
 	uint8_t proof[32]; /* the server's answer */
+	uint8_t payload[32]; /* --encrypt: base of the per-tunnel record keys */
 	char cookie[AUTH_COOKIE_NAME_LEN + 1];
 };
 

@@ -314,6 +314,7 @@ const char *http_reason(int status)
 	case 407: return "Proxy Authentication Required";
 	case 408: return "Request Timeout";
 	case 411: return "Length Required";
+	case 412: return "Precondition Failed";
 	case 413: return "Content Too Large";
 	case 414: return "URI Too Long";
 	case 426: return "Upgrade Required";

@@ -269,6 +269,9 @@ static const struct {
 	[TUNNEL_ERR_TIMEOUT] = {504, 0x06, 504, "destination did not answer in time"},
 	[TUNNEL_ERR_BAD_TARGET] = {400, 0x01, 400, "invalid destination"},
 	[TUNNEL_ERR_IN_USE] = {409, 0x01, 502, "port already in use on the server"},
+	[TUNNEL_ERR_ENCRYPT] = {412, 0x02, 502,
+	                        "payload encryption (--encrypt) must be on at both ends, over "
+	                        "ws:// only"},
 	[TUNNEL_ERR_SERVER_DOWN] = {0, 0x01, 502, "cannot reach the wsferry server"},
 	[TUNNEL_ERR_NOT_WSFERRY] = {0, 0x01, 502,
 	                            "a web server answered, but no wsferry tunnel is at this "

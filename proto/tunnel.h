@@ -71,7 +71,8 @@ int tunnel_rev_id_parse(const char *s, size_t n, uint64_t *id);
 /* 0 with *op and *id, or -1 for anything that is not one of our messages. */
 int tunnel_rev_parse(const uint8_t *p, size_t n, uint8_t *op, uint64_t *id);
 
-#define TUNNEL_FLAG_AUTH 0x01 /* target encrypted, MAC appended (with a key) */
+#define TUNNEL_FLAG_AUTH 0x01    /* target encrypted, MAC appended (with a key) */
+#define TUNNEL_FLAG_ENCRYPT 0x02 /* --encrypt: payload in sealed records (proto/seal.h) */
 
 struct tunnel_req {
 	uint8_t kind;   /* enum tunnel_kind */
@@ -151,6 +152,7 @@ enum tunnel_err {
 	TUNNEL_ERR_TIMEOUT,     /* 504 -> SOCKS 0x06 / HTTP 504 */
 	TUNNEL_ERR_BAD_TARGET,  /* 400 -> SOCKS 0x01 / HTTP 400 */
 	TUNNEL_ERR_IN_USE,      /* 409 -> -R port already bound on the server */
+	TUNNEL_ERR_ENCRYPT,     /* 412 -> --encrypt on one side only (or not ws://) */
 	/* Client side only, never on the wire (SOCKS 0x01 / HTTP 502): */
 	TUNNEL_ERR_SERVER_DOWN,   /* the wsferry server cannot be reached */
 	TUNNEL_ERR_SERVER_SILENT, /* it closed without answering the upgrade */

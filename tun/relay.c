@@ -17,12 +17,28 @@
 #include "core/net.h"
 #include "core/rand.h"
 #include "core/splice.h"
+#include "proto/seal.h"
 
 #define HDR_ROOM WS_MAX_HEADER /* reserved in front of each up payload */
 #define DOWN_SPLICE_MIN 16384  /* smaller payload remainders are cheaper to copy */
 /* A peer that does not finish a close it was asked for (its Close after a
  * broken tunnel's, its FIN after both) within this long is cut (issue 18). */
 #define RELAY_CLOSE_MS 5000
+#define SEAL_MAX_RECORD (BUF_SIZE - HDR_ROOM) /* the largest a sealing relay sends */
+
+/* --encrypt (proto/seal.h): each message is one record, gathered whole at
+ * the front of down and opened before a byte of it goes out. Allocated only
+ * for sealed tunnels, so plain ones stay as small as they were. */
+struct relay_seal {
+	struct seal s;
+	const uint8_t *base;   /* auth_keys.payload */
+	uint8_t cnonce[16];    /* the request's */
+	uint32_t have;         /* bytes of the record gathered at the front of down */
+	uint8_t drop;          /* tag bytes behind the plaintext being written */
+	bool keyed;            /* client: the server's nonce has arrived */
+	bool eof_sent;         /* our empty record: "no more data", before Close */
+	bool eof_rcvd;         /* the peer's: its Close is a true end of data */
+};
 
 struct relay {
 	struct conn_link link;
@@ -71,6 +87,7 @@ struct relay {
 	int dsp_pipe[2];
 	size_t head_scanned;
 	struct tunnel_expect expect; /* client role, until the 101 */
+	struct relay_seal *seal;     /* --encrypt, else NULL */
 	uint8_t pong[WS_MAX_CTRL_PAYLOAD];
 };
 
@@ -113,6 +130,10 @@ static void relay_free(struct relay *r)
 	}
 	stream_close(&r->ws);
 	relay_filter_free(r->filter);
+	if (r->seal) {
+		seal_wipe(&r->seal->s);
+		free(r->seal);
+	}
 	buf_free(&r->up);
 	buf_free(&r->down);
 	buf_free(&r->early);
@@ -268,6 +289,8 @@ static bool is_client(const struct relay *r)
 }
 
 /* Turns len payload bytes at mem + HDR_ROOM into one frame, in place. */
+static void queue_close(struct relay *r, uint16_t code);
+
 static void up_frame(struct relay *r, size_t len)
 {
 	uint8_t hdr[WS_MAX_HEADER], key[4];
@@ -278,6 +301,13 @@ static void up_frame(struct relay *r, size_t len)
 		r->up.len = (uint32_t)len;
 		return;
 	}
+	if (r->seal) {
+		/* Past 2^64 records the key is spent: the tunnel must end (never
+		 * reached in practice; a Close without end record reads as broken). */
+		if (seal_encrypt(&r->seal->s, r->up.mem + HDR_ROOM, len) < 0)
+			queue_close(r, WS_CLOSE_POLICY);
+		len += SEAL_TAG_LEN;
+	}
 	if (is_client(r)) {
 		rand_bytes(key, sizeof(key)); /* RFC 6455 §5.3: fresh key per frame */
 		mask = key;
@@ -287,6 +317,12 @@ static void up_frame(struct relay *r, size_t len)
 	memcpy(r->up.mem + HDR_ROOM - hn, hdr, hn);
 	r->up.off = (uint32_t)(HDR_ROOM - hn);
 	r->up.len = (uint32_t)(hn + len);
+}
+
+/* Payload bytes one up frame may carry (room for the tag when sealing). */
+static size_t up_room(const struct relay *r)
+{
+	return BUF_SIZE - HDR_ROOM - (r->seal ? SEAL_TAG_LEN : 0);
 }
 
 /* Appends a control frame to the (empty) up buffer. */
@@ -312,7 +348,7 @@ static bool up_idle(const struct relay *r)
  * request goes out. */
 static bool up_gated(const struct relay *r)
 {
-	return r->handshake && r->hold_early;
+	return (r->handshake && r->hold_early) || (r->seal && !r->seal->keyed);
 }
 
 /* Between data frames: pong, keepalive ping, then close (always last). */
@@ -331,6 +367,15 @@ static void up_queue_controls(struct relay *r)
 		r->ping_queued = r->pong_queued = false;
 		return;
 	}
+	bool closing = r->close_queued &&
+	               (buf_len(&r->early) == 0 || r->early_stalled || r->switching);
+	if (closing && r->seal && r->seal->keyed && !r->seal->eof_sent &&
+	    r->close_code == WS_CLOSE_NORMAL && buf_alloc(&r->up) == 0) {
+		/* --encrypt: an empty record says "that was all", so a Close forged
+		 * on the path cannot pass for the end of the stream (truncation). */
+		up_frame(r, 0);
+		r->seal->eof_sent = true;
+	}
 	if (r->pong_queued) {
 		up_control(r, WS_OP_PONG, r->pong, r->pong_len);
 		r->pong_queued = false;
@@ -339,7 +384,7 @@ static void up_queue_controls(struct relay *r)
 		up_control(r, WS_OP_PING, NULL, 0);
 		r->ping_queued = false;
 	}
-	if (r->close_queued && (buf_len(&r->early) == 0 || r->early_stalled || r->switching)) {
+	if (closing) {
 		uint8_t code[2] = {(uint8_t)(r->close_code >> 8), (uint8_t)r->close_code};
 		up_control(r, WS_OP_CLOSE, code, r->close_code ? 2 : 0);
 		r->close_sent = true;
@@ -382,7 +427,7 @@ static int up_read_filtered(struct relay *r)
 static bool up_can_splice(const struct relay *r)
 {
 	return !is_client(r) && !r->ws.tls && !r->raw && !r->splice_off && !r->filter &&
-	       buf_len(&r->early) == 0;
+	       !r->seal && buf_len(&r->early) == 0;
 }
 
 /* 0, -1 to abort, or 1 when splice is not possible here (copy instead). */
@@ -462,7 +507,7 @@ static int up_read(struct relay *r)
 	}
 	if (buf_alloc(&r->up) < 0)
 		return -1;
-	long n = net_read(r->tcp_fd, r->up.mem + HDR_ROOM, BUF_SIZE - HDR_ROOM);
+	long n = net_read(r->tcp_fd, r->up.mem + HDR_ROOM, up_room(r));
 	if (n == -EAGAIN)
 		return 0;
 	if (n < 0)
@@ -485,8 +530,8 @@ static int up_take_early(struct relay *r)
 	if (r->filter) {
 		size_t used = 0;
 		enum relay_filter_rc rc = r->filter->ops->run(r->filter, buf_data(&r->early), n,
-		                                         r->up.mem + HDR_ROOM, BUF_SIZE - HDR_ROOM,
-		                                         &used, &n);
+		                                         r->up.mem + HDR_ROOM, up_room(r), &used,
+		                                         &n);
 		if (rc == RELAY_FILTER_ERROR)
 			return -1;
 		buf_consume(&r->early, used);
@@ -500,8 +545,8 @@ static int up_take_early(struct relay *r)
 			up_frame(r, n);
 		return 0;
 	}
-	if (n > BUF_SIZE - HDR_ROOM)
-		n = BUF_SIZE - HDR_ROOM;
+	if (n > up_room(r))
+		n = up_room(r);
 	memcpy(r->up.mem + HDR_ROOM, buf_data(&r->early), n);
 	buf_consume(&r->early, n);
 	buf_release_if_empty(&r->early);
@@ -548,7 +593,7 @@ static int up_flush(struct relay *r)
 static bool down_can_splice(const struct relay *r)
 {
 	return is_client(r) && !r->ws.tls && !r->raw && !r->splice_off && !r->handshake &&
-	       r->tcp_fd >= 0 && r->dsp_len == 0 && r->down_pending == 0 && buf_len(&r->down) == 0 &&
+	       !r->seal && r->tcp_fd >= 0 && r->dsp_len == 0 && r->down_pending == 0 && buf_len(&r->down) == 0 &&
 	       ws_parser_payload_left(&r->parser) >= DOWN_SPLICE_MIN;
 }
 
@@ -697,10 +742,132 @@ static int down_process_raw(struct relay *r)
 
 /* Parses and delivers what is buffered. 0, -1 when the TCP side cannot
  * take the payload, or DOWN_PROTOCOL. */
+/* Removes n bytes that sit right behind the gathered record (a frame
+ * header, a control frame): the record moves up by n, at most once per
+ * frame, and not at all for a record that arrives in one frame. */
+static void seal_cut(struct relay *r, size_t n)
+{
+	if (!n)
+		return;
+	uint8_t *p = buf_data(&r->down);
+	memmove(p + n, p, r->seal->have);
+	buf_consume(&r->down, n);
+}
+
+/* A whole record is at the front of down: open it. 0, or -1 when it fails
+ * (logged). */
+static int seal_record(struct relay *r)
+{
+	struct relay_seal *sl = r->seal;
+	uint8_t *p = buf_data(&r->down);
+	size_t n = sl->have;
+	sl->have = 0;
+	if (!sl->keyed) { /* client: the server's first message is its nonce */
+		if (n != SEAL_NONCE_LEN) {
+			log_warn("c%u --encrypt: the server sent no record nonce (is --encrypt on at "
+			         "both ends?): closing", r->link.id);
+			return -1;
+		}
+		seal_init(&sl->s, sl->base, sl->cnonce, p, true);
+		sl->keyed = true;
+		buf_consume(&r->down, n);
+		return 0;
+	}
+	long len = seal_open(&sl->s, p, n);
+	if (len < 0 || sl->eof_rcvd) {
+		log_warn("c%u --encrypt: %s: closing", r->link.id,
+		         len < 0 ? "a record failed authentication (tampered on the way, or the "
+		                   "other side has another key)"
+		                 : "data after the end record");
+		return -1;
+	}
+	if (len == 0) {
+		sl->eof_rcvd = true;
+		buf_consume(&r->down, n);
+		return 0;
+	}
+	r->down_pending = (uint32_t)len;
+	sl->drop = SEAL_TAG_LEN;
+	return 0;
+}
+
+/* A sealed tunnel's control frame (its bytes are cut from behind the
+ * record by the caller). 0, or -1 for a Close 1000 that does not follow
+ * the end record: the end of the stream was forged or cut (logged). */
+static int seal_control(struct relay *r, const struct ws_event *ev)
+{
+	if (ev->type == WS_EV_PING) {
+		memcpy(r->pong, ev->data, ev->len);
+		r->pong_len = (uint8_t)ev->len;
+		r->pong_queued = true;
+	} else if (ev->type == WS_EV_CLOSE) {
+		bool clean = ev->close_code == WS_CLOSE_NORMAL || ev->close_code == WS_CLOSE_NONE;
+		if (clean && r->seal->keyed && !r->seal->eof_rcvd) {
+			log_warn("c%u --encrypt: Close without the end record (cut on the way?): "
+			         "closing as broken", r->link.id);
+			return -1;
+		}
+		r->close_rcvd = true;
+		r->peer_code = ev->close_code; /* another code: its side broke */
+	}
+	return 0;
+}
+
+/* --encrypt: parses behind the record being gathered; only opened records
+ * reach the TCP side. As down_process; a failed record is DOWN_PROTOCOL. */
+static int down_process_sealed(struct relay *r)
+{
+	struct relay_seal *sl = r->seal;
+	for (;;) {
+		int w = down_write_pending(r);
+		if (w <= 0)
+			return w;
+		if (sl->drop) {
+			buf_consume(&r->down, sl->drop);
+			sl->drop = 0;
+		}
+		size_t len = buf_len(&r->down);
+		if (r->close_rcvd || len <= sl->have)
+			return 0;
+		size_t used = 0;
+		struct ws_event ev;
+		enum ws_rc rc = ws_parser_feed(&r->parser, buf_data(&r->down) + sl->have,
+		                               len - sl->have, &used, &ev);
+		if (rc < 0) {
+			log_info("c%u peer broke the WebSocket protocol: %s", r->link.id, ws_strerror(rc));
+			return DOWN_PROTOCOL;
+		}
+		bool data = rc == WS_EVENT && ev.type == WS_EV_DATA;
+		if (rc == WS_EVENT && !data && seal_control(r, &ev) < 0)
+			return DOWN_PROTOCOL;
+		seal_cut(r, used - (data ? ev.len : 0));
+		if (rc == WS_NEED_MORE) {
+			if (buf_room(&r->down) == 0) { /* full, and the record still open */
+				log_warn("c%u --encrypt: a record larger than %u bytes: closing",
+				         r->link.id, (unsigned)SEAL_MAX_RECORD);
+				return DOWN_PROTOCOL;
+			}
+			return 0;
+		}
+		if (!data)
+			continue;
+		sl->have += (uint32_t)ev.len;
+		if (sl->have > SEAL_MAX_RECORD) {
+			log_warn("c%u --encrypt: a record larger than %u bytes: closing", r->link.id,
+			         (unsigned)SEAL_MAX_RECORD);
+			return DOWN_PROTOCOL;
+		}
+		if (ev.fin && seal_record(r) < 0)
+			return DOWN_PROTOCOL;
+	}
+}
+
 static int down_process(struct relay *r)
 {
 	if (r->raw)
 		return down_process_raw(r);
+	if (r->seal)
+		return down_process_sealed(r);
 	for (;;) {
 		int w = down_write_pending(r);
 		if (w <= 0)
@@ -985,6 +1152,27 @@ static void relay_on_timer(struct rx *rx, struct rx_timer *t)
 	relay_arm(r);
 }
 
+/* --encrypt: the server picks its nonce now and sends it as its first
+ * message, right behind the 101; the client waits for it (up_gated). */
+static int relay_seal_start(struct relay *r, const struct relay_args *a)
+{
+	struct relay_seal *sl = calloc(1, sizeof(*sl));
+	if (!sl)
+		return -1;
+	r->seal = sl;
+	sl->base = a->seal_base;
+	memcpy(sl->cnonce, a->seal_nonce, sizeof(sl->cnonce));
+	if (is_client(r))
+		return 0;
+	uint8_t frame[WS_MAX_HEADER + SEAL_NONCE_LEN];
+	size_t hn = ws_frame_header(frame, WS_OP_BINARY, true, SEAL_NONCE_LEN, NULL);
+	if (rand_bytes(frame + hn, SEAL_NONCE_LEN) < 0)
+		return -1;
+	seal_init(&sl->s, sl->base, sl->cnonce, frame + hn, false);
+	sl->keyed = true;
+	return buf_append(&r->up, frame, hn + SEAL_NONCE_LEN) == hn + SEAL_NONCE_LEN ? 0 : -1;
+}
+
 int relay_start(struct rx *rx, struct conn_list *list, const struct relay_opts *opts,
                 const struct relay_args *a)
 {
@@ -1025,6 +1213,10 @@ int relay_start(struct rx *rx, struct conn_list *list, const struct relay_opts *
 	}
 	if (a->preamble_len)
 		buf_append(&r->up, a->preamble, a->preamble_len);
+	if (a->seal_base && relay_seal_start(r, a) < 0) {
+		relay_free(r);
+		return -1;
+	}
 	if (a->tcp_in) {
 		r->early = *a->tcp_in; /* the client's 0-RTT bytes, framed behind the preamble */
 		*a->tcp_in = (struct buf){0};

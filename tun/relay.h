@@ -81,6 +81,9 @@ struct relay_args {
 	bool hold_early;          /* client role: no TCP byte leaves before the
 	                           * server's 101 proved the key (a fake server on
 	                           * an unauthenticated leg gets nothing) */
+	const uint8_t *seal_base; /* --encrypt: auth_keys.payload (32 bytes, must
+	                           * outlive the relay); NULL: plain frames */
+	const uint8_t *seal_nonce; /* --encrypt: the request's nonce (16, copied) */
 };
 
 /* Starts relaying. In client role the relay first waits for the 101 and

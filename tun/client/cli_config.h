@@ -61,6 +61,7 @@ struct client_config {
 	const char *ca_file;       /* --ca: trust anchors instead of the system's */
 	const char *pin;           /* --pin: the server certificate's SHA-256 */
 	bool insecure;             /* --insecure: no verification at all */
+	bool encrypt;              /* --encrypt: payload in sealed records (ws:// + key) */
 };
 
 void client_config_init(struct client_config *cfg);

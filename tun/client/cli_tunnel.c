@@ -25,6 +25,8 @@ size_t client_upgrade(struct client *c, enum tunnel_kind kind, const char *targe
 	uint8_t nonce[16];
 	char cookie[TUNNEL_COOKIE_MAX + 16], extra[TUNNEL_COOKIE_MAX + 32];
 	const struct auth_keys *keys = c->cfg->keys;
+	if (c->cfg->encrypt)
+		req.flags |= TUNNEL_FLAG_ENCRYPT;
 	req.target_len = strlen(target);
 	if (req.target_len > TUNNEL_MAX_TARGET)
 		return 0;
@@ -100,6 +102,10 @@ static void tunnel_begin(void *arg, int ws_fd, enum tunnel_err err)
 	a.ws = ws;
 	a.raw = c->cfg->server.scheme == URL_TLS;
 	a.hold_early = c->hold_early;
+	if (c->cfg->encrypt) {
+		a.seal_base = c->cfg->keys->payload;
+		a.seal_nonce = expect.nonce;
+	}
 	relay_start(&c->rx, &c->conns, &c->cfg->relay, &a);
 	tunnel_start_free(ts);
 }

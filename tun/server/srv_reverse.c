@@ -242,6 +242,11 @@ int srv_reverse_claim(struct server *srv, struct handoff *h, const struct tunnel
 		srv_listen_refuse(srv, h, req, key, key_len, TUNNEL_ERR_BAD_TARGET);
 		return -1;
 	}
+	enum tunnel_err err = srv_encrypt_check(srv, h, req);
+	if (err != TUNNEL_OK) {
+		srv_listen_refuse(srv, h, req, key, key_len, err);
+		return -1;
+	}
 	struct rev_pending *p = id ? pending_find(srv, id, NULL) : NULL;
 	size_t rn = server_101(srv, req, key, key_len, resp, sizeof(resp));
 	if (!p && id && rn && srv_rudp_claim(srv, h, id, resp, rn) == 0)
@@ -259,5 +264,6 @@ int srv_reverse_claim(struct server *srv, struct handoff *h, const struct tunnel
 	struct relay_args a = {.id = pid, .tcp_fd = tcp_fd, .ws = h->s, .role = WS_ROLE_SERVER,
 	                       .ws_in = &h->in, .preamble = resp, .preamble_len = rn,
 	                       .peer = h->peer, .raw = h->raw};
+	srv_encrypt_args(srv, req, &a);
 	return relay_start(&srv->rx, &srv->conns, &srv->cfg->relay, &a);
 }

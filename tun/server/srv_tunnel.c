@@ -26,6 +26,7 @@ struct srv_tunnel {
 	struct dial dial;
 	struct rx_io io;        /* the client's connection, watched while dialling */
 	struct stream client;   /* the tunnel client's connection */
+	bool sealed;            /* --encrypt */
 	bool raw;               /* tls:// */
 	bool udp;               /* TUNNEL_UDP */
 	struct buf in;          /* pipelined frames behind the head */
@@ -126,10 +127,17 @@ static void srv_tunnel_dialled(struct dial *d, int fd, enum tunnel_err err)
 	char resp[RESP_101_MAX];
 	size_t resp_len = t->resp_len;
 	memcpy(resp, t->resp, resp_len);
+	bool sealed = t->sealed;
+	uint8_t nonce[TUNNEL_NONCE_LEN];
+	memcpy(nonce, t->nonce, sizeof(nonce));
 	srv_tunnel_free(t);
 	struct relay_args a = {.id = id, .tcp_fd = fd, .ws = client, .role = WS_ROLE_SERVER,
 	                       .ws_in = &in, .preamble = resp, .preamble_len = resp_len,
 	                       .peer = peer, .raw = raw};
+	if (sealed) {
+		a.seal_base = srv->cfg->keys->payload;
+		a.seal_nonce = nonce;
+	}
 	relay_start(&srv->rx, &srv->conns, &srv->cfg->relay, &a);
 	if (peer)
 		conn_peer_put(&srv->conns, peer);
@@ -227,6 +235,32 @@ static enum tunnel_err fixed_target(struct srv_tunnel *t, const struct tunnel_re
 	return TUNNEL_OK;
 }
 
+enum tunnel_err srv_encrypt_check(const struct server *srv, const struct handoff *h,
+                                  const struct tunnel_req *req)
+{
+	bool sealed = req->flags & TUNNEL_FLAG_ENCRYPT;
+	bool plain_ws = !h->raw && !h->s.tls;
+	if (sealed && (!srv->cfg->keys || h->raw)) {
+		log_info("c%u --encrypt asked for %s: refused", h->id,
+		         h->raw ? "over tls://" : "but this server has no key");
+		return TUNNEL_ERR_ENCRYPT;
+	}
+	if (!sealed && srv->cfg->encrypt && plain_ws) {
+		log_info("c%u tunnel without --encrypt on ws://, which this server requires: refused",
+		         h->id);
+		return TUNNEL_ERR_ENCRYPT;
+	}
+	return TUNNEL_OK;
+}
+
+void srv_encrypt_args(const struct server *srv, const struct tunnel_req *req,
+                      struct relay_args *a)
+{
+	bool sealed = req->flags & TUNNEL_FLAG_ENCRYPT;
+	a->seal_base = sealed ? srv->cfg->keys->payload : NULL;
+	a->seal_nonce = sealed ? req->nonce : NULL;
+}
+
 int srv_tunnel_accept(struct server *srv, struct handoff *h, const struct tunnel_req *req,
                       const char *key, size_t key_len)
 {
@@ -252,6 +286,9 @@ int srv_tunnel_accept(struct server *srv, struct handoff *h, const struct tunnel
 	char host[URL_MAX_HOST + 1];
 	uint16_t port;
 	enum tunnel_err err = t->resp_len ? fixed_target(t, req) : TUNNEL_ERR_BAD_TARGET;
+	if (err == TUNNEL_OK)
+		err = srv_encrypt_check(srv, h, req);
+	t->sealed = req->flags & TUNNEL_FLAG_ENCRYPT;
 	if (err == TUNNEL_OK &&
 	    tunnel_target_split(t->target, strlen(t->target), host, sizeof(host), &port) < 0)
 		err = TUNNEL_ERR_BAD_TARGET;
