@@ -95,13 +95,14 @@ endif
 # The reactor backend is picked from the OS, never by #ifdef inside the loop.
 ifeq ($(OS),Linux)
 RX_BACKEND = core/rx_epoll.c core/splice_linux.c core/transparent_linux.c \
-             core/proc_linux.c
+             core/proc_linux.c core/tfo_linux.c
 else
 RX_BACKEND = core/rx_kqueue.c core/splice_none.c core/transparent_none.c \
-             core/proc_other.c
+             core/proc_other.c core/tfo_none.c
 endif
 OS_FILES  = core/rx_epoll.c core/rx_kqueue.c core/splice_linux.c core/splice_none.c \
-            core/transparent_linux.c core/transparent_none.c core/proc_linux.c core/proc_other.c
+            core/transparent_linux.c core/transparent_none.c core/proc_linux.c core/proc_other.c \
+            core/tfo_linux.c core/tfo_none.c
 
 CORE_SRC  = $(filter-out $(OS_FILES),$(wildcard core/*.c)) $(RX_BACKEND)
 LIB_SRC   = $(CORE_SRC) $(wildcard proto/*.c tls/*.c tun/*.c) $(PUSH_DB) $(REPLAY_STORE) \

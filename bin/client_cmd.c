@@ -244,6 +244,15 @@ static int opt_ca(void *ctx, const char *val, const char **why)
 	return 0;
 }
 
+static int opt_fast_open(void *ctx, const char *val, const char **why)
+{
+	struct client_cmd *c = ctx;
+	c->cfg.fast_open = true;
+	(void)val;
+	(void)why;
+	return 0;
+}
+
 static int opt_encrypt(void *ctx, const char *val, const char **why)
 {
 	(void)val;
@@ -292,6 +301,7 @@ static const struct opt client_opts[] = {
 	{"pin", 0, true, false, opt_pin},
 	{"ca", 0, true, false, opt_ca},
 	{"encrypt", 0, false, false, opt_encrypt},
+	{"fast-open", 0, false, false, opt_fast_open},
 	COMMON_OPTS,
 	{0},
 };

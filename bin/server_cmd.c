@@ -171,6 +171,15 @@ static int opt_to(void *ctx, const char *val, const char **why)
 	return 0;
 }
 
+static int opt_fast_open(void *ctx, const char *val, const char **why)
+{
+	struct server_config *cfg = ctx;
+	cfg->fast_open = true;
+	(void)val;
+	(void)why;
+	return 0;
+}
+
 static int opt_encrypt(void *ctx, const char *val, const char **why)
 {
 	(void)val;
@@ -365,6 +374,7 @@ static const struct opt server_opts[] = {
 	{"restrict-to", 0, true, false, opt_restrict_to},
 	{"to", 0, true, false, opt_to},
 	{"encrypt", 0, false, false, opt_encrypt},
+	{"fast-open", 0, false, false, opt_fast_open},
 	{"allow", 0, true, false, opt_allow},
 	{"permit-listen", 0, true, false, opt_permit_listen},
 	{"max-conns-per-ip", 0, true, false, opt_max_conns_per_ip},

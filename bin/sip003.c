@@ -233,6 +233,8 @@ static void plugin_build(struct plugin *p, const char *env[4])
 			               ? "error"
 			               : p->opts[i].value);
 	}
+	if (p->fast_open)
+		add(p, "--fast-open");
 	p->argv[p->argc] = NULL;
 }
 
@@ -256,8 +258,6 @@ int cmd_sip003(int argc, char **argv)
 	if (p.mux)
 		log_warn("SIP003: mux is not available in this wsferry yet: each connection gets its "
 		         "own WebSocket");
-	if (p.fast_open)
-		log_info("SIP003: fast-open is not available in this wsferry yet: ignored");
 	plugin_build(&p, env);
 	log_debug("SIP003 plugin: wsferry %s %s", p.server ? "server" : "client", p.url);
 	return p.server ? cmd_server(p.argc, p.argv) : cmd_client(p.argc, p.argv);

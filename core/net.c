@@ -2,6 +2,8 @@
  * Owns nothing past the call; never logs, never blocks. */
 #include "core/net.h"
 
+#include "core/tfo.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -131,14 +133,26 @@ int net_accept(int lfd, struct net_addr *peer)
 	}
 }
 
-int net_connect(const struct net_addr *a)
+static int connect_with(const struct net_addr *a, int *tfo_err)
 {
 	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return -errno;
+	if (tfo_err)
+		*tfo_err = tfo_connect(fd);
 	if (connect(fd, (const struct sockaddr *)&a->ss, a->len) == -1 && errno != EINPROGRESS)
 		return close_with(fd, errno);
 	return fd;
+}
+
+int net_connect(const struct net_addr *a)
+{
+	return connect_with(a, NULL);
+}
+
+int net_connect_tfo(const struct net_addr *a, int *tfo_err)
+{
+	return connect_with(a, tfo_err);
 }
 
 int net_connect_result(int fd)

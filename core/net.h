@@ -36,6 +36,10 @@ int net_listen(const struct net_addr *a, int backlog, bool reuseport);
 int net_accept(int lfd, struct net_addr *peer);
 /* Starts a non-blocking connect: fd (connected or in progress) or -errno. */
 int net_connect(const struct net_addr *a);
+/* The same with TCP Fast Open asked for (core/tfo.h): *tfo_err is 0 when
+ * it is on for this socket, else the negative errno of why not (the
+ * connect goes on as plain TCP). */
+int net_connect_tfo(const struct net_addr *a, int *tfo_err);
 /* Result of a finished non-blocking connect: 0 or -errno (SO_ERROR). */
 int net_connect_result(int fd);
 /* Local address of a socket (to learn an ephemeral port). 0 or -errno. */

@@ -62,6 +62,7 @@ struct client_config {
 	const char *pin;           /* --pin: the server certificate's SHA-256 */
 	bool insecure;             /* --insecure: no verification at all */
 	bool encrypt;              /* --encrypt: payload in sealed records (ws:// + key) */
+	bool fast_open;            /* --fast-open: TCP Fast Open on dials to the server */
 };
 
 void client_config_init(struct client_config *cfg);

@@ -130,7 +130,7 @@ void client_connect_server(struct client *c, upstream_fn done, void *owner)
 		upstream_open(c, done, owner);
 		return;
 	}
-	int fd = net_connect(&c->server[0]);
+	int fd = upstream_dial(c, &c->server[0]);
 	done(owner, fd, fd >= 0 ? TUNNEL_OK : TUNNEL_ERR_SERVER_DOWN);
 }
 

@@ -14,6 +14,7 @@
 #include "core/dns_block.h"
 #include "core/log.h"
 #include "core/splice.h"
+#include "core/tfo.h"
 #include "core/transparent.h"
 #include "core/rand.h"
 #include "proto/ws.h"
@@ -194,6 +195,9 @@ static int client_setup(struct client *c)
 	 * --insecure) they wait for the 101's proof of the key. Without a key
 	 * nothing can be proven, so nothing is gained by waiting. */
 	c->hold_early = c->cfg->keys && (!c->use_tls || c->cfg->insecure);
+	const char *tfo_off = c->cfg->fast_open ? tfo_blocked(false) : NULL;
+	if (tfo_off)
+		log_warn("--fast-open: %s; connecting without it", tfo_off);
 	/* Resolved once before serving (blocking is fine here). */
 	int n = resolve_blocking(c, u->host, u->port, c->server, CLIENT_MAX_SERVER_ADDRS);
 	if (n <= 0) {

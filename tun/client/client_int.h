@@ -44,6 +44,7 @@ struct client {
 	uint64_t emfile_logged_ms;
 	uint64_t loops, loop_logged_ms;      /* --redirect/--tproxy loops refused */
 	struct net_addr loop_last;           /* the destination last told */
+	bool tfo_logged;                     /* a Fast Open fallback was logged */
 };
 
 #endif

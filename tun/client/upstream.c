@@ -121,10 +121,24 @@ static void upstream_on_deadline(struct rx *rx, struct rx_timer *t)
 	upstream_finish(u, TUNNEL_ERR_SERVER_DOWN);
 }
 
+int upstream_dial(struct client *c, const struct net_addr *a)
+{
+	if (!c->cfg->fast_open)
+		return net_connect(a);
+	int tfo = 0;
+	int fd = net_connect_tfo(a, &tfo);
+	if (tfo < 0 && !c->tfo_logged) {
+		c->tfo_logged = true;
+		log_warn("--fast-open: TCP Fast Open unavailable (%s): connecting without it",
+		         strerror(-tfo));
+	}
+	return fd;
+}
+
 void upstream_open(struct client *c, upstream_fn done, void *owner)
 {
 	struct upstream *u = calloc(1, sizeof(*u));
-	int fd = u ? net_connect(&c->proxy_addr) : -ENOMEM;
+	int fd = u ? upstream_dial(c, &c->proxy_addr) : -ENOMEM;
 	if (fd < 0) {
 		free(u);
 		done(owner, -1, TUNNEL_ERR_SERVER_DOWN);

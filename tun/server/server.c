@@ -20,6 +20,7 @@
 #include "core/dns_block.h"
 #include "core/log.h"
 #include "core/splice.h"
+#include "core/tfo.h"
 #include "proto/decoy.h"
 #include "proto/tunnel.h"
 #include "tun/pipe.h"
@@ -883,6 +884,21 @@ static int fallback_addr(const char *hostport, struct net_addr *out)
 	return listen_addr(&u, out);
 }
 
+/* --fast-open: data in the SYN where the kernel allows; otherwise the
+ * listener works as before and the log says what is missing. */
+static void listener_fast_open(const struct listener *l)
+{
+	int rc = tfo_listen(l->fd);
+	const char *off = rc == 0 ? tfo_blocked(true) : NULL;
+	if (rc < 0)
+		log_warn("%s: --fast-open: TCP Fast Open unavailable (%s): listening without it",
+		         l->name, strerror(-rc));
+	else if (off)
+		log_warn("%s: --fast-open: %s; until then connections open without it", l->name, off);
+	else
+		log_info("%s: TCP Fast Open on", l->name);
+}
+
 static int server_listen(struct server *srv, const struct url *u)
 {
 	struct listener *l = &srv->listeners[srv->nlisteners];
@@ -903,6 +919,8 @@ static int server_listen(struct server *srv, const struct url *u)
 	l->tls = u->scheme != URL_WS;
 	l->fd = fd;
 	snprintf(l->name, sizeof(l->name), "%s://%s", url_scheme_name(u->scheme), name);
+	if (srv->cfg->fast_open)
+		listener_fast_open(l);
 	if (rx_io_add(&srv->rx, &l->io, fd, listener_on_io) < 0) {
 		close(fd);
 		return -1;

@@ -91,6 +91,7 @@ struct server_config {
 	unsigned drain_ms;         /* --drain-timeout: 0 stops at once on SIGTERM */
 	const char *to;            /* --to HOST:PORT: every connect tunnel goes here */
 	bool encrypt;              /* --encrypt: ws:// tunnels must seal their payload */
+	bool fast_open;            /* --fast-open: TCP Fast Open on the listeners */
 	const char *restrict_to[SERVER_MAX_RULES]; /* HOST:PORT ('*' either part) */
 	size_t nrestrict;
 	struct net_cidr allow[SERVER_MAX_RULES];   /* dialled addresses must match one */
