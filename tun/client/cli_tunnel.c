@@ -70,6 +70,55 @@ static void tunnel_start_destroy(struct conn_link *link)
 	tunnel_start_free((struct tunnel_start *)link);
 }
 
+#define LIMIT_RECENT_MS 60000  /* "others work": one opened this recently */
+#define LIMIT_LOG_EVERY_MS 10000
+
+/* A silent close from a server that serves this client otherwise is most
+ * likely its per-address limit (each tunnel is one connection), not the
+ * wrong key or path the generic message suggests: say so, at most every
+ * 10 s (SPEC "the client says what probably went wrong"). */
+static void tunnel_note(struct client *c, unsigned id, enum tunnel_err err)
+{
+	uint64_t now = rx_now(&c->rx);
+	if (err == TUNNEL_OK) {
+		c->last_ok_ms = now ? now : 1;
+		return;
+	}
+	if ((err != TUNNEL_ERR_SERVER_SILENT && err != TUNNEL_ERR_SERVER_DOWN) || !c->last_ok_ms)
+		return;
+	/* This tunnel's own connection is still in the list: > 1 means others. */
+	if (now - c->last_ok_ms >= LIMIT_RECENT_MS && c->conns.count <= 1)
+		return;
+	if (c->limit_logged_ms && now - c->limit_logged_ms < LIMIT_LOG_EVERY_MS) {
+		c->limit_quiet++;
+		return;
+	}
+	log_warn("c%u the server closed this tunnel without answering while others to it work "
+	         "(%zu connections open from here, the last tunnel opened %llu s ago): most "
+	         "likely its --max-conns-per-ip limit for this address (default 2000; its log "
+	         "says \"already holds\"), see wsferry(1) on sizing it%s",
+	         id, c->conns.count - 1, (unsigned long long)((now - c->last_ok_ms) / 1000),
+	         c->limit_quiet ? " (more refusals since the last such line)" : "");
+	c->limit_logged_ms = now;
+	c->limit_quiet = 0;
+}
+
+/* Sits between the relay and the tunnel's owner for the one on_open call. */
+struct open_watch {
+	struct client *client;
+	relay_open_fn on_open;
+	void *owner;
+	unsigned id;
+};
+
+static void tunnel_opened(void *arg, int tcp_fd, enum tunnel_err err)
+{
+	struct open_watch w = *(struct open_watch *)arg;
+	free(arg);
+	tunnel_note(w.client, w.id, err);
+	w.on_open(w.owner, tcp_fd, err);
+}
+
 static void tunnel_begin(void *arg, int ws_fd, enum tunnel_err err)
 {
 	struct tunnel_start *ts = arg;
@@ -92,12 +141,20 @@ static void tunnel_begin(void *arg, int ws_fd, enum tunnel_err err)
 		tunnel_start_free(ts);
 		return;
 	}
+	struct open_watch *watch = malloc(sizeof(*watch));
+	if (!watch) {
+		stream_close(&ws);
+		ts->on_open(ts->owner, ts->local_fd, TUNNEL_ERR_GENERAL);
+		tunnel_start_free(ts);
+		return;
+	}
+	*watch = (struct open_watch){c, ts->on_open, ts->owner, ts->link.id};
 	int local_fd = ts->local_fd;
 	ts->local_fd = -1;
 	struct relay_args a = {.id = ts->link.id, .tcp_fd = local_fd,
 	                       .role = WS_ROLE_CLIENT, .tcp_in = &ts->early, .preamble = req,
-	                       .preamble_len = n, .expect = &expect, .on_open = ts->on_open,
-	                       .owner = ts->owner, .filter = ts->filter};
+	                       .preamble_len = n, .expect = &expect, .on_open = tunnel_opened,
+	                       .owner = watch, .filter = ts->filter};
 	ts->filter = NULL;
 	a.ws = ws;
 	a.raw = c->cfg->server.scheme == URL_TLS;
@@ -106,7 +163,8 @@ static void tunnel_begin(void *arg, int ws_fd, enum tunnel_err err)
 		a.seal_base = c->cfg->keys->payload;
 		a.seal_nonce = expect.nonce;
 	}
-	relay_start(&c->rx, &c->conns, &c->cfg->relay, &a);
+	if (relay_start(&c->rx, &c->conns, &c->cfg->relay, &a) < 0)
+		free(watch); /* on_open is not called then */
 	tunnel_start_free(ts);
 }
 

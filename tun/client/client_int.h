@@ -45,6 +45,9 @@ struct client {
 	uint64_t loops, loop_logged_ms;      /* --redirect/--tproxy loops refused */
 	struct net_addr loop_last;           /* the destination last told */
 	bool tfo_logged;                     /* a Fast Open fallback was logged */
+	uint64_t last_ok_ms;                 /* when a tunnel last opened (0: never) */
+	uint64_t limit_logged_ms;            /* the per-address-limit hint, rate-limited */
+	unsigned limit_quiet;                /* refusals since that hint */
 };
 
 #endif
