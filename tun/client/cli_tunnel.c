@@ -103,20 +103,56 @@ static void tunnel_note(struct client *c, unsigned id, enum tunnel_err err)
 	c->limit_quiet = 0;
 }
 
-/* Sits between the relay and the tunnel's owner for the one on_open call. */
+/* Sits between the relay and the tunnel's owner for the one on_open call;
+ * listed in the client so that a stop (which destroys relays without that
+ * call) frees it too. */
 struct open_watch {
+	struct open_watch *prev, *next;
 	struct client *client;
 	relay_open_fn on_open;
 	void *owner;
 	unsigned id;
 };
 
+static void watch_unlink(struct open_watch *w)
+{
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		w->client->watches = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+}
+
+static struct open_watch *watch_new(struct client *c, relay_open_fn on_open, void *owner,
+                                    unsigned id)
+{
+	struct open_watch *w = malloc(sizeof(*w));
+	if (!w)
+		return NULL;
+	*w = (struct open_watch){NULL, c->watches, c, on_open, owner, id};
+	if (c->watches)
+		c->watches->prev = w;
+	c->watches = w;
+	return w;
+}
+
 static void tunnel_opened(void *arg, int tcp_fd, enum tunnel_err err)
 {
 	struct open_watch w = *(struct open_watch *)arg;
+	watch_unlink(arg);
 	free(arg);
 	tunnel_note(w.client, w.id, err);
 	w.on_open(w.owner, tcp_fd, err);
+}
+
+void client_tunnels_free(struct client *c)
+{
+	while (c->watches) {
+		struct open_watch *w = c->watches;
+		watch_unlink(w);
+		free(w);
+	}
 }
 
 static void tunnel_begin(void *arg, int ws_fd, enum tunnel_err err)
@@ -141,14 +177,13 @@ static void tunnel_begin(void *arg, int ws_fd, enum tunnel_err err)
 		tunnel_start_free(ts);
 		return;
 	}
-	struct open_watch *watch = malloc(sizeof(*watch));
+	struct open_watch *watch = watch_new(c, ts->on_open, ts->owner, ts->link.id);
 	if (!watch) {
 		stream_close(&ws);
 		ts->on_open(ts->owner, ts->local_fd, TUNNEL_ERR_GENERAL);
 		tunnel_start_free(ts);
 		return;
 	}
-	*watch = (struct open_watch){c, ts->on_open, ts->owner, ts->link.id};
 	int local_fd = ts->local_fd;
 	ts->local_fd = -1;
 	struct relay_args a = {.id = ts->link.id, .tcp_fd = local_fd,
@@ -163,8 +198,10 @@ static void tunnel_begin(void *arg, int ws_fd, enum tunnel_err err)
 		a.seal_base = c->cfg->keys->payload;
 		a.seal_nonce = expect.nonce;
 	}
-	if (relay_start(&c->rx, &c->conns, &c->cfg->relay, &a) < 0)
-		free(watch); /* on_open is not called then */
+	if (relay_start(&c->rx, &c->conns, &c->cfg->relay, &a) < 0) {
+		watch_unlink(watch); /* on_open is not called then */
+		free(watch);
+	}
 	tunnel_start_free(ts);
 }
 

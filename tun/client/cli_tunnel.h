@@ -22,6 +22,10 @@ void client_open_tunnel(struct client *c, int local_fd, unsigned id, enum tunnel
 size_t client_upgrade(struct client *c, enum tunnel_kind kind, const char *target, char *out,
                       size_t cap, struct tunnel_expect *expect);
 
+/* At stop, after every connection was destroyed: frees what waited for a
+ * server's answer that will not come now. */
+void client_tunnels_free(struct client *c);
+
 /* Connects to the server, through --proxy when set: done gets a connected
  * (or, without a proxy, connecting) fd, or -1 with why. Not called if the
  * client stops first. */

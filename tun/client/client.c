@@ -254,6 +254,7 @@ int client_main(const struct client_config *cfg)
 	}
 	client_close_listeners(c);
 	conn_list_destroy_all(&c->conns);
+	client_tunnels_free(c);
 	if (c->use_tls)
 		tls_client_cfg_free(&c->tls);
 	dns_free(&c->dns);

@@ -17,6 +17,7 @@
 #define CLIENT_MAX_SERVER_ADDRS 4
 
 struct client;
+struct open_watch; /* cli_tunnel.c: a tunnel waiting for its 101 */
 
 struct client_listener {
 	struct rx_io io;
@@ -48,6 +49,7 @@ struct client {
 	uint64_t last_ok_ms;                 /* when a tunnel last opened (0: never) */
 	uint64_t limit_logged_ms;            /* the per-address-limit hint, rate-limited */
 	unsigned limit_quiet;                /* refusals since that hint */
+	struct open_watch *watches;          /* tunnels waiting for their 101 */
 };
 
 #endif
