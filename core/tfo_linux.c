@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -39,9 +38,11 @@ const char *tfo_blocked(bool server)
 		return NULL;
 	ssize_t n = read(fd, text, sizeof(text) - 1);
 	close(fd);
-	int v;
-	if (n <= 0 || sscanf(text, "%i", &v) != 1)
+	if (n <= 0 || text[0] < '0' || text[0] > '9')
 		return NULL;
+	unsigned v = 0; /* decimal, as the kernel prints it (no sscanf: its bytes) */
+	for (ssize_t i = 0; i < n && text[i] >= '0' && text[i] <= '9' && v < 1000000; i++)
+		v = v * 10 + (unsigned)(text[i] - '0');
 	if (server && !(v & 2))
 		return "the kernel's net.ipv4.tcp_fastopen lacks the server bit 2 "
 		       "(sysctl -w net.ipv4.tcp_fastopen=3 turns it on)";
