@@ -214,31 +214,12 @@ int srv_reverse_listen(struct server *srv, struct handoff *h, const struct tunne
 	return 0;
 }
 
-/* The 16 hex digits of an announced id (no sscanf: it would pull musl's
- * scanf and strtod into the static binary). 0 or -1. */
-static int parse_hex_id(const char *s, uint64_t *id)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 16; i++) {
-		char c = s[i];
-		unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
-		             : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
-		             : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
-		                                    : 16u;
-		if (d == 16)
-			return -1;
-		v = v << 4 | d;
-	}
-	*id = v;
-	return 0;
-}
-
 int srv_reverse_claim(struct server *srv, struct handoff *h, const struct tunnel_req *req,
                       const char *key, size_t key_len)
 {
 	char resp[256];
 	uint64_t id = 0;
-	if (req->target_len != 16 || parse_hex_id(req->target, &id) < 0) {
+	if (tunnel_rev_id_parse(req->target, req->target_len, &id) < 0) {
 		srv_listen_refuse(srv, h, req, key, key_len, TUNNEL_ERR_BAD_TARGET);
 		return -1;
 	}
