@@ -34,10 +34,12 @@ int secret_take(const char *val, char *out, size_t cap);
 /* Overwrites n bytes at val (argv text) with 'x'. */
 void secret_wipe(const char *val, size_t n);
 
-/* --log-level, --log-file, -q: applied to core/log at once. */
+/* --log-level, --log-file, -q, -v (--verbose: debug, ssh's habit): applied
+ * to core/log at once. */
 int common_log_level(void *ctx, const char *val, const char **why);
 int common_log_file(void *ctx, const char *val, const char **why);
 int common_quiet(void *ctx, const char *val, const char **why);
+int common_verbose(void *ctx, const char *val, const char **why);
 
 /* -c FILE is read before the other flags (opts_config_path); in argv it is
  * skipped like any option. */
@@ -62,6 +64,7 @@ int push_check(struct server_config *cfg);
 	{"config", 'c', true, false, common_config},                             \
 	{"log-level", 0, true, false, common_log_level},                         \
 	{"log-file", 0, true, false, common_log_file},                           \
-	{"quiet", 'q', false, false, common_quiet}
+	{"quiet", 'q', false, false, common_quiet},                              \
+	{"verbose", 'v', false, false, common_verbose}
 
 #endif

@@ -65,6 +65,15 @@ int common_quiet(void *ctx, const char *val, const char **why)
 	return 0;
 }
 
+int common_verbose(void *ctx, const char *val, const char **why)
+{
+	(void)ctx;
+	(void)val;
+	(void)why;
+	log_set_level(LOG_LEVEL_DEBUG);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (sip003_invoked(argc, argv))

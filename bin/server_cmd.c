@@ -114,6 +114,18 @@ static int add_listen(struct server_config *cfg, const char *s, const char **why
 	return 0;
 }
 
+/* --connect-timeout: how long a tunnel's dial may take (the client's option
+ * of the same name bounds its own dials to the server). */
+static int opt_connect_timeout(void *ctx, const char *val, const char **why)
+{
+	struct server_config *cfg = ctx;
+	uint64_t ms;
+	if (conf_parse_duration_ms(val, &ms) < 0 || ms == 0 || ms > 600000)
+		return *why = "a duration above 0 up to 10m, e.g. 10 or 500ms", -1;
+	cfg->connect_timeout_ms = (unsigned)ms;
+	return 0;
+}
+
 static int opt_drain_timeout(void *ctx, const char *val, const char **why)
 {
 	struct server_config *cfg = ctx;
@@ -359,6 +371,7 @@ static const struct opt server_opts[] = {
 	{"ping", 0, true, true, opt_ping},
 	{"max-message", 0, true, false, opt_max_message},
 	{"handshake-timeout", 0, true, false, opt_handshake_timeout},
+	{"connect-timeout", 0, true, false, opt_connect_timeout},
 	{"keepalive", 0, true, false, opt_keepalive},
 	{"pong-timeout", 0, true, false, opt_pong_timeout},
 	{"dns", 0, true, false, opt_dns},

@@ -281,7 +281,9 @@ static const struct {
 	                            "the server could not prove it holds the key: refused"},
 	[TUNNEL_ERR_SERVER_SILENT] = {0, 0x01, 502,
 	                              "the wsferry server closed without answering (wrong URL "
-	                              "path or key, or TLS on one side only?)"},
+	                              "path or key, this clock off from the server's by more "
+	                              "than its --max-skew (default 120 s), or TLS on one side "
+	                              "only?)"},
 };
 #define ERR_COUNT (sizeof(err_table) / sizeof(err_table[0]))
 

@@ -298,6 +298,31 @@ def _():
     answered(SP, capture_request(KEY))  # the control: the same capture on time is good
 
 
+@case("client clock 300 s ahead: the client log names --max-skew as a likely cause")
+def _():
+    if not shutil.which("faketime"):
+        raise RuntimeError("faketime is not installed")
+    lp = free_port()
+    err = open(os.path.join(tmp, "ahead.err"), "w+")
+    # the plain build under faketime (LD_PRELOAD and ASan's runtime clash)
+    gen = "./build/wsferry" if os.path.exists("./build/wsferry") else BIN
+    p = subprocess.Popen(["faketime", "-f", "+300s", gen, "client", f"ws://127.0.0.1:{SP}",
+                          "--key", KEY, "-L", f"{lp}:127.0.0.1:{ECHO}"],
+                         stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+    try:
+        wait_port(lp)
+        refused_locally(lp)
+        time.sleep(0.3)
+        err.flush()
+        with open(err.name) as f:
+            text = f.read()
+        assert "closed without answering" in text and "--max-skew" in text, text
+    finally:
+        os.killpg(p.pid, signal.SIGTERM)
+        p.wait(5)
+    control()
+
+
 def fake_101(c, srv):
     """Answers an upgrade with a valid WebSocket 101 but no key proof."""
     head = b""

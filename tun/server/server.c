@@ -230,6 +230,20 @@ static bool cannot_be_http(const uint8_t *p, size_t n)
 	return n >= 16;
 }
 
+/* A line ended by LF alone in p[from, to): no WebSocket client or browser
+ * sends one, and waiting on it for a CRLF that never comes would keep the
+ * connection until the handshake deadline, so such a head is refused at once. */
+static bool bare_lf_in(const uint8_t *p, size_t from, size_t to)
+{
+	const uint8_t *lf = p + from;
+	while ((lf = memchr(lf, '\n', (size_t)(p + to - lf))) != NULL) {
+		if (lf == p || lf[-1] != '\r')
+			return true;
+		lf++;
+	}
+	return false;
+}
+
 static bool path_is(struct http_slice path, const char *want)
 {
 	return strlen(want) == path.len && memcmp(want, path.p, path.len) == 0;
@@ -738,7 +752,12 @@ static void head_conn_on_io(struct rx *rx, struct rx_io *io, unsigned events)
 		head_conn_drop(hc, "not HTTP");
 		return;
 	}
+	size_t from = hc->scanned;
 	int end = http_head_end((const char *)buf_data(&hc->in), buf_len(&hc->in), &hc->scanned);
+	if (bare_lf_in(buf_data(&hc->in), from, hc->scanned)) {
+		head_conn_drop(hc, "line ended by a bare LF");
+		return;
+	}
 	if (end == HTTP_NEED_MORE) {
 		rx_io_want(&hc->srv->rx, &hc->io, stream_interest(&hc->s, RX_READ));
 		return;
