@@ -367,10 +367,6 @@ int cmd_client(int argc, char **argv)
 		return opts_usage_error("--proxy-user", "needs --proxy-pass too (and the other way)");
 	if (c.cfg.nfwds == 0)
 		add_fwd(&c, FWD_DYNAMIC, "127.0.0.1:1080", &why);
-	for (size_t i = 0; c.cfg.encrypt && i < c.cfg.nfwds; i++)
-		if (c.cfg.fwds[i].udp)
-			log_warn("--encrypt: %s carries UDP, which is not sealed in this version",
-			         c.cfg.fwds[i].spec);
 	print_banner(&c.cfg);
 	return client_main(&c.cfg);
 }

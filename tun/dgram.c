@@ -13,11 +13,27 @@
 
 #include "core/log.h"
 #include "core/rand.h"
+#include "proto/seal.h"
 
 #define DGRAM_KEEPALIVE_MS 30000
 #define DGRAM_PONG_TIMEOUT_MS 15000
 #define DGRAM_READ_TURNS 16  /* reads per readiness, so one flow cannot starve the rest */
 #define DGRAM_UDP_BATCH 64   /* datagrams per readiness of the own socket */
+/* --encrypt: a record (datagram and tag) stays within DGRAM_MAX, so the
+ * receiver's bound on a message is the same sealed or not. */
+#define DGRAM_SEALED_MAX (DGRAM_MAX - SEAL_TAG_LEN)
+
+/* --encrypt (proto/seal.h): every datagram is one record, keyed from the
+ * client's request nonce and the server's first message. Datagrams that
+ * come before the key wait here in plaintext, framed later: exists only for
+ * sealed flows, so plain ones stay as small as they were. */
+struct dgram_seal {
+	struct seal s;
+	const uint8_t *base;        /* auth_keys.payload */
+	uint8_t cnonce[16];
+	bool keyed;
+	struct buf wait;            /* [u16 length][datagram]... until keyed */
+};
 
 static void dgram_free(struct dgram *d)
 {
@@ -33,6 +49,11 @@ static void dgram_free(struct dgram *d)
 	buf_free(&d->in);
 	buf_free(&d->out);
 	buf_free(&d->msg);
+	if (d->seal) {
+		seal_wipe(&d->seal->s);
+		buf_free(&d->seal->wait);
+		free(d->seal);
+	}
 	conn_list_remove(d->conns, &d->link);
 	free(d);
 }
@@ -52,25 +73,77 @@ static void dgram_destroy(struct conn_link *link)
 
 /* ---- writing ---- */
 
-/* Appends one whole frame, or nothing when it does not fit. */
-static int queue_frame(struct dgram *d, enum ws_opcode op, const uint8_t *p, size_t n)
+/* Appends one whole frame, or nothing when it does not fit; sealed: the
+ * payload encrypted in place there and its tag behind it. */
+static int frame_out(struct dgram *d, enum ws_opcode op, const uint8_t *p, size_t n, bool sealed)
 {
 	uint8_t key[4];
 	const uint8_t *mask = NULL;
-	if (buf_alloc(&d->out) < 0 || buf_room(&d->out) < WS_MAX_HEADER + n)
+	size_t tag = sealed ? SEAL_TAG_LEN : 0;
+	if (buf_alloc(&d->out) < 0 || buf_room(&d->out) < WS_MAX_HEADER + n + tag)
 		return -1;
 	if (d->parser.role == WS_ROLE_CLIENT) {
 		rand_bytes(key, sizeof(key));
 		mask = key;
 	}
 	uint8_t *at = buf_tail(&d->out);
-	size_t h = ws_frame_header(at, op, true, n, mask);
+	size_t h = ws_frame_header(at, op, true, n + tag, mask);
 	if (n)
 		memcpy(at + h, p, n);
+	if (sealed && seal_encrypt(&d->seal->s, at + h, n) < 0)
+		return -1;
 	if (mask)
-		ws_mask(at + h, n, key, 0);
-	buf_produced(&d->out, h + n);
+		ws_mask(at + h, n + tag, key, 0);
+	buf_produced(&d->out, h + n + tag);
 	return 0;
+}
+
+static int queue_frame(struct dgram *d, enum ws_opcode op, const uint8_t *p, size_t n)
+{
+	return frame_out(d, op, p, n, false);
+}
+
+/* One datagram as a message: sealed under --encrypt. 0, or -1 when it
+ * does not fit (the caller counts the drop). */
+static int queue_datagram(struct dgram *d, const uint8_t *p, size_t n)
+{
+	if (n > (d->seal ? DGRAM_SEALED_MAX : DGRAM_MAX))
+		return -1;
+	if (frame_out(d, WS_OP_BINARY, p, n, d->seal != NULL) < 0)
+		return -1;
+	d->up++;
+	return 0;
+}
+
+/* --encrypt, before the key: the datagram waits in plaintext. */
+static int wait_for_key(struct dgram *d, const uint8_t *p, size_t n)
+{
+	struct buf *w = &d->seal->wait;
+	uint8_t len[2] = {(uint8_t)(n >> 8), (uint8_t)n};
+	if (n > DGRAM_SEALED_MAX || buf_alloc(w) < 0 || buf_room(w) < 2 + n) {
+		d->dropped++;
+		return -1;
+	}
+	buf_append(w, len, 2);
+	buf_append(w, p, n);
+	return 0;
+}
+
+/* Derives the keys from the server's nonce, then seals what waited. */
+static void seal_keyed(struct dgram *d, const uint8_t snonce[SEAL_NONCE_LEN])
+{
+	struct dgram_seal *sl = d->seal;
+	struct buf *w = &sl->wait;
+	seal_init(&sl->s, sl->base, sl->cnonce, snonce, d->parser.role == WS_ROLE_CLIENT);
+	sl->keyed = true;
+	while (buf_len(w) >= 2) {
+		const uint8_t *p = buf_data(w);
+		size_t n = (size_t)p[0] << 8 | p[1];
+		if (queue_datagram(d, p + 2, n) < 0)
+			d->dropped++;
+		buf_consume(w, 2 + n);
+	}
+	buf_free(w);
 }
 
 /* Writes what may go now: only the preamble while a held client waits. */
@@ -109,11 +182,12 @@ int dgram_send(struct dgram *d, const uint8_t *p, size_t n)
 {
 	size_t queued = buf_len(&d->out);
 	d->last_data_ms = rx_now(d->rx);
-	if (n > DGRAM_MAX || queue_frame(d, WS_OP_BINARY, p, n) < 0) {
+	if (d->seal && !d->seal->keyed)
+		return wait_for_key(d, p, n);
+	if (queue_datagram(d, p, n) < 0) {
 		d->dropped++;
 		return -1;
 	}
-	d->up++;
 	/* Written at once when nothing waited (latency); behind a backlog it
 	 * goes with the next writable turn, many frames per write. A write
 	 * error shows again at the next readiness, which ends d. */
@@ -152,21 +226,52 @@ static void deliver(struct dgram *d, const uint8_t *p, size_t n)
 		d->dropped++;
 }
 
+/* --encrypt: a whole message is a record (the client's first one is the
+ * server's nonce); opened in place, then delivered. 0, or -1 when d is gone. */
+static int deliver_sealed(struct dgram *d, uint8_t *p, size_t n)
+{
+	if (!d->seal->keyed) {
+		if (n != SEAL_NONCE_LEN) {
+			log_warn("c%u --encrypt: the server sent no record nonce (is --encrypt on at "
+			         "both ends?): closing", d->link.id);
+			return dgram_end(d, TUNNEL_ERR_ENCRYPT, "no record nonce"), -1;
+		}
+		seal_keyed(d, p);
+		return 0;
+	}
+	long len = seal_open(&d->seal->s, p, n);
+	if (len < 0) {
+		log_warn("c%u --encrypt: a datagram failed authentication (tampered on the way, or "
+		         "the other side has another key): closing", d->link.id);
+		return dgram_end(d, TUNNEL_OK, "a record failed authentication"), -1;
+	}
+	deliver(d, p, (size_t)len);
+	return 0;
+}
+
+static int deliver_message(struct dgram *d, uint8_t *p, size_t n)
+{
+	if (d->seal)
+		return deliver_sealed(d, p, n);
+	deliver(d, p, n);
+	return 0;
+}
+
 /* 0 to go on, -1 when d is gone. */
 static int on_data(struct dgram *d, const struct ws_event *ev)
 {
-	if (ev->first && ev->fin) {
-		deliver(d, ev->data, ev->len); /* whole in one slice: no copy */
-		return 0;
-	}
+	if (ev->first && ev->fin)
+		return deliver_message(d, ev->data, ev->len); /* whole in one slice: no copy */
 	/* The parser bounds a message at DGRAM_MAX, which fits one buffer. */
 	if (ev->len && buf_append(&d->msg, ev->data, ev->len) != ev->len)
 		return dgram_end(d, TUNNEL_OK, "out of memory"), -1;
-	if (ev->fin) {
-		deliver(d, buf_len(&d->msg) ? buf_data(&d->msg) : ev->data, buf_len(&d->msg));
+	if (!ev->fin)
+		return 0;
+	int rc = deliver_message(d, buf_len(&d->msg) ? buf_data(&d->msg) : ev->data,
+	                         buf_len(&d->msg));
+	if (rc == 0)
 		buf_free(&d->msg);
-	}
-	return 0;
+	return rc;
 }
 
 static int on_event(struct dgram *d, const struct ws_event *ev)
@@ -366,6 +471,29 @@ static int put_preamble(struct dgram *d, const void *p, size_t n)
 	return 0;
 }
 
+int dgram_seal(struct dgram *d, const uint8_t *base, const uint8_t *cnonce)
+{
+	if (!d->seal && !(d->seal = calloc(1, sizeof(*d->seal))))
+		return -1;
+	d->seal->base = base;
+	if (cnonce)
+		memcpy(d->seal->cnonce, cnonce, sizeof(d->seal->cnonce));
+	return 0;
+}
+
+/* --encrypt, server role: its nonce goes first, right behind the 101; the
+ * datagrams that waited follow, sealed. */
+static int server_seal_start(struct dgram *d)
+{
+	uint8_t snonce[SEAL_NONCE_LEN];
+	if (!d->seal || d->parser.role == WS_ROLE_CLIENT)
+		return 0;
+	if (rand_bytes(snonce, sizeof(snonce)) < 0 || queue_frame(d, WS_OP_BINARY, snonce, sizeof(snonce)) < 0)
+		return -1;
+	seal_keyed(d, snonce);
+	return 0;
+}
+
 int dgram_attach(struct dgram *d, struct stream *s, const void *preamble, size_t n,
                  struct buf *in, const struct tunnel_expect *expect, bool hold)
 {
@@ -379,7 +507,8 @@ int dgram_attach(struct dgram *d, struct stream *s, const void *preamble, size_t
 	d->hold = hold;
 	if (expect)
 		d->expect = *expect;
-	if (put_preamble(d, preamble, n) < 0 || rx_io_add(d->rx, &d->io, d->s.fd, dgram_on_io) < 0)
+	if (put_preamble(d, preamble, n) < 0 || server_seal_start(d) < 0 ||
+	    rx_io_add(d->rx, &d->io, d->s.fd, dgram_on_io) < 0)
 		return dgram_end(d, TUNNEL_ERR_GENERAL, "out of memory"), -1;
 	d->last_rx_ms = rx_now(d->rx);
 	/* Server role: frames pipelined behind the request are already here. */

@@ -75,6 +75,7 @@ struct dgram {
 	bool hold;                /* client: frames wait for the 101 */
 	bool ping_outstanding;
 	struct tunnel_expect expect;
+	struct dgram_seal *seal;  /* --encrypt, else NULL */
 };
 
 /* A flow with no connection yet: datagrams given to dgram_send are framed
@@ -86,6 +87,15 @@ struct dgram *dgram_new(struct rx *rx, struct conn_list *conns, unsigned id, enu
 /* Socket mode: d owns the connected UDP socket fd from now on (closed with
  * d), reads it into messages and writes messages to it. */
 void dgram_own_socket(struct dgram *d, int fd);
+
+/* --encrypt: every datagram travels as one sealed record (proto/seal.h),
+ * keyed from base (auth_keys.payload, kept by the caller) and the client's
+ * 16-byte request nonce; the server's nonce is its first message. Until the
+ * key exists, datagrams wait in plaintext within one buffer. A sealed
+ * datagram carries at most DGRAM_MAX - 16 bytes. cnonce may be NULL when it
+ * is not known yet (a -R udp:// flow before its claim): call again with it
+ * before dgram_attach. 0, or -1 when out of memory. */
+int dgram_seal(struct dgram *d, const uint8_t *base, const uint8_t *cnonce);
 
 /* Starts I/O on *s (taken; plain or TLS, connected or connecting). The
  * preamble (client: the upgrade request; server: the 101) goes out before

@@ -13,6 +13,9 @@ directions and can flip one byte):
   4 a Close forged on the path in place of the end of the stream (the
     server's frames cut short): the client treats it as broken (RST), not as
     the end of the data;
+  6 UDP (-L udp://, -R udp://): datagrams sealed one record each, echoed
+    exactly, the marker never on the wire; a byte flipped in a server->client
+    record ends the flow with the client's log line;
   5 agreement: a server with --encrypt refuses a plain ws:// tunnel (412, the
     client log says --encrypt); a client with --encrypt works with a server
     that does not require it; --encrypt without a key, or with wss://, is a
@@ -268,6 +271,113 @@ def body(suite):
                   '%s (%s): exit %d %r' % (' '.join(args), what, r.returncode, r.stderr))
     suite.run('agreement: --encrypt server refuses plain ws:// (412), usage errors exit 2',
               agreement, timeout=30)
+    udp_body(suite, key, env)
+
+
+class UDPEcho:
+    """Echoes every datagram to its sender, on 127.0.0.1."""
+
+    def __init__(self):
+        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.s.bind(('127.0.0.1', 0))
+        self.s.settimeout(0.2)
+        self.port = self.s.getsockname()[1]
+        self.stop = False
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self):
+        while not self.stop:
+            try:
+                d, a = self.s.recvfrom(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.s.sendto(d, a)
+
+    def close(self):
+        self.stop = True
+        self.s.close()
+
+
+def udp_echoes(port, datagrams, timeout=5.0, tries=3):
+    """Sends each datagram to 127.0.0.1:port from one socket, one at a time
+    (resent up to 3 times: the first may race the flow's opening), and
+    returns the answers in order (None for a datagram never answered)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(timeout / tries)
+    got = []
+    for d in datagrams:
+        ans = None
+        for _ in range(tries):
+            s.sendto(d, ('127.0.0.1', port))
+            try:
+                ans, _ = s.recvfrom(65536)
+                break
+            except socket.timeout:
+                continue
+        got.append(ans)
+    s.close()
+    return got
+
+
+def udp_body(suite, key, env):
+    echo = UDPEcho()
+    sp = w.free_port()
+    srv = w.Proc([w.WSFERRY, 'server', 'ws://127.0.0.1:%d' % sp, '--encrypt'], 'server-udp',
+                 env=env)
+    w.wait_port(sp, proc=srv)
+    sizes = [1, 100, 1400, 9000, 60000]
+
+    def local_udp():
+        m = Mitm(sp)
+        lp = w.free_port()
+        c = w.Proc([w.WSFERRY, 'client', 'ws://127.0.0.1:%d' % m.port, '--encrypt',
+                    '-L', 'udp://%d:127.0.0.1:%d' % (lp, echo.port)], 'client-udp', env=env)
+        time.sleep(0.5)
+        data = [MARKER + random.randbytes(n) for n in sizes for _ in range(4)]
+        got = udp_echoes(lp, data)
+        bad = [i for i, (a, b) in enumerate(zip(data, got)) if a != b]
+        check(not bad, '%d of %d datagrams not echoed exactly (first: #%d)'
+              % (len(bad), len(data), bad[0] if bad else -1))
+        for d in ('c2s', 's2c'):
+            check(MARKER not in m.seen[d], 'the marker is readable on the wire (%s)' % d)
+        c.stop()
+        m.close()
+    suite.run('--encrypt over UDP (-L udp://): datagrams exact, nothing readable on the wire',
+              local_udp, timeout=60)
+
+    def remote_udp():
+        m = Mitm(sp)
+        rp = w.free_port()
+        c = w.Proc([w.WSFERRY, 'client', 'ws://127.0.0.1:%d' % m.port, '--encrypt',
+                    '-R', 'udp://%d:127.0.0.1:%d' % (rp, echo.port)], 'client-rudp', env=env)
+        check(wait_log(srv, 'listening on udp://'), 'no -R udp listener:\n' + srv.tail())
+        data = [MARKER + random.randbytes(n) for n in sizes]
+        got = udp_echoes(rp, data)
+        check(got == data, '%d of %d datagrams echoed exactly through -R udp://'
+              % (sum(a == b for a, b in zip(data, got)), len(data)))
+        for d in ('c2s', 's2c'):
+            check(MARKER not in m.seen[d], 'the marker is readable on the wire (%s)' % d)
+        c.stop()
+        m.close()
+    suite.run('--encrypt over UDP (-R udp://): sealed both ways', remote_udp, timeout=60)
+
+    def tamper_udp():
+        m = Mitm(sp, flip_s2c=18 + 10)  # past the nonce frame, inside the first record
+        lp = w.free_port()
+        c = w.Proc([w.WSFERRY, 'client', 'ws://127.0.0.1:%d' % m.port, '--encrypt',
+                    '-L', 'udp://%d:127.0.0.1:%d' % (lp, echo.port)], 'client-udp-t', env=env)
+        time.sleep(0.5)
+        got = udp_echoes(lp, [MARKER * 10], timeout=3, tries=1)
+        check(got[0] is None or MARKER not in got[0], 'a tampered datagram was delivered')
+        check(wait_log(c, '--encrypt: a datagram failed authentication'),
+              'the client log does not name the failed datagram:\n' + c.tail())
+        c.stop()
+        m.close()
+    suite.run('a byte flipped in a UDP record: the client logs it and ends the flow',
+              tamper_udp, timeout=30)
+    echo.close()
 
 
 if __name__ == '__main__':

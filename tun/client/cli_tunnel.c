@@ -25,9 +25,11 @@ size_t client_upgrade(struct client *c, enum tunnel_kind kind, const char *targe
 	uint8_t nonce[16];
 	char cookie[TUNNEL_COOKIE_MAX + 16], extra[TUNNEL_COOKIE_MAX + 32];
 	const struct auth_keys *keys = c->cfg->keys;
-	/* --encrypt seals what relay.c carries (connect and -R accept); UDP flows
-	 * and the -R registration channel are not sealed (wsferry(1)). */
-	if (c->cfg->encrypt && (kind == TUNNEL_CONNECT || kind == TUNNEL_REVERSE_ACCEPT))
+	/* --encrypt seals what relay.c and dgram.c carry (connect, UDP flows, -R
+	 * accepts); the -R registration channel is not sealed (wsferry(1)). */
+	if (c->cfg->encrypt &&
+	    (kind == TUNNEL_CONNECT || kind == TUNNEL_UDP || kind == TUNNEL_UDP_LISTEN ||
+	     kind == TUNNEL_REVERSE_ACCEPT))
 		req.flags |= TUNNEL_FLAG_ENCRYPT;
 	req.target_len = strlen(target);
 	if (req.target_len > TUNNEL_MAX_TARGET)

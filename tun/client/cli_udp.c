@@ -49,6 +49,10 @@ static void flow_upgrade(struct dgram *d, int fd, enum tunnel_err err, enum tunn
 		close(fd);
 	if (fd < 0 || n == 0 || client_stream(c, fd, &s) < 0)
 		return dgram_fail(d, fd < 0 ? err : TUNNEL_ERR_GENERAL);
+	if (c->cfg->encrypt && dgram_seal(d, c->cfg->keys->payload, expect.nonce) < 0) {
+		stream_close(&s);
+		return dgram_fail(d, TUNNEL_ERR_GENERAL);
+	}
 	dgram_attach(d, &s, req, n, NULL, &expect, c->hold_early);
 }
 

@@ -230,7 +230,7 @@ int srv_reverse_claim(struct server *srv, struct handoff *h, const struct tunnel
 	}
 	struct rev_pending *p = id ? pending_find(srv, id, NULL) : NULL;
 	size_t rn = server_101(srv, req, key, key_len, resp, sizeof(resp));
-	if (!p && id && rn && srv_rudp_claim(srv, h, id, resp, rn) == 0)
+	if (!p && id && rn && srv_rudp_claim(srv, h, req, id, resp, rn) == 0)
 		return 0;
 	if (!p || rn == 0) {
 		srv_listen_refuse(srv, h, req, key, key_len, TUNNEL_ERR_GENERAL);

@@ -31,6 +31,7 @@ struct srv_rudp {
 	struct rx_timer sweep;    /* armed while flows wait for their claim */
 	int ufd;
 	bool sweeping;
+	bool sealed;              /* --encrypt: flows are sealed (the claim gives the nonce) */
 	size_t nflows, npending;
 	uint64_t refused;         /* datagrams from sources that got no flow */
 	uint64_t refused_logged_ms;
@@ -140,6 +141,10 @@ static struct dgram *flow_open(struct srv_rudp *u, const struct net_addr *src)
 	                            &flow_ops, u);
 	if (!d)
 		return NULL;
+	if (u->sealed && dgram_seal(d, srv->cfg->keys->payload, NULL) < 0) {
+		dgram_close(d, "out of memory");
+		return NULL;
+	}
 	d->peer = *src;
 	do
 		rand_bytes(&d->claim_id, sizeof(d->claim_id));
@@ -242,7 +247,9 @@ int srv_rudp_listen(struct server *srv, struct handoff *h, const struct tunnel_r
 {
 	char resp[256];
 	struct net_addr a;
-	enum tunnel_err err = srv_listen_bind_addr(srv, h->id, req, &a);
+	enum tunnel_err err = srv_encrypt_check(srv, h, req);
+	if (err == TUNNEL_OK)
+		err = srv_listen_bind_addr(srv, h->id, req, &a);
 	size_t rn = server_101(srv, req, key, key_len, resp, sizeof(resp));
 	if (err == TUNNEL_OK && rn == 0)
 		err = TUNNEL_ERR_GENERAL;
@@ -260,6 +267,7 @@ int srv_rudp_listen(struct server *srv, struct handoff *h, const struct tunnel_r
 	}
 	u->srv = srv;
 	u->ufd = fd;
+	u->sealed = req->flags & TUNNEL_FLAG_ENCRYPT;
 	u->ctl.s.fd = -1;
 	memcpy(u->bind, req->target, req->target_len + 1);
 	conn_list_add_as(&srv->conns, &u->link, rudp_destroy, h->id, h->peer);
@@ -275,14 +283,18 @@ int srv_rudp_listen(struct server *srv, struct handoff *h, const struct tunnel_r
 	return 0;
 }
 
-int srv_rudp_claim(struct server *srv, struct handoff *h, uint64_t id, const char *resp,
-                   size_t rn)
+int srv_rudp_claim(struct server *srv, struct handoff *h, const struct tunnel_req *req,
+                   uint64_t id, const char *resp, size_t rn)
 {
 	struct dgram *d = NULL;
 	for (struct conn_link *l = srv->conns.head.next; l != &srv->conns.head && !d; l = l->next)
 		if (l->destroy == rudp_destroy)
 			d = flow_by_id((struct srv_rudp *)l, id);
 	if (!d || d->s.fd >= 0)
+		return -1;
+	/* Sealed or not as the registration said; the claim's nonce keys it. */
+	if (!d->seal != !(req->flags & TUNNEL_FLAG_ENCRYPT) ||
+	    (d->seal && dgram_seal(d, srv->cfg->keys->payload, req->nonce) < 0))
 		return -1;
 	struct srv_rudp *u = d->owner;
 	d->claim_id = 0;

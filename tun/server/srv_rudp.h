@@ -18,9 +18,10 @@ int srv_rudp_listen(struct server *srv, struct handoff *h, const struct tunnel_r
                     const char *key, size_t key_len);
 
 /* Attaches h (taken on success) to the unclaimed flow announced as id,
- * answering with resp (the 101). 0, or -1 when no flow waits under id (h
- * untouched). */
-int srv_rudp_claim(struct server *srv, struct handoff *h, uint64_t id, const char *resp,
-                   size_t rn);
+ * answering with resp (the 101); req's --encrypt flag must match the
+ * registration's, and its nonce keys a sealed flow. 0, or -1 when no such
+ * flow waits under id (h untouched). */
+int srv_rudp_claim(struct server *srv, struct handoff *h, const struct tunnel_req *req,
+                   uint64_t id, const char *resp, size_t rn);
 
 #endif

@@ -94,6 +94,11 @@ static void srv_udp_start(struct srv_tunnel *t, int fd)
 	}
 	log_debug("c%u udp flow to %s", t->link.id, t->target);
 	dgram_own_socket(d, fd);
+	if (t->sealed && dgram_seal(d, srv->cfg->keys->payload, t->nonce) < 0) {
+		dgram_fail(d, TUNNEL_ERR_GENERAL);
+		srv_tunnel_refuse(t, TUNNEL_ERR_GENERAL);
+		return;
+	}
 	struct stream client = t->client;
 	struct buf in = t->in;
 	t->in = (struct buf){0};
