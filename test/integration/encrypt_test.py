@@ -16,6 +16,10 @@ directions and can flip one byte):
   6 UDP (-L udp://, -R udp://): datagrams sealed one record each, echoed
     exactly, the marker never on the wire; a byte flipped in a server->client
     record ends the flow with the client's log line;
+  7 channels and routes: a channel (-R tcp://NAME:PASS@ / -L tcp://NAME:PASS@)
+    and a published path route work with --encrypt at every end, the
+    registering client's legs carry no readable byte; a registering client
+    without --encrypt is refused by an --encrypt server at once;
   5 agreement: a server with --encrypt refuses a plain ws:// tunnel (412, the
     client log says --encrypt); a client with --encrypt works with a server
     that does not require it; --encrypt without a key, or with wss://, is a
@@ -272,6 +276,7 @@ def body(suite):
     suite.run('agreement: --encrypt server refuses plain ws:// (412), usage errors exit 2',
               agreement, timeout=30)
     udp_body(suite, key, env)
+    publish_body(suite, env)
 
 
 class UDPEcho:
@@ -378,6 +383,65 @@ def udp_body(suite, key, env):
     suite.run('a byte flipped in a UDP record: the client logs it and ends the flow',
               tamper_udp, timeout=30)
     echo.close()
+
+
+def publish_body(suite, env):
+    import hashlib
+    import json
+    echo = w.TCPServer(w.echo_handler)
+    origin = w.HTTPOrigin()
+    sp = w.free_port()
+    srv = w.Proc([w.WSFERRY, 'server', 'ws://127.0.0.1:%d' % sp, '--encrypt'], 'server-pub',
+                 env=env)
+    w.wait_port(sp, proc=srv)
+
+    def channel():
+        m = Mitm(sp)
+        a = w.Proc([w.WSFERRY, 'client', 'ws://127.0.0.1:%d' % m.port, '--encrypt',
+                    '-R', 'tcp://sealed:pw@127.0.0.1:%d' % echo.port], 'client-chan-r', env=env)
+        check(wait_log(srv, 'channel sealed registered'), 'no registration:\n' + srv.tail())
+        lp = w.free_port()
+        w.start_client('ws://127.0.0.1:%d' % sp, ['--encrypt', '-L', 'tcp://sealed:pw@%d' % lp],
+                       wait_ports=(lp,), name='client-chan-l', env=env)
+        data = MARKER + random.randbytes(1 << 20) + MARKER
+        got, ended = exchange(lp, data, 'channel')
+        check(got == data and ended == 'fin', '%d of %d bytes back through the channel, %s'
+              % (len(got), len(data), ended))
+        for d in ('c2s', 's2c'):
+            check(MARKER not in m.seen[d], 'the marker is readable on the wire (%s)' % d)
+        a.stop()
+        m.close()
+    suite.run('--encrypt channel: exact both ways, the registering leg sealed', channel,
+              timeout=60)
+
+    def route():
+        m = Mitm(sp)
+        a = w.Proc([w.WSFERRY, 'client', 'ws://127.0.0.1:%d' % m.port, '--encrypt',
+                    '-R', 'http://127.0.0.1:%d?mode=path&value=/sealed' % origin.port],
+                   'client-route', env=env)
+        check(wait_log(srv, 'published'), 'no route published:\n' + srv.tail())
+        body = MARKER * 50
+        r = json.loads(w.curl_ok(['-H', 'Content-Type: application/octet-stream',
+                                  '--data-binary', body.decode(),
+                                  'http://127.0.0.1:%d/sealed/p' % sp]))
+        check(r['len'] == len(body) and r['sha256'] == hashlib.sha256(body).hexdigest(),
+              'the origin got %r' % r)
+        check(MARKER not in m.seen['s2c'], 'the request body is readable on the route leg')
+        a.stop()
+        m.close()
+    suite.run('--encrypt route: a POST through a path route, the route leg sealed', route,
+              timeout=60)
+
+    def plain_registrar_refused():
+        a = w.Proc([w.WSFERRY, 'client', 'ws://127.0.0.1:%d' % sp,
+                    '-R', 'tcp://plain:pw@127.0.0.1:%d' % echo.port], 'client-chan-plain',
+                   env=env)
+        check(wait_log(a, '--encrypt'), 'the registering client was not told:\n' + a.tail())
+        check('channel plain registered' not in srv.stderr_text(), 'registered anyway')
+        a.stop()
+    suite.run('an --encrypt server refuses a registration without --encrypt at once',
+              plain_registrar_refused, timeout=30)
+    origin.close()
 
 
 if __name__ == '__main__':

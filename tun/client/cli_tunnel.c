@@ -25,11 +25,12 @@ size_t client_upgrade(struct client *c, enum tunnel_kind kind, const char *targe
 	uint8_t nonce[16];
 	char cookie[TUNNEL_COOKIE_MAX + 16], extra[TUNNEL_COOKIE_MAX + 32];
 	const struct auth_keys *keys = c->cfg->keys;
-	/* --encrypt seals what relay.c and dgram.c carry (connect, UDP flows, -R
-	 * accepts); the -R registration channel is not sealed (wsferry(1)). */
-	if (c->cfg->encrypt &&
-	    (kind == TUNNEL_CONNECT || kind == TUNNEL_UDP || kind == TUNNEL_UDP_LISTEN ||
-	     kind == TUNNEL_REVERSE_ACCEPT))
+	/* --encrypt seals every tunnel that carries data (relay.c, dgram.c); on a
+	 * registration (-R, channel, route) the flag says its accepts will be
+	 * sealed, so a server that requires it refuses at once, and the
+	 * registration channel itself, which carries only connection numbers,
+	 * stays plain (wsferry(1)). */
+	if (c->cfg->encrypt)
 		req.flags |= TUNNEL_FLAG_ENCRYPT;
 	req.target_len = strlen(target);
 	if (req.target_len > TUNNEL_MAX_TARGET)

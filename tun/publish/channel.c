@@ -49,6 +49,7 @@ struct chan_open {
 	struct stream client;
 	bool raw;
 	bool acked;             /* the client said it is dialling */
+	bool sealed;            /* --encrypt: its leg seals, keyed by nonce */
 	struct buf in;          /* frames it pipelined behind its request */
 	uint64_t id;
 	size_t resp_len;
@@ -215,6 +216,11 @@ int channel_open(struct channels *ch, struct handoff *h, const struct tunnel_req
 		pub_refuse(ch->cfg, &h->s, req, key, key_len, TUNNEL_ERR_BAD_TARGET);
 		return -1;
 	}
+	enum tunnel_err err = server_seal_check(ch->cfg, h, req);
+	if (err != TUNNEL_OK) {
+		pub_refuse(ch->cfg, &h->s, req, key, key_len, err);
+		return -1;
+	}
 	hash_password(pass, hash);
 	struct chan_reg *reg = reg_match(ch, name, hash);
 	if (!reg) {
@@ -235,6 +241,7 @@ int channel_open(struct channels *ch, struct handoff *h, const struct tunnel_req
 	o->raw = h->raw;
 	o->resp_len = pub_101(ch->cfg, req, key, key_len, o->resp, sizeof(o->resp));
 	memcpy(o->nonce, req->nonce, sizeof(o->nonce));
+	o->sealed = req->flags & TUNNEL_FLAG_ENCRYPT;
 	snprintf(o->ws_key, sizeof(o->ws_key), "%.*s",
 	         (int)(key_len < WS_KEY_LEN ? key_len : WS_KEY_LEN), key);
 	o->in = h->in;
@@ -324,6 +331,11 @@ int channel_register(struct channels *ch, struct handoff *h, const struct tunnel
 		pub_refuse(ch->cfg, &h->s, req, key, key_len, TUNNEL_ERR_FORBIDDEN);
 		return -1;
 	}
+	enum tunnel_err err = server_seal_check(ch->cfg, h, req);
+	if (err != TUNNEL_OK) {
+		pub_refuse(ch->cfg, &h->s, req, key, key_len, err);
+		return -1;
+	}
 	if (tunnel_channel_split(req->target, req->target_len, name, pass) < 0) {
 		pub_refuse(ch->cfg, &h->s, req, key, key_len, TUNNEL_ERR_BAD_TARGET);
 		return -1;
@@ -371,10 +383,13 @@ int channel_claim(struct channels *ch, struct handoff *h, const struct tunnel_re
 		pub_refuse(ch->cfg, &h->s, req, key, key_len, TUNNEL_ERR_BAD_TARGET);
 		return -1;
 	}
+	enum tunnel_err err = server_seal_check(ch->cfg, h, req);
 	struct chan_open *o = id ? open_find(ch, id) : NULL;
 	size_t rn = pub_101(ch->cfg, req, key, key_len, resp, sizeof(resp));
-	if (!o || rn == 0) {
-		pub_refuse(ch->cfg, &h->s, req, key, key_len, TUNNEL_ERR_GENERAL);
+	if (!o || rn == 0 || err != TUNNEL_OK) {
+		pub_refuse(ch->cfg, &h->s, req, key, key_len, err ? err : TUNNEL_ERR_GENERAL);
+		if (o)
+			open_refuse(o, TUNNEL_ERR_GENERAL); /* its opener is not left waiting */
 		return -1;
 	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp) < 0) {
@@ -390,6 +405,10 @@ int channel_claim(struct channels *ch, struct handoff *h, const struct tunnel_re
 		peer->count++; /* held across the free below, released after relay_start */
 	struct stream client = o->client;
 	bool raw = o->raw;
+	/* Each leg seals (or not) as its own client asked, with its own nonce:
+	 * the server opens one leg's records and seals the other's. */
+	struct tunnel_req oreq = {.flags = o->sealed ? TUNNEL_FLAG_ENCRYPT : 0};
+	memcpy(oreq.nonce, o->nonce, sizeof(oreq.nonce));
 	struct buf in = o->in;
 	o->in = (struct buf){0};
 	char oresp[RESP_MAX];
@@ -400,6 +419,7 @@ int channel_claim(struct channels *ch, struct handoff *h, const struct tunnel_re
 	struct relay_args a = {.id = oid, .tcp_fd = sp[0], .ws = client, .role = WS_ROLE_SERVER,
 	                       .ws_in = &in, .preamble = oresp, .preamble_len = oresp_len,
 	                       .peer = peer, .raw = raw};
+	server_seal_args(ch->cfg, &oreq, &a);
 	relay_start(ch->rx, ch->conns, &ch->cfg->relay, &a);
 	if (peer)
 		conn_peer_put(ch->conns, peer);
@@ -407,5 +427,6 @@ int channel_claim(struct channels *ch, struct handoff *h, const struct tunnel_re
 	struct relay_args b = {.id = h->id, .tcp_fd = sp[1], .ws = h->s, .role = WS_ROLE_SERVER,
 	                       .ws_in = &h->in, .preamble = resp, .preamble_len = rn,
 	                       .peer = h->peer, .raw = h->raw};
+	server_seal_args(ch->cfg, req, &b);
 	return relay_start(ch->rx, ch->conns, &ch->cfg->relay, &b);
 }

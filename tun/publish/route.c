@@ -493,6 +493,11 @@ int route_register(struct routes *rs, struct handoff *h, const struct tunnel_req
 		pub_refuse(rs->cfg, &h->s, req, key, key_len, TUNNEL_ERR_FORBIDDEN);
 		return -1;
 	}
+	enum tunnel_err err = server_seal_check(rs->cfg, h, req);
+	if (err != TUNNEL_OK) {
+		pub_refuse(rs->cfg, &h->s, req, key, key_len, err);
+		return -1;
+	}
 	if (route_rule_parse(req->target, req->target_len, &rule) < 0) {
 		pub_refuse(rs->cfg, &h->s, req, key, key_len, TUNNEL_ERR_BAD_TARGET);
 		return -1;
@@ -536,12 +541,13 @@ int route_claim(struct routes *rs, struct handoff *h, const struct tunnel_req *r
 		pub_refuse(rs->cfg, &h->s, req, key, key_len, TUNNEL_ERR_BAD_TARGET);
 		return -1;
 	}
-	struct route_wait *wt = id ? wait_find(rs, id) : NULL;
+	enum tunnel_err err = server_seal_check(rs->cfg, h, req);
+	struct route_wait *wt = id && err == TUNNEL_OK ? wait_find(rs, id) : NULL;
 	size_t rn = pub_101(rs->cfg, req, key, key_len, resp, sizeof(resp));
 	struct route_filter *f = wt && !wt->raw ? calloc(1, sizeof(*f)) : NULL;
 	if ((!f && !(wt && wt->raw)) || rn == 0) {
 		free(f);
-		pub_refuse(rs->cfg, &h->s, req, key, key_len, TUNNEL_ERR_GENERAL);
+		pub_refuse(rs->cfg, &h->s, req, key, key_len, err ? err : TUNNEL_ERR_GENERAL);
 		return -1;
 	}
 	if (f) {
@@ -564,5 +570,6 @@ int route_claim(struct routes *rs, struct handoff *h, const struct tunnel_req *r
 	                       .tcp_in = &in, .ws_in = &h->in, .preamble = resp,
 	                       .preamble_len = rn, .filter = f ? &f->base : NULL,
 	                       .peer = h->peer};
+	server_seal_args(rs->cfg, req, &a);
 	return relay_start(rs->rx, rs->conns, &rs->cfg->relay, &a);
 }

@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "core/log.h"
+
 void server_config_init(struct server_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -57,4 +59,30 @@ int server_listen_rule_parse(const char *spec, struct listen_rule *r, const char
 	else if (net_addr_from_ip(host, 0, &r->addr) < 0)
 		return -1;
 	return 0;
+}
+
+enum tunnel_err server_seal_check(const struct server_config *cfg, const struct handoff *h,
+                                  const struct tunnel_req *req)
+{
+	bool sealed = req->flags & TUNNEL_FLAG_ENCRYPT;
+	bool plain_ws = !h->raw && !h->s.tls;
+	if (sealed && (!cfg->keys || h->raw)) {
+		log_info("c%u --encrypt asked for %s: refused", h->id,
+		         h->raw ? "over tls://" : "but this server has no key");
+		return TUNNEL_ERR_ENCRYPT;
+	}
+	if (!sealed && cfg->encrypt && plain_ws) {
+		log_info("c%u tunnel without --encrypt on ws://, which this server requires: refused",
+		         h->id);
+		return TUNNEL_ERR_ENCRYPT;
+	}
+	return TUNNEL_OK;
+}
+
+void server_seal_args(const struct server_config *cfg, const struct tunnel_req *req,
+                      struct relay_args *a)
+{
+	bool sealed = req->flags & TUNNEL_FLAG_ENCRYPT;
+	a->seal_base = sealed ? cfg->keys->payload : NULL;
+	a->seal_nonce = sealed ? req->nonce : NULL;
 }

@@ -11,6 +11,8 @@
 #include "core/net.h"
 #include "proto/push.h"
 #include "proto/url.h"
+#include "proto/tunnel.h"
+#include "tun/handoff.h"
 #include "tun/relay.h"
 
 #define SERVER_MAX_LISTEN 8
@@ -115,5 +117,15 @@ struct server_config {
 
 /* Fills the defaults of SPEC.md (no listener yet). */
 void server_config_init(struct server_config *cfg);
+
+/* --encrypt agreement for a request that carries data (connect, UDP, -R
+ * and channel accepts, channel opens): TUNNEL_OK, or TUNNEL_ERR_ENCRYPT
+ * when it seals without a key or over tls://, or a ws:// listener of a
+ * --encrypt server gets a plain one (logged). */
+enum tunnel_err server_seal_check(const struct server_config *cfg, const struct handoff *h,
+                                  const struct tunnel_req *req);
+/* The sealing arguments of a relay for req (NULLs when it does not seal). */
+void server_seal_args(const struct server_config *cfg, const struct tunnel_req *req,
+                      struct relay_args *a);
 
 #endif

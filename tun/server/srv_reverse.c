@@ -182,6 +182,11 @@ static enum tunnel_err rev_listen(struct srv_reverse *rev, const struct tunnel_r
 int srv_reverse_listen(struct server *srv, struct handoff *h, const struct tunnel_req *req,
                        const char *key, size_t key_len)
 {
+	enum tunnel_err serr = server_seal_check(srv->cfg, h, req);
+	if (serr != TUNNEL_OK) {
+		srv_listen_refuse(srv, h, req, key, key_len, serr);
+		return -1;
+	}
 	if (req->kind == TUNNEL_UDP_LISTEN)
 		return srv_rudp_listen(srv, h, req, key, key_len);
 	char resp[256];
@@ -223,7 +228,7 @@ int srv_reverse_claim(struct server *srv, struct handoff *h, const struct tunnel
 		srv_listen_refuse(srv, h, req, key, key_len, TUNNEL_ERR_BAD_TARGET);
 		return -1;
 	}
-	enum tunnel_err err = srv_encrypt_check(srv, h, req);
+	enum tunnel_err err = server_seal_check(srv->cfg, h, req);
 	if (err != TUNNEL_OK) {
 		srv_listen_refuse(srv, h, req, key, key_len, err);
 		return -1;
@@ -245,6 +250,6 @@ int srv_reverse_claim(struct server *srv, struct handoff *h, const struct tunnel
 	struct relay_args a = {.id = pid, .tcp_fd = tcp_fd, .ws = h->s, .role = WS_ROLE_SERVER,
 	                       .ws_in = &h->in, .preamble = resp, .preamble_len = rn,
 	                       .peer = h->peer, .raw = h->raw};
-	srv_encrypt_args(srv, req, &a);
+	server_seal_args(srv->cfg, req, &a);
 	return relay_start(&srv->rx, &srv->conns, &srv->cfg->relay, &a);
 }

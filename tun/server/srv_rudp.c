@@ -247,9 +247,7 @@ int srv_rudp_listen(struct server *srv, struct handoff *h, const struct tunnel_r
 {
 	char resp[256];
 	struct net_addr a;
-	enum tunnel_err err = srv_encrypt_check(srv, h, req);
-	if (err == TUNNEL_OK)
-		err = srv_listen_bind_addr(srv, h->id, req, &a);
+	enum tunnel_err err = srv_listen_bind_addr(srv, h->id, req, &a);
 	size_t rn = server_101(srv, req, key, key_len, resp, sizeof(resp));
 	if (err == TUNNEL_OK && rn == 0)
 		err = TUNNEL_ERR_GENERAL;

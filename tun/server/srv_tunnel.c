@@ -240,32 +240,6 @@ static enum tunnel_err fixed_target(struct srv_tunnel *t, const struct tunnel_re
 	return TUNNEL_OK;
 }
 
-enum tunnel_err srv_encrypt_check(const struct server *srv, const struct handoff *h,
-                                  const struct tunnel_req *req)
-{
-	bool sealed = req->flags & TUNNEL_FLAG_ENCRYPT;
-	bool plain_ws = !h->raw && !h->s.tls;
-	if (sealed && (!srv->cfg->keys || h->raw)) {
-		log_info("c%u --encrypt asked for %s: refused", h->id,
-		         h->raw ? "over tls://" : "but this server has no key");
-		return TUNNEL_ERR_ENCRYPT;
-	}
-	if (!sealed && srv->cfg->encrypt && plain_ws) {
-		log_info("c%u tunnel without --encrypt on ws://, which this server requires: refused",
-		         h->id);
-		return TUNNEL_ERR_ENCRYPT;
-	}
-	return TUNNEL_OK;
-}
-
-void srv_encrypt_args(const struct server *srv, const struct tunnel_req *req,
-                      struct relay_args *a)
-{
-	bool sealed = req->flags & TUNNEL_FLAG_ENCRYPT;
-	a->seal_base = sealed ? srv->cfg->keys->payload : NULL;
-	a->seal_nonce = sealed ? req->nonce : NULL;
-}
-
 int srv_tunnel_accept(struct server *srv, struct handoff *h, const struct tunnel_req *req,
                       const char *key, size_t key_len)
 {
@@ -292,7 +266,7 @@ int srv_tunnel_accept(struct server *srv, struct handoff *h, const struct tunnel
 	uint16_t port;
 	enum tunnel_err err = t->resp_len ? fixed_target(t, req) : TUNNEL_ERR_BAD_TARGET;
 	if (err == TUNNEL_OK)
-		err = srv_encrypt_check(srv, h, req);
+		err = server_seal_check(srv->cfg, h, req);
 	t->sealed = req->flags & TUNNEL_FLAG_ENCRYPT;
 	if (err == TUNNEL_OK &&
 	    tunnel_target_split(t->target, strlen(t->target), host, sizeof(host), &port) < 0)
