@@ -1,31 +1,25 @@
 /* cli_udp.c — -L udp:// on the client: one bound UDP socket; each source
  * address gets its own flow (a WebSocket to the server, one message per
- * datagram) found through a small hash table, ended after ?timeout= of
- * silence. Also the flow opener that SOCKS5 UDP and -R udp:// share. */
+ * datagram) through tun/udpdemux, ended after ?timeout= of silence. Also
+ * the flow opener that SOCKS5 UDP and -R udp:// share. */
 #include "tun/client/cli_udp.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core/log.h"
 #include "tun/client/cli_tunnel.h"
-
-#define UDP_BUCKETS 64
-#define UDP_BATCH 64 /* datagrams per readiness */
-#define UDP_DROP_LOG_MS 10000
+#include "tun/udpdemux.h"
 
 struct udp_fwd {
 	struct conn_link link;
 	struct client *client;
 	const struct fwd *fwd;
-	struct rx_io io;
-	int fd;
-	size_t nflows;
-	uint64_t refused;         /* datagrams without a flow (limit, memory) */
-	uint64_t refused_logged_ms;
-	struct dgram *flows[UDP_BUCKETS];
+	struct udp_demux demux;
+	char what[8 + sizeof(((struct fwd *)0)->spec)]; /* "-L SPEC", for its log */
 };
 
 /* ---- flows through the server ---- */
@@ -122,39 +116,16 @@ void cli_udp_claim(struct client *c, int fd, unsigned id, const char *target,
 
 /* ---- -L udp:// ---- */
 
-static size_t bucket(const struct net_addr *a)
-{
-	const uint8_t *p = (const uint8_t *)&a->ss;
-	uint32_t h = 2166136261u;
-	for (socklen_t i = 0; i < a->len; i++)
-		h = (h ^ p[i]) * 16777619u; /* FNV-1a over the sockaddr */
-	return h % UDP_BUCKETS;
-}
-
-static struct dgram *flow_find(struct udp_fwd *u, const struct net_addr *src)
-{
-	for (struct dgram *d = u->flows[bucket(src)]; d; d = d->next)
-		if (net_addr_equal(&d->peer, src))
-			return d;
-	return NULL;
-}
-
 static void fwd_on_datagram(struct dgram *d, const uint8_t *p, size_t n)
 {
 	struct udp_fwd *u = d->owner;
-	if (net_sendto2(u->fd, p, n, NULL, 0, &d->peer) < 0)
-		d->dropped++;
+	udp_demux_answer(&u->demux, d, p, n);
 }
 
 static void fwd_on_close(struct dgram *d, enum tunnel_err err, const char *why)
 {
 	struct udp_fwd *u = d->owner;
-	struct dgram **pp = &u->flows[bucket(&d->peer)];
-	while (*pp && *pp != d)
-		pp = &(*pp)->next;
-	if (*pp)
-		*pp = d->next;
-	u->nflows--;
+	udp_demux_remove(&u->demux, d);
 	char src[NET_ADDR_STRLEN];
 	net_addr_str(&d->peer, src, sizeof(src));
 	if (err != TUNNEL_OK)
@@ -170,64 +141,24 @@ static const struct dgram_ops fwd_flow_ops = {fwd_on_datagram, fwd_on_close};
 
 /* A new source: its flow, or NULL (limit reached, out of memory, or the
  * server refused at once). */
-static struct dgram *flow_open(struct udp_fwd *u, const struct net_addr *src)
+static struct dgram *flow_open(void *owner, const struct net_addr *src)
 {
-	struct client *c = u->client;
-	if (u->nflows >= CLI_UDP_MAX_FLOWS)
+	struct udp_fwd *u = owner;
+	if (u->demux.nflows >= CLI_UDP_MAX_FLOWS)
 		return NULL;
-	struct dgram *d = cli_udp_flow(c, u->fwd->target, u->fwd->udp_idle_ms, &fwd_flow_ops, u);
+	struct dgram *d = cli_udp_flow(u->client, u->fwd->target, u->fwd->udp_idle_ms,
+	                               &fwd_flow_ops, u);
 	if (!d)
 		return NULL;
 	d->peer = *src;
-	size_t b = bucket(src);
-	d->next = u->flows[b];
-	u->flows[b] = d;
-	u->nflows++;
+	udp_demux_add(&u->demux, d);
 	cli_udp_flow_connect(d);
-	return flow_find(u, src); /* a direct connection that failed ended d */
-}
-
-static void refused_log(struct udp_fwd *u)
-{
-	uint64_t now = rx_now(&u->client->rx);
-	u->refused++;
-	if (u->refused_logged_ms && now - u->refused_logged_ms < UDP_DROP_LOG_MS)
-		return;
-	u->refused_logged_ms = now;
-	log_warn("-L %s: %zu flows open; datagrams from new sources dropped (%llu so far)",
-	         u->fwd->spec, u->nflows, (unsigned long long)u->refused);
-}
-
-static void udp_fwd_on_io(struct rx *rx, struct rx_io *io, unsigned events)
-{
-	struct udp_fwd *u = (struct udp_fwd *)((char *)io - offsetof(struct udp_fwd, io));
-	uint8_t pkt[DGRAM_MAX + 1];
-	(void)rx;
-	(void)events;
-	for (int i = 0; i < UDP_BATCH; i++) {
-		struct net_addr src;
-		long n = net_recvfrom(u->fd, pkt, sizeof(pkt), &src);
-		if (n == -EAGAIN)
-			return;
-		if (n < 0)
-			continue; /* an ICMP error for a reply we sent: UDP goes on */
-		struct dgram *d = flow_find(u, &src);
-		if (!d)
-			d = flow_open(u, &src);
-		if (!d)
-			refused_log(u);
-		else
-			dgram_send(d, pkt, (size_t)n);
-	}
+	return udp_demux_find(&u->demux, src); /* a direct connection that failed ended d */
 }
 
 static void udp_fwd_free(struct udp_fwd *u)
 {
-	for (size_t b = 0; b < UDP_BUCKETS; b++)
-		while (u->flows[b])
-			dgram_close(u->flows[b], "stopping");
-	rx_io_del(&u->client->rx, &u->io);
-	close(u->fd);
+	udp_demux_stop(&u->demux, "stopping");
 	conn_list_remove(&u->client->conns, &u->link);
 	free(u);
 }
@@ -257,9 +188,11 @@ int cli_udp_listen(struct client *c, const struct fwd *f)
 	}
 	u->client = c;
 	u->fwd = f;
-	u->fd = fd;
+	snprintf(u->what, sizeof(u->what), "-L %s", f->spec);
+	if (udp_demux_start(&u->demux, &c->rx, fd, u->what, flow_open, u) < 0) {
+		free(u);
+		return -1;
+	}
 	conn_list_add(&c->conns, &u->link, udp_fwd_destroy);
-	rx_io_add(&c->rx, &u->io, fd, udp_fwd_on_io);
-	rx_io_want(&c->rx, &u->io, RX_READ);
 	return 0;
 }

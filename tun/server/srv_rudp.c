@@ -6,6 +6,7 @@
 #include "tun/server/srv_rudp.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,51 +16,29 @@
 #include "tun/dgram.h"
 #include "tun/server/srv_listen.h"
 #include "tun/server/srv_tunnel.h"
+#include "tun/udpdemux.h"
 #include "tun/wsctl.h"
 
-#define RUDP_BUCKETS 64
-#define RUDP_BATCH 64         /* datagrams per readiness */
 #define RUDP_PENDING_MS 10000 /* an announced flow the client never claims */
 #define RUDP_SWEEP_MS 1000
-#define RUDP_DROP_LOG_MS 10000
 
 struct srv_rudp {
 	struct conn_link link;
 	struct server *srv;
 	struct wsctl ctl;
-	struct rx_io uio;
+	struct udp_demux demux;
 	struct rx_timer sweep;    /* armed while flows wait for their claim */
-	int ufd;
 	bool sweeping;
 	bool sealed;              /* --encrypt: flows are sealed (the claim gives the nonce) */
-	size_t nflows, npending;
-	uint64_t refused;         /* datagrams from sources that got no flow */
-	uint64_t refused_logged_ms;
+	size_t npending;
 	char bind[TUNNEL_MAX_TARGET + 1];
-	struct dgram *flows[RUDP_BUCKETS];
+	char what[TUNNEL_MAX_TARGET + 32]; /* "cN -R udp://BIND", for the log */
 };
-
-static size_t bucket(const struct net_addr *a)
-{
-	const uint8_t *p = (const uint8_t *)&a->ss;
-	uint32_t h = 2166136261u;
-	for (socklen_t i = 0; i < a->len; i++)
-		h = (h ^ p[i]) * 16777619u; /* FNV-1a over the sockaddr */
-	return h % RUDP_BUCKETS;
-}
-
-static struct dgram *flow_find(struct srv_rudp *u, const struct net_addr *src)
-{
-	for (struct dgram *d = u->flows[bucket(src)]; d; d = d->next)
-		if (net_addr_equal(&d->peer, src))
-			return d;
-	return NULL;
-}
 
 static struct dgram *flow_by_id(struct srv_rudp *u, uint64_t id)
 {
-	for (size_t b = 0; b < RUDP_BUCKETS; b++)
-		for (struct dgram *d = u->flows[b]; d; d = d->next)
+	for (size_t b = 0; b < UDP_DEMUX_BUCKETS; b++)
+		for (struct dgram *d = u->demux.flows[b]; d; d = d->next)
 			if (d->claim_id == id)
 				return d;
 	return NULL;
@@ -70,19 +49,13 @@ static struct dgram *flow_by_id(struct srv_rudp *u, uint64_t id)
 static void flow_on_datagram(struct dgram *d, const uint8_t *p, size_t n)
 {
 	struct srv_rudp *u = d->owner;
-	if (net_sendto2(u->ufd, p, n, NULL, 0, &d->peer) < 0)
-		d->dropped++;
+	udp_demux_answer(&u->demux, d, p, n);
 }
 
 static void flow_on_close(struct dgram *d, enum tunnel_err err, const char *why)
 {
 	struct srv_rudp *u = d->owner;
-	struct dgram **pp = &u->flows[bucket(&d->peer)];
-	while (*pp && *pp != d)
-		pp = &(*pp)->next;
-	if (*pp)
-		*pp = d->next;
-	u->nflows--;
+	udp_demux_remove(&u->demux, d);
 	if (d->claim_id)
 		u->npending--;
 	(void)err;
@@ -100,8 +73,8 @@ static void rudp_on_sweep(struct rx *rx, struct rx_timer *t)
 	struct srv_rudp *u = (struct srv_rudp *)((char *)t - offsetof(struct srv_rudp, sweep));
 	uint64_t now = rx_now(rx);
 	u->sweeping = false;
-	for (size_t b = 0; b < RUDP_BUCKETS; b++) {
-		for (struct dgram *d = u->flows[b], *next; d; d = next) {
+	for (size_t b = 0; b < UDP_DEMUX_BUCKETS; b++) {
+		for (struct dgram *d = u->demux.flows[b], *next; d; d = next) {
 			next = d->next;
 			if (d->claim_id && now - d->born_ms >= RUDP_PENDING_MS) {
 				log_info("c%u -R udp://%s flow never claimed by the client: closed",
@@ -116,23 +89,13 @@ static void rudp_on_sweep(struct rx *rx, struct rx_timer *t)
 	}
 }
 
-static void refused_log(struct srv_rudp *u)
-{
-	uint64_t now = rx_now(&u->srv->rx);
-	u->refused++;
-	if (u->refused_logged_ms && now - u->refused_logged_ms < RUDP_DROP_LOG_MS)
-		return;
-	u->refused_logged_ms = now;
-	log_warn("c%u -R udp://%s: %zu flows open; datagrams from new sources dropped "
-	         "(%llu so far)", u->link.id, u->bind, u->nflows, (unsigned long long)u->refused);
-}
-
 /* A new source: a flow announced to the client, or NULL (limit, memory, or
  * the channel cannot take the announcement). */
-static struct dgram *flow_open(struct srv_rudp *u, const struct net_addr *src)
+static struct dgram *flow_open(void *owner, const struct net_addr *src)
 {
+	struct srv_rudp *u = owner;
 	struct server *srv = u->srv;
-	if (u->nflows >= SRV_RUDP_MAX_FLOWS)
+	if (u->demux.nflows >= SRV_RUDP_MAX_FLOWS)
 		return NULL;
 	struct dgram_opts o = {.keepalive_ms = srv->cfg->relay.keepalive_ms,
 	                       .pong_timeout_ms = srv->cfg->relay.pong_timeout_ms,
@@ -149,10 +112,7 @@ static struct dgram *flow_open(struct srv_rudp *u, const struct net_addr *src)
 	do
 		rand_bytes(&d->claim_id, sizeof(d->claim_id));
 	while (d->claim_id == 0);
-	size_t b = bucket(src);
-	d->next = u->flows[b];
-	u->flows[b] = d;
-	u->nflows++;
+	udp_demux_add(&u->demux, d);
 	u->npending++;
 	uint8_t msg[TUNNEL_REV_MSG_LEN];
 	tunnel_rev_msg(msg, REV_MSG_CONNECTION, d->claim_id);
@@ -167,43 +127,14 @@ static struct dgram *flow_open(struct srv_rudp *u, const struct net_addr *src)
 	return d;
 }
 
-static void rudp_on_io(struct rx *rx, struct rx_io *io, unsigned events)
-{
-	struct srv_rudp *u = (struct srv_rudp *)((char *)io - offsetof(struct srv_rudp, uio));
-	uint8_t pkt[DGRAM_MAX + 1];
-	(void)rx;
-	(void)events;
-	for (int i = 0; i < RUDP_BATCH; i++) {
-		struct net_addr src;
-		long n = net_recvfrom(u->ufd, pkt, sizeof(pkt), &src);
-		if (n == -EAGAIN)
-			return;
-		if (n < 0)
-			continue; /* an ICMP error for an answer we sent: UDP goes on */
-		struct dgram *d = flow_find(u, &src);
-		if (!d)
-			d = flow_open(u, &src);
-		if (!d)
-			refused_log(u);
-		else
-			dgram_send(d, pkt, (size_t)n);
-	}
-}
-
 /* ---- the registration ---- */
 
 static void rudp_free(struct srv_rudp *u)
 {
 	struct server *srv = u->srv;
-	for (size_t b = 0; b < RUDP_BUCKETS; b++)
-		while (u->flows[b])
-			dgram_close(u->flows[b], "registration gone");
+	udp_demux_stop(&u->demux, "registration gone");
 	rx_timer_cancel(&srv->rx, &u->sweep);
 	wsctl_stop(&u->ctl);
-	if (u->ufd >= 0) {
-		rx_io_del(&srv->rx, &u->uio);
-		close(u->ufd);
-	}
 	log_info("c%u -R udp://%s released", u->link.id, u->bind);
 	conn_list_remove(&srv->conns, &u->link);
 	free(u);
@@ -264,13 +195,17 @@ int srv_rudp_listen(struct server *srv, struct handoff *h, const struct tunnel_r
 		return -1;
 	}
 	u->srv = srv;
-	u->ufd = fd;
 	u->sealed = req->flags & TUNNEL_FLAG_ENCRYPT;
 	u->ctl.s.fd = -1;
+	u->demux.fd = -1;
 	memcpy(u->bind, req->target, req->target_len + 1);
+	snprintf(u->what, sizeof(u->what), "c%u -R udp://%s", h->id, u->bind);
 	conn_list_add_as(&srv->conns, &u->link, rudp_destroy, h->id, h->peer);
-	rx_io_add(&srv->rx, &u->uio, fd, rudp_on_io);
-	rx_io_want(&srv->rx, &u->uio, RX_READ);
+	if (udp_demux_start(&u->demux, &srv->rx, fd, u->what, flow_open, u) < 0) {
+		stream_close(&h->s);
+		rudp_free(u);
+		return -1;
+	}
 	buf_consume(&h->in, h->head_len);
 	if (wsctl_start(&u->ctl, &srv->rx, &h->s, WS_ROLE_SERVER, resp, rn, &h->in, NULL,
 	                srv->cfg->relay.keepalive_ms, &rudp_ops, u) < 0) {
