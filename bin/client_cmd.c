@@ -11,6 +11,7 @@
 #include "proto/conf.h"
 #include "tls/tls.h"
 #include "tun/client/client.h"
+#include "tun/dial.h"
 
 struct client_cmd {
 	struct client_config cfg;
@@ -126,6 +127,29 @@ static int opt_connect_timeout(void *ctx, const char *val, const char **why)
 	struct client_cmd *c = ctx;
 	if (duration(val, &c->cfg.connect_timeout_ms, why) < 0 || c->cfg.connect_timeout_ms == 0)
 		return *why = "a duration above 0, e.g. 10 or 500ms", -1;
+	return 0;
+}
+
+/* --restrict-to and --allow: for a tunnel:// exit, as on the server. */
+static int opt_restrict_to(void *ctx, const char *val, const char **why)
+{
+	struct client_cmd *c = ctx;
+	if (c->cfg.nrestrict == CLIENT_MAX_RULES)
+		return *why = "too many --restrict-to rules", -1;
+	if (dial_rule_check(val) < 0)
+		return *why = "HOST:PORT, either part may be *", -1;
+	c->cfg.restrict_to[c->cfg.nrestrict++] = val;
+	return 0;
+}
+
+static int opt_allow(void *ctx, const char *val, const char **why)
+{
+	struct client_cmd *c = ctx;
+	if (c->cfg.nallow == CLIENT_MAX_RULES)
+		return *why = "too many --allow rules", -1;
+	if (net_cidr_parse(val, &c->cfg.allow[c->cfg.nallow]) < 0)
+		return *why = "an address block such as 192.0.2.0/24 or 2001:db8::/32", -1;
+	c->cfg.nallow++;
 	return 0;
 }
 
@@ -293,6 +317,8 @@ static const struct opt client_opts[] = {
 	{"idle-timeout", 0, true, false, opt_idle_timeout},
 	{"connect-timeout", 0, true, false, opt_connect_timeout},
 	{"dns", 0, true, false, opt_dns},
+	{"restrict-to", 0, true, false, opt_restrict_to},
+	{"allow", 0, true, false, opt_allow},
 	{"key", 0, true, false, opt_key},
 	{"key-file", 0, true, false, opt_key_file},
 	{"proxy", 0, true, false, opt_proxy},
@@ -313,13 +339,19 @@ static void print_banner(const struct client_config *cfg)
 		const char *b = strchr(f->bind_host, ':') ? "[%s]:%u" : "%s:%u";
 		char bind[URL_MAX_HOST + 16];
 		snprintf(bind, sizeof(bind), b, f->bind_host, f->bind_port);
-		if (f->kind == FWD_DYNAMIC)
+		if (f->kind == FWD_DYNAMIC && f->chan[0])
+			log_info("-D %s: SOCKS5, SOCKS4 and HTTP proxy, every connection leaving "
+			         "through the exit %.*s", bind, (int)strcspn(f->chan, ":"), f->chan);
+		else if (f->kind == FWD_DYNAMIC)
 			log_info("-D %s: SOCKS5, SOCKS4 and HTTP proxy (e.g. curl --socks5-hostname %s "
 			         "or curl -x http://%s)", bind, bind, bind);
 		else if (f->kind == FWD_LOCAL && f->chan[0])
 			log_info("-L %s -> channel %s through the server", bind, f->spec);
 		else if (f->kind == FWD_REMOTE && f->route[0])
 			log_info("-R %s: publishes %s on the server's web port", f->spec, f->target);
+		else if (f->kind == FWD_REMOTE && f->exit)
+			log_info("-R %s: an exit: entries' connections leave from here%s", f->spec,
+			         cfg->nrestrict || cfg->nallow ? " (within --restrict-to/--allow)" : "");
 		else if (f->kind == FWD_REMOTE && f->chan[0])
 			log_info("-R %s: a channel to %s from here", f->spec, f->target);
 		else if (f->kind == FWD_LOCAL)
@@ -367,6 +399,12 @@ int cmd_client(int argc, char **argv)
 		return opts_usage_error("--proxy-user", "needs --proxy-pass too (and the other way)");
 	if (c.cfg.nfwds == 0)
 		add_fwd(&c, FWD_DYNAMIC, "127.0.0.1:1080", &why);
+	bool exit = false;
+	for (size_t i = 0; i < c.cfg.nfwds; i++)
+		exit |= c.cfg.fwds[i].exit;
+	if ((c.cfg.nrestrict || c.cfg.nallow) && !exit)
+		return opts_usage_error("--restrict-to/--allow", "on a client they limit a -R "
+		                                                 "tunnel://NAME@ exit, and there is none");
 	print_banner(&c.cfg);
 	return client_main(&c.cfg);
 }

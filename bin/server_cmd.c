@@ -12,6 +12,7 @@
 #include "proto/conf.h"
 #include "proto/tunnel.h"
 #include "proto/url.h"
+#include "tun/dial.h"
 #include "tun/server/replay_store.h"
 #include "tun/server/server.h"
 
@@ -213,12 +214,9 @@ static int opt_max_conns_per_ip(void *ctx, const char *val, const char **why)
 static int opt_restrict_to(void *ctx, const char *val, const char **why)
 {
 	struct server_config *cfg = ctx;
-	const char *colon = strrchr(val, ':');
-	uint16_t port;
 	if (cfg->nrestrict == SERVER_MAX_RULES)
 		return *why = "too many --restrict-to rules", -1;
-	if (!colon || colon == val ||
-	    (strcmp(colon + 1, "*") != 0 && url_parse_port(colon + 1, strlen(colon + 1), &port) < 0))
+	if (dial_rule_check(val) < 0)
 		return *why = "HOST:PORT, either part may be *", -1;
 	cfg->restrict_to[cfg->nrestrict++] = val;
 	return 0;

@@ -66,11 +66,16 @@ int tunnel_rev_parse(const uint8_t *p, size_t n, uint8_t *op, uint64_t *id)
 	return 0;
 }
 
+size_t tunnel_target_max(uint8_t kind)
+{
+	return kind == TUNNEL_EXIT_OPEN ? TUNNEL_MAX_WIRE_TARGET : TUNNEL_MAX_TARGET;
+}
+
 size_t tunnel_req_encode(const struct tunnel_req *r, const struct auth_keys *keys, char *out,
                          size_t cap)
 {
 	uint8_t blob[TUNNEL_BLOB_MAX];
-	if (r->target_len > TUNNEL_MAX_TARGET)
+	if (r->target_len > tunnel_target_max(r->kind))
 		return 0;
 	blob[0] = TUNNEL_VERSION;
 	blob[1] = r->kind;
@@ -106,7 +111,7 @@ enum tunnel_decode_rc tunnel_req_decode(const char *text, size_t len,
 	size_t tlen = (size_t)blob[27] << 8 | blob[28];
 	size_t mac_len = authed ? AUTH_MAC_LEN : 0;
 	/* An empty target (connect only) asks for the server's --to destination. */
-	if ((tlen == 0 && blob[1] != TUNNEL_CONNECT) || tlen > TUNNEL_MAX_TARGET ||
+	if ((tlen == 0 && blob[1] != TUNNEL_CONNECT) || tlen > tunnel_target_max(blob[1]) ||
 	    (size_t)n != BLOB_HEAD + tlen + mac_len)
 		return TUNNEL_NO_COOKIE;
 	if (!keys != !authed)
@@ -272,6 +277,8 @@ static const struct {
 	[TUNNEL_ERR_ENCRYPT] = {412, 0x02, 502,
 	                        "payload encryption (--encrypt) must be on at both ends, over "
 	                        "ws:// only"},
+	[TUNNEL_ERR_NO_EXIT] = {410, 0x03, 502,
+	                        "no such exit, a wrong password, or the exit client is offline"},
 	[TUNNEL_ERR_SERVER_DOWN] = {0, 0x01, 502, "cannot reach the wsferry server"},
 	[TUNNEL_ERR_NOT_WSFERRY] = {0, 0x01, 502,
 	                            "a web server answered, but no wsferry tunnel is at this "

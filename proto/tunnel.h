@@ -16,9 +16,13 @@
 #define TUNNEL_VERSION 1
 #define TUNNEL_NONCE_LEN 16
 #define TUNNEL_MAX_TARGET 263 /* "[" 255-char host "]:" 5-digit port */
+/* The longest target of any kind: an exit open's "NAME:PASSWORD HOST:PORT"
+ * (every other kind stays within TUNNEL_MAX_TARGET, checked both ways). */
+#define TUNNEL_MAX_WIRE_TARGET \
+	(TUNNEL_CHANNEL_NAME_MAX + 1 + TUNNEL_CHANNEL_PASS_MAX + 1 + TUNNEL_MAX_TARGET)
 #define TUNNEL_COOKIE_NAME "sid"
 /* version kind flags time(8) nonce(16) len(2) target + room for a MAC later */
-#define TUNNEL_BLOB_MAX (1 + 1 + 1 + 8 + TUNNEL_NONCE_LEN + 2 + TUNNEL_MAX_TARGET + 32)
+#define TUNNEL_BLOB_MAX (1 + 1 + 1 + 8 + TUNNEL_NONCE_LEN + 2 + TUNNEL_MAX_WIRE_TARGET + 32)
 #define TUNNEL_COOKIE_MAX (sizeof(TUNNEL_COOKIE_NAME) + ((TUNNEL_BLOB_MAX * 4 + 2) / 3) + 1)
 
 enum tunnel_kind {
@@ -40,7 +44,12 @@ enum tunnel_kind {
 	                              * (proto/route.h); a control channel */
 	TUNNEL_ROUTE_ACCEPT = 9,     /* the registering client carries the request
 	                              * announced under target (16 hex digits) */
-	TUNNEL_KIND_MAX = 9,
+	TUNNEL_EXIT_REGISTER = 10,   /* -R tunnel://NAME@: as CHANNEL_REGISTER, for
+	                              * an exit that dials what each open names */
+	TUNNEL_EXIT_OPEN = 11,       /* -D socks5://NAME@: target "NAME:PASSWORD
+	                              * HOST:PORT" (proto/tunnel_exit.h); carried
+	                              * by a CHANNEL_ACCEPT */
+	TUNNEL_KIND_MAX = 11,
 };
 
 /* -R control channel messages (binary, 9 bytes: op, 64-bit id big-endian). */
@@ -50,6 +59,10 @@ enum tunnel_rev_msg {
 	REV_MSG_ACCEPTED = 3,   /* client -> server: id announced, dialling now (a
 	                         * channel or route whose client says nothing
 	                         * within 750 ms is taken for gone) */
+	REV_MSG_DIAL = 4,       /* server -> exit: as CONNECTION, with the
+	                         * destination (proto/tunnel_exit.h) */
+	REV_MSG_FAILED = 5,     /* exit -> server: id could not be dialled, with
+	                         * the wire status of why */
 };
 #define TUNNEL_REV_ID_HEX 16 /* REVERSE_ACCEPT names the id as 16 hex digits */
 #define TUNNEL_REV_MSG_LEN 9
@@ -80,8 +93,12 @@ struct tunnel_req {
 	uint64_t timestamp; /* unix seconds when the client made the request */
 	uint8_t nonce[TUNNEL_NONCE_LEN];
 	size_t target_len;  /* 0 (TUNNEL_CONNECT only): the server's fixed --to */
-	char target[TUNNEL_MAX_TARGET + 1]; /* NUL-terminated */
+	char target[TUNNEL_MAX_WIRE_TARGET + 1]; /* NUL-terminated; at most
+	                                          * tunnel_target_max(kind) */
 };
+
+/* The longest target a request of kind may carry. */
+size_t tunnel_target_max(uint8_t kind);
 
 /* Writes the Cookie value "NAME=<base64url blob>" (NUL-terminated) into
  * out: with keys, the target is encrypted, a MAC appended and NAME is the
@@ -153,6 +170,8 @@ enum tunnel_err {
 	TUNNEL_ERR_BAD_TARGET,  /* 400 -> SOCKS 0x01 / HTTP 400 */
 	TUNNEL_ERR_IN_USE,      /* 409 -> -R port already bound on the server */
 	TUNNEL_ERR_ENCRYPT,     /* 412 -> --encrypt on one side only (or not ws://) */
+	TUNNEL_ERR_NO_EXIT,     /* 410 -> SOCKS 0x03 / HTTP 502: no such exit, a
+	                         * wrong password, or the exit client is gone */
 	/* Client side only, never on the wire (SOCKS 0x01 / HTTP 502): */
 	TUNNEL_ERR_SERVER_DOWN,   /* the wsferry server cannot be reached */
 	TUNNEL_ERR_SERVER_SILENT, /* it closed without answering the upgrade */

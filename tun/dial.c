@@ -5,8 +5,12 @@
 #include "tun/dial.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
+
+#include "proto/url.h"
 
 static void dial_stop_attempt(struct dial *d)
 {
@@ -69,6 +73,36 @@ static bool dial_allowed(const struct dial *d, const struct net_addr *a)
 		if (net_cidr_match(&d->allow[i], a))
 			return true;
 	return false;
+}
+
+bool dial_target_permitted(const char *const *rules, size_t n, const char *host, uint16_t port)
+{
+	if (n == 0)
+		return true;
+	for (size_t i = 0; i < n; i++) {
+		const char *rule = rules[i];
+		const char *colon = strrchr(rule, ':');
+		size_t hl = (size_t)(colon - rule);
+		bool host_ok = (hl == 1 && rule[0] == '*') ||
+		               (strlen(host) == hl && strncasecmp(rule, host, hl) == 0) ||
+		               (hl == strlen(host) + 2 && rule[0] == '[' &&
+		                strncasecmp(rule + 1, host, hl - 2) == 0);
+		bool port_ok = strcmp(colon + 1, "*") == 0 || (unsigned)atoi(colon + 1) == port;
+		if (host_ok && port_ok)
+			return true;
+	}
+	return false;
+}
+
+int dial_rule_check(const char *rule)
+{
+	const char *colon = strrchr(rule, ':');
+	uint16_t port;
+	if (!colon || colon == rule)
+		return -1;
+	return strcmp(colon + 1, "*") == 0 || url_parse_port(colon + 1, strlen(colon + 1), &port) == 0
+	               ? 0
+	               : -1;
 }
 
 /* Tries the next address; reports the last error when none is left. */

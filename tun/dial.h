@@ -49,4 +49,11 @@ void dial_start(struct dial *d, struct rx *rx, struct dns *dns, const char *host
                 uint16_t port, unsigned timeout_ms, dial_done_fn done);
 void dial_cancel(struct dial *d);
 
+/* --restrict-to (server; client for its tunnel:// exit): HOST:PORT rules,
+ * '*' matching any host or any port, a host compared without case (an
+ * IPv6 one in brackets). No rules permit everything. */
+bool dial_target_permitted(const char *const *rules, size_t n, const char *host, uint16_t port);
+/* 0 when rule is a valid HOST:PORT rule ("*" in either part), else -1. */
+int dial_rule_check(const char *rule);
+
 #endif

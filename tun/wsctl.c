@@ -90,7 +90,7 @@ static int on_event(struct wsctl *w, const struct ws_event *ev)
 		if (w->msg_len + ev->len > WSCTL_MAX_MESSAGE)
 			return wsctl_fail(w, TUNNEL_ERR_GENERAL), -1;
 		memcpy(w->msg + w->msg_len, ev->data, ev->len);
-		w->msg_len = (uint8_t)(w->msg_len + ev->len);
+		w->msg_len = (uint16_t)(w->msg_len + ev->len);
 		if (ev->fin) {
 			size_t n = w->msg_len;
 			w->msg_len = 0;

@@ -11,10 +11,13 @@
 #include "core/buf.h"
 #include "core/rx.h"
 #include "proto/tunnel.h"
+#include "proto/tunnel_exit.h"
 #include "proto/ws.h"
 #include "tun/stream.h"
 
-#define WSCTL_MAX_MESSAGE 64 /* control messages are tiny; more is a violation */
+/* Control messages are tiny (9 bytes; an exit's DIAL with a 255-byte name
+ * the longest); more is a violation. */
+#define WSCTL_MAX_MESSAGE TUNNEL_EXIT_MSG_MAX
 
 struct wsctl;
 
@@ -39,7 +42,7 @@ struct wsctl {
 	unsigned keepalive_ms, pong_timeout_ms;
 	size_t head_scanned;
 	uint8_t msg[WSCTL_MAX_MESSAGE];
-	uint8_t msg_len;
+	uint16_t msg_len;
 	bool handshake;     /* client: waiting for the 101 */
 	bool ping_outstanding;
 	bool closing;

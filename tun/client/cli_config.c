@@ -103,14 +103,16 @@ static int parse_query(const char *spec, char *rest, size_t cap, struct fwd *f, 
 	return 0;
 }
 
-/* "NAME[:PASSWORD]@REST" (channels): f->chan filled, the password masked
- * in f->spec, rest copied out. */
-static int parse_channel(const char *at, const char *spec, char *rest, size_t cap, struct fwd *f,
-                         const char **why)
+/* "NAME[:PASSWORD]@REST" (channels, exits): f->chan filled, the password
+ * masked in f->spec (which starts with scheme), rest copied out. */
+static int parse_channel(const char *scheme, const char *at, const char *spec, char *rest,
+                         size_t cap, struct fwd *f, const char **why)
 {
 	char name[TUNNEL_CHANNEL_NAME_MAX + 1], pass[TUNNEL_CHANNEL_PASS_MAX + 1];
-	if ((f->kind != FWD_LOCAL && f->kind != FWD_REMOTE) || f->udp)
-		return fail(why, "channels (NAME[:PASSWORD]@) are -R/-L tcp:// only");
+	bool entry = f->kind == FWD_DYNAMIC && strcmp(scheme, "tcp://") != 0;
+	if (!entry && ((f->kind != FWD_LOCAL && f->kind != FWD_REMOTE) || f->udp))
+		return fail(why, "channels (NAME[:PASSWORD]@) are -R/-L tcp:// only; an exit is "
+		                 "reached with -D socks5://NAME[:PASSWORD]@[BIND:]PORT");
 	if (tunnel_channel_split(spec, (size_t)(at - spec), name, pass) < 0)
 		return fail(why, "a channel name is 1 to 64 of A-Z a-z 0-9 . _ - and its password "
 		                 "at most 128 printable characters without spaces");
@@ -118,7 +120,7 @@ static int parse_channel(const char *at, const char *spec, char *rest, size_t ca
 		return fail(why, "too long");
 	strcpy(rest, at + 1);
 	snprintf(f->chan, sizeof(f->chan), "%s:%s", name, pass);
-	int n = snprintf(f->spec, sizeof(f->spec), "tcp://%s%s@%s", name, pass[0] ? ":***" : "",
+	int n = snprintf(f->spec, sizeof(f->spec), "%s%s%s@%s", scheme, name, pass[0] ? ":***" : "",
 	                 rest);
 	if (n < 0 || (size_t)n >= sizeof(f->spec))
 		return fail(why, "too long");
@@ -211,6 +213,42 @@ static int parse_route(const char *whole, struct fwd *f, const char **why)
 	return 0;
 }
 
+/* -R tunnel://NAME[:PASSWORD]@ registers this client as the exit NAME (VPN
+ * mode): it dials whatever each entry asks for, so nothing follows the @. */
+static int parse_exit(const char *whole, struct fwd *f, const char **why)
+{
+	const char *spec = whole + 9;
+	const char *at = strrchr(spec, '@');
+	char rest[sizeof(f->spec)];
+	if (f->kind != FWD_REMOTE)
+		return fail(why, "tunnel://NAME@ registers an exit: it is for -R");
+	if (!at || at[1] != '\0')
+		return fail(why, "expected tunnel://NAME[:PASSWORD]@ (the exit dials what each "
+		                 "entry asks for: nothing follows the @)");
+	if (parse_channel("tunnel://", at, spec, rest, sizeof(rest), f, why) < 0)
+		return -1;
+	f->exit = true;
+	return 0;
+}
+
+/* -D socks5:// or http://: "NAME[:PASSWORD]@" must follow (an entry to the
+ * exit NAME); *whole moves past the scheme. A plain -D takes no scheme. */
+static const char *entry_scheme(enum fwd_kind kind, const char **whole, const char **why)
+{
+	const char *scheme = strncmp(*whole, "socks5://", 9) == 0 ? "socks5://"
+	                     : strncmp(*whole, "http://", 7) == 0 ? "http://"
+	                                                          : NULL;
+	if (kind != FWD_DYNAMIC || !scheme)
+		return NULL;
+	*whole += strlen(scheme);
+	if (!strchr(*whole, '@') || strchr(*whole, '?')) {
+		*why = "expected -D socks5://NAME[:PASSWORD]@[BIND:]PORT (or http://): a proxy "
+		       "through the exit NAME, TCP only (a plain proxy takes no scheme)";
+		return "";
+	}
+	return scheme;
+}
+
 int client_parse_fwd(enum fwd_kind kind, const char *whole, struct fwd *f, const char **why)
 {
 	const char *part[4];
@@ -219,16 +257,21 @@ int client_parse_fwd(enum fwd_kind kind, const char *whole, struct fwd *f, const
 	memset(f, 0, sizeof(*f));
 	f->kind = kind;
 	snprintf(f->spec, sizeof(f->spec), "%s", whole);
-	if (strncmp(whole, "http://", 7) == 0 || strncmp(whole, "https://", 8) == 0 ||
-	    (strncmp(whole, "tcp://", 6) == 0 && strstr(whole, "?mode=")))
+	if (strncmp(whole, "tunnel://", 9) == 0)
+		return parse_exit(whole, f, why);
+	const char *scheme = entry_scheme(kind, &whole, why);
+	if (scheme && !scheme[0])
+		return -1;
+	if (!scheme && (strncmp(whole, "http://", 7) == 0 || strncmp(whole, "https://", 8) == 0 ||
+	                (strncmp(whole, "tcp://", 6) == 0 && strstr(whole, "?mode="))))
 		return parse_route(whole, f, why);
-	if (parse_scheme(kind, &whole, f, why) < 0 ||
+	if ((!scheme && parse_scheme(kind, &whole, f, why) < 0) ||
 	    parse_query(whole, spec, sizeof(spec), f, why) < 0)
 		return -1;
 	const char *at = strrchr(spec, '@');
 	if (at) {
 		char rest[sizeof(spec)];
-		if (parse_channel(at, spec, rest, sizeof(rest), f, why) < 0)
+		if (parse_channel(scheme ? scheme : "tcp://", at, spec, rest, sizeof(rest), f, why) < 0)
 			return -1;
 		strcpy(spec, rest);
 	}
@@ -253,7 +296,8 @@ int client_parse_fwd(enum fwd_kind kind, const char *whole, struct fwd *f, const
 	if (fixed)
 		need = 2;
 	if (n != need && n != need + 1)
-		return fail(why, at          ? "expected tcp://NAME[:PASSWORD]@[BIND:]PORT"
+		return fail(why, scheme      ? "expected socks5://NAME[:PASSWORD]@[BIND:]PORT"
+		                 : at        ? "expected tcp://NAME[:PASSWORD]@[BIND:]PORT"
 		                 : port_only ? "expected [BIND:]PORT"
 		                 : kind == FWD_LOCAL ? "expected [BIND:]PORT:HOST:HOSTPORT "
 		                                       "(or [BIND:]PORT:* for the server's --to)"

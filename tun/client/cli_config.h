@@ -8,12 +8,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/net.h"
 #include "proto/route.h"
 #include "proto/tunnel.h"
 #include "proto/url.h"
 #include "tun/relay.h"
 
 #define CLIENT_MAX_FWDS 32
+#define CLIENT_MAX_RULES 32 /* --restrict-to / --allow entries (a tunnel:// exit's) */
 
 enum fwd_kind {
 	FWD_DYNAMIC = 0, /* -D: SOCKS5 + HTTP proxy on one port */
@@ -39,6 +41,9 @@ struct fwd {
 	char route[ROUTE_MAX_VALUE + ROUTE_MAX_BASE + 16]; /* published routes (-R
 	                          * http://...?mode=, tcp://...?mode=path): the
 	                          * rule's wire form (proto/route.h); else "" */
+	bool exit;                /* -R tunnel://NAME@: this client is the exit
+	                           * NAME (VPN mode); -D socks5://NAME@ and
+	                           * http://NAME@ have chan set instead */
 	bool backend_tls;         /* -R https://: TLS to the published service */
 	bool backend_insecure;    /* ?insecure: its certificate is not verified */
 	char backend_ca[256];     /* ?ca=FILE: its trust anchors ("" system CAs) */
@@ -63,6 +68,13 @@ struct client_config {
 	bool insecure;             /* --insecure: no verification at all */
 	bool encrypt;              /* --encrypt: payload in sealed records (ws:// + key) */
 	bool fast_open;            /* --fast-open: TCP Fast Open on dials to the server */
+	/* Where a tunnel:// exit may dial, as the server's options of the same
+	 * names (tun/dial.h): HOST:PORT rules, and address blocks checked on
+	 * the resolved addresses. */
+	const char *restrict_to[CLIENT_MAX_RULES];
+	size_t nrestrict;
+	struct net_cidr allow[CLIENT_MAX_RULES];
+	size_t nallow;
 };
 
 void client_config_init(struct client_config *cfg);
@@ -76,7 +88,9 @@ void client_config_init(struct client_config *cfg);
  * [&ca=FILE]" and
  * "tcp://HOST:PORT?mode=path&value=PREFIX" (TCP as WebSocket). -L
  * "[BIND:]PORT:*" (TCP) names no destination: target "", the server's
- * --to. 0, or -1 with *why. */
+ * --to. VPN mode: -R "tunnel://NAME[:PASSWORD]@" registers this client as
+ * an exit; -D "socks5://NAME[:PASSWORD]@[BIND:]PORT" (or http://) is a
+ * proxy whose connections leave through it. 0, or -1 with *why. */
 int client_parse_fwd(enum fwd_kind kind, const char *spec, struct fwd *f, const char **why);
 
 #endif

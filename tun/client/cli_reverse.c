@@ -2,7 +2,10 @@
  * forward, kept alive and re-established with exponential backoff and jitter
  * when the server goes away; each announced connection (or, for udp://,
  * each new source's flow) is dialled locally and carried back in its own
- * tunnel. */
+ * tunnel. A tunnel:// exit (VPN mode) is a channel whose announcements each
+ * name their own destination: dialled here, within --restrict-to and
+ * --allow, resolved by this client's resolver, and on failure answered
+ * with why, which the entry's SOCKS / HTTP reply shows. */
 #include <inttypes.h>
 #include <sys/socket.h>
 #include <stdio.h>
@@ -12,6 +15,7 @@
 
 #include "core/log.h"
 #include "core/rand.h"
+#include "proto/tunnel_exit.h"
 #include "tun/client/cli_reverse.h"
 #include "tun/client/cli_tunnel.h"
 #include "tun/client/cli_udp.h"
@@ -31,6 +35,8 @@ struct cli_reverse {
 	unsigned backoff_ms;
 	bool registered;
 	bool channel;            /* -R tcp://NAME@: bind is "NAME:PASSWORD" */
+	bool exit;               /* -R tunnel://NAME@: a channel, dialling what
+	                          * each announcement names */
 	bool route;              /* -R http://...?mode=: bind is the route rule */
 	char bind[TUNNEL_MAX_TARGET + 1];
 	char host[URL_MAX_HOST + 1]; /* local destination */
@@ -45,6 +51,7 @@ struct rev_dial {
 	struct cli_reverse *rev;
 	struct dial dial;
 	uint64_t id;
+	char dest[TUNNEL_MAX_TARGET + 1]; /* an exit's: what it was asked to dial */
 };
 
 static void rev_connect(struct cli_reverse *rev);
@@ -115,8 +122,10 @@ static void rev_on_open(struct wsctl *w, enum tunnel_err err)
 	}
 	if (err != TUNNEL_OK && rev->channel) {
 		log_warn("-R %s: %s; retrying", rev->fwd->spec,
-		         err == TUNNEL_ERR_IN_USE      ? "another client holds this channel name"
-		         : err == TUNNEL_ERR_FORBIDDEN ? "the server refuses channels (it needs --key)"
+		         err == TUNNEL_ERR_IN_USE ? "another client holds this name (a channel or "
+		                                    "an exit)"
+		         : err == TUNNEL_ERR_FORBIDDEN ? "the server refuses channels and exits (it "
+		                                         "needs --key)"
 		                                       : tunnel_err_text(err));
 		rev_schedule(rev);
 		return;
@@ -130,6 +139,8 @@ static void rev_on_open(struct wsctl *w, enum tunnel_err err)
 	}
 	if (rev->route)
 		log_info("-R %s: published (%s)", rev->fwd->spec, rev->bind);
+	else if (rev->exit)
+		log_info("-R %s: exit registered", rev->fwd->spec);
 	else if (rev->channel)
 		log_info("-R %s: channel registered", rev->fwd->spec);
 	else
@@ -177,17 +188,31 @@ static int tls_side(struct cli_reverse *rev, int fd, unsigned id)
 	return sp[1];
 }
 
+/* Tells the server d's destination could not be reached (an exit says
+ * why) and forgets d. */
+static void rev_refuse(struct rev_dial *d, enum tunnel_err err)
+{
+	uint8_t msg[TUNNEL_EXIT_FAILED_LEN];
+	size_t n = TUNNEL_REV_MSG_LEN;
+	if (d->rev->exit) {
+		tunnel_exit_failed_msg(msg, d->id, err);
+		n = sizeof(msg);
+	} else {
+		tunnel_rev_msg(msg, REV_MSG_REFUSED, d->id);
+	}
+	wsctl_send(&d->rev->ctl, msg, n);
+	rev_dial_free(d);
+}
+
 static void rev_dialled(struct dial *dl, int fd, enum tunnel_err err)
 {
 	struct rev_dial *d = (struct rev_dial *)((char *)dl - offsetof(struct rev_dial, dial));
 	struct cli_reverse *rev = d->rev;
 	if (fd < 0) {
-		uint8_t msg[TUNNEL_REV_MSG_LEN];
-		tunnel_rev_msg(msg, REV_MSG_REFUSED, d->id);
-		log_info("-R %s: %s", rev->fwd->spec, tunnel_err_text(err));
-		wsctl_send(&rev->ctl, msg, sizeof(msg));
-		rev_dial_free(d);
-		return;
+		log_info("-R %s: %s%s%s", rev->fwd->spec, d->dest, d->dest[0] ? ": " : "",
+		         err == TUNNEL_ERR_FORBIDDEN && rev->exit ? "not permitted by --allow"
+		                                                  : tunnel_err_text(err));
+		return rev_refuse(d, err);
 	}
 	char target[TUNNEL_REV_ID_HEX + 1];
 	snprintf(target, sizeof(target), "%016" PRIx64, d->id);
@@ -207,23 +232,44 @@ static void rev_dialled(struct dial *dl, int fd, enum tunnel_err err)
 	                   (void *)(uintptr_t)f, NULL);
 }
 
+/* An exit's dial of dest, within its --restrict-to (refused at once,
+ * before any lookup) and --allow (checked on every resolved address). */
+static void exit_dial(struct rev_dial *d, const struct tunnel_exit_dest *dest)
+{
+	const struct client_config *cfg = d->rev->client->cfg;
+	tunnel_exit_dest_format(dest, d->dest, sizeof(d->dest));
+	if (!dial_target_permitted(cfg->restrict_to, cfg->nrestrict, dest->host, dest->port)) {
+		log_info("-R %s: %s: not permitted by --restrict-to", d->rev->fwd->spec, d->dest);
+		return rev_refuse(d, TUNNEL_ERR_FORBIDDEN);
+	}
+	if (cfg->nallow) {
+		d->dial.allow = cfg->allow;
+		d->dial.nallow = cfg->nallow;
+	}
+	log_debug("-R %s: dialling %s", d->rev->fwd->spec, d->dest);
+	dial_start(&d->dial, &d->rev->client->rx, &d->rev->client->dns, dest->host, dest->port,
+	           cfg->connect_timeout_ms, rev_dialled);
+}
+
 static void rev_on_message(struct wsctl *w, const uint8_t *p, size_t n)
 {
 	struct cli_reverse *rev = w->owner;
-	uint8_t op;
-	uint64_t id;
-	if (tunnel_rev_parse(p, n, &op, &id) < 0 || op != REV_MSG_CONNECTION)
+	struct tunnel_exit_msg m;
+	if (tunnel_exit_parse(p, n, &m) < 0 ||
+	    m.op != (rev->exit ? REV_MSG_DIAL : REV_MSG_CONNECTION))
 		return;
 	uint8_t ack[TUNNEL_REV_MSG_LEN];
-	tunnel_rev_msg(ack, REV_MSG_ACCEPTED, id); /* alive: the server need not wait */
+	tunnel_rev_msg(ack, REV_MSG_ACCEPTED, m.id); /* alive: the server need not wait */
 	wsctl_send(&rev->ctl, ack, sizeof(ack));
 	struct rev_dial *d = calloc(1, sizeof(*d));
 	if (!d)
 		return;
 	d->rev = rev;
-	d->id = id;
+	d->id = m.id;
 	d->dial.udp = rev->fwd->udp; /* -R udp://: a connected UDP socket */
 	conn_list_add(&rev->client->conns, &d->link, rev_dial_destroy);
+	if (rev->exit)
+		return exit_dial(d, &m.dest);
 	dial_start(&d->dial, &rev->client->rx, &rev->client->dns, rev->host, rev->port,
 	           rev->client->cfg->connect_timeout_ms, rev_dialled);
 }
@@ -237,6 +283,7 @@ static void rev_connected(void *owner, int fd, enum tunnel_err err)
 	char req[2048];
 	struct tunnel_expect expect;
 	enum tunnel_kind kind = rev->route     ? TUNNEL_ROUTE_REGISTER
+	                        : rev->exit    ? TUNNEL_EXIT_REGISTER
 	                        : rev->channel ? TUNNEL_CHANNEL_REGISTER
 	                        : rev->fwd->udp ? TUNNEL_UDP_LISTEN
 	                                        : TUNNEL_REVERSE_LISTEN;
@@ -288,6 +335,7 @@ int cli_reverse_start(struct client *c, const struct fwd *f)
 	rev->ctl.s.fd = -1;
 	rev->backoff_ms = BACKOFF_MIN_MS;
 	rev->channel = f->chan[0] != '\0';
+	rev->exit = f->exit;
 	rev->route = f->route[0] != '\0';
 	if (rev->route)
 		snprintf(rev->bind, sizeof(rev->bind), "%s", f->route);
@@ -296,7 +344,9 @@ int cli_reverse_start(struct client *c, const struct fwd *f)
 	else
 		snprintf(rev->bind, sizeof(rev->bind), strchr(f->bind_host, ':') ? "[%s]:%u" : "%s:%u",
 		         f->bind_host, f->bind_port);
-	tunnel_target_split(f->target, strlen(f->target), rev->host, sizeof(rev->host), &rev->port);
+	if (!rev->exit) /* an exit's destinations come with each announcement */
+		tunnel_target_split(f->target, strlen(f->target), rev->host, sizeof(rev->host),
+		                    &rev->port);
 	conn_list_add(&c->conns, &rev->link, rev_destroy);
 	rev_connect(rev);
 	return 0;

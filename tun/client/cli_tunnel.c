@@ -33,7 +33,7 @@ size_t client_upgrade(struct client *c, enum tunnel_kind kind, const char *targe
 	if (c->cfg->encrypt)
 		req.flags |= TUNNEL_FLAG_ENCRYPT;
 	req.target_len = strlen(target);
-	if (req.target_len > TUNNEL_MAX_TARGET)
+	if (req.target_len > tunnel_target_max((uint8_t)kind))
 		return 0;
 	memcpy(req.target, target, req.target_len);
 	if (rand_bytes(req.nonce, sizeof(req.nonce)) < 0 || rand_bytes(nonce, sizeof(nonce)) < 0)
@@ -57,7 +57,7 @@ struct tunnel_start {
 	void *owner;
 	struct buf early;
 	struct relay_filter *filter;
-	char target[TUNNEL_MAX_TARGET + 1];
+	char target[TUNNEL_MAX_WIRE_TARGET + 1];
 };
 
 static void tunnel_start_free(struct tunnel_start *ts)
@@ -239,7 +239,7 @@ void client_open_tunnel(struct client *c, int local_fd, unsigned id, enum tunnel
                         void *owner, struct relay_filter *filter)
 {
 	struct tunnel_start *ts = calloc(1, sizeof(*ts));
-	if (!ts || strlen(target) > TUNNEL_MAX_TARGET) {
+	if (!ts || strlen(target) > tunnel_target_max((uint8_t)kind)) {
 		free(ts);
 		relay_filter_free(filter);
 		on_open(owner, local_fd, TUNNEL_ERR_GENERAL);

@@ -2,7 +2,9 @@
  * proxy (CONNECT and absolute-URI requests) on one port, told apart by the
  * first byte; any other first byte is closed at once. Owns the local connection until its target is known, then hands it
  * to a tunnel; answers the client once the server has dialled (or not).
- * Bytes the client sends ahead of our reply are kept and tunneled. */
+ * Bytes the client sends ahead of our reply are kept and tunneled. A -D
+ * that names an exit (socks5://NAME@, http://NAME@) opens each tunnel to
+ * that exit client instead of the server's own dial (VPN mode). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +38,7 @@ enum front_mode {
 struct front {
 	struct conn_link link;
 	struct client *client;
-	const struct fwd *fwd;  /* the -D it came from (NULL: resumed HTTP) */
+	const struct fwd *fwd;  /* the -D it came from */
 	struct rx_io io;
 	struct rx_timer deadline;
 	int fd;
@@ -83,6 +85,14 @@ static void front_reject(struct front *f, const void *reply, size_t n, const cha
 
 /* ---- after the server answered ---- */
 
+/* Through an exit, a refusal by rule is the exit's, not the server's. */
+static const char *front_err_text(const struct front *f, enum tunnel_err err)
+{
+	bool exit = f->fwd && f->fwd->chan[0];
+	return exit && err == TUNNEL_ERR_FORBIDDEN ? "destination not allowed by the exit"
+	                                           : tunnel_err_text(err);
+}
+
 static void front_on_open(void *owner, int tcp_fd, enum tunnel_err err)
 {
 	struct front *f = owner;
@@ -102,13 +112,13 @@ static void front_on_open(void *owner, int tcp_fd, enum tunnel_err err)
 	} else if (err != TUNNEL_OK) {
 		char resp[512];
 		size_t n = proxy_response_error(resp, sizeof(resp), tunnel_err_proxy_status(err),
-		                                tunnel_err_text(err));
+		                                front_err_text(f, err));
 		front_send(tcp_fd, resp, n);
 	} else if (f->http_connect) {
 		front_send(tcp_fd, PROXY_CONNECT_OK, strlen(PROXY_CONNECT_OK));
 	}
 	if (err != TUNNEL_OK)
-		log_info("c%u %s: %s", f->link.id, f->target, tunnel_err_text(err));
+		log_info("c%u %s: %s", f->link.id, f->target, front_err_text(f, err));
 	front_free(f);
 }
 
@@ -130,7 +140,15 @@ static void front_open(struct front *f, const uint8_t *p, size_t n, struct http_
 	f->fd = -1;
 	f->mode = f->mode == FRONT_SNIFF ? FRONT_HTTP : f->mode;
 	log_debug("c%u proxy request for %s", f->link.id, f->target);
-	client_open_tunnel(c, fd, f->link.id, TUNNEL_CONNECT, f->target, &early, front_on_open, f,
+	/* Through an exit: "NAME:PASSWORD HOST:PORT" (proto/tunnel_exit.h). */
+	char wire[TUNNEL_MAX_WIRE_TARGET + 1];
+	bool exit = f->fwd && f->fwd->chan[0];
+	if (exit)
+		snprintf(wire, sizeof(wire), "%s %s", f->fwd->chan, f->target);
+	if (filter)
+		filter->fwd = f->fwd;
+	client_open_tunnel(c, fd, f->link.id, exit ? TUNNEL_EXIT_OPEN : TUNNEL_CONNECT,
+	                   exit ? wire : f->target, &early, front_on_open, f,
 	                   filter ? &filter->base : NULL);
 }
 
@@ -158,6 +176,12 @@ static void socks_target(struct front *f, const struct socks_event *ev)
 static void socks_associate(struct front *f, const struct socks_event *ev)
 {
 	struct client *c = f->client;
+	if (f->fwd && f->fwd->chan[0]) {
+		uint8_t reply[SOCKS_MAX_REPLY];
+		size_t n = socks_reply(reply, SOCKS_REP_CMD_UNSUPPORTED, SOCKS_ATYP_IPV4, NULL, 0);
+		front_reject(f, reply, n, "UDP ASSOCIATE does not go through an exit (TCP only)");
+		return;
+	}
 	int fd = f->fd;
 	unsigned id = f->link.id;
 	unsigned idle_ms = f->fwd ? f->fwd->udp_idle_ms : DGRAM_DEFAULT_IDLE_MS;
@@ -396,13 +420,14 @@ void front_accept(struct client *c, const struct fwd *fwd, int fd, const struct 
 		f->fwd = fwd;
 }
 
-void front_resume(struct client *c, int fd, unsigned id, struct buf *in)
+void front_resume(struct client *c, const struct fwd *fwd, int fd, unsigned id, struct buf *in)
 {
 	struct front *f = front_new(c, fd);
 	if (!f) {
 		buf_free(in);
 		return;
 	}
+	f->fwd = fwd;
 	f->link.id = id;
 	f->mode = FRONT_HTTP;
 	if (buf_len(in)) {

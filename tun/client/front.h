@@ -10,7 +10,8 @@
 /* Takes an accepted local connection of the -D fwd and runs the proxy
  * handshake on it. */
 void front_accept(struct client *c, const struct fwd *fwd, int fd, const struct net_addr *peer);
-/* Continues an HTTP proxy connection whose next request is in *in (taken). */
-void front_resume(struct client *c, int fd, unsigned id, struct buf *in);
+/* Continues an HTTP proxy connection of the -D fwd whose next request is in
+ * *in (taken). */
+void front_resume(struct client *c, const struct fwd *fwd, int fd, unsigned id, struct buf *in);
 
 #endif

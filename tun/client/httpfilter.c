@@ -134,7 +134,7 @@ static void http_filter_handover(struct relay_filter *base, int fd, struct buf *
 {
 	struct http_filter *f = (struct http_filter *)base;
 	log_debug("c%u next request goes to another host: new tunnel", f->id);
-	f->resume(f->client, fd, f->id, rest);
+	f->resume(f->client, f->fwd, fd, f->id, rest);
 	http_filter_free(f);
 }
 

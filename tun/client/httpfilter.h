@@ -16,15 +16,19 @@
 
 struct client;
 
+struct fwd;
+
 /* Where the connection goes on after a switch: the proxy front end, given
- * the fd and the next request (taken). */
-typedef void (*http_filter_resume_fn)(struct client *c, int fd, unsigned id, struct buf *in);
+ * its -D (which may name an exit), the fd and the next request (taken). */
+typedef void (*http_filter_resume_fn)(struct client *c, const struct fwd *fwd, int fd,
+                                      unsigned id, struct buf *in);
 
 /* Runs as the relay's filter (RELAY_FILTER_SWITCH: the next request names
  * another host). */
 struct http_filter {
 	struct relay_filter base; /* first: the relay sees only this */
 	struct client *client;   /* for credentials */
+	const struct fwd *fwd;   /* the -D it serves, handed to resume */
 	http_filter_resume_fn resume;
 	enum {
 		HF_HEAD = 0,

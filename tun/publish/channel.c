@@ -4,7 +4,10 @@
  * it does. The two legs meet through a socketpair, each leg an ordinary
  * relay (frames, half-close, backpressure, keepalive stay the relay's): one
  * kernel copy more than a direct frame bridge, and no new relay code.
- * Never dials anything itself: the registering client does. */
+ * Never dials anything itself: the registering client does. An exit (VPN
+ * mode) is a registration whose opens each name their own destination,
+ * passed on in the announcement; the exit dials it and answers with a claim
+ * or with why not. */
 #include "tun/publish/channel.h"
 
 #include <bearssl.h>
@@ -18,6 +21,7 @@
 #include "core/log.h"
 #include "core/rand.h"
 #include "proto/auth.h"
+#include "proto/tunnel_exit.h"
 #include "proto/ws.h"
 #include "tun/publish/reply.h"
 #include "tun/relay.h"
@@ -34,6 +38,7 @@ struct chan_reg {
 	struct chan_reg *next;
 	struct wsctl ctl;
 	size_t npending;
+	bool exit;                              /* -R tunnel://: dials what opens name */
 	char name[TUNNEL_CHANNEL_NAME_MAX + 1]; /* zero-padded: compared whole */
 	uint8_t hash[br_sha256_SIZE];           /* of the password */
 };
@@ -48,6 +53,7 @@ struct chan_open {
 	struct rx_timer timer;
 	struct stream client;
 	bool raw;
+	bool exit;              /* an exit open: offline is TUNNEL_ERR_NO_EXIT */
 	bool acked;             /* the client said it is dialling */
 	bool sealed;            /* --encrypt: its leg seals, keyed by nonce */
 	struct buf in;          /* frames it pipelined behind its request */
@@ -207,12 +213,30 @@ static void hash_password(const char *pass, uint8_t out[br_sha256_SIZE])
 	br_sha256_out(&c, out);
 }
 
+/* Tells the registering client about o: a channel's CONNECTION, an exit's
+ * DIAL naming dest. 0, or -1. */
+static int open_announce(struct chan_open *o, const struct tunnel_exit_dest *dest)
+{
+	uint8_t msg[TUNNEL_EXIT_MSG_MAX];
+	size_t n = TUNNEL_REV_MSG_LEN;
+	if (o->exit)
+		n = tunnel_exit_dial_msg(msg, o->id, dest);
+	else
+		tunnel_rev_msg(msg, REV_MSG_CONNECTION, o->id);
+	return n ? wsctl_send(&o->reg->ctl, msg, n) : -1;
+}
+
 int channel_open(struct channels *ch, struct handoff *h, const struct tunnel_req *req,
                  const char *key, size_t key_len)
 {
 	char name[TUNNEL_CHANNEL_NAME_MAX + 1], pass[TUNNEL_CHANNEL_PASS_MAX + 1];
 	uint8_t hash[br_sha256_SIZE];
-	if (tunnel_channel_split(req->target, req->target_len, name, pass) < 0) {
+	struct tunnel_exit_dest dest = {0};
+	bool exit = req->kind == TUNNEL_EXIT_OPEN;
+	const char *what = exit ? "exit" : "channel";
+	int split = exit ? tunnel_exit_target_split(req->target, req->target_len, name, pass, &dest)
+	                 : tunnel_channel_split(req->target, req->target_len, name, pass);
+	if (split < 0) {
 		pub_refuse(ch->cfg, &h->s, req, key, key_len, TUNNEL_ERR_BAD_TARGET);
 		return -1;
 	}
@@ -223,11 +247,13 @@ int channel_open(struct channels *ch, struct handoff *h, const struct tunnel_req
 	}
 	hash_password(pass, hash);
 	struct chan_reg *reg = reg_match(ch, name, hash);
-	if (!reg) {
-		/* one line for all three causes: the log tells a prober nothing either */
-		log_info("c%u channel open refused: no such channel, wrong password or offline",
-		         h->id);
-		pub_refuse(ch->cfg, &h->s, req, key, key_len, TUNNEL_ERR_NOT_FOUND);
+	if (!reg || reg->exit != exit) {
+		/* one line for all three causes: the log tells a prober nothing either
+		 * (a channel opened as an exit, or the reverse, is no such thing) */
+		log_info("c%u %s open refused: no such %s, wrong password or offline", h->id, what,
+		         what);
+		pub_refuse(ch->cfg, &h->s, req, key, key_len,
+		           exit ? TUNNEL_ERR_NO_EXIT : TUNNEL_ERR_NOT_FOUND);
 		return -1;
 	}
 	struct chan_open *o = reg->npending < CHAN_MAX_PENDING ? calloc(1, sizeof(*o)) : NULL;
@@ -239,6 +265,7 @@ int channel_open(struct channels *ch, struct handoff *h, const struct tunnel_req
 	o->ch = ch;
 	o->client = h->s;
 	o->raw = h->raw;
+	o->exit = exit;
 	o->resp_len = pub_101(ch->cfg, req, key, key_len, o->resp, sizeof(o->resp));
 	memcpy(o->nonce, req->nonce, sizeof(o->nonce));
 	o->sealed = req->flags & TUNNEL_FLAG_ENCRYPT;
@@ -255,16 +282,15 @@ int channel_open(struct channels *ch, struct handoff *h, const struct tunnel_req
 	reg->npending++;
 	o->next = ch->opens;
 	ch->opens = o;
-	uint8_t msg[TUNNEL_REV_MSG_LEN];
-	tunnel_rev_msg(msg, REV_MSG_CONNECTION, o->id);
-	if (o->resp_len == 0 || wsctl_send(&reg->ctl, msg, sizeof(msg)) < 0) {
+	if (o->resp_len == 0 || open_announce(o, &dest) < 0) {
 		open_refuse(o, TUNNEL_ERR_GENERAL);
 		return -1;
 	}
 	if (rx_io_add(ch->rx, &o->io, o->client.fd, open_on_io) == 0)
 		rx_io_want(ch->rx, &o->io, stream_interest(&o->client, RX_READ));
 	rx_timer_arm(ch->rx, &o->timer, rx_now(ch->rx) + CHAN_ACK_MS, open_on_timer);
-	log_debug("c%u channel %s: announced to c%u", o->link.id, reg->name, reg->link.id);
+	log_debug("c%u %s %s: announced to c%u%s%s", o->link.id, what, reg->name, reg->link.id,
+	          exit ? ", to dial " : "", exit ? dest.host : "");
 	return 0;
 }
 
@@ -282,10 +308,10 @@ static void reg_free(struct chan_reg *reg)
 	for (struct chan_open *o = ch->opens, *next; o; o = next) {
 		next = o->next;
 		if (o->reg == reg)
-			open_refuse(o, TUNNEL_ERR_NOT_FOUND);
+			open_refuse(o, o->exit ? TUNNEL_ERR_NO_EXIT : TUNNEL_ERR_NOT_FOUND);
 	}
 	wsctl_stop(&reg->ctl);
-	log_info("c%u channel %s released", reg->link.id, reg->name);
+	log_info("c%u %s %s released", reg->link.id, reg->exit ? "exit" : "channel", reg->name);
 	conn_list_remove(ch->conns, &reg->link);
 	free(reg);
 }
@@ -298,19 +324,25 @@ static void reg_destroy(struct conn_link *link)
 static void reg_on_message(struct wsctl *w, const uint8_t *p, size_t n)
 {
 	struct chan_reg *reg = w->owner;
-	uint8_t op;
-	uint64_t id;
-	if (tunnel_rev_parse(p, n, &op, &id) < 0)
+	struct tunnel_exit_msg m;
+	if (tunnel_exit_parse(p, n, &m) < 0)
 		return;
-	struct chan_open *o = open_find(reg->ch, id);
-	if (o && o->reg == reg && op == REV_MSG_ACCEPTED && !o->acked) {
+	struct chan_open *o = open_find(reg->ch, m.id);
+	if (!o || o->reg != reg)
+		return;
+	if (m.op == REV_MSG_ACCEPTED && !o->acked) {
 		o->acked = true;
 		rx_timer_arm(reg->ch->rx, &o->timer,
 		             rx_now(reg->ch->rx) + CHAN_OPEN_MS - CHAN_ACK_MS, open_on_timer);
-	} else if (o && o->reg == reg && op == REV_MSG_REFUSED) {
+	} else if (m.op == REV_MSG_REFUSED && !reg->exit) {
 		log_info("c%u channel %s: its client could not reach its destination", o->link.id,
 		         reg->name);
 		open_refuse(o, TUNNEL_ERR_REFUSED);
+	} else if (m.op == REV_MSG_FAILED && reg->exit) {
+		/* the exit's own reason (its --allow, its DNS, the destination)
+		 * reaches the entry's SOCKS / HTTP answer unchanged */
+		log_info("c%u exit %s: %s", o->link.id, reg->name, tunnel_err_text(m.err));
+		open_refuse(o, m.err);
 	}
 }
 
@@ -327,10 +359,12 @@ int channel_register(struct channels *ch, struct handoff *h, const struct tunnel
 	char name[TUNNEL_CHANNEL_NAME_MAX + 1], pass[TUNNEL_CHANNEL_PASS_MAX + 1];
 	char resp[RESP_MAX];
 	if (!ch->cfg->keys) {
-		log_warn("c%u channel registration refused: channels need --key on the server", h->id);
+		log_warn("c%u %s registration refused: channels and exits need --key on the server",
+		         h->id, req->kind == TUNNEL_EXIT_REGISTER ? "exit" : "channel");
 		pub_refuse(ch->cfg, &h->s, req, key, key_len, TUNNEL_ERR_FORBIDDEN);
 		return -1;
 	}
+	bool exit = req->kind == TUNNEL_EXIT_REGISTER;
 	enum tunnel_err err = server_seal_check(ch->cfg, h, req);
 	if (err != TUNNEL_OK) {
 		pub_refuse(ch->cfg, &h->s, req, key, key_len, err);
@@ -355,6 +389,7 @@ int channel_register(struct channels *ch, struct handoff *h, const struct tunnel
 		return -1;
 	}
 	reg->ch = ch;
+	reg->exit = exit;
 	reg->ctl.s.fd = -1;
 	memcpy(reg->name, name, strlen(name));
 	hash_password(pass, reg->hash);
@@ -367,7 +402,7 @@ int channel_register(struct channels *ch, struct handoff *h, const struct tunnel
 		reg_free(reg);
 		return -1;
 	}
-	log_info("c%u channel %s registered", reg->link.id, reg->name);
+	log_info("c%u %s %s registered", reg->link.id, exit ? "exit" : "channel", reg->name);
 	return 0;
 }
 

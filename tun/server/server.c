@@ -332,9 +332,9 @@ static enum route_rc route_tunnel(struct head_conn *hc, struct handoff *h, struc
 		srv_tunnel_accept(hc->srv, h, &treq, key, key_len);
 	else if (treq.kind == TUNNEL_REVERSE_LISTEN || treq.kind == TUNNEL_UDP_LISTEN)
 		srv_reverse_listen(hc->srv, h, &treq, key, key_len);
-	else if (treq.kind == TUNNEL_CHANNEL_REGISTER)
+	else if (treq.kind == TUNNEL_CHANNEL_REGISTER || treq.kind == TUNNEL_EXIT_REGISTER)
 		channel_register(hc->srv->channels, h, &treq, key, key_len);
-	else if (treq.kind == TUNNEL_CHANNEL_OPEN)
+	else if (treq.kind == TUNNEL_CHANNEL_OPEN || treq.kind == TUNNEL_EXIT_OPEN)
 		channel_open(hc->srv->channels, h, &treq, key, key_len);
 	else if (treq.kind == TUNNEL_CHANNEL_ACCEPT)
 		channel_claim(hc->srv->channels, h, &treq, key, key_len);

@@ -189,26 +189,6 @@ static void srv_tunnel_on_client(struct rx *rx, struct rx_io *io, unsigned event
 	rx_io_want(rx, &t->io, stream_interest(&t->client, buf_room(&t->in) ? RX_READ : 0));
 }
 
-/* --restrict-to: HOST:PORT rules, '*' matching any host or any port. */
-static bool target_permitted(const struct server_config *cfg, const char *host, uint16_t port)
-{
-	if (cfg->nrestrict == 0)
-		return true;
-	for (size_t i = 0; i < cfg->nrestrict; i++) {
-		const char *rule = cfg->restrict_to[i];
-		const char *colon = strrchr(rule, ':');
-		size_t hl = (size_t)(colon - rule);
-		bool host_ok = (hl == 1 && rule[0] == '*') ||
-		               (strlen(host) == hl && strncasecmp(rule, host, hl) == 0) ||
-		               (hl == strlen(host) + 2 && rule[0] == '[' &&
-		                strncasecmp(rule + 1, host, hl - 2) == 0);
-		bool port_ok = strcmp(colon + 1, "*") == 0 || (unsigned)atoi(colon + 1) == port;
-		if (host_ok && port_ok)
-			return true;
-	}
-	return false;
-}
-
 static bool same_target(const char *a, const char *b)
 {
 	char ha[URL_MAX_HOST + 1], hb[URL_MAX_HOST + 1];
@@ -275,7 +255,7 @@ int srv_tunnel_accept(struct server *srv, struct handoff *h, const struct tunnel
 		srv_tunnel_refuse(t, err);
 		return -1;
 	}
-	if (!target_permitted(srv->cfg, host, port)) {
+	if (!dial_target_permitted(srv->cfg->restrict_to, srv->cfg->nrestrict, host, port)) {
 		srv_tunnel_refuse(t, TUNNEL_ERR_FORBIDDEN);
 		return -1;
 	}
