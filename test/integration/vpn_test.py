@@ -320,6 +320,20 @@ def body(suite, run, kargs, blobs):
         check(out == blob_a, 'body differs: %d bytes' % len(out))
     run('curl -p -x http:// (CONNECT) through the exit byte-exact', http_connect, timeout=40)
 
+    def with_encrypt():
+        # --encrypt: each leg of the join seals as its own client asks, so an
+        # entry with it reaches an exit without it
+        p = w.free_ports(1)[0]
+        e = w.start_client(url, kargs + ['--encrypt', '-D', 'socks5://home:s3cret@%d' % p],
+                           wait_ports=(p,), name='entry-encrypt')
+        try:
+            rc, out, err = curl(['--socks5-hostname', '127.0.0.1:%d' % p, blob_url])
+            check(rc == 0 and out == blob_a, 'through the exit with --encrypt: %s' % err)
+        finally:
+            e.stop()
+    run('an entry with --encrypt reaches an exit without it (each leg seals as its client asks)', with_encrypt,
+        timeout=30)
+
     def host_switch():
         # One kept-alive plain-proxy connection, the second request for
         # another host: it moves to a new tunnel, and that one must leave
@@ -444,7 +458,7 @@ def body(suite, run, kargs, blobs):
         c = nn.wsferry(NS, ['client', 'ws://%s:%d' % (HOST_ADDR, sp2), '-R', 'tunnel://x@'],
                        'exit-nokey')
         try:
-            wait_log(c, 'the server refuses channels and exits (it needs --key)', 5, 'the exit')
+            wait_log(c, 'the server refuses exits (it needs --key)', 5, 'the exit')
             check('registered' not in bare.stderr_text(), 'registered without a key')
         finally:
             c.stop()

@@ -122,11 +122,13 @@ static void rev_on_open(struct wsctl *w, enum tunnel_err err)
 	}
 	if (err != TUNNEL_OK && rev->channel) {
 		log_warn("-R %s: %s; retrying", rev->fwd->spec,
-		         err == TUNNEL_ERR_IN_USE ? "another client holds this name (a channel or "
-		                                    "an exit)"
-		         : err == TUNNEL_ERR_FORBIDDEN ? "the server refuses channels and exits (it "
-		                                         "needs --key)"
-		                                       : tunnel_err_text(err));
+		         err == TUNNEL_ERR_IN_USE
+		                 ? (rev->exit ? "another client holds this exit name"
+		                              : "another client holds this channel name")
+		         : err == TUNNEL_ERR_FORBIDDEN
+		                 ? (rev->exit ? "the server refuses exits (it needs --key)"
+		                              : "the server refuses channels (it needs --key)")
+		                 : tunnel_err_text(err));
 		rev_schedule(rev);
 		return;
 	}

@@ -150,8 +150,8 @@ static void open_on_timer(struct rx *rx, struct rx_timer *t)
 	if (!o->acked) {
 		/* A client whose machine vanished without closing: found now, not at
 		 * the next keepalive; its opens get the offline answer (issue 11). */
-		log_warn("c%u channel %s: its client did not answer within 750 ms: taken for gone",
-		         o->reg->link.id, o->reg->name);
+		log_warn("c%u %s %s: its client did not answer within 750 ms: taken for gone",
+		         o->reg->link.id, o->reg->exit ? "exit" : "channel", o->reg->name);
 		reg_free(o->reg);
 		return;
 	}
@@ -359,8 +359,9 @@ int channel_register(struct channels *ch, struct handoff *h, const struct tunnel
 	char name[TUNNEL_CHANNEL_NAME_MAX + 1], pass[TUNNEL_CHANNEL_PASS_MAX + 1];
 	char resp[RESP_MAX];
 	if (!ch->cfg->keys) {
-		log_warn("c%u %s registration refused: channels and exits need --key on the server",
-		         h->id, req->kind == TUNNEL_EXIT_REGISTER ? "exit" : "channel");
+		log_warn("c%u %s registration refused: %s need --key on the server", h->id,
+		         req->kind == TUNNEL_EXIT_REGISTER ? "exit" : "channel",
+		         req->kind == TUNNEL_EXIT_REGISTER ? "exits" : "channels");
 		pub_refuse(ch->cfg, &h->s, req, key, key_len, TUNNEL_ERR_FORBIDDEN);
 		return -1;
 	}
