@@ -44,6 +44,7 @@ struct relay {
 	struct conn_link link;
 	struct conn_list *list;
 	struct rx *rx;
+	unsigned twin_id;           /* relay_args.twin_id, 0 once told */
 	struct rx_io tcp_io, ws_io;
 	struct rx_timer timer;      /* keepalive / pong deadline / idle */
 	int tcp_fd;
@@ -154,6 +155,26 @@ static void relay_going_away_link(struct conn_link *link)
 	relay_break((struct relay *)link, WS_CLOSE_GOING_AWAY, "server shutting down");
 }
 
+static void relay_tcp_broke(struct relay *r);
+
+/* A joined pair's TCP sides are the two ends of one socketpair, on which a
+ * reset arrives as a mere EOF: the relay at the other end is told directly
+ * and breaks as if its own TCP side had reset (so its WebSocket peer resets
+ * its TCP side in turn). Once, and never back. May free the twin. */
+static void relay_reset_twin(struct relay *r)
+{
+	unsigned id = r->twin_id;
+	r->twin_id = 0;
+	for (struct conn_link *k = r->list->head.next; id && k != &r->list->head; k = k->next) {
+		struct relay *t = (struct relay *)k;
+		if (k->destroy == relay_destroy_link && k->id == id && t->twin_id == r->link.id) {
+			t->twin_id = 0;
+			relay_tcp_broke(t);
+			return;
+		}
+	}
+}
+
 /* Closes the TCP side; reset: SO_LINGER 0, so its peer gets a RST, the
  * honest signal that the tunnel broke and bytes may be missing (a FIN would
  * claim a clean end). */
@@ -168,6 +189,8 @@ static void relay_tcp_close(struct relay *r, bool reset)
 	rx_io_del(r->rx, &r->tcp_io);
 	close(r->tcp_fd);
 	r->tcp_fd = -1;
+	if (reset)
+		relay_reset_twin(r);
 }
 
 /* One line per tunnel, once its bytes are settled: the words tell a clean
@@ -1196,6 +1219,7 @@ int relay_start(struct rx *rx, struct conn_list *list, const struct relay_opts *
 	r->filter = a->filter;
 	r->raw = a->raw;
 	r->hold_early = a->hold_early;
+	r->twin_id = a->twin_id;
 	r->sp_pipe[0] = r->sp_pipe[1] = -1;
 	r->dsp_pipe[0] = r->dsp_pipe[1] = -1;
 	r->handshake = a->role == WS_ROLE_CLIENT;

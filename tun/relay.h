@@ -84,6 +84,11 @@ struct relay_args {
 	const uint8_t *seal_base; /* --encrypt: auth_keys.payload (32 bytes, must
 	                           * outlive the relay); NULL: plain frames */
 	const uint8_t *seal_nonce; /* --encrypt: the request's nonce (16, copied) */
+	unsigned twin_id;         /* a join of two WebSockets (tun/publish/channel.c):
+	                           * the id of the relay holding the other end of
+	                           * our TCP side's socketpair, which can only say
+	                           * EOF; a reset either side breaks the other too.
+	                           * 0: none */
 };
 
 /* Starts relaying. In client role the relay first waits for the 101 and

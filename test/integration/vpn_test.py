@@ -31,6 +31,7 @@ import shutil
 import signal
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -50,7 +51,7 @@ VETH_HOST, VETH_NS = 'vpnh%d' % TAG, 'vpnn%d' % TAG
 SUB = 10 + TAG % 200
 HOST_ADDR, NS_ADDR = '10.231.%d.1' % SUB, '10.231.%d.2' % SUB
 TARGET4, OTHER4, TARGET6 = '10.232.0.9', '10.232.0.10', 'fd23:2::9'
-HTTP_PORT, ECHO_PORT, CLOSED_PORT = 8080, 7007, 7009
+HTTP_PORT, ECHO_PORT, CLOSED_PORT, RESET_PORT, WATCH_PORT = 8080, 7007, 7009, 7011, 7013
 NAMES = {'target.vpn.test': TARGET4, 'other.vpn.test': OTHER4}
 
 ECHO_CODE = r'''
@@ -77,6 +78,43 @@ while True:
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 ''' % ECHO_PORT
 
+
+# Reads a first chunk, then resets the connection (SO_LINGER 0).
+RESET_CODE = r'''
+import socket, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('0.0.0.0', %d))
+s.listen(16)
+while True:
+    c, _ = s.accept()
+    try:
+        c.recv(100)
+    except OSError:
+        pass
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+    c.close()
+''' % RESET_PORT
+
+# Appends how each peer ended ("eof" or "reset") to a file.
+WATCH_CODE = r'''
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('0.0.0.0', %d))
+s.listen(16)
+while True:
+    c, _ = s.accept()
+    how = 'eof'
+    try:
+        while c.recv(65536):
+            pass
+    except ConnectionResetError:
+        how = 'reset'
+    c.close()
+    with open(sys.argv[1], 'a') as f:
+        f.write(how + '\n')
+''' % WATCH_PORT
 
 # HTTP/1.1 with Content-Length: kept-alive connections (http.server's
 # default is HTTP/1.0, one request per connection).
@@ -140,6 +178,8 @@ def start_targets(d):
         nn.wait_tcp(NS, addr, HTTP_PORT)
     nn.proc(NS, ['python3', '-c', ECHO_CODE], 'echo')
     nn.wait_tcp(NS, TARGET4, ECHO_PORT)
+    nn.proc(NS, ['python3', '-c', RESET_CODE], 'reset')
+    nn.proc(NS, ['python3', '-c', WATCH_CODE, os.path.join(d, 'watch')], 'watch')
     exe = w.require_peer('dnsmasq', 'dnsmasq-base', '/usr/sbin/dnsmasq')
     hosts = os.path.join(d, 'hosts')
     with open(hosts, 'w') as f:
@@ -256,14 +296,14 @@ def main(suite):
     try:
         net_up()
         blobs = start_targets(d)
-        body(suite, run, kargs, blobs)
+        body(suite, run, kargs, blobs, d)
     finally:
         w.stop_all()
         net_down()
         shutil.rmtree(d, ignore_errors=True)
 
 
-def body(suite, run, kargs, blobs):
+def body(suite, run, kargs, blobs, d):
     sp = w.free_ports(1, HOST_ADDR)[0]
     url = 'ws://%s:%d' % (HOST_ADDR, sp)
     srv = [w.start_server(sp, kargs, host=HOST_ADDR)]
@@ -357,6 +397,41 @@ def body(suite, run, kargs, blobs):
             check(sent == got, '%s: 4 MiB echo differs' % host)
     run('SOCKS5 CONNECT to IPv4, IPv6 and a name: 4 MiB each way byte-exact, half-close',
         socks_atyps, timeout=60)
+
+    def reset():
+        s = w.socks_connect(p_socks, TARGET4, RESET_PORT, timeout=10)
+        try:
+            s.settimeout(10)
+            s.sendall(b'x' * 10)
+            try:
+                got = s.recv(100)
+                raise CaseFail('the target reset, the entry\'s client got %s'
+                               % ('EOF' if got == b'' else 'bytes %r' % got[:20]))
+            except ConnectionResetError:
+                pass
+        finally:
+            s.close()
+    run('a target that resets: the entry\'s client sees a reset, not an EOF', reset)
+
+    def reset_up():
+        watch = os.path.join(d, 'watch')
+        for how in ('eof', 'reset'):
+            s = w.socks_connect(p_socks, TARGET4, WATCH_PORT, timeout=10)
+            s.sendall(b'y' * 5000)
+            time.sleep(0.2)
+            if how == 'reset':
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+            s.close()
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                seen = open(watch).read().split() if os.path.exists(watch) else []
+                if seen and seen[-1] in ('eof', 'reset') and len(seen) == (how == 'reset') + 1:
+                    break
+                time.sleep(0.05)
+            check(seen and seen[-1] == how, 'the entry\'s client ended with %s, the target saw '
+                  '%r' % ('a FIN' if how == 'eof' else 'a reset', seen))
+    run('the entry\'s client ends with a FIN, then a reset: the target sees each as sent',
+        reset_up)
 
     def errors():
         cases = (

@@ -3,7 +3,9 @@
  * registering client to carry them; and the join of the two WebSockets once
  * it does. The two legs meet through a socketpair, each leg an ordinary
  * relay (frames, half-close, backpressure, keepalive stay the relay's): one
- * kernel copy more than a direct frame bridge, and no new relay code.
+ * kernel copy more than a direct frame bridge, and no new relay code; a
+ * reset, which a socketpair cannot carry, passes between the two relays
+ * (relay_args.twin_id).
  * Never dials anything itself: the registering client does. An exit (VPN
  * mode) is a registration whose opens each name their own destination,
  * passed on in the announcement; the exit dials it and answers with a claim
@@ -454,7 +456,7 @@ int channel_claim(struct channels *ch, struct handoff *h, const struct tunnel_re
 	log_debug("c%u channel open carried by c%u", oid, h->id);
 	struct relay_args a = {.id = oid, .tcp_fd = sp[0], .ws = client, .role = WS_ROLE_SERVER,
 	                       .ws_in = &in, .preamble = oresp, .preamble_len = oresp_len,
-	                       .peer = peer, .raw = raw};
+	                       .peer = peer, .raw = raw, .twin_id = h->id};
 	server_seal_args(ch->cfg, &oreq, &a);
 	relay_start(ch->rx, ch->conns, &ch->cfg->relay, &a);
 	if (peer)
@@ -462,7 +464,7 @@ int channel_claim(struct channels *ch, struct handoff *h, const struct tunnel_re
 	buf_consume(&h->in, h->head_len);
 	struct relay_args b = {.id = h->id, .tcp_fd = sp[1], .ws = h->s, .role = WS_ROLE_SERVER,
 	                       .ws_in = &h->in, .preamble = resp, .preamble_len = rn,
-	                       .peer = h->peer, .raw = h->raw};
+	                       .peer = h->peer, .raw = h->raw, .twin_id = oid};
 	server_seal_args(ch->cfg, req, &b);
 	return relay_start(ch->rx, ch->conns, &ch->cfg->relay, &b);
 }
