@@ -51,7 +51,11 @@ VETH_HOST, VETH_NS = 'vpnh%d' % TAG, 'vpnn%d' % TAG
 SUB = 10 + TAG % 200
 HOST_ADDR, NS_ADDR = '10.231.%d.1' % SUB, '10.231.%d.2' % SUB
 TARGET4, OTHER4, TARGET6 = '10.232.0.9', '10.232.0.10', 'fd23:2::9'
-HTTP_PORT, ECHO_PORT, CLOSED_PORT, RESET_PORT, WATCH_PORT = 8080, 7007, 7009, 7011, 7013
+HTTP_PORT, ECHO_PORT, CLOSED_PORT, RESET_PORT, WATCH_PORT, SOURCE_PORT = \
+    8080, 7007, 7009, 7011, 7013, 7015
+SOURCE_CHUNK = bytes((i * 7 + i // 256) & 255 for i in range(65536))
+SOURCE_CHUNKS = 1024  # 64 MiB
+RSS_GROWTH_MIB = 16   # a stalled reader may cost buffers, not the stream
 NAMES = {'target.vpn.test': TARGET4, 'other.vpn.test': OTHER4}
 
 ECHO_CODE = r'''
@@ -116,6 +120,28 @@ while True:
         f.write(how + '\n')
 ''' % WATCH_PORT
 
+# Sends SOURCE_CHUNKS copies of SOURCE_CHUNK as fast as it is let, then closes.
+SOURCE_CODE = r'''
+import socket, threading
+chunk = bytes((i * 7 + i // 256) & 255 for i in range(65536))
+def serve(c):
+    try:
+        for _ in range(%d):
+            c.sendall(chunk)
+        c.shutdown(socket.SHUT_WR)
+        c.recv(1)
+    except OSError:
+        pass
+    c.close()
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('0.0.0.0', %d))
+s.listen(16)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+''' % (SOURCE_CHUNKS, SOURCE_PORT)
+
 # HTTP/1.1 with Content-Length: kept-alive connections (http.server's
 # default is HTTP/1.0, one request per connection).
 HTTP_CODE = r'''
@@ -179,6 +205,7 @@ def start_targets(d):
     nn.proc(NS, ['python3', '-c', ECHO_CODE], 'echo')
     nn.wait_tcp(NS, TARGET4, ECHO_PORT)
     nn.proc(NS, ['python3', '-c', RESET_CODE], 'reset')
+    nn.proc(NS, ['python3', '-c', SOURCE_CODE], 'source')
     nn.proc(NS, ['python3', '-c', WATCH_CODE, os.path.join(d, 'watch')], 'watch')
     exe = w.require_peer('dnsmasq', 'dnsmasq-base', '/usr/sbin/dnsmasq')
     hosts = os.path.join(d, 'hosts')
@@ -373,6 +400,40 @@ def body(suite, run, kargs, blobs, d):
             e.stop()
     run('an entry with --encrypt reaches an exit without it (each leg seals as its client asks)', with_encrypt,
         timeout=30)
+
+    def slow_reader():
+        procs = {'server': srv[0], 'exit': ex[0], 'entry': entry}
+        before = {n: w.rss_kib(p.pid) or 0 for n, p in procs.items()}
+        peak = dict(before)
+        s = w.socks_connect(p_socks, TARGET4, SOURCE_PORT, timeout=10)
+        try:
+            s.settimeout(30)
+            t_end = time.monotonic() + 3  # reads nothing for 3 s
+            while time.monotonic() < t_end:
+                for n, p in procs.items():
+                    peak[n] = max(peak[n], w.rss_kib(p.pid) or 0)
+                time.sleep(0.1)
+            h = hashlib.sha256()
+            total = 0
+            while True:
+                b = s.recv(1 << 20)
+                if not b:
+                    break
+                h.update(b)
+                total += len(b)
+        finally:
+            s.close()
+        want = hashlib.sha256(SOURCE_CHUNK * SOURCE_CHUNKS).hexdigest()
+        check(total == len(SOURCE_CHUNK) * SOURCE_CHUNKS and h.hexdigest() == want,
+              '64 MiB after a stall: %d bytes, digest %s' % (total, h.hexdigest()[:12]))
+        grew = {n: (peak[n] - before[n]) / 1024 for n in procs}
+        check(all(g < RSS_GROWTH_MIB for g in grew.values()),
+              'RSS grew while the reader stalled: %r MiB' % grew)
+        if suite.verbose:
+            print('    RSS growth while stalled (MiB): %s'
+                  % ', '.join('%s %.1f' % (n, g) for n, g in grew.items()))
+    run('backpressure: a reader stalled 3 s under a 64 MiB source: RSS bounded, then intact',
+        slow_reader, timeout=60)
 
     def host_switch():
         # One kept-alive plain-proxy connection, the second request for
