@@ -232,21 +232,23 @@ static int parse_exit(const char *whole, struct fwd *f, const char **why)
 }
 
 /* -D socks5:// or http://: "NAME[:PASSWORD]@" must follow (an entry to the
- * exit NAME); *whole moves past the scheme. A plain -D takes no scheme. */
-static const char *entry_scheme(enum fwd_kind kind, const char **whole, const char **why)
+ * exit NAME); *scheme is set and *whole moves past it. A plain -D takes no
+ * scheme (*scheme NULL). 0, or -1 with *why. */
+static int entry_scheme(enum fwd_kind kind, const char **whole, const char **scheme,
+                        const char **why)
 {
-	const char *scheme = strncmp(*whole, "socks5://", 9) == 0 ? "socks5://"
-	                     : strncmp(*whole, "http://", 7) == 0 ? "http://"
-	                                                          : NULL;
-	if (kind != FWD_DYNAMIC || !scheme)
-		return NULL;
-	*whole += strlen(scheme);
-	if (!strchr(*whole, '@') || strchr(*whole, '?')) {
-		*why = "expected -D socks5://NAME[:PASSWORD]@[BIND:]PORT (or http://): a proxy "
-		       "through the exit NAME, TCP only (a plain proxy takes no scheme)";
-		return "";
+	*scheme = strncmp(*whole, "socks5://", 9) == 0 ? "socks5://"
+	          : strncmp(*whole, "http://", 7) == 0 ? "http://"
+	                                               : NULL;
+	if (kind != FWD_DYNAMIC || !*scheme) {
+		*scheme = NULL;
+		return 0;
 	}
-	return scheme;
+	*whole += strlen(*scheme);
+	if (!strchr(*whole, '@') || strchr(*whole, '?'))
+		return fail(why, "expected -D socks5://NAME[:PASSWORD]@[BIND:]PORT (or http://): a "
+		                 "proxy through the exit NAME, TCP only (a plain proxy takes no scheme)");
+	return 0;
 }
 
 int client_parse_fwd(enum fwd_kind kind, const char *whole, struct fwd *f, const char **why)
@@ -259,8 +261,8 @@ int client_parse_fwd(enum fwd_kind kind, const char *whole, struct fwd *f, const
 	snprintf(f->spec, sizeof(f->spec), "%s", whole);
 	if (strncmp(whole, "tunnel://", 9) == 0)
 		return parse_exit(whole, f, why);
-	const char *scheme = entry_scheme(kind, &whole, why);
-	if (scheme && !scheme[0])
+	const char *scheme;
+	if (entry_scheme(kind, &whole, &scheme, why) < 0)
 		return -1;
 	if (!scheme && (strncmp(whole, "http://", 7) == 0 || strncmp(whole, "https://", 8) == 0 ||
 	                (strncmp(whole, "tcp://", 6) == 0 && strstr(whole, "?mode="))))

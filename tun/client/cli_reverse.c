@@ -212,8 +212,8 @@ static void rev_dialled(struct dial *dl, int fd, enum tunnel_err err)
 	struct cli_reverse *rev = d->rev;
 	if (fd < 0) {
 		log_info("-R %s: %s%s%s", rev->fwd->spec, d->dest, d->dest[0] ? ": " : "",
-		         err == TUNNEL_ERR_FORBIDDEN && rev->exit ? "not permitted by --allow"
-		                                                  : tunnel_err_text(err));
+		         d->dial.forbidden && err == TUNNEL_ERR_FORBIDDEN ? "not permitted by --allow"
+		                                                          : tunnel_err_text(err));
 		return rev_refuse(d, err);
 	}
 	char target[TUNNEL_REV_ID_HEX + 1];
