@@ -127,7 +127,7 @@ BIN       = $(BUILD)/wsferry
 
 VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: all run test test-unit test-deps test-cross fuzzers fuzz fuzz-long bench bench-peers bench-early bench-udp bench-push bench-transparent bench-cross bench-publish static static-all install clean deps bench-replay bench-cluster bench-sip003 bench-encrypt
+.PHONY: all run test test-unit test-deps test-cross fuzzers fuzz fuzz-long bench bench-peers bench-early bench-udp bench-push bench-transparent bench-cross bench-publish bench-vpn static static-all install clean deps bench-replay bench-cluster bench-sip003 bench-encrypt
 all: $(BIN) $(TESTS)
 
 $(BUILD)/%.o: %.c
@@ -237,6 +237,9 @@ bench-push: $(PUSH_LOAD) $(BIN)
 	@bash bench/push.sh $(BUILD)
 bench-publish: $(BIN)
 	@bash bench/publish.sh $(BUILD)
+# VPN mode (-D socks5://NAME@ through an exit) beside the plain -D, in one run.
+bench-vpn: $(BIN)
+	@bash bench/vpn.sh $(BUILD)
 # The cost of --replay-store (Redis) per new tunnel, in one run.
 bench-replay: $(LOAD) $(BIN)
 	@bash bench/replay.sh $(BUILD)
