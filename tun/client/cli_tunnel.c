@@ -18,18 +18,6 @@
 
 #define UPGRADE_MAX 2048
 
-/* --encrypt seals every tunnel that carries data (relay.c, dgram.c); on a
- * registration (-R, channel, exit, route) the flag says its accepts will be
- * sealed, so a server that requires it refuses at once, and the
- * registration channel itself, which carries only connection numbers, stays
- * plain (wsferry(1)). The server seals each leg of a join as its own
- * client asked. */
-static bool sealed_kind(const struct client *c, enum tunnel_kind kind)
-{
-	(void)kind;
-	return c->cfg->encrypt;
-}
-
 size_t client_upgrade(struct client *c, enum tunnel_kind kind, const char *target, char *out,
                       size_t cap, struct tunnel_expect *expect)
 {
@@ -37,7 +25,13 @@ size_t client_upgrade(struct client *c, enum tunnel_kind kind, const char *targe
 	uint8_t nonce[16];
 	char cookie[TUNNEL_COOKIE_MAX + 16], extra[TUNNEL_COOKIE_MAX + 32];
 	const struct auth_keys *keys = c->cfg->keys;
-	if (sealed_kind(c, kind))
+	/* --encrypt seals every tunnel that carries data (relay.c, dgram.c); on a
+	 * registration (-R, channel, exit, route) the flag says its accepts will
+	 * be sealed, so a server that requires it refuses at once, and the
+	 * registration channel itself, which carries only connection numbers,
+	 * stays plain (wsferry(1)). The server seals each leg of a join as its
+	 * own client asked. */
+	if (c->cfg->encrypt)
 		req.flags |= TUNNEL_FLAG_ENCRYPT;
 	req.target_len = strlen(target);
 	if (req.target_len > tunnel_target_max((uint8_t)kind))
@@ -206,7 +200,7 @@ static void tunnel_begin(void *arg, int ws_fd, enum tunnel_err err)
 	a.ws = ws;
 	a.raw = c->cfg->server.scheme == URL_TLS;
 	a.hold_early = c->hold_early;
-	if (sealed_kind(c, ts->kind)) { /* as the request said */
+	if (c->cfg->encrypt) { /* as the request said */
 		a.seal_base = c->cfg->keys->payload;
 		a.seal_nonce = expect.nonce;
 	}
