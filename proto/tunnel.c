@@ -71,10 +71,9 @@ size_t tunnel_target_max(uint8_t kind)
 	return kind == TUNNEL_EXIT_OPEN ? TUNNEL_MAX_WIRE_TARGET : TUNNEL_MAX_TARGET;
 }
 
-size_t tunnel_req_encode(const struct tunnel_req *r, const struct auth_keys *keys, char *out,
-                         size_t cap)
+size_t tunnel_blob_encode(const struct tunnel_req *r, const struct auth_keys *keys,
+                          uint8_t blob[TUNNEL_BLOB_MAX])
 {
-	uint8_t blob[TUNNEL_BLOB_MAX];
 	if (r->target_len > tunnel_target_max(r->kind))
 		return 0;
 	blob[0] = TUNNEL_VERSION;
@@ -91,6 +90,16 @@ size_t tunnel_req_encode(const struct tunnel_req *r, const struct auth_keys *key
 		auth_mac(keys, blob, n, blob + n);
 		n += AUTH_MAC_LEN;
 	}
+	return n;
+}
+
+size_t tunnel_req_encode(const struct tunnel_req *r, const struct auth_keys *keys, char *out,
+                         size_t cap)
+{
+	uint8_t blob[TUNNEL_BLOB_MAX];
+	size_t n = tunnel_blob_encode(r, keys, blob);
+	if (n == 0)
+		return 0;
 	const char *name = cookie_name(keys);
 	size_t nl = strlen(name);
 	if (cap < nl + 1 + BASE64URL_LEN(n) + 1)
@@ -105,14 +114,26 @@ enum tunnel_decode_rc tunnel_req_decode(const char *text, size_t len,
 {
 	uint8_t blob[TUNNEL_BLOB_MAX];
 	long n = base64url_decode(text, len, blob, sizeof(blob));
+	return n < 0 ? TUNNEL_NO_COOKIE : tunnel_blob_decode(blob, (size_t)n, keys, r);
+}
+
+enum tunnel_decode_rc tunnel_blob_decode(const uint8_t *p, size_t n, const struct auth_keys *keys,
+                                         struct tunnel_req *r)
+{
+	uint8_t blob[TUNNEL_BLOB_MAX];
+	if (n > sizeof(blob))
+		return TUNNEL_NO_COOKIE;
+	memcpy(blob, p, n);
 	if (n < BLOB_HEAD || blob[0] != TUNNEL_VERSION || blob[1] > TUNNEL_KIND_MAX)
 		return TUNNEL_NO_COOKIE;
 	bool authed = blob[2] & TUNNEL_FLAG_AUTH;
 	size_t tlen = (size_t)blob[27] << 8 | blob[28];
 	size_t mac_len = authed ? AUTH_MAC_LEN : 0;
-	/* An empty target (connect only) asks for the server's --to destination. */
-	if ((tlen == 0 && blob[1] != TUNNEL_CONNECT) || tlen > tunnel_target_max(blob[1]) ||
-	    (size_t)n != BLOB_HEAD + tlen + mac_len)
+	/* An empty target (connect only) asks for the server's --to destination;
+	 * a pooled upgrade names none (its request follows). */
+	bool may_be_empty = blob[1] == TUNNEL_CONNECT || blob[1] == TUNNEL_POOLED;
+	if ((tlen == 0 && !may_be_empty) || tlen > tunnel_target_max(blob[1]) ||
+	    n != BLOB_HEAD + tlen + mac_len)
 		return TUNNEL_NO_COOKIE;
 	if (!keys != !authed)
 		return keys ? TUNNEL_BAD_MAC : TUNNEL_NO_COOKIE;

@@ -49,7 +49,11 @@ enum tunnel_kind {
 	TUNNEL_EXIT_OPEN = 11,       /* -D socks5://NAME@: target "NAME:PASSWORD
 	                              * HOST:PORT" (proto/tunnel_exit.h); carried
 	                              * by a CHANNEL_ACCEPT */
-	TUNNEL_KIND_MAX = 11,
+	
+	TUNNEL_POOLED = 12,          /* --pool: an idle connection kept ready; its
+	                              * request (a CONNECT blob, proto/pool.h) is
+	                              * its first message */
+	TUNNEL_KIND_MAX = 12,
 };
 
 /* -R control channel messages (binary, 9 bytes: op, 64-bit id big-endian). */
@@ -153,6 +157,13 @@ size_t tunnel_refusal(enum tunnel_err err, const char *ws_key, size_t ws_key_len
 size_t tunnel_proof_header(const struct auth_keys *keys, const uint8_t nonce[16], int status,
                            char *out, size_t cap);
 
+/* The request blob itself (binary, as proto/pool.h sends it): its length,
+ * or 0 when the target is too long. */
+size_t tunnel_blob_encode(const struct tunnel_req *r, const struct auth_keys *keys,
+                          uint8_t blob[TUNNEL_BLOB_MAX]);
+/* Decodes n bytes of blob (verifying with keys if given). */
+enum tunnel_decode_rc tunnel_blob_decode(const uint8_t *blob, size_t n,
+                                         const struct auth_keys *keys, struct tunnel_req *r);
 /* Decodes the base64url text of a blob (verifying with keys if given). */
 enum tunnel_decode_rc tunnel_req_decode(const char *text, size_t len,
                                         const struct auth_keys *keys, struct tunnel_req *r);
