@@ -285,6 +285,25 @@ static int opt_encrypt(void *ctx, const char *val, const char **why)
 	return 0;
 }
 
+static int opt_pool(void *ctx, const char *val, const char **why)
+{
+	uint64_t v;
+	if (conf_parse_uint(val, 0, CLIENT_POOL_MAX, &v) < 0)
+		return *why = "a number of idle connections from 0 to 64 (0: no pool)", -1;
+	((struct client_cmd *)ctx)->cfg.pool = (unsigned)v;
+	return 0;
+}
+
+static int opt_pool_idle(void *ctx, const char *val, const char **why)
+{
+	struct client_cmd *c = ctx;
+	if (duration(val, &c->cfg.pool_idle_ms, why) < 0 || c->cfg.pool_idle_ms < 1000 ||
+	    c->cfg.pool_idle_ms > CLIENT_POOL_IDLE_MAX_MS)
+		return *why = "a duration from 1s to 50s (the server closes an unused pooled "
+		              "connection after 60 s)", -1;
+	return 0;
+}
+
 static int positional_server(void *ctx, const char *val, const char **why)
 {
 	struct client_cmd *c = ctx;
@@ -328,6 +347,8 @@ static const struct opt client_opts[] = {
 	{"ca", 0, true, false, opt_ca},
 	{"encrypt", 0, false, false, opt_encrypt},
 	{"fast-open", 0, false, false, opt_fast_open},
+	{"pool", 0, true, false, opt_pool},
+	{"pool-idle", 0, true, false, opt_pool_idle},
 	COMMON_OPTS,
 	{0},
 };

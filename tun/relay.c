@@ -1222,7 +1222,7 @@ int relay_start(struct rx *rx, struct conn_list *list, const struct relay_opts *
 	r->twin_id = a->twin_id;
 	r->sp_pipe[0] = r->sp_pipe[1] = -1;
 	r->dsp_pipe[0] = r->dsp_pipe[1] = -1;
-	r->handshake = a->role == WS_ROLE_CLIENT;
+	r->handshake = a->role == WS_ROLE_CLIENT && !a->opened;
 	r->hs_err = TUNNEL_ERR_SERVER_DOWN; /* until the server says otherwise */
 	if (a->expect)
 		r->expect = *a->expect;

@@ -78,6 +78,9 @@ struct relay_args {
 	struct relay_filter *filter; /* plain HTTP proxying (owned from here on) */
 	struct conn_peer *peer;   /* server: the client's address, counted */
 	bool raw;                 /* tls://: no WebSocket frames after the 101 */
+	bool opened;              /* client role: the server already answered (a
+	                           * pooled connection, --pool): no 101 to wait
+	                           * for, on_open is not called */
 	bool hold_early;          /* client role: no TCP byte leaves before the
 	                           * server's 101 proved the key (a fake server on
 	                           * an unauthenticated leg gets nothing) */

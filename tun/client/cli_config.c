@@ -17,6 +17,7 @@ void client_config_init(struct client_config *cfg)
 	cfg->relay.keepalive_ms = 30000;
 	cfg->relay.pong_timeout_ms = 15000;
 	cfg->connect_timeout_ms = 10000;
+	cfg->pool_idle_ms = CLIENT_POOL_IDLE_DEFAULT_MS;
 }
 
 /* Splits spec at ':' outside brackets into at most 4 parts. */

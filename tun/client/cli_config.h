@@ -16,6 +16,9 @@
 
 #define CLIENT_MAX_FWDS 32
 #define CLIENT_MAX_RULES 32 /* --restrict-to / --allow entries (a tunnel:// exit's) */
+#define CLIENT_POOL_MAX 64                /* --pool N: 0..64 */
+#define CLIENT_POOL_IDLE_DEFAULT_MS 30000 /* --pool-idle */
+#define CLIENT_POOL_IDLE_MAX_MS 50000     /* below the server's 60 s hold (srv_pool.h) */
 
 enum fwd_kind {
 	FWD_DYNAMIC = 0, /* -D: SOCKS5 + HTTP proxy on one port */
@@ -75,6 +78,8 @@ struct client_config {
 	size_t nrestrict;
 	struct net_cidr allow[CLIENT_MAX_RULES];
 	size_t nallow;
+	unsigned pool;             /* --pool: idle connections kept ready (0: none) */
+	unsigned pool_idle_ms;     /* --pool-idle: each replaced at this age */
 };
 
 void client_config_init(struct client_config *cfg);

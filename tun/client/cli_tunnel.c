@@ -239,6 +239,9 @@ void client_open_tunnel(struct client *c, int local_fd, unsigned id, enum tunnel
                         const char *target, struct buf *early, relay_open_fn on_open,
                         void *owner, struct relay_filter *filter)
 {
+	if (kind == TUNNEL_CONNECT && c->pool_take &&
+	    c->pool_take(c, local_fd, id, target, early, on_open, owner, filter))
+		return; /* on a warm connection (--pool) */
 	struct tunnel_start *ts = calloc(1, sizeof(*ts));
 	if (!ts || strlen(target) > tunnel_target_max((uint8_t)kind)) {
 		free(ts);

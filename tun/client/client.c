@@ -18,6 +18,7 @@
 #include "core/transparent.h"
 #include "core/rand.h"
 #include "proto/ws.h"
+#include "tun/client/cli_pool.h"
 #include "tun/client/cli_reverse.h"
 #include "tun/client/client_int.h"
 #include "tun/client/cli_tproxy_udp.h"
@@ -224,7 +225,7 @@ static int client_setup(struct client *c)
 		else if (f->kind == FWD_TPROXY && cli_tproxy_udp_listen(c, f) < 0)
 			return -1; /* UDP beside TCP on the same [BIND:]PORT */
 	}
-	return 0;
+	return cli_pool_start(c);
 }
 
 int client_main(const struct client_config *cfg)
@@ -254,6 +255,7 @@ int client_main(const struct client_config *cfg)
 	}
 	client_close_listeners(c);
 	conn_list_destroy_all(&c->conns);
+	cli_pool_free(c);
 	client_tunnels_free(c);
 	if (c->use_tls)
 		tls_client_cfg_free(&c->tls);

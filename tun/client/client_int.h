@@ -18,6 +18,16 @@
 
 struct client;
 struct open_watch; /* cli_tunnel.c: a tunnel waiting for its 101 */
+struct cli_pool;   /* cli_pool.c: --pool's warm connections */
+
+/* --pool: puts a TCP tunnel (client_open_tunnel's arguments) on a warm
+ * connection, taking local_fd, *early and filter; false, taking nothing,
+ * when none is ready. A pointer, so that cli_tunnel.c calls the pool
+ * without including it (the pool opens its connections through it). */
+typedef bool (*client_pool_take_fn)(struct client *c, int local_fd, unsigned id,
+                                    const char *target, struct buf *early,
+                                    relay_open_fn on_open, void *owner,
+                                    struct relay_filter *filter);
 
 struct client_listener {
 	struct rx_io io;
@@ -50,6 +60,8 @@ struct client {
 	uint64_t limit_logged_ms;            /* the per-address-limit hint, rate-limited */
 	unsigned limit_quiet;                /* refusals since that hint */
 	struct open_watch *watches;          /* tunnels waiting for their 101 */
+	struct cli_pool *pool;               /* --pool, else NULL */
+	client_pool_take_fn pool_take;       /* set with pool */
 };
 
 #endif

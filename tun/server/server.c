@@ -31,7 +31,9 @@
 #include "tun/server/replay_shm.h"
 #include "tun/server/replay_store.h"
 #include "tun/server/srv_realip.h"
+#include "tun/server/srv_pool.h"
 #include "tun/server/srv_reverse.h"
+#include "tun/server/srv_token.h"
 #include "tun/server/srv_tunnel.h"
 #include "tun/server/workers.h"
 #include "proto/ws.h"
@@ -82,50 +84,6 @@ static bool head_conn_route(struct head_conn *hc, size_t head_len, const char **
 static void head_conn_refuse(struct head_conn *hc, const char *why);
 
 static void server_refuse_peer(struct server *srv, const struct conn_peer *cp);
-
-/* Grows the nonce table when it crowds (malloc at growth only). */
-static void replay_grow(struct server *srv, uint64_t now)
-{
-	struct replay *r = &srv->replay;
-	if (!replay_crowded(r) || r->cap >= SERVER_REPLAY_MAX)
-		return;
-	struct replay_slot *slots = calloc(r->cap * 2, sizeof(*slots));
-	if (!slots)
-		return;
-	struct replay bigger;
-	replay_init(&bigger, slots, r->cap * 2);
-	replay_rehash(&bigger, r, now);
-	free(r->slots);
-	*r = bigger;
-}
-
-/* With a key: the token is fresh and never seen before. *ttl_s: how long
- * its nonce must be remembered (for --replay-store). */
-static bool token_accepted(struct server *srv, const struct tunnel_req *t, unsigned id,
-                           unsigned *ttl_s)
-{
-	const struct server_config *cfg = srv->cfg;
-	if (!cfg->keys)
-		return true;
-	uint64_t now = (uint64_t)time(NULL);
-	if (!auth_fresh(t->timestamp, now, cfg->skew_s)) {
-		log_info("c%u token %lld s off the server clock (window %u s): refused", id,
-		         (long long)(t->timestamp - now), cfg->skew_s);
-		return false;
-	}
-	uint64_t last = auth_last_fresh(t->timestamp, cfg->skew_s);
-	*ttl_s = last >= now ? (unsigned)(last - now + 1) : 1;
-	enum replay_rc rc = srv->replay_shm ? replay_shm_check(srv->replay_shm, t->nonce, last, now)
-	                                    : replay_check(&srv->replay, t->nonce, last, now);
-	if (rc != REPLAY_FRESH) {
-		log_warn("c%u %s: refused", id,
-		         rc == REPLAY_SEEN ? "replayed tunnel request" : "nonce table full");
-		return false;
-	}
-	if (!srv->replay_shm)
-		replay_grow(srv, now);
-	return true;
-}
 
 static void head_conn_destroy(struct conn_link *link)
 {
@@ -259,21 +217,6 @@ static bool path_under(struct http_slice path, const char *prefix)
 	       (path.len == n || path.p[n] == '/');
 }
 
-/* --replay-store unreachable: closed refuses, local trusts this node's own
- * table (already checked). Logged at most every 10 s. */
-static bool store_down_allows(struct server *srv, unsigned id)
-{
-	bool local = srv->cfg->replay_store_local;
-	uint64_t now = rx_now(&srv->rx);
-	if (!srv->store_logged_ms || now - srv->store_logged_ms >= EMFILE_LOG_EVERY_MS) {
-		srv->store_logged_ms = now;
-		log_warn("c%u replay store unreachable: %s (--replay-store-fail %s)", id,
-		         local ? "checked against this node's own nonces only" : "tunnel refused",
-		         local ? "local" : "closed");
-	}
-	return local;
-}
-
 static void head_conn_on_claim(void *owner, enum replay_store_verdict v)
 {
 	struct head_conn *hc = owner;
@@ -284,7 +227,7 @@ static void head_conn_on_claim(void *owner, enum replay_store_verdict v)
 		head_conn_refuse(hc, "replayed");
 		return;
 	}
-	if (v == REPLAY_STORE_DOWN && !store_down_allows(hc->srv, hc->link.id)) {
+	if (v == REPLAY_STORE_DOWN && !srv_store_down_allows(hc->srv, hc->link.id)) {
 		head_conn_refuse(hc, "replay store unreachable");
 		return;
 	}
@@ -316,7 +259,7 @@ static enum route_rc route_tunnel(struct head_conn *hc, struct handoff *h, struc
 	if (rc != TUNNEL_DECODED || ws_check_upgrade(h->req, &key, &key_len) != 0)
 		return ROUTE_NONE;
 	if (!hc->claimed) {
-		if (!token_accepted(hc->srv, &treq, hc->link.id, &ttl_s))
+		if (!srv_token_accepted(hc->srv, &treq, hc->link.id, &ttl_s))
 			return ROUTE_NONE;
 		if (hc->srv->store && hc->srv->cfg->keys) {
 			hc->head_len = h->head_len;
@@ -324,11 +267,13 @@ static enum route_rc route_tunnel(struct head_conn *hc, struct handoff *h, struc
 			                               head_conn_on_claim, hc);
 			if (hc->claim)
 				return ROUTE_WAITING;
-			if (!store_down_allows(hc->srv, hc->link.id))
+			if (!srv_store_down_allows(hc->srv, hc->link.id))
 				return ROUTE_NONE;
 		}
 	}
-	if (treq.kind == TUNNEL_CONNECT || treq.kind == TUNNEL_UDP)
+	if (treq.kind == TUNNEL_POOLED)
+		srv_pool_accept(hc->srv, h, &treq, key, key_len);
+	else if (treq.kind == TUNNEL_CONNECT || treq.kind == TUNNEL_UDP)
 		srv_tunnel_accept(hc->srv, h, &treq, key, key_len);
 	else if (treq.kind == TUNNEL_REVERSE_LISTEN || treq.kind == TUNNEL_UDP_LISTEN)
 		srv_reverse_listen(hc->srv, h, &treq, key, key_len);

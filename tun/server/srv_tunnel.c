@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "proto/pool.h"
 #include "proto/ws.h"
 #include "tun/dgram.h"
 #include "tun/dial.h"
@@ -29,6 +30,7 @@ struct srv_tunnel {
 	bool sealed;            /* --encrypt */
 	bool raw;               /* tls:// */
 	bool udp;               /* TUNNEL_UDP */
+	bool pooled;            /* --pool: answered by proto/pool.h's message, not HTTP */
 	struct buf in;          /* pipelined frames behind the head */
 	size_t resp_len;
 	char resp[RESP_101_MAX];
@@ -54,12 +56,23 @@ static void srv_tunnel_destroy(struct conn_link *link)
 	srv_tunnel_free(t);
 }
 
+/* A pooled connection's answer (proto/pool.h): one unmasked binary message,
+ * or the bare bytes on tls://. Its length. */
+static size_t pool_answer_frame(const struct srv_tunnel *t, int status, char *out)
+{
+	uint8_t *o = (uint8_t *)out;
+	size_t hn = t->raw ? 0 : ws_frame_header(o, WS_OP_BINARY, true, POOL_ANSWER_LEN, NULL);
+	pool_answer_encode(t->srv->cfg->keys, t->nonce, status, o + hn);
+	return hn + POOL_ANSWER_LEN;
+}
+
 /* The client turns this status back into the SOCKS / HTTP reply. */
 static void srv_tunnel_refuse(struct srv_tunnel *t, enum tunnel_err err)
 {
 	char resp[RESP_101_MAX];
-	size_t n = tunnel_refusal(err, t->ws_key, strlen(t->ws_key), t->srv->cfg->keys, t->nonce,
-	                          resp, sizeof(resp));
+	size_t n = t->pooled ? pool_answer_frame(t, tunnel_err_status(err), resp)
+	                     : tunnel_refusal(err, t->ws_key, strlen(t->ws_key), t->srv->cfg->keys,
+	                                      t->nonce, resp, sizeof(resp));
 	log_info("c%u %s: %s", t->link.id, t->target[0] ? t->target : "(no destination named)",
 	         tunnel_err_text(err));
 	rx_io_del(&t->srv->rx, &t->io);
@@ -220,8 +233,8 @@ static enum tunnel_err fixed_target(struct srv_tunnel *t, const struct tunnel_re
 	return TUNNEL_OK;
 }
 
-int srv_tunnel_accept(struct server *srv, struct handoff *h, const struct tunnel_req *req,
-                      const char *key, size_t key_len)
+static int tunnel_accept(struct server *srv, struct handoff *h, const struct tunnel_req *req,
+                         const char *key, size_t key_len, bool pooled)
 {
 	struct srv_tunnel *t = calloc(1, sizeof(*t));
 	if (!t) {
@@ -232,11 +245,13 @@ int srv_tunnel_accept(struct server *srv, struct handoff *h, const struct tunnel
 	t->client = h->s;
 	t->raw = h->raw;
 	t->udp = req->kind == TUNNEL_UDP;
-	t->resp_len = server_101(srv, req, key, key_len, t->resp, sizeof(t->resp));
+	t->pooled = pooled;
+	memcpy(t->nonce, req->nonce, sizeof(t->nonce));
+	t->resp_len = pooled ? pool_answer_frame(t, POOL_STATUS_OPEN, t->resp)
+	                     : server_101(srv, req, key, key_len, t->resp, sizeof(t->resp));
 	conn_list_add_as(&srv->conns, &t->link, srv_tunnel_destroy, h->id, h->peer);
 	t->link.lingers = true; /* dialling: becomes a tunnel that may finish */
 	memcpy(t->target, req->target, req->target_len + 1);
-	memcpy(t->nonce, req->nonce, sizeof(t->nonce));
 	snprintf(t->ws_key, sizeof(t->ws_key), "%.*s", (int)(key_len < WS_KEY_LEN ? key_len : WS_KEY_LEN),
 	         key);
 	t->in = h->in;
@@ -270,4 +285,15 @@ int srv_tunnel_accept(struct server *srv, struct handoff *h, const struct tunnel
 	dial_start(&t->dial, &srv->rx, &srv->dns, host, port, srv->cfg->connect_timeout_ms,
 	           srv_tunnel_dialled);
 	return 0;
+}
+
+int srv_tunnel_accept(struct server *srv, struct handoff *h, const struct tunnel_req *req,
+                      const char *key, size_t key_len)
+{
+	return tunnel_accept(srv, h, req, key, key_len, false);
+}
+
+int srv_tunnel_accept_pooled(struct server *srv, struct handoff *h, const struct tunnel_req *req)
+{
+	return tunnel_accept(srv, h, req, "", 0, true);
 }

@@ -17,5 +17,9 @@ size_t server_101(const struct server *srv, const struct tunnel_req *req, const 
  * refusal. Owns h->s from the call on. 0, or -1 when it was closed. */
 int srv_tunnel_accept(struct server *srv, struct handoff *h, const struct tunnel_req *req,
                       const char *key, size_t key_len);
+/* The same for the request a pooled connection sent as its first message
+ * (verified, fresh and claimed): h->s is upgraded already, h->in holds what
+ * followed the request; the answer is proto/pool.h's, not HTTP. */
+int srv_tunnel_accept_pooled(struct server *srv, struct handoff *h, const struct tunnel_req *req);
 
 #endif
