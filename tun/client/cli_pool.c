@@ -516,10 +516,9 @@ static bool pool_take(struct client *c, int local_fd, unsigned id, const char *t
 	ws_parser_init(&pc->parser, WS_ROLE_CLIENT, POOL_ANSWER_LEN);
 	rx_timer_arm(&c->rx, &pc->timer, rx_now(&c->rx) + POOL_ANSWER_MS, pc_on_deadline);
 	pool_fill(p); /* its replacement */
-	if (pc_flush(pc) < 0)
-		pc_fall_back(pc, "broke");
-	else
-		pc_arm(pc);
+	/* Written and read at once: over TLS the answer may be decrypted by the
+	 * write's own pump, and no readiness would come for it. */
+	pc_asking(pc);
 	return true;
 }
 

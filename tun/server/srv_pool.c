@@ -214,12 +214,11 @@ static void pool_arm(struct srv_pool *p)
 	rx_io_want(&p->srv->rx, &p->io, stream_interest(&p->s, want));
 }
 
-static void pool_on_io(struct rx *rx, struct rx_io *io, unsigned events)
+/* Writes what is left of the 101, reads, and takes the request once whole.
+ * Both in one step: over TLS a write's pump may decrypt what the client
+ * sent, and no readiness would come for it. */
+static void pool_step(struct srv_pool *p, unsigned events)
 {
-	struct srv_pool *p = (struct srv_pool *)((char *)io - offsetof(struct srv_pool, io));
-	(void)rx;
-	if (p->asked)
-		return;
 	if (stream_pump(&p->s, events) < 0 || pool_flush(p) < 0)
 		return pool_drop(p, "the client left");
 	int ended = pool_read(p);
@@ -232,6 +231,14 @@ static void pool_on_io(struct rx *rx, struct rx_io *io, unsigned events)
 		return pool_drop(p, "the client left (unused)");
 	buf_release_if_empty(&p->in);
 	pool_arm(p);
+}
+
+static void pool_on_io(struct rx *rx, struct rx_io *io, unsigned events)
+{
+	struct srv_pool *p = (struct srv_pool *)((char *)io - offsetof(struct srv_pool, io));
+	(void)rx;
+	if (!p->asked)
+		pool_step(p, events);
 }
 
 static void pool_on_deadline(struct rx *rx, struct rx_timer *t)
@@ -269,16 +276,5 @@ void srv_pool_accept(struct server *srv, struct handoff *h, const struct tunnel_
 	}
 	log_debug("c%u pooled connection ready", p->link.id);
 	rx_timer_arm(&srv->rx, &p->deadline, rx_now(&srv->rx) + SRV_POOL_HOLD_MS, pool_on_deadline);
-	if (pool_flush(p) < 0) {
-		pool_drop(p, "the client left");
-		return;
-	}
-	if (buf_len(&p->in)) { /* a request pipelined behind the upgrade */
-		int rc = p->raw ? pool_parse_raw(p) : pool_parse_ws(p);
-		if (rc > 0)
-			return;
-		if (rc < 0)
-			return pool_drop(p, "its first message was not a request");
-	}
-	pool_arm(p);
+	pool_step(p, 0); /* the 101, and a request pipelined behind the upgrade */
 }
