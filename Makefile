@@ -127,7 +127,7 @@ BIN       = $(BUILD)/wsferry
 
 VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: all run test test-unit test-deps test-cross fuzzers fuzz fuzz-long bench bench-peers bench-early bench-udp bench-push bench-transparent bench-cross bench-publish bench-vpn static static-all install clean deps bench-replay bench-cluster bench-sip003 bench-encrypt
+.PHONY: all run test test-unit test-deps test-cross fuzzers fuzz fuzz-long bench bench-peers bench-early bench-udp bench-push bench-transparent bench-cross bench-publish bench-vpn static static-all install clean deps bench-replay bench-cluster bench-sip003 bench-encrypt bench-pool
 all: $(BIN) $(TESTS)
 
 $(BUILD)/%.o: %.c
@@ -251,6 +251,9 @@ bench-peers: $(LOAD) $(BIN)
 # --encrypt beside plain keyed ws://.
 bench-encrypt: $(LOAD) $(BIN)
 	@bash bench/encrypt.sh $(BUILD)
+# --pool: new tunnels/s and p50/p99 with and without a warm pool, one run.
+bench-pool: $(LOAD) $(BIN)
+	@bash bench/pool.sh $(BUILD)
 # shadowsocks with wsferry as its SIP003 plugin beside v2ray-plugin.
 bench-sip003: $(LOAD) $(BIN)
 	@bash bench/sip003.sh $(BUILD)

@@ -44,7 +44,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wsfutil as w  # noqa: E402
 from wsfutil import check  # noqa: E402
 
-TUNNEL_POOLED = 10
+TUNNEL_POOLED = 12
 TUNNEL_CONNECT = 0
 FLAG_AUTH = 1
 

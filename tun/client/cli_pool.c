@@ -515,10 +515,11 @@ static bool pool_take(struct client *c, int local_fd, unsigned id, const char *t
 	}
 	ws_parser_init(&pc->parser, WS_ROLE_CLIENT, POOL_ANSWER_LEN);
 	rx_timer_arm(&c->rx, &pc->timer, rx_now(&c->rx) + POOL_ANSWER_MS, pc_on_deadline);
-	pool_fill(p); /* its replacement */
 	/* Written and read at once: over TLS the answer may be decrypted by the
-	 * write's own pump, and no readiness would come for it. */
+	 * write's own pump, and no readiness would come for it. The request
+	 * leaves before its replacement's connect, which is off its path. */
 	pc_asking(pc);
+	pool_fill(p);
 	return true;
 }
 
