@@ -15,6 +15,8 @@ item 2) against a keyed server on 127.0.0.1:
     without an answer and the server logs the replay; the same upgrade
     with a fresh request made here gets the open answer, whose proof checks
     against the key, and then carries bytes to the server's --to;
+  4b the same across two nodes sharing a --replay-store (redis-server): the
+    request recorded on node a, replayed to node b, is refused by the store;
   5 probers: an upgrade with a made-up cookie, and a valid pooled upgrade
     whose first message is not a request, are both closed without a byte;
   6 server restart: the client's pool empties when the server stops and is
@@ -367,6 +369,52 @@ def body(suite):
         s.close()
     suite.run('4 a replayed pooled request is refused; a fresh one opens, proof checks',
               replay, timeout=40)
+
+    def replay_store():
+        exe = w.require_peer('redis-server', 'redis-server', '/usr/bin/redis-server')
+        rp, ap, bp = w.free_ports(3)
+        redis = w.Proc([exe, '--port', str(rp), '--bind', '127.0.0.1', '--save', '',
+                        '--appendonly', 'no', '--dir', '/tmp', '--daemonize', 'no'],
+                       'redis-server', wsferry=False)
+        w.wait_port(rp, proc=redis)
+        nodes = []
+        for port, name in ((ap, 'node-a'), (bp, 'node-b')):
+            nodes.append(w.Proc([w.WSFERRY, 'server', 'ws://127.0.0.1:%d' % port,
+                                 '--to', echo_target, '--log-level', 'debug',
+                                 '--replay-store', 'redis://127.0.0.1:%d' % rp], name, env=env))
+            w.wait_port(port, proc=nodes[-1])
+        m = Mitm(ap)
+        lp = w.free_port()
+        c = client('ws://127.0.0.1:%d' % m.port, ['--pool', '1', '-L', '%d:*' % lp],
+                   'client-store', (lp,))
+        check(len(wait_conns(m.port, 1)) == 1, 'the pool did not fill')
+        check(echo_once(lp, b'via node a') == b'via node a', 'echo through node a')
+        frame = None
+        for rec in m.c2s:
+            i = rec.find(b'\r\n\r\n')
+            if i >= 0 and len(rec) > i + 4:
+                rest = bytes(rec[i + 4:])
+                frame = rest[:2 + 4 + (rest[1] & 0x7f)]
+                break
+        check(frame is not None, 'no request message seen')
+        c.stop()
+        m.close()
+        # Node b never saw this nonce in its own table: only the store knows.
+        s, head = pooled_upgrade(bp, keys)
+        check(head.startswith(b'HTTP/1.1 101'), 'pooled upgrade to node b: %r' % head[:60])
+        s.sendall(frame)
+        check(silent_close(s), 'node b answered a request replayed from node a')
+        s.close()
+        deadline = time.monotonic() + 3
+        want = 'replayed pooled request (nonce already claimed in the replay store)'
+        while want not in nodes[1].stderr_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        check(want in nodes[1].stderr_text(), 'node b log:\n' + nodes[1].tail())
+        for n in nodes:
+            n.stop()
+        redis.stop()
+    suite.run('4b --replay-store: a pooled request replayed to another node is refused',
+              replay_store, timeout=40)
 
     def probers():
         s, head = pooled_upgrade(tp, keys, cookie='%s=%s' % (keys.cookie, b64url(os.urandom(60))))
