@@ -1,0 +1,92 @@
+/* mux_fuzz.c — libFuzzer target for the proto/mux.c frame parser. Byte 0
+ * picks a chunk size; the rest is fed in those chunks and, as a reference,
+ * whole: both must give the same events and the same verdict. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/mux.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void must(int ok)
+{
+	if (!ok)
+		__builtin_trap();
+}
+
+/* A digest of the events (order-sensitive), DATA slices joined per frame. */
+struct story {
+	uint64_t h;
+	size_t bytes;
+	int rc;
+};
+
+static void mix(struct story *s, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < n; i++)
+		s->h = (s->h ^ b[i]) * 1099511628211ull;
+}
+
+static void run(const uint8_t *in, size_t n, size_t step, struct story *s)
+{
+	struct mux_parser p = {0};
+	memset(s, 0, sizeof(*s));
+	s->h = 14695981039346656037ull;
+	size_t off = 0;
+	while (off < n) {
+		size_t chunk = step < n - off ? step : n - off;
+		size_t pos = 0;
+		for (;;) {
+			struct mux_event ev;
+			size_t used;
+			enum mux_rc rc = mux_parser_feed(&p, in + off + pos, chunk - pos, &used, &ev);
+			must(used <= chunk - pos);
+			pos += used;
+			if (rc < 0) {
+				s->rc = rc;
+				return;
+			}
+			if (rc == MUX_NEED_MORE) {
+				must(pos == chunk);
+				break;
+			}
+			must(ev.type >= MUX_OPEN && ev.type <= MUX_TYPE_MAX);
+			if (ev.type != MUX_DATA) {
+				must(ev.len <= MUX_MAX_CTRL);
+				must(ev.data == p.ctl);
+			} else {
+				must(ev.len == 0 || (ev.data >= in && ev.data + ev.len <= in + n));
+			}
+			if (ev.type != MUX_DATA || ev.first)
+				mix(s, &ev.type, 1), mix(s, &ev.id, 4), mix(s, &ev.window, 4);
+			mix(s, ev.data, ev.len);
+			s->bytes += ev.len;
+			if (pos == chunk && ev.type != MUX_DATA)
+				break;
+			if (pos == chunk && ev.type == MUX_DATA && (ev.last || ev.len == 0))
+				break;
+			if (pos == chunk)
+				break;
+		}
+		off += chunk;
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 1)
+		return 0;
+	size_t step = (size_t)data[0] % 64 + 1;
+	uint8_t *copy = malloc(size - 1 ? size - 1 : 1);
+	memcpy(copy, data + 1, size - 1);
+	struct story whole, split;
+	run(copy, size - 1, size, &whole);
+	run(copy, size - 1, step, &split);
+	must(whole.rc == split.rc);
+	if (whole.rc == 0)
+		must(whole.h == split.h && whole.bytes == split.bytes);
+	free(copy);
+	return 0;
+}
