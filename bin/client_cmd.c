@@ -9,6 +9,7 @@
 #include "core/dns.h"
 #include "core/log.h"
 #include "proto/conf.h"
+#include "proto/mux.h"
 #include "tls/tls.h"
 #include "tun/client/client.h"
 #include "tun/dial.h"
@@ -18,6 +19,8 @@ struct client_cmd {
 	bool have_server;
 	bool in_file;          /* applying -c FILE */
 	bool server_from_file; /* argv's SERVER_URL replaces the file's */
+	bool mux;              /* --mux */
+	const char *mux_streams; /* --mux-max-streams, checked once all is read */
 };
 
 static int add_fwd(struct client_cmd *c, enum fwd_kind kind, const char *val, const char **why)
@@ -304,6 +307,37 @@ static int opt_pool_idle(void *ctx, const char *val, const char **why)
 	return 0;
 }
 
+static int opt_mux(void *ctx, const char *val, const char **why)
+{
+	(void)val;
+	(void)why;
+	((struct client_cmd *)ctx)->mux = true;
+	return 0;
+}
+
+/* Checked after parsing, so that the order of --mux and this one is free. */
+static int opt_mux_streams(void *ctx, const char *val, const char **why)
+{
+	(void)why;
+	((struct client_cmd *)ctx)->mux_streams = val;
+	return 0;
+}
+
+/* --mux [--mux-max-streams N]: N from 1 to MUX_MAX_STREAMS, default 4. */
+static int mux_settle(struct client_cmd *c)
+{
+	uint64_t v = MUX_DEFAULT_STREAMS;
+	if (c->mux_streams && !c->mux)
+		return opts_usage_error("--mux-max-streams", "only with --mux");
+	if (c->mux_streams && conf_parse_uint(c->mux_streams, 1, MUX_MAX_STREAMS, &v) < 0)
+		return opts_usage_error("--mux-max-streams", "a number from 1 to 16");
+	if (c->mux && c->cfg.encrypt)
+		return opts_usage_error("--mux", "cannot be combined with --encrypt in this version "
+		                                 "(use wss:// or tls:// for a private carrier)");
+	c->cfg.mux_streams = c->mux ? (unsigned)v : 0;
+	return 0;
+}
+
 static int positional_server(void *ctx, const char *val, const char **why)
 {
 	struct client_cmd *c = ctx;
@@ -349,6 +383,8 @@ static const struct opt client_opts[] = {
 	{"fast-open", 0, false, false, opt_fast_open},
 	{"pool", 0, true, false, opt_pool},
 	{"pool-idle", 0, true, false, opt_pool_idle},
+	{"mux", 0, false, false, opt_mux},
+	{"mux-max-streams", 0, true, false, opt_mux_streams},
 	COMMON_OPTS,
 	{0},
 };
@@ -414,6 +450,8 @@ int cmd_client(int argc, char **argv)
 	if (c.cfg.encrypt && c.cfg.server.scheme != URL_WS)
 		return opts_usage_error("--encrypt", "only for ws:// (TLS already encrypts wss:// and "
 		                                     "tls://)");
+	if (mux_settle(&c) != 0)
+		return 2;
 	if (c.cfg.insecure + !!c.cfg.pin + !!c.cfg.ca_file > 1)
 		return opts_usage_error("--insecure/--pin/--ca", "choose one way to trust the server");
 	if (!c.cfg.proxy_user != !c.cfg.proxy_pass)

@@ -60,6 +60,7 @@ struct plugin {
 	const struct plugin_key *keys[PLUGIN_MAX_OPTS];
 	size_t nopts;
 	bool server, mux, fast_open;
+	const char *mux_streams; /* mux-max-streams= */
 	const char *scheme; /* "ws", "wss" or "tls" */
 	const char *path;
 	const char *host;
@@ -155,6 +156,8 @@ static int plugin_settle(struct plugin *p)
 			p->mux = true;
 		else if (strcmp(name, "mux-max-streams") == 0 && conf_parse_uint(val, 1, 16, &v) < 0)
 			return opt_error(name, "a number from 1 to 16");
+		else if (strcmp(name, "mux-max-streams") == 0)
+			p->mux_streams = val;
 		else if (strcmp(name, "fast-open") == 0)
 			p->fast_open = true;
 	}
@@ -235,6 +238,12 @@ static void plugin_build(struct plugin *p, const char *env[4])
 	}
 	if (p->fast_open)
 		add(p, "--fast-open");
+	if ((p->mux || p->mux_streams) && !p->server) /* servers serve mux unasked */
+		add(p, "--mux");
+	if (p->mux_streams && !p->server) {
+		add(p, "--mux-max-streams");
+		add(p, p->mux_streams);
+	}
 	p->argv[p->argc] = NULL;
 }
 
@@ -255,9 +264,6 @@ int cmd_sip003(int argc, char **argv)
 		rc = plugin_settle(&p);
 	if (rc)
 		return rc;
-	if (p.mux)
-		log_warn("SIP003: mux is not available in this wsferry yet: each connection gets its "
-		         "own WebSocket");
 	plugin_build(&p, env);
 	log_debug("SIP003 plugin: wsferry %s %s", p.server ? "server" : "client", p.url);
 	return p.server ? cmd_server(p.argc, p.argv) : cmd_client(p.argc, p.argv);

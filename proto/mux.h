@@ -37,6 +37,7 @@ enum mux_type {
 #define MUX_WINDOW_INIT (256 * 1024) /* each stream's credit each way at open */
 #define MUX_PING_LEN 8
 #define MUX_MAX_STREAMS 16        /* --mux-max-streams' upper bound */
+#define MUX_DEFAULT_STREAMS 4
 
 enum mux_rc {
 	MUX_NEED_MORE = 0,

@@ -130,8 +130,9 @@ enum tunnel_decode_rc tunnel_blob_decode(const uint8_t *p, size_t n, const struc
 	size_t tlen = (size_t)blob[27] << 8 | blob[28];
 	size_t mac_len = authed ? AUTH_MAC_LEN : 0;
 	/* An empty target (connect only) asks for the server's --to destination;
-	 * a pooled upgrade names none (its request follows). */
-	bool may_be_empty = blob[1] == TUNNEL_CONNECT || blob[1] == TUNNEL_POOLED;
+	 * a pooled upgrade or a mux carrier names none (its requests follow). */
+	bool may_be_empty = blob[1] == TUNNEL_CONNECT || blob[1] == TUNNEL_POOLED ||
+	                    blob[1] == TUNNEL_MUX;
 	if ((tlen == 0 && !may_be_empty) || tlen > tunnel_target_max(blob[1]) ||
 	    n != BLOB_HEAD + tlen + mac_len)
 		return TUNNEL_NO_COOKIE;

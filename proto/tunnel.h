@@ -49,11 +49,12 @@ enum tunnel_kind {
 	TUNNEL_EXIT_OPEN = 11,       /* -D socks5://NAME@: target "NAME:PASSWORD
 	                              * HOST:PORT" (proto/tunnel_exit.h); carried
 	                              * by a CHANNEL_ACCEPT */
-	
 	TUNNEL_POOLED = 12,          /* --pool: an idle connection kept ready; its
 	                              * request (a CONNECT blob, proto/pool.h) is
 	                              * its first message */
-	TUNNEL_KIND_MAX = 12,
+	TUNNEL_MUX = 13,             /* --mux: a carrier (proto/mux.h); no target,
+	                              * each stream's OPEN carries its own request */
+	TUNNEL_KIND_MAX = 13,
 };
 
 /* -R control channel messages (binary, 9 bytes: op, 64-bit id big-endian). */
@@ -96,7 +97,8 @@ struct tunnel_req {
 	uint8_t flags;  /* TUNNEL_FLAG_* */
 	uint64_t timestamp; /* unix seconds when the client made the request */
 	uint8_t nonce[TUNNEL_NONCE_LEN];
-	size_t target_len;  /* 0 (TUNNEL_CONNECT only): the server's fixed --to */
+	size_t target_len;  /* 0 (TUNNEL_CONNECT: the server's fixed --to;
+	                     * TUNNEL_POOLED, TUNNEL_MUX) */
 	char target[TUNNEL_MAX_WIRE_TARGET + 1]; /* NUL-terminated; at most
 	                                          * tunnel_target_max(kind) */
 };

@@ -3,8 +3,8 @@
 # core -> proto -> tls -> tun -> bin (a file includes its own layer and those
 # to its left); tun/'s rooms: shared machinery at tun/ includes no role or
 # endpoint folder, the client and each endpoint family include only tun/
-# (families also tun/server/srv_config.h), the server's router reaches every
-# family; tun/'s private headers (*_int.h, handoff.h) hold types only, so every
+# (families also tun/server/srv_config.h; the client also tun/mux/, the one
+# family both roles use), the server's router reaches every family; tun/'s private headers (*_int.h, handoff.h) hold types only, so every
 # function is declared in its own module's header; and no circle between
 # modules (A.c includes B.h and B.c includes A.h, however long).
 cd "$(dirname "$0")/.." || exit 1
@@ -36,6 +36,8 @@ for f in files:
                 pass  # its own room; the server's router reaches every family
             elif h == 'tun/server/srv_config.h' and r != 'tun/client':
                 pass  # families read the server's settings
+            elif r == 'tun/client' and hr == 'tun/mux':
+                pass  # --mux serves both roles: the client opens its streams
             else:
                 ok = False  # roles and families never include each other
         if ok:

@@ -80,6 +80,7 @@ struct client_config {
 	size_t nallow;
 	unsigned pool;             /* --pool: idle connections kept ready (0: none) */
 	unsigned pool_idle_ms;     /* --pool-idle: each replaced at this age */
+	unsigned mux_streams;      /* --mux: streams per carrier, 1..16 (0: no mux) */
 };
 
 void client_config_init(struct client_config *cfg);

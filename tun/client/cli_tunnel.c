@@ -15,6 +15,7 @@
 #include "core/rand.h"
 #include "proto/ws.h"
 #include "tun/client/upstream.h"
+#include "tun/mux/mux_client.h"
 
 #define UPGRADE_MAX 2048
 
@@ -239,6 +240,8 @@ void client_open_tunnel(struct client *c, int local_fd, unsigned id, enum tunnel
                         const char *target, struct buf *early, relay_open_fn on_open,
                         void *owner, struct relay_filter *filter)
 {
+	if (c->mux && kind == TUNNEL_CONNECT && !filter) /* --mux: a stream of a carrier */
+		return mux_pool_open(c->mux, local_fd, id, target, early, on_open, owner);
 	if (kind == TUNNEL_CONNECT && c->pool_take &&
 	    c->pool_take(c, local_fd, id, target, early, on_open, owner, filter))
 		return; /* on a warm connection (--pool) */

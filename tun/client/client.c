@@ -18,6 +18,7 @@
 #include "core/transparent.h"
 #include "core/rand.h"
 #include "proto/ws.h"
+#include "tun/client/cli_mux.h"
 #include "tun/client/cli_pool.h"
 #include "tun/client/cli_reverse.h"
 #include "tun/client/client_int.h"
@@ -189,7 +190,7 @@ static int client_setup(struct client *c)
 		snprintf(c->host_header, sizeof(c->host_header), u->host_is_v6 ? "[%s]" : "%s", u->host);
 	else
 		snprintf(c->host_header, sizeof(c->host_header), fmt, u->host, u->port);
-	if (client_tls_setup(c) < 0)
+	if (client_tls_setup(c) < 0 || cli_mux_setup(c) < 0)
 		return -1;
 	/* 0-RTT only where the server is already authenticated: over a verified
 	 * TLS leg the bytes reach the certificate's holder; over ws:// (or
@@ -257,6 +258,7 @@ int client_main(const struct client_config *cfg)
 	conn_list_destroy_all(&c->conns);
 	cli_pool_free(c);
 	client_tunnels_free(c);
+	cli_mux_free(c);
 	if (c->use_tls)
 		tls_client_cfg_free(&c->tls);
 	dns_free(&c->dns);

@@ -28,6 +28,7 @@ typedef bool (*client_pool_take_fn)(struct client *c, int local_fd, unsigned id,
                                     const char *target, struct buf *early,
                                     relay_open_fn on_open, void *owner,
                                     struct relay_filter *filter);
+struct mux_pool;   /* --mux: tun/mux/mux_client.h */
 
 struct client_listener {
 	struct rx_io io;
@@ -62,6 +63,7 @@ struct client {
 	struct open_watch *watches;          /* tunnels waiting for their 101 */
 	struct cli_pool *pool;               /* --pool, else NULL */
 	client_pool_take_fn pool_take;       /* set with pool */
+	struct mux_pool *mux;                /* --mux carriers (NULL without) */
 };
 
 #endif

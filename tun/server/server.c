@@ -30,6 +30,7 @@
 #include "tun/push/endpoint.h"
 #include "tun/server/replay_shm.h"
 #include "tun/server/replay_store.h"
+#include "tun/server/srv_mux.h"
 #include "tun/server/srv_realip.h"
 #include "tun/server/srv_pool.h"
 #include "tun/server/srv_reverse.h"
@@ -287,6 +288,8 @@ static enum route_rc route_tunnel(struct head_conn *hc, struct handoff *h, struc
 		route_register(hc->srv->routes, h, &treq, key, key_len);
 	else if (treq.kind == TUNNEL_ROUTE_ACCEPT)
 		route_claim(hc->srv->routes, h, &treq, key, key_len);
+	else if (treq.kind == TUNNEL_MUX)
+		srv_mux_accept(hc->srv, h, &treq, key, key_len);
 	else
 		srv_reverse_claim(hc->srv, h, &treq, key, key_len);
 	return ROUTE_TAKEN;

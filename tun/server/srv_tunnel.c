@@ -215,22 +215,40 @@ static bool same_target(const char *a, const char *b)
  * it; one naming another is refused (sending it elsewhere silently would
  * hand a -D user's bytes to a host he did not ask for). Without --to a
  * request must name one. t->target becomes what is dialled. */
-static enum tunnel_err fixed_target(struct srv_tunnel *t, const struct tunnel_req *req)
+static enum tunnel_err fixed_target(const struct server *srv, unsigned id,
+                                    const struct tunnel_req *req,
+                                    char target[TUNNEL_MAX_TARGET + 1])
 {
-	const char *to = t->srv->cfg->to;
+	const char *to = srv->cfg->to;
 	if (!to) {
 		if (req->target_len == 0)
 			log_info("c%u tunnel names no destination and this server has no --to: refused",
-			         t->link.id);
+			         id);
 		return req->target_len ? TUNNEL_OK : TUNNEL_ERR_BAD_TARGET;
 	}
 	if (req->target_len && !same_target(req->target, to)) {
 		log_info("c%u tunnel to %s refused: this server sends every tunnel to --to %s",
-		         t->link.id, req->target, to);
+		         id, req->target, to);
 		return TUNNEL_ERR_FORBIDDEN;
 	}
-	snprintf(t->target, sizeof(t->target), "%s", to);
+	snprintf(target, TUNNEL_MAX_TARGET + 1, "%s", to);
 	return TUNNEL_OK;
+}
+
+enum tunnel_err srv_tunnel_target(const struct server *srv, unsigned id,
+                                  const struct tunnel_req *req,
+                                  char target[TUNNEL_MAX_TARGET + 1], char *host,
+                                  size_t host_cap, uint16_t *port)
+{
+	memcpy(target, req->target, req->target_len + 1);
+	enum tunnel_err err = fixed_target(srv, id, req, target);
+	if (err != TUNNEL_OK)
+		return err;
+	if (tunnel_target_split(target, strlen(target), host, host_cap, port) < 0)
+		return TUNNEL_ERR_BAD_TARGET;
+	return dial_target_permitted(srv->cfg->restrict_to, srv->cfg->nrestrict, host, *port)
+	               ? TUNNEL_OK
+	               : TUNNEL_ERR_FORBIDDEN;
 }
 
 static int tunnel_accept(struct server *srv, struct handoff *h, const struct tunnel_req *req,
@@ -259,7 +277,7 @@ static int tunnel_accept(struct server *srv, struct handoff *h, const struct tun
 	buf_consume(&t->in, h->head_len);
 	char host[URL_MAX_HOST + 1];
 	uint16_t port;
-	enum tunnel_err err = t->resp_len ? fixed_target(t, req) : TUNNEL_ERR_BAD_TARGET;
+	enum tunnel_err err = t->resp_len ? fixed_target(srv, t->link.id, req, t->target) : TUNNEL_ERR_BAD_TARGET;
 	if (err == TUNNEL_OK)
 		err = server_seal_check(srv->cfg, h, req);
 	t->sealed = req->flags & TUNNEL_FLAG_ENCRYPT;

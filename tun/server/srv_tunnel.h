@@ -13,6 +13,13 @@
 size_t server_101(const struct server *srv, const struct tunnel_req *req, const char *key,
                   size_t key_len, char *out, size_t cap);
 
+/* Where a request may go (--to, the target's form, --restrict-to): TUNNEL_OK
+ * with target (what is dialled, for logs), host and port, or the refusal. */
+enum tunnel_err srv_tunnel_target(const struct server *srv, unsigned id,
+                                  const struct tunnel_req *req,
+                                  char target[TUNNEL_MAX_TARGET + 1], char *host,
+                                  size_t host_cap, uint16_t *port);
+
 /* A valid tunnel upgrade (key: its Sec-WebSocket-Key): dial, then 101 or a
  * refusal. Owns h->s from the call on. 0, or -1 when it was closed. */
 int srv_tunnel_accept(struct server *srv, struct handoff *h, const struct tunnel_req *req,

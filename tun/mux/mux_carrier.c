@@ -1,0 +1,774 @@
+/* mux_carrier.c — the --mux hot path: one carrier connection, many streams.
+ * Up (stream socket -> carrier): one read lands in the carrier's queue
+ * behind room for the WebSocket and mux headers, which are written in
+ * front of it in place (masked in client role, RFC 6455 §5.3): no copy.
+ * Down (carrier -> stream socket): frames are parsed in the receive buffer
+ * and each DATA slice is written straight from there; only what the socket
+ * cannot take now is copied into the stream's queue, which its credit
+ * window bounds (MUX_WINDOW_INIT), so a stalled stream never stalls its
+ * siblings and never grows memory. Window credit is returned in steps of a
+ * quarter window (one small frame per 64 KiB written). */
+#include "tun/mux/mux_carrier.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/net.h"
+#include "core/rand.h"
+
+#define OUT_HIGH BUF_SIZE            /* streams read while less than this waits */
+#define OUT_READ_STOP (4 * BUF_SIZE) /* the peer does not read: stop reading it */
+#define DATA_MIN_ROOM 4096           /* a data read wants at least this much room */
+#define WINDOW_STEP (MUX_WINDOW_INIT / 4)
+#define IDLE_CLOSE_MS 60000          /* client: a carrier without streams this long goes */
+
+#define CARRIER_OF(field, p) \
+	((struct mux_carrier *)((char *)(p) - offsetof(struct mux_carrier, field)))
+
+/* ---- queues ---- */
+
+static struct buf *q_last(struct mux_q *q)
+{
+	return q->n ? &q->b[(q->head + q->n - 1) % MUX_Q_BUFS] : NULL;
+}
+
+/* Contiguous room of at least min bytes at the queue's tail (a new buffer
+ * when the last one is short of it), or NULL. */
+static uint8_t *q_reserve(struct mux_q *q, size_t min, size_t *room)
+{
+	struct buf *b = q_last(q);
+	if (!b || buf_room(b) < min) {
+		if (q->n == MUX_Q_BUFS)
+			return NULL;
+		b = &q->b[(q->head + q->n) % MUX_Q_BUFS];
+		*b = (struct buf){0};
+		if (buf_alloc(b) < 0)
+			return NULL;
+		q->n++;
+	}
+	*room = buf_room(b);
+	return buf_tail(b);
+}
+
+static void q_produced(struct mux_q *q, size_t n)
+{
+	buf_produced(q_last(q), n);
+	q->len += (uint32_t)n;
+}
+
+static int q_append(struct mux_q *q, const void *p, size_t n)
+{
+	const uint8_t *s = p;
+	while (n) {
+		size_t room;
+		uint8_t *t = q_reserve(q, 1, &room);
+		if (!t)
+			return -1;
+		size_t k = room < n ? room : n;
+		memcpy(t, s, k);
+		q_produced(q, k);
+		s += k;
+		n -= k;
+	}
+	return 0;
+}
+
+static size_t q_front(struct mux_q *q, uint8_t **p)
+{
+	if (!q->n)
+		return 0;
+	*p = buf_data(&q->b[q->head]);
+	return buf_len(&q->b[q->head]);
+}
+
+static void q_consume(struct mux_q *q, size_t n)
+{
+	struct buf *b = &q->b[q->head];
+	buf_consume(b, n);
+	q->len -= (uint32_t)n;
+	if (buf_len(b) == 0) {
+		buf_free(b);
+		q->head = (uint8_t)((q->head + 1) % MUX_Q_BUFS);
+		q->n--;
+	}
+}
+
+static void q_free(struct mux_q *q)
+{
+	while (q->n) {
+		buf_free(&q->b[q->head]);
+		q->head = (uint8_t)((q->head + 1) % MUX_Q_BUFS);
+		q->n--;
+	}
+	q->len = 0;
+}
+
+/* ---- framing out ---- */
+
+/* The WebSocket header in front of a frame of n payload bytes (none on
+ * tls://), masking p in place in client role. Its size. */
+static size_t ws_wrap(struct mux_carrier *c, uint8_t *hdr, uint8_t *p, size_t n)
+{
+	if (c->raw)
+		return 0;
+	uint8_t key[4];
+	const uint8_t *mask = NULL;
+	if (c->client) {
+		rand_bytes(key, sizeof(key));
+		ws_mask(p, n, key, 0);
+		mask = key;
+	}
+	return ws_frame_header(hdr, WS_OP_BINARY, true, n, mask);
+}
+
+int mux_carrier_frame(struct mux_carrier *c, enum mux_type type, uint32_t id, const void *p,
+                      size_t n)
+{
+	uint8_t hdr[WS_MAX_HEADER], frame[MUX_HEADER + MUX_MAX_CTRL];
+	mux_header(frame, type, id, (uint32_t)n);
+	memcpy(frame + MUX_HEADER, p, n);
+	size_t hn = ws_wrap(c, hdr, frame, MUX_HEADER + n);
+	if (q_append(&c->out, hdr, hn) < 0 || q_append(&c->out, frame, MUX_HEADER + n) < 0) {
+		c->dead = true; /* a stream of frames cut short: nothing after it parses */
+		return -1;
+	}
+	return 0;
+}
+
+/* Header room in front of a DATA payload: WebSocket (2 + 2 length bytes,
+ * + 4 mask in client role; payloads stay under 64 KiB) and mux. */
+static size_t data_reserve(const struct mux_carrier *c)
+{
+	return (c->raw ? 0 : c->client ? 8 : 4) + MUX_HEADER;
+}
+
+/* Reads one DATA frame from s's socket into the carrier's queue. >0 bytes,
+ * 0 nothing now (EAGAIN, no room), -1 EOF, -2 error. */
+static long stream_read_frame(struct mux_stream *s)
+{
+	struct mux_carrier *c = s->car;
+	size_t res = data_reserve(c), room;
+	uint8_t *t = q_reserve(&c->out, res + DATA_MIN_ROOM, &room);
+	if (!t)
+		return 0;
+	size_t max = room - res;
+	if (max > MUX_MAX_DATA - MUX_HEADER)
+		max = MUX_MAX_DATA - MUX_HEADER;
+	if (max > s->credit)
+		max = s->credit;
+	long n = net_read(s->fd, t + res, max);
+	if (n == -EAGAIN)
+		return 0;
+	if (n == 0)
+		return -1;
+	if (n < 0)
+		return -2;
+	uint8_t *m = t + res - MUX_HEADER;
+	mux_header(m, MUX_DATA, s->id, (uint32_t)n);
+	uint8_t hdr[WS_MAX_HEADER];
+	size_t len = MUX_HEADER + (size_t)n;
+	size_t hn = ws_wrap(c, hdr, m, len);
+	if (hn && hn != res - MUX_HEADER) {
+		/* under 126 bytes the length takes 2 bytes less: close the gap */
+		memmove(t + hn, m, len);
+		m = t + hn;
+	}
+	memcpy(m - hn, hdr, hn);
+	q_produced(&c->out, hn + len);
+	s->credit -= (uint32_t)n;
+	s->up += (uint64_t)n;
+	return n;
+}
+
+/* ---- streams ---- */
+
+static void stream_on_io(struct rx *rx, struct rx_io *io, unsigned events);
+static int stream_flush(struct mux_stream *s);
+
+int mux_stream_attach(struct mux_carrier *c, struct mux_stream *s)
+{
+	for (unsigned i = 0; i < MUX_MAX_STREAMS; i++) {
+		if (c->streams[i])
+			continue;
+		c->streams[i] = s;
+		c->nstreams++;
+		s->car = c;
+		s->credit = MUX_WINDOW_INIT;
+		s->recv_left = MUX_WINDOW_INIT;
+		return 0;
+	}
+	return -1;
+}
+
+static void stream_detach(struct mux_stream *s)
+{
+	struct mux_carrier *c = s->car;
+	for (unsigned i = 0; i < MUX_MAX_STREAMS; i++)
+		if (c->streams[i] == s) {
+			c->streams[i] = NULL;
+			c->nstreams--;
+		}
+	if (c->nstreams == 0)
+		c->idle_since_ms = rx_now(c->rx);
+}
+
+static struct mux_stream *stream_find(struct mux_carrier *c, uint32_t id)
+{
+	for (unsigned i = 0; i < MUX_MAX_STREAMS; i++)
+		if (c->streams[i] && c->streams[i]->id == id)
+			return c->streams[i];
+	return NULL;
+}
+
+int mux_stream_connected(struct mux_stream *s, int fd)
+{
+	s->fd = fd;
+	s->opened = true;
+	if (rx_io_add(s->car->rx, &s->io, fd, stream_on_io) < 0)
+		return -1;
+	return stream_flush(s); /* what arrived while it was dialled */
+}
+
+void mux_stream_end(struct mux_stream *s, bool reset, bool tell_peer)
+{
+	struct mux_carrier *c = s->car;
+	if (tell_peer && !c->dead)
+		mux_carrier_frame(c, MUX_RST, s->id, NULL, 0);
+	if (c->client && !s->opened && s->on_open) {
+		/* nobody else will answer the local client */
+		relay_open_fn fn = s->on_open;
+		s->on_open = NULL;
+		fn(s->owner, s->fd, c->err ? c->err : TUNNEL_ERR_GENERAL);
+	}
+	if (!c->client && !s->opened)
+		dial_cancel(&s->dial);
+	if (s->io.fn)
+		rx_io_del(c->rx, &s->io);
+	if (s->fd >= 0) {
+		if (reset) {
+			struct linger lg = {.l_onoff = 1, .l_linger = 0};
+			setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		}
+		close(s->fd);
+	}
+	log_debug("c%u stream %u on carrier c%u ended%s: %llu bytes up, %llu down", s->log_id,
+	          s->id, c->link.id, reset ? " (reset)" : "", (unsigned long long)s->up,
+	          (unsigned long long)s->down);
+	q_free(&s->pending);
+	buf_free(&s->early);
+	stream_detach(s);
+	free(s);
+}
+
+/* Bytes written to the stream's socket: their credit goes back to the
+ * peer in quarter-window steps. */
+static void stream_consumed(struct mux_stream *s, size_t n)
+{
+	s->down += n;
+	s->unacked += (uint32_t)n;
+	if (s->unacked >= WINDOW_STEP || (s->fin_rcvd && s->unacked)) {
+		uint8_t inc[4] = {(uint8_t)(s->unacked >> 24), (uint8_t)(s->unacked >> 16),
+		                  (uint8_t)(s->unacked >> 8), (uint8_t)s->unacked};
+		if (!s->fin_rcvd)
+			mux_carrier_frame(s->car, MUX_WINDOW, s->id, inc, 4);
+		s->recv_left += s->unacked;
+		s->unacked = 0;
+	}
+}
+
+/* Writes the stream's queue. 0, or -1 when its socket broke. */
+static int stream_flush(struct mux_stream *s)
+{
+	uint8_t *p;
+	size_t n;
+	while (s->fd >= 0 && (n = q_front(&s->pending, &p)) > 0) {
+		long w = net_write(s->fd, p, n);
+		if (w == -EAGAIN)
+			return 0;
+		if (w < 0)
+			return -1;
+		q_consume(&s->pending, (size_t)w);
+		stream_consumed(s, (size_t)w);
+	}
+	if (s->fin_rcvd && !s->shut_wr && s->fd >= 0 && s->opened && s->pending.len == 0) {
+		shutdown(s->fd, SHUT_WR); /* the peer's FIN, in order behind its data */
+		s->shut_wr = true;
+	}
+	return 0;
+}
+
+/* Over both ways: both FINs through and every byte out. */
+static bool stream_done(const struct mux_stream *s)
+{
+	return s->fin_sent && s->fin_rcvd && s->shut_wr && s->pending.len == 0;
+}
+
+static void stream_want(struct mux_stream *s)
+{
+	struct mux_carrier *c = s->car;
+	if (!s->opened || s->fd < 0)
+		return;
+	unsigned want = 0;
+	if (!s->fin_sent && s->credit && c->out.len < OUT_HIGH && !c->dead)
+		want |= RX_READ;
+	if (s->pending.len)
+		want |= RX_WRITE;
+	rx_io_want(c->rx, &s->io, want);
+	if (s->pending.len == 0)
+		q_free(&s->pending);
+}
+
+/* Reads the socket into frames while credit and carrier room last. 0, or
+ * -1 when the stream was ended. */
+static int stream_pump_up(struct mux_stream *s)
+{
+	struct mux_carrier *c = s->car;
+	for (int i = 0; i < 4 && !s->fin_sent && s->credit && c->out.len < OUT_HIGH; i++) {
+		long n = stream_read_frame(s);
+		if (n == 0)
+			break;
+		if (n == -2) {
+			mux_stream_end(s, true, true);
+			return -1;
+		}
+		if (n == -1) {
+			s->fin_sent = true;
+			mux_carrier_frame(c, MUX_FIN, s->id, NULL, 0);
+		}
+	}
+	return 0;
+}
+
+static void stream_on_io(struct rx *rx, struct rx_io *io, unsigned events)
+{
+	struct mux_stream *s = (struct mux_stream *)((char *)io - offsetof(struct mux_stream, io));
+	struct mux_carrier *c = s->car;
+	(void)rx;
+	if ((events & RX_WRITE) && stream_flush(s) < 0) {
+		mux_stream_end(s, true, true);
+		return mux_carrier_update(c);
+	}
+	if ((events & RX_READ) && stream_pump_up(s) < 0)
+		return mux_carrier_update(c);
+	if (stream_done(s))
+		mux_stream_end(s, false, false);
+	mux_carrier_update(c);
+}
+
+void mux_stream_send_early(struct mux_stream *s)
+{
+	const uint8_t *p = buf_data(&s->early);
+	size_t n = s->early.mem ? buf_len(&s->early) : 0;
+	while (n) {
+		size_t k = n < 16384 ? n : 16384;
+		/* a control-sized copy per 16 KiB: early bytes are few */
+		struct mux_carrier *c = s->car;
+		uint8_t hdr[WS_MAX_HEADER], frame[MUX_HEADER + 16384];
+		mux_header(frame, MUX_DATA, s->id, (uint32_t)k);
+		memcpy(frame + MUX_HEADER, p, k);
+		size_t hn = ws_wrap(c, hdr, frame, MUX_HEADER + k);
+		if (q_append(&c->out, hdr, hn) < 0 || q_append(&c->out, frame, MUX_HEADER + k) < 0) {
+			c->dead = true;
+			break;
+		}
+		s->credit -= (uint32_t)k;
+		s->up += k;
+		p += k;
+		n -= k;
+	}
+	buf_free(&s->early);
+}
+
+/* ---- down: carrier -> streams ---- */
+
+static void deliver(struct mux_carrier *c, struct mux_stream *s, const uint8_t *p, size_t n)
+{
+	if (n > s->recv_left) {
+		log_info("c%u peer overran stream %u's window: carrier closed", c->link.id, s->id);
+		c->dead = true;
+		return;
+	}
+	s->recv_left -= (uint32_t)n;
+	if (s->fin_rcvd)
+		return; /* DATA after FIN: ignored (the peer broke the rules) */
+	if (s->fd >= 0 && s->opened && s->pending.len == 0) {
+		long w = net_write(s->fd, p, n);
+		if (w < 0 && w != -EAGAIN) {
+			mux_stream_end(s, true, true);
+			return;
+		}
+		if (w > 0) {
+			stream_consumed(s, (size_t)w);
+			p += w;
+			n -= (size_t)w;
+		}
+	}
+	if (n && q_append(&s->pending, p, n) < 0)
+		mux_stream_end(s, true, true); /* out of memory: this stream only */
+}
+
+static void on_reply(struct mux_carrier *c, struct mux_stream *s, uint8_t code)
+{
+	if (!c->client || s->opened || !s->on_open) {
+		c->dead = true;
+		return;
+	}
+	enum tunnel_err err = code <= TUNNEL_ERR_TLS ? (enum tunnel_err)code : TUNNEL_ERR_GENERAL;
+	relay_open_fn fn = s->on_open;
+	s->on_open = NULL;
+	fn(s->owner, s->fd, err);
+	if (err != TUNNEL_OK) {
+		log_debug("c%u server refused the stream: %s", s->log_id, tunnel_err_text(err));
+		s->opened = true; /* answered: no second on_open */
+		mux_stream_end(s, false, false);
+		return;
+	}
+	if (mux_stream_connected(s, s->fd) < 0)
+		mux_stream_end(s, true, true);
+}
+
+static void on_event(struct mux_carrier *c, const struct mux_event *ev)
+{
+	if (ev->type == MUX_PING) {
+		if (mux_carrier_frame(c, MUX_PONG, 0, ev->data, MUX_PING_LEN) < 0)
+			c->dead = true;
+		return;
+	}
+	if (ev->type == MUX_PONG)
+		return; /* any byte proved the peer alive already */
+	if (ev->type == MUX_OPEN) {
+		if (c->client || ev->id <= c->last_id || c->nstreams >= MUX_MAX_STREAMS) {
+			log_info("c%u mux OPEN out of order or over %u streams: carrier closed",
+			         c->link.id, MUX_MAX_STREAMS);
+			c->dead = true;
+			return;
+		}
+		c->last_id = ev->id;
+		return c->ops->open(c, ev->id, ev->data, ev->len);
+	}
+	struct mux_stream *s = stream_find(c, ev->id);
+	if (!s)
+		return; /* a stream already ended here: its late frames mean nothing */
+	switch (ev->type) {
+	case MUX_REPLY:
+		return on_reply(c, s, ev->data[0]);
+	case MUX_DATA:
+		return deliver(c, s, ev->data, ev->len);
+	case MUX_FIN:
+		s->fin_rcvd = true;
+		if (stream_flush(s) < 0)
+			return mux_stream_end(s, true, true);
+		if (stream_done(s))
+			mux_stream_end(s, false, false);
+		return;
+	case MUX_RST:
+		return mux_stream_end(s, true, false);
+	case MUX_WINDOW:
+		if ((uint64_t)s->credit + ev->window > 0x7fffffffu) {
+			c->dead = true;
+			return;
+		}
+		s->credit += ev->window;
+		return;
+	default:
+		return;
+	}
+}
+
+/* Feeds carrier payload bytes to the mux parser. */
+static void mux_feed(struct mux_carrier *c, const uint8_t *p, size_t n)
+{
+	while (n && !c->dead) {
+		struct mux_event ev;
+		size_t used;
+		enum mux_rc rc = mux_parser_feed(&c->mp, p, n, &used, &ev);
+		p += used;
+		n -= used;
+		if (rc < 0) {
+			log_info("c%u peer broke the mux framing: %s", c->link.id, mux_strerror(rc));
+			c->dead = true;
+			return;
+		}
+		if (rc == MUX_EVENT)
+			on_event(c, &ev);
+	}
+}
+
+/* Parses what the receive buffer holds. 0, or -1 when the carrier ended
+ * (a Close, a protocol error). */
+static int carrier_process(struct mux_carrier *c)
+{
+	if (c->raw) {
+		mux_feed(c, buf_data(&c->in), buf_len(&c->in));
+		buf_consume(&c->in, buf_len(&c->in));
+		return c->dead ? -1 : 0;
+	}
+	while (!c->dead && buf_len(&c->in)) {
+		struct ws_event ev;
+		size_t used;
+		enum ws_rc rc = ws_parser_feed(&c->wsp, buf_data(&c->in), buf_len(&c->in), &used, &ev);
+		if (rc < 0) {
+			log_info("c%u peer broke the WebSocket protocol: %s", c->link.id, ws_strerror(rc));
+			return -1;
+		}
+		if (rc == WS_NEED_MORE) {
+			buf_consume(&c->in, used);
+			return 0;
+		}
+		if (ev.type == WS_EV_DATA) {
+			mux_feed(c, ev.data, ev.len);
+		} else if (ev.type == WS_EV_PING) {
+			uint8_t f[WS_MAX_HEADER + WS_MAX_CTRL_PAYLOAD], key[4];
+			rand_bytes(key, sizeof(key));
+			size_t fn = ws_control_frame(f, WS_OP_PONG, ev.data, ev.len,
+			                             c->client ? key : NULL);
+			if (q_append(&c->out, f, fn) < 0)
+				c->dead = true;
+		} else if (ev.type == WS_EV_CLOSE) {
+			return -1;
+		}
+		buf_consume(&c->in, used);
+	}
+	return c->dead ? -1 : 0;
+}
+
+/* Client: the server's answer to the upgrade. 0 waiting or open, -1 failed. */
+static int carrier_handshake(struct mux_carrier *c)
+{
+	const char *p = (const char *)buf_data(&c->in);
+	int end = http_head_end(p, buf_len(&c->in), &c->head_scanned);
+	if (end == HTTP_NEED_MORE)
+		return 0;
+	struct http_response resp;
+	enum tunnel_err err = TUNNEL_ERR_NOT_WSFERRY;
+	if (end > 0 && http_parse_response(p, (size_t)end, &resp) > 0)
+		err = tunnel_response_err(&resp, &c->expect);
+	if (err != TUNNEL_OK) {
+		c->err = err;
+		return -1;
+	}
+	buf_consume(&c->in, (size_t)end);
+	c->handshake = false;
+	c->ops->ready(c, TUNNEL_OK);
+	return c->dead ? -1 : 0;
+}
+
+/* Reads and parses. 0, or -1 when the carrier is over. */
+static int carrier_read(struct mux_carrier *c)
+{
+	for (int i = 0; i < 16 && c->out.len < OUT_READ_STOP; i++) {
+		if (buf_alloc(&c->in) < 0)
+			return -1;
+		size_t room = buf_room(&c->in);
+		if (room == 0)
+			return 0;
+		long n = stream_read(&c->s, buf_tail(&c->in), room);
+		if (n == -EAGAIN)
+			break;
+		if (n <= 0) {
+			if (c->handshake)
+				c->err = n == 0 || n == -ECONNRESET ? TUNNEL_ERR_SERVER_SILENT
+				                                    : TUNNEL_ERR_SERVER_DOWN;
+			return -1;
+		}
+		buf_produced(&c->in, (size_t)n);
+		c->last_rx_ms = rx_now(c->rx);
+		c->ping_outstanding = false;
+		if (c->handshake && carrier_handshake(c) < 0)
+			return -1;
+		if (!c->handshake && carrier_process(c) < 0)
+			return -1;
+	}
+	buf_release_if_empty(&c->in);
+	return 0;
+}
+
+/* Writes the queue. 0, or -1 when the connection failed. */
+static int carrier_flush(struct mux_carrier *c)
+{
+	uint8_t *p;
+	size_t n;
+	while ((n = q_front(&c->out, &p)) > 0) {
+		long w = stream_write(&c->s, p, n);
+		if (w == -EAGAIN)
+			return 0;
+		if (w < 0)
+			return -1;
+		q_consume(&c->out, (size_t)w);
+	}
+	return 0;
+}
+
+/* ---- lifecycle ---- */
+
+static void carrier_free(struct mux_carrier *c)
+{
+	for (unsigned i = 0; i < MUX_MAX_STREAMS; i++)
+		if (c->streams[i])
+			mux_stream_end(c->streams[i], true, false);
+	rx_timer_cancel(c->rx, &c->timer);
+	rx_timer_cancel(c->rx, &c->kick);
+	if (!c->connecting) {
+		rx_io_del(c->rx, &c->io);
+		stream_close(&c->s);
+	}
+	buf_free(&c->in);
+	q_free(&c->out);
+	conn_list_remove(c->conns, &c->link);
+	c->ops->gone(c);
+	free(c);
+}
+
+static void carrier_destroy_link(struct conn_link *link)
+{
+	struct mux_carrier *c = (struct mux_carrier *)link;
+	c->dead = true;
+	if (!c->err)
+		c->err = TUNNEL_ERR_SERVER_DOWN;
+	carrier_free(c);
+}
+
+void mux_carrier_fail(struct mux_carrier *c, const char *why)
+{
+	c->dead = true;
+	if (!c->err)
+		c->err = c->handshake || c->connecting ? TUNNEL_ERR_SERVER_SILENT
+		                                       : TUNNEL_ERR_SERVER_DOWN;
+	if (c->nstreams || c->handshake)
+		log_info("c%u mux carrier ended (%s): %u stream%s reset", c->link.id, why, c->nstreams,
+		         c->nstreams == 1 ? "" : "s");
+	else
+		log_debug("c%u mux carrier ended (%s)", c->link.id, why);
+	if (c->client && (c->handshake || c->connecting))
+		c->ops->ready(c, c->err);
+	carrier_free(c);
+}
+
+static void carrier_on_timer(struct rx *rx, struct rx_timer *t);
+
+static void carrier_arm(struct mux_carrier *c)
+{
+	const struct relay_opts *o = c->opts;
+	uint64_t due = 0;
+	if (o->keepalive_ms)
+		due = c->last_rx_ms + o->keepalive_ms + (c->ping_outstanding ? o->pong_timeout_ms : 0);
+	if (c->client && c->nstreams == 0 && !c->handshake) {
+		uint64_t idle = c->idle_since_ms + IDLE_CLOSE_MS;
+		if (!due || idle < due)
+			due = idle;
+	}
+	if (due && !c->timer.armed) /* traffic never re-arms: expiry re-checks */
+		rx_timer_arm(c->rx, &c->timer, due, carrier_on_timer);
+}
+
+static void carrier_on_timer(struct rx *rx, struct rx_timer *t)
+{
+	struct mux_carrier *c = CARRIER_OF(timer, t);
+	uint64_t now = rx_now(rx);
+	const struct relay_opts *o = c->opts;
+	if (c->client && c->nstreams == 0 && !c->handshake &&
+	    now - c->idle_since_ms >= IDLE_CLOSE_MS) {
+		c->err = TUNNEL_ERR_SERVER_DOWN;
+		return mux_carrier_fail(c, "idle");
+	}
+	if (c->ping_outstanding && now - c->last_rx_ms >= o->keepalive_ms + o->pong_timeout_ms)
+		return mux_carrier_fail(c, "no answer to a ping");
+	if (o->keepalive_ms && !c->ping_outstanding && !c->handshake &&
+	    now - c->last_rx_ms >= o->keepalive_ms) {
+		uint8_t data[MUX_PING_LEN];
+		rand_bytes(data, sizeof(data));
+		c->ping_outstanding = true;
+		mux_carrier_frame(c, MUX_PING, 0, data, sizeof(data));
+	}
+	mux_carrier_update(c);
+}
+
+static void carrier_on_kick(struct rx *rx, struct rx_timer *t);
+
+void mux_carrier_update(struct mux_carrier *c)
+{
+	if (c->connecting)
+		return;
+	if (!c->dead && carrier_flush(c) < 0)
+		return mux_carrier_fail(c, "connection failed");
+	if (c->dead)
+		return mux_carrier_fail(c, "protocol error");
+	for (unsigned i = 0; i < MUX_MAX_STREAMS; i++)
+		if (c->streams[i])
+			stream_want(c->streams[i]);
+	unsigned want = c->out.len ? RX_WRITE : 0;
+	if (c->out.len < OUT_READ_STOP)
+		want |= RX_READ;
+	rx_io_want(c->rx, &c->io, stream_interest(&c->s, want));
+	if (stream_readable_now(&c->s) && c->out.len < OUT_READ_STOP)
+		rx_timer_arm(c->rx, &c->kick, rx_now(c->rx), carrier_on_kick);
+	carrier_arm(c);
+}
+
+static void carrier_pump(struct mux_carrier *c, unsigned events)
+{
+	if (stream_pump(&c->s, events) < 0)
+		return mux_carrier_fail(c, stream_error(&c->s) ? stream_error(&c->s) : "TLS failed");
+	if (carrier_read(c) < 0)
+		return mux_carrier_fail(c, c->dead ? "protocol error" : "closed by the peer");
+	mux_carrier_update(c);
+}
+
+static void carrier_on_kick(struct rx *rx, struct rx_timer *t)
+{
+	(void)rx;
+	carrier_pump(CARRIER_OF(kick, t), 0);
+}
+
+static void carrier_on_io(struct rx *rx, struct rx_io *io, unsigned events)
+{
+	(void)rx;
+	carrier_pump(CARRIER_OF(io, io), events);
+}
+
+void mux_carrier_init(struct mux_carrier *c, struct rx *rx, struct conn_list *conns,
+                      const struct relay_opts *opts, bool client, bool raw,
+                      struct conn_peer *peer, unsigned id)
+{
+	c->rx = rx;
+	c->conns = conns;
+	c->opts = opts;
+	c->client = client;
+	c->raw = raw;
+	c->connecting = client;
+	c->handshake = client;
+	c->s.fd = -1;
+	ws_parser_init(&c->wsp, client ? WS_ROLE_CLIENT : WS_ROLE_SERVER, 0);
+	if (client)
+		conn_list_add(conns, &c->link, carrier_destroy_link);
+	else
+		conn_list_add_as(conns, &c->link, carrier_destroy_link, id, peer);
+	c->link.lingers = true;
+}
+
+int mux_carrier_run(struct mux_carrier *c, struct stream *s, const void *preamble, size_t n,
+                    struct buf *in)
+{
+	c->s = *s;
+	c->connecting = false;
+	c->last_rx_ms = c->idle_since_ms = rx_now(c->rx);
+	if (in) {
+		c->in = *in;
+		*in = (struct buf){0};
+	}
+	if (rx_io_add(c->rx, &c->io, c->s.fd, carrier_on_io) < 0 ||
+	    q_append(&c->out, preamble, n) < 0) {
+		mux_carrier_fail(c, "out of memory");
+		return -1;
+	}
+	if (buf_len(&c->in) && !c->handshake && carrier_process(c) < 0) {
+		mux_carrier_fail(c, "protocol error");
+		return -1;
+	}
+	mux_carrier_update(c);
+	return 0;
+}
