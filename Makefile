@@ -127,7 +127,7 @@ BIN       = $(BUILD)/wsferry
 
 VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: all run test test-unit test-deps test-cross fuzzers fuzz fuzz-long bench bench-peers bench-early bench-udp bench-push bench-transparent bench-cross bench-publish bench-vpn static static-all install clean deps bench-replay bench-cluster bench-sip003 bench-encrypt bench-pool
+.PHONY: all run test test-unit test-deps test-cross fuzzers fuzz fuzz-long bench bench-peers bench-early bench-udp bench-push bench-transparent bench-cross bench-publish bench-vpn static static-all install clean deps bench-replay bench-cluster bench-sip003 bench-encrypt bench-pool bench-mux
 all: $(BIN) $(TESTS)
 
 $(BUILD)/%.o: %.c
@@ -254,6 +254,9 @@ bench-encrypt: $(LOAD) $(BIN)
 # --pool: new tunnels/s and p50/p99 with and without a warm pool, one run.
 bench-pool: $(LOAD) $(BIN)
 	@bash bench/pool.sh $(BUILD)
+# --mux beside one WebSocket per tunnel: new tunnels/s, p50/p99, bulk, CPU.
+bench-mux: $(LOAD) $(BIN)
+	@bash bench/mux.sh $(BUILD)
 # shadowsocks with wsferry as its SIP003 plugin beside v2ray-plugin.
 bench-sip003: $(LOAD) $(BIN)
 	@bash bench/sip003.sh $(BUILD)
