@@ -254,6 +254,7 @@ bench-encrypt: $(LOAD) $(BIN)
 # --pool: new tunnels/s and p50/p99 with and without a warm pool, one run.
 bench-pool: $(LOAD) $(BIN)
 	@bash bench/pool.sh $(BUILD)
+
 # --mux beside one WebSocket per tunnel: new tunnels/s, p50/p99, bulk, CPU.
 bench-mux: $(LOAD) $(BIN)
 	@bash bench/mux.sh $(BUILD)
