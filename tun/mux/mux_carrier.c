@@ -130,7 +130,8 @@ int mux_carrier_frame(struct mux_carrier *c, enum mux_type type, uint32_t id, co
 {
 	uint8_t hdr[WS_MAX_HEADER], frame[MUX_HEADER + MUX_MAX_CTRL];
 	mux_header(frame, type, id, (uint32_t)n);
-	memcpy(frame + MUX_HEADER, p, n);
+	if (n) /* FIN, RST: no payload, p may be NULL */
+		memcpy(frame + MUX_HEADER, p, n);
 	size_t hn = ws_wrap(c, hdr, frame, MUX_HEADER + n);
 	if (q_append(&c->out, hdr, hn) < 0 || q_append(&c->out, frame, MUX_HEADER + n) < 0) {
 		c->dead = true; /* a stream of frames cut short: nothing after it parses */
