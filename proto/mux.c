@@ -130,6 +130,24 @@ enum mux_rc mux_parser_feed(struct mux_parser *p, const uint8_t *in, size_t len,
 	return ctl_event(p, ev);
 }
 
+uint32_t mux_parser_data_left(const struct mux_parser *p, uint32_t *id)
+{
+	if (p->err || !p->in_frame || p->type != MUX_DATA)
+		return 0;
+	*id = p->id;
+	return p->left;
+}
+
+void mux_parser_skip(struct mux_parser *p, uint32_t n)
+{
+	if (p->err || !p->in_frame || p->type != MUX_DATA || n > p->left)
+		return;
+	p->left -= n;
+	p->data_started = true;
+	if (p->left == 0)
+		p->in_frame = false;
+}
+
 void mux_header(uint8_t out[MUX_HEADER], enum mux_type type, uint32_t id, uint32_t len)
 {
 	out[0] = (uint8_t)type;

@@ -78,6 +78,13 @@ struct mux_parser {
 enum mux_rc mux_parser_feed(struct mux_parser *p, const uint8_t *in, size_t len, size_t *used,
                             struct mux_event *ev);
 
+/* DATA payload bytes of the open frame the caller may move itself
+ * (splice) instead of feeding them, with the frame's stream id; 0 outside
+ * a DATA frame. mux_parser_skip accounts n <= that many as consumed (the
+ * frame ends with its last byte, as after a DATA event with last). */
+uint32_t mux_parser_data_left(const struct mux_parser *p, uint32_t *id);
+void mux_parser_skip(struct mux_parser *p, uint32_t n);
+
 /* Writes a frame header (MUX_HEADER bytes). */
 void mux_header(uint8_t out[MUX_HEADER], enum mux_type type, uint32_t id, uint32_t len);
 /* Writes a whole WINDOW frame (12 bytes) / PING or PONG (16 bytes). */

@@ -162,8 +162,35 @@ static void test_errors(void)
 	CHECK(mux_strerror(MUX_ERR_ID)[0] != 'n');
 }
 
+static void test_skip(void)
+{
+	uint8_t s[64];
+	struct mux_parser p = {0};
+	struct mux_event ev;
+	size_t used;
+	uint32_t id = 0;
+	size_t n = frame(s, MUX_DATA, 5, "0123456789", 10);
+	n += frame(s + n, MUX_FIN, 5, "", 0);
+	CHECK_EQ_INT(mux_parser_data_left(&p, &id), 0);
+	CHECK_EQ_INT(mux_parser_feed(&p, s, MUX_HEADER, &used, &ev), MUX_NEED_MORE);
+	CHECK_EQ_INT(mux_parser_data_left(&p, &id), 10);
+	CHECK_EQ_INT(id, 5);
+	mux_parser_skip(&p, 4); /* moved by the caller */
+	CHECK_EQ_INT(mux_parser_data_left(&p, &id), 6);
+	CHECK_EQ_INT(mux_parser_feed(&p, s + MUX_HEADER + 4, 2, &used, &ev), MUX_EVENT);
+	CHECK(!ev.first && !ev.last && ev.len == 2 && memcmp(ev.data, "45", 2) == 0);
+	mux_parser_skip(&p, 4);
+	CHECK_EQ_INT(mux_parser_data_left(&p, &id), 0);
+	CHECK_EQ_INT(mux_parser_feed(&p, s + MUX_HEADER + 10, n - MUX_HEADER - 10, &used, &ev),
+	             MUX_EVENT);
+	CHECK_EQ_INT(ev.type, MUX_FIN);
+	mux_parser_skip(&p, 1); /* outside DATA: nothing */
+	CHECK_EQ_INT(mux_parser_data_left(&p, &id), 0);
+}
+
 int main(void)
 {
+	TEST_RUN(test_skip);
 	TEST_RUN(test_split_points);
 	TEST_RUN(test_events);
 	TEST_RUN(test_errors);

@@ -19,12 +19,15 @@
 #include "core/log.h"
 #include "core/net.h"
 #include "core/rand.h"
+#include "core/splice.h"
 
 #define OUT_HIGH BUF_SIZE            /* streams read while less than this waits */
 #define OUT_READ_STOP (4 * BUF_SIZE) /* the peer does not read: stop reading it */
 #define DATA_MIN_ROOM 4096           /* a data read wants at least this much room */
 #define WINDOW_STEP (MUX_WINDOW_INIT / 4)
 #define IDLE_CLOSE_MS 60000          /* client: a carrier without streams this long goes */
+#define SPLICE_MIN 16384             /* smaller DATA remainders are cheaper to copy */
+#define HEADERS_ALONE 12             /* WebSocket (payload < 64 KiB) + mux headers */
 
 #define CARRIER_OF(field, p) \
 	((struct mux_carrier *)((char *)(p) - offsetof(struct mux_carrier, field)))
@@ -558,15 +561,114 @@ static int carrier_handshake(struct mux_carrier *c)
 	return c->dead ? -1 : 0;
 }
 
+/* ---- down by splice (client role, plain ws://) ----
+ * The server's frames are unmasked, so the payload of a big DATA frame can
+ * go carrier socket -> pipe -> stream socket untouched, as relay.c does for
+ * a single tunnel. What the stream's socket cannot take at once is copied
+ * from the pipe into its queue at once (the pipe is the carrier's: a slow
+ * stream must never hold it). */
+
+/* The stream whose DATA payload comes next and how much of it may be
+ * spliced, or NULL. */
+static struct mux_stream *splice_target(struct mux_carrier *c, size_t *n)
+{
+	if (!c->client || c->raw || c->s.tls || c->handshake || c->splice_off ||
+	    buf_len(&c->in))
+		return NULL;
+	uint32_t id = 0;
+	uint64_t wl = ws_parser_payload_left(&c->wsp);
+	uint64_t ml = mux_parser_data_left(&c->mp, &id);
+	uint64_t k = wl < ml ? wl : ml;
+	if (k > SPLICE_PIPE_SIZE)
+		k = SPLICE_PIPE_SIZE;
+	struct mux_stream *s = k >= SPLICE_MIN ? stream_find(c, id) : NULL;
+	if (!s || !s->opened || s->fd < 0 || s->pending.len || s->fin_rcvd || k > s->recv_left)
+		return NULL;
+	*n = (size_t)k;
+	return s;
+}
+
+/* Moves what the pipe holds (left bytes) into s's queue; with s NULL
+ * (its socket broke) or out of memory, drops it (s is reset then). */
+static void splice_rest(struct mux_carrier *c, struct mux_stream *s, size_t left)
+{
+	uint8_t sink[4096];
+	bool lost = false;
+	while (left) {
+		size_t room = sizeof(sink);
+		uint8_t *t = s && !lost ? q_reserve(&s->pending, 1, &room) : NULL;
+		lost = lost || (s && !t);
+		long r = net_read(c->dsp[0], t ? t : sink, room < left ? room : left);
+		if (r <= 0) {
+			splice_pipe_close(c->dsp); /* what it holds is unknown: never reused */
+			lost = true;
+			break;
+		}
+		if (t)
+			q_produced(&s->pending, (size_t)r);
+		left -= (size_t)r;
+	}
+	if (s && lost)
+		mux_stream_end(s, true, true);
+}
+
+/* One DATA payload spliced: 1 moved, 0 nothing now (copy instead, or
+ * EAGAIN), -1 the carrier broke (EOF inside a frame). */
+static int carrier_splice(struct mux_carrier *c, struct mux_stream *s, size_t n)
+{
+	if (c->dsp[0] < 0 && splice_pipe_get(c->dsp) < 0)
+		return 0;
+	long m = splice_move(c->s.fd, c->dsp[1], n);
+	if (m == -EINVAL || m == -ENOSYS) {
+		c->splice_off = true;
+		splice_pipe_put(c->dsp);
+		return 0;
+	}
+	if (m == -EAGAIN)
+		return 0;
+	if (m <= 0)
+		return -1;
+	ws_parser_skip(&c->wsp, (uint64_t)m);
+	mux_parser_skip(&c->mp, (uint32_t)m);
+	s->recv_left -= (uint32_t)m;
+	c->last_rx_ms = rx_now(c->rx);
+	c->ping_outstanding = false;
+	c->splice_hint = true;
+	long k = splice_move(c->dsp[0], s->fd, (size_t)m);
+	if (k == -EAGAIN)
+		k = 0;
+	if (k < 0) {
+		splice_rest(c, NULL, (size_t)m);
+		mux_stream_end(s, true, true);
+		return 1;
+	}
+	if (k)
+		stream_consumed(s, (size_t)k);
+	if (k < m)
+		splice_rest(c, s, (size_t)(m - k));
+	return 1;
+}
+
 /* Reads and parses. 0, or -1 when the carrier is over. */
 static int carrier_read(struct mux_carrier *c)
 {
 	for (int i = 0; i < 16 && c->out.len < OUT_READ_STOP; i++) {
+		size_t sn = 0;
+		struct mux_stream *ss = splice_target(c, &sn);
+		int rc = ss ? carrier_splice(c, ss, sn) : 0;
+		if (rc < 0)
+			return -1;
+		if (rc > 0)
+			continue;
 		if (buf_alloc(&c->in) < 0)
 			return -1;
 		size_t room = buf_room(&c->in);
 		if (room == 0)
 			return 0;
+		/* after a spliced frame, read the next headers alone: a big DATA
+		 * behind them is spliced too (a small frame costs one more read) */
+		if (c->splice_hint && buf_len(&c->in) == 0 && room > HEADERS_ALONE)
+			room = HEADERS_ALONE;
 		long n = stream_read(&c->s, buf_tail(&c->in), room);
 		if (n == -EAGAIN)
 			break;
@@ -583,6 +685,8 @@ static int carrier_read(struct mux_carrier *c)
 			return -1;
 		if (!c->handshake && carrier_process(c) < 0)
 			return -1;
+		if (c->splice_hint) /* headers alone: keep on while they lead to splices */
+			c->splice_hint = splice_target(c, &sn) != NULL;
 	}
 	buf_release_if_empty(&c->in);
 	return 0;
@@ -617,6 +721,8 @@ static void carrier_free(struct mux_carrier *c)
 		rx_io_del(c->rx, &c->io);
 		stream_close(&c->s);
 	}
+	if (c->dsp[0] >= 0)
+		splice_pipe_put(c->dsp); /* always emptied after each move */
 	buf_free(&c->in);
 	q_free(&c->out);
 	conn_list_remove(c->conns, &c->link);
@@ -743,6 +849,7 @@ void mux_carrier_init(struct mux_carrier *c, struct rx *rx, struct conn_list *co
 	c->connecting = client;
 	c->handshake = client;
 	c->s.fd = -1;
+	c->dsp[0] = c->dsp[1] = -1;
 	ws_parser_init(&c->wsp, client ? WS_ROLE_CLIENT : WS_ROLE_SERVER, 0);
 	if (client)
 		conn_list_add(conns, &c->link, carrier_destroy_link);

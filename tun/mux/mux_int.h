@@ -78,6 +78,9 @@ struct mux_carrier {
 	bool handshake;         /* client: waiting for the 101 */
 	bool ping_outstanding;
 	bool dead;
+	bool splice_off;        /* splice(2) refused here: copy */
+	bool splice_hint;       /* the last big DATA was spliced: read headers alone */
+	int dsp[2];             /* client, plain ws://: carrier -> pipe -> stream */
 	enum tunnel_err err;    /* why it failed, for streams still waiting */
 	const struct mux_role_ops *ops;
 	struct ws_parser wsp;
