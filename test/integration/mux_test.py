@@ -6,7 +6,8 @@ python3-websockets as a prober. Carriers are counted with `ss -tn`
 (ESTABLISHED connections to the server port). Cases: 8 parallel curls open
 ceil(8/4) = 2 carriers and come back byte-exact; a stalled stream beside a
 100 MiB sibling that completes; half-close per stream; one stream reset
-leaves its sibling; a mux and a plain client on one server port; tls://
+leaves its sibling; a refused target answered as SOCKS 0x05 and bytes
+pipelined behind a request; a mux and a plain client on one server port; tls://
 mux; --max-conns-per-ip counts carriers; a prober that completes an upgrade
 without a valid token opens nothing; --mux-max-streams 0 / 17 exit 2; a
 server restart fails the open streams and a new carrier serves new ones; a
@@ -207,6 +208,21 @@ def case_reset_one_stream():
         src.close()
 
 
+def case_replies_and_early_bytes():
+    echo = w.TCPServer(w.echo_handler)
+    closed = w.free_port()
+    srv, cli, sp, dp = pair()
+    try:
+        s, rep = w.socks_open(dp, '127.0.0.1', closed)
+        s.close()
+        check(rep == 0x05, 'a refused target through a stream: SOCKS REP 0x%02x, want 0x05' % rep)
+        s = w.socks_connect(dp, '127.0.0.1', echo.port, early=b'early bytes', pipeline=True)
+        check(w.recv_exact(s, 11) == b'early bytes', 'bytes pipelined behind the request')
+        s.close()
+    finally:
+        echo.close()
+
+
 def case_mux_and_plain_same_port():
     body = os.urandom(300000)
     origin = w.TCPServer(slow_http_handler(body, pieces=2, pause=0.01))
@@ -361,6 +377,8 @@ def main():
     s.run('half_close_per_stream', case_half_close_per_stream)
     s.check_processes()
     s.run('reset_one_stream', case_reset_one_stream)
+    s.check_processes()
+    s.run('replies_and_early_bytes', case_replies_and_early_bytes)
     s.check_processes()
     s.run('mux_and_plain_same_port', case_mux_and_plain_same_port)
     s.check_processes()

@@ -232,7 +232,7 @@ int mux_stream_connected(struct mux_stream *s, int fd)
 {
 	s->fd = fd;
 	s->opened = true;
-	if (rx_io_add(s->car->rx, &s->io, fd, stream_on_io) < 0)
+	if (!s->io.fn && rx_io_add(s->car->rx, &s->io, fd, stream_on_io) < 0)
 		return -1;
 	return stream_flush(s); /* what arrived while it was dialled */
 }
@@ -314,12 +314,12 @@ static bool stream_done(const struct mux_stream *s)
 static void stream_want(struct mux_stream *s)
 {
 	struct mux_carrier *c = s->car;
-	if (!s->opened || s->fd < 0)
+	if (!s->io.fn || s->fd < 0)
 		return;
 	unsigned want = 0;
 	if (!s->fin_sent && s->credit && c->out.len < OUT_HIGH && !c->dead)
 		want |= RX_READ;
-	if (s->pending.len)
+	if (s->pending.len && s->opened)
 		want |= RX_WRITE;
 	rx_io_want(c->rx, &s->io, want);
 	if (s->pending.len == 0)
@@ -385,6 +385,11 @@ void mux_stream_send_early(struct mux_stream *s)
 		n -= k;
 	}
 	buf_free(&s->early);
+	/* 0-RTT on the carrier: the local socket is read from now on, its bytes
+	 * wait at the server (within the window) until the target answers */
+	s->open_sent = true;
+	if (!s->io.fn && rx_io_add(s->car->rx, &s->io, s->fd, stream_on_io) < 0)
+		mux_stream_end(s, true, true);
 }
 
 /* ---- down: carrier -> streams ---- */

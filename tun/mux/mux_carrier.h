@@ -31,7 +31,8 @@ void mux_carrier_fail(struct mux_carrier *c, const char *why);
 int mux_stream_attach(struct mux_carrier *c, struct mux_stream *s);
 /* The stream's socket is ready (server: dialled; client: REPLY OK). */
 int mux_stream_connected(struct mux_stream *s, int fd);
-/* Sends what waits in s->early as DATA (client, after the OPEN). */
+/* Client, right after the OPEN: sends what waits in s->early as DATA and
+ * starts reading the local socket (may end s when out of memory). */
 void mux_stream_send_early(struct mux_stream *s);
 /* Frees s: fd closed (reset: with a RST), RST sent to the peer when
  * tell_peer. */

@@ -51,6 +51,8 @@ struct mux_stream {
 	uint32_t recv_left;     /* DATA the peer may still send us */
 	uint32_t unacked;       /* written to fd since our last WINDOW */
 	bool opened;            /* client: REPLY OK came; server: REPLY OK sent */
+	bool open_sent;         /* client: OPEN queued; its bytes may follow at once
+	                         * (the carrier's 101 proved the key already) */
 	bool fin_sent, fin_rcvd, shut_wr;
 	uint64_t up, down;      /* payload bytes, for the end line */
 	/* client role, until the REPLY */
