@@ -207,6 +207,12 @@ static void test_fixed_target(void)
 	r.kind = TUNNEL_REVERSE_LISTEN; /* -R must name where to listen */
 	n = tunnel_req_encode(&r, NULL, cookie, sizeof(cookie));
 	CHECK_EQ_INT(tunnel_req_decode(cookie + 4, n - 4, NULL, &back), TUNNEL_NO_COOKIE);
+	r.kind = TUNNEL_MUX; /* a --mux carrier names none: its streams do */
+	n = tunnel_req_encode(&r, &k, cookie, sizeof(cookie));
+	CHECK_EQ_INT(tunnel_req_decode(cookie + name, n - name, &k, &back), TUNNEL_DECODED);
+	CHECK_EQ_INT(back.kind, TUNNEL_MUX);
+	cookie[n - 10] = cookie[n - 10] == 'A' ? 'B' : 'A'; /* a MAC byte changed */
+	CHECK_EQ_INT(tunnel_req_decode(cookie + name, n - name, &k, &back), TUNNEL_BAD_MAC);
 }
 
 int main(void)
