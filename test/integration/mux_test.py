@@ -11,7 +11,8 @@ pipelined behind a request; a mux and a plain client on one server port; tls://
 mux; --max-conns-per-ip counts carriers; a prober that completes an upgrade
 without a valid token opens nothing; --mux-max-streams 0 / 17 exit 2; a
 server restart fails the open streams and a new carrier serves new ones; a
-mux client facing a server that closes silently says why in its log.
+mux client facing a server that closes silently says why in its log, and
+one facing a server that requires --encrypt on ws:// is refused with a reason.
 
 Interface (test/run.sh): binary from env WSFERRY (default ./build/wsferry);
 everything is started here on free 127.0.0.1 ports and ended by PID; one line
@@ -350,6 +351,18 @@ def case_server_restart():
         echo.close()
 
 
+def case_encrypt_server_refuses_carrier():
+    srv, cli, sp, dp = pair(extra_server=('--encrypt',))
+    s, rep = w.socks_open(dp, '127.0.0.1', 9)
+    s.close()
+    check(rep != 0, 'a --encrypt server must refuse a mux carrier on ws://')
+    for _ in range(50):
+        if 'encrypt' in cli.stderr_text():
+            break
+        time.sleep(0.1)
+    check('encrypt' in cli.stderr_text(), 'the client does not say why: %s' % cli.tail(3))
+
+
 def case_silent_server_hint():
     sp, dp = w.free_ports(2)
     srv = w.Proc([w.WSFERRY, 'server', 'ws://127.0.0.1:%d' % sp, '--key', key()], 'server')
@@ -390,6 +403,8 @@ def main():
     s.check_processes()
     s.run('max_streams_range', case_max_streams_range)
     s.run('server_restart', case_server_restart)
+    s.check_processes()
+    s.run('encrypt_server_refuses_carrier', case_encrypt_server_refuses_carrier)
     s.check_processes()
     s.run('silent_server_hint', case_silent_server_hint)
     s.check_processes()

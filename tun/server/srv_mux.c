@@ -45,8 +45,19 @@ int srv_mux_accept(struct server *srv, struct handoff *h, const struct tunnel_re
                    const char *key, size_t key_len)
 {
 	char resp[256];
+	/* Carriers carry no sealed records: a server that requires --encrypt
+	 * on ws:// refuses them there, as it refuses a plain tunnel (logged). */
+	enum tunnel_err err = srv_encrypt_check(srv, h, req);
+	if (err == TUNNEL_OK && (req->flags & TUNNEL_FLAG_ENCRYPT))
+		err = TUNNEL_ERR_ENCRYPT;
+	if (err != TUNNEL_OK) {
+		size_t rn = tunnel_refusal(err, key, key_len, srv->cfg->keys, req->nonce, resp,
+		                           sizeof(resp));
+		stream_reply_and_close(&h->s, resp, rn);
+		return -1;
+	}
 	size_t n = server_101(srv, req, key, key_len, resp, sizeof(resp));
-	if (n == 0 || (req->flags & TUNNEL_FLAG_ENCRYPT)) {
+	if (n == 0) {
 		stream_close(&h->s);
 		return -1;
 	}
