@@ -1,6 +1,9 @@
 /* mux_fuzz.c — libFuzzer target for the proto/mux.c frame parser. Byte 0
  * picks a chunk size; the rest is fed in those chunks and, as a reference,
- * whole: both must give the same events and the same verdict. */
+ * whole: both must give the same events and the same verdict; and a caller
+ * that moves DATA payloads itself (mux_parser_skip, as the splicing client
+ * does) must see the same control events and byte count as one that feeds. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +77,45 @@ static void run(const uint8_t *in, size_t n, size_t step, struct story *s)
 	}
 }
 
+/* The control events and the count of DATA bytes: what a caller that
+ * splices DATA payloads (mux_parser_skip) must see the same as one that
+ * feeds them. skip: move DATA payload bytes with mux_parser_skip. */
+static void run_projected(const uint8_t *in, size_t n, size_t step, bool skip, struct story *s)
+{
+	struct mux_parser p = {0};
+	memset(s, 0, sizeof(*s));
+	s->h = 14695981039346656037ull;
+	size_t off = 0;
+	for (size_t guard = 0; off < n && guard < 4 * n + 16; guard++) {
+		uint32_t id = 0;
+		uint32_t left = skip ? mux_parser_data_left(&p, &id) : 0;
+		if (left) {
+			size_t k = left < step ? left : step;
+			if (k > n - off)
+				k = n - off;
+			mux_parser_skip(&p, (uint32_t)k);
+			must(mux_parser_data_left(&p, &id) == left - k);
+			s->bytes += k;
+			off += k;
+			continue;
+		}
+		size_t chunk = step < n - off ? step : n - off;
+		struct mux_event ev;
+		size_t used;
+		enum mux_rc rc = mux_parser_feed(&p, in + off, chunk, &used, &ev);
+		off += used;
+		if (rc < 0) {
+			s->rc = rc;
+			return;
+		}
+		if (rc == MUX_EVENT && ev.type == MUX_DATA)
+			s->bytes += ev.len;
+		else if (rc == MUX_EVENT)
+			mix(s, &ev.type, 1), mix(s, &ev.id, 4), mix(s, &ev.window, 4),
+			    mix(s, ev.data, ev.len);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
@@ -87,6 +129,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	must(whole.rc == split.rc);
 	if (whole.rc == 0)
 		must(whole.h == split.h && whole.bytes == split.bytes);
+	struct story fed, skipped;
+	run_projected(copy, size - 1, step, false, &fed);
+	run_projected(copy, size - 1, step, true, &skipped);
+	must(fed.rc == skipped.rc);
+	if (fed.rc == 0)
+		must(fed.h == skipped.h && fed.bytes == skipped.bytes);
 	free(copy);
 	return 0;
 }
