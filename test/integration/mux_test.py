@@ -240,16 +240,22 @@ def case_mux_and_plain_same_port():
         origin.close()
 
 
-def case_tls_mux():
+def case_tls_mux(scheme='tls'):
     echo = w.TCPServer(w.echo_handler)
-    srv, cli, sp, dp = pair(scheme='tls')
+    srv, cli, sp, dp = pair(scheme=scheme)
     try:
         socks = [w.socks_connect(dp, '127.0.0.1', echo.port) for _ in range(5)]
         for i, s in enumerate(socks):
             s.sendall(b'%d' % i * 5000)
         for i, s in enumerate(socks):
-            check(w.recv_exact(s, 5000) == b'%d' % i * 5000, 'tls:// stream %d echo' % i)
-        check(carriers(sp) == 2, '5 streams over tls://: %d carriers, want 2' % carriers(sp))
+            check(w.recv_exact(s, 5000) == b'%d' % i * 5000, '%s:// stream %d echo' % (scheme, i))
+        big = os.urandom(3 << 20)
+        sender = threading.Thread(target=socks[0].sendall, args=(big,), daemon=True)
+        sender.start()
+        check(w.recv_exact(socks[0], len(big)) == big, '%s://: 3 MiB echoed' % scheme)
+        sender.join(10)
+        check(carriers(sp) == 2, '5 streams over %s://: %d carriers, want 2'
+              % (scheme, carriers(sp)))
         for s in socks:
             s.close()
     finally:
@@ -396,6 +402,8 @@ def main():
     s.run('mux_and_plain_same_port', case_mux_and_plain_same_port)
     s.check_processes()
     s.run('tls_mux', case_tls_mux)
+    s.check_processes()
+    s.run('wss_mux', case_tls_mux, 'wss')
     s.check_processes()
     s.run('perip_counts_carriers', case_perip_counts_carriers)
     s.check_processes()
