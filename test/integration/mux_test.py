@@ -369,6 +369,36 @@ def case_encrypt_server_refuses_carrier():
     check('encrypt' in cli.stderr_text(), 'the client does not say why: %s' % cli.tail(3))
 
 
+def case_stop_with_waiting_streams():
+    """A client stopped while its streams wait for a carrier's 101 (a server
+    that never answers) exits cleanly, nobody told twice (sanitizer build)."""
+    def mute(c, srv):
+        for _ in range(100):
+            if not c.recv(4096):
+                return
+    mute_srv = w.TCPServer(mute)
+    dp = w.free_port()
+    cli = w.start_client('ws://127.0.0.1:%d' % mute_srv.port,
+                         ['-D', str(dp), '--key', key(), '--mux'], wait_ports=(dp,))
+    try:
+        socks = []
+        for _ in range(3):
+            s = w.connect(dp)
+            s.sendall(b'\x05\x01\x00' + w.socks_request('127.0.0.1', 9))
+            socks.append(s)
+        for _ in range(50):
+            if mute_srv.accepted:
+                break
+            time.sleep(0.05)
+        time.sleep(0.3)
+        rc = cli.stop()
+        check(rc == 0, 'client stopped with streams waiting: exit %r' % rc)
+        for s in socks:
+            s.close()
+    finally:
+        mute_srv.close()
+
+
 def case_silent_server_hint():
     sp, dp = w.free_ports(2)
     srv = w.Proc([w.WSFERRY, 'server', 'ws://127.0.0.1:%d' % sp, '--key', key()], 'server')
@@ -413,6 +443,8 @@ def main():
     s.run('server_restart', case_server_restart)
     s.check_processes()
     s.run('encrypt_server_refuses_carrier', case_encrypt_server_refuses_carrier)
+    s.check_processes()
+    s.run('stop_with_waiting_streams', case_stop_with_waiting_streams)
     s.check_processes()
     s.run('silent_server_hint', case_silent_server_hint)
     s.check_processes()

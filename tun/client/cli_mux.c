@@ -15,36 +15,28 @@
 
 #define UPGRADE_MAX 2048
 
-struct carrier_dial {
-	struct client *client;
-	struct mux_carrier *car;
-};
-
+/* The carrier's connection is made (not called if the client stops first:
+ * the carrier, in the client's conn list, is destroyed then). */
 static void carrier_dialled(void *arg, int fd, enum tunnel_err err)
 {
-	struct carrier_dial d = *(struct carrier_dial *)arg;
-	free(arg);
+	struct mux_carrier *car = arg;
+	struct client *c = mux_pool_arg_of(car);
 	char req[UPGRADE_MAX];
 	struct tunnel_expect expect;
-	size_t n = fd >= 0 ? client_upgrade(d.client, TUNNEL_MUX, "", req, sizeof(req), &expect) : 0;
+	size_t n = fd >= 0 ? client_upgrade(c, TUNNEL_MUX, "", req, sizeof(req), &expect) : 0;
 	struct stream s;
-	if (n == 0 || client_stream(d.client, fd, &s) < 0) {
+	if (n == 0 || client_stream(c, fd, &s) < 0) {
 		if (fd >= 0 && n == 0)
 			close(fd);
-		return mux_pool_connect_failed(d.car, err == TUNNEL_OK ? TUNNEL_ERR_GENERAL : err);
+		return mux_pool_connect_failed(car, err == TUNNEL_OK ? TUNNEL_ERR_GENERAL : err);
 	}
 	net_set_nodelay(fd);
-	mux_pool_connected(d.car, &s, req, n, &expect);
+	mux_pool_connected(car, &s, req, n, &expect);
 }
 
 static void carrier_connect(void *arg, struct mux_carrier *car)
 {
-	struct client *c = arg;
-	struct carrier_dial *d = malloc(sizeof(*d));
-	if (!d)
-		return mux_pool_connect_failed(car, TUNNEL_ERR_GENERAL);
-	*d = (struct carrier_dial){c, car};
-	client_connect_server(c, carrier_dialled, d);
+	client_connect_server(arg, carrier_dialled, car);
 }
 
 static size_t stream_sign(void *arg, const char *target, char *out, size_t cap)

@@ -735,9 +735,14 @@ static void carrier_free(struct mux_carrier *c)
 	free(c);
 }
 
+/* A stop: every connection goes, the tunnels' owners too (in any order),
+ * so nobody is told of an outcome, as relay.c does at a stop. */
 static void carrier_destroy_link(struct conn_link *link)
 {
 	struct mux_carrier *c = (struct mux_carrier *)link;
+	for (unsigned i = 0; i < MUX_MAX_STREAMS; i++)
+		if (c->streams[i])
+			c->streams[i]->on_open = NULL;
 	c->dead = true;
 	if (!c->err)
 		c->err = TUNNEL_ERR_SERVER_DOWN;

@@ -150,6 +150,11 @@ void mux_pool_connected(struct mux_carrier *car, struct stream *s, const char *r
 	mux_carrier_run(car, s, req, n, NULL);
 }
 
+void *mux_pool_arg_of(const struct mux_carrier *car)
+{
+	return car->pool->arg;
+}
+
 void mux_pool_connect_failed(struct mux_carrier *car, enum tunnel_err err)
 {
 	car->err = err;

@@ -42,5 +42,7 @@ void mux_pool_open(struct mux_pool *p, int local_fd, unsigned id, const char *ta
 void mux_pool_connected(struct mux_carrier *car, struct stream *s, const char *req, size_t n,
                         const struct tunnel_expect *e);
 void mux_pool_connect_failed(struct mux_carrier *car, enum tunnel_err err);
+/* The arg given to mux_pool_new, for the carrier's connect callbacks. */
+void *mux_pool_arg_of(const struct mux_carrier *car);
 
 #endif
