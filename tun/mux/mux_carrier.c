@@ -3,7 +3,8 @@
  * behind room for the WebSocket and mux headers, which are written in
  * front of it in place (masked in client role, RFC 6455 §5.3): no copy.
  * Down (carrier -> stream socket): frames are parsed in the receive buffer
- * and each DATA slice is written straight from there; only what the socket
+ * and each DATA slice is written straight from there (client role over
+ * plain ws://: big payloads spliced, socket -> pipe -> socket); only what the socket
  * cannot take now is copied into the stream's queue, which its credit
  * window bounds (MUX_WINDOW_INIT), so a stalled stream never stalls its
  * siblings and never grows memory. Window credit is returned in steps of a
