@@ -723,6 +723,7 @@ static void carrier_free(struct mux_carrier *c)
 			mux_stream_end(c->streams[i], true, false);
 	rx_timer_cancel(c->rx, &c->timer);
 	rx_timer_cancel(c->rx, &c->kick);
+	rx_timer_cancel(c->rx, &c->flush);
 	if (!c->connecting) {
 		rx_io_del(c->rx, &c->io);
 		stream_close(&c->s);
@@ -807,18 +808,35 @@ static void carrier_on_timer(struct rx *rx, struct rx_timer *t)
 
 static void carrier_on_kick(struct rx *rx, struct rx_timer *t);
 
+static void carrier_on_flush(struct rx *rx, struct rx_timer *t)
+{
+	struct mux_carrier *c = CARRIER_OF(flush, t);
+	(void)rx;
+	c->flush_now = true;
+	mux_carrier_update(c);
+}
+
 void mux_carrier_update(struct mux_carrier *c)
 {
 	if (c->connecting)
 		return;
-	if (!c->dead && carrier_flush(c) < 0)
-		return mux_carrier_fail(c, "connection failed");
 	if (c->dead)
 		return mux_carrier_fail(c, "protocol error");
+	/* Timers run right after the loop turn's I/O: the frames every stream
+	 * queued in this turn leave in one write (bench/RESULTS-mux.md); a
+	 * full queue (bulk) leaves at once. */
+	bool now = c->flush_now || c->out.len >= OUT_HIGH;
+	c->flush_now = false;
+	if (now && c->flush.armed)
+		rx_timer_cancel(c->rx, &c->flush);
+	if (!now && c->out.len && !c->flush.armed)
+		rx_timer_arm(c->rx, &c->flush, rx_now(c->rx), carrier_on_flush);
+	if (now && carrier_flush(c) < 0)
+		return mux_carrier_fail(c, "connection failed");
 	for (unsigned i = 0; i < MUX_MAX_STREAMS; i++)
 		if (c->streams[i])
 			stream_want(c->streams[i]);
-	unsigned want = c->out.len ? RX_WRITE : 0;
+	unsigned want = c->out.len && !c->flush.armed ? RX_WRITE : 0;
 	if (c->out.len < OUT_READ_STOP)
 		want |= RX_READ;
 	rx_io_want(c->rx, &c->io, stream_interest(&c->s, want));
@@ -833,6 +851,7 @@ static void carrier_pump(struct mux_carrier *c, unsigned events)
 		return mux_carrier_fail(c, stream_error(&c->s) ? stream_error(&c->s) : "TLS failed");
 	if (carrier_read(c) < 0)
 		return mux_carrier_fail(c, c->dead ? "protocol error" : "closed by the peer");
+	c->flush_now = c->flush_now || (events & RX_WRITE); /* asked for: it had to wait */
 	mux_carrier_update(c);
 }
 

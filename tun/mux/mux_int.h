@@ -73,6 +73,8 @@ struct mux_carrier {
 	struct rx_io io;
 	struct rx_timer timer;  /* keepalive, pong deadline, idle close */
 	struct rx_timer kick;   /* TLS plaintext waiting: come back next turn */
+	struct rx_timer flush;  /* small frames leave once this loop turn is over */
+	bool flush_now;
 	struct stream s;
 	bool raw;               /* tls://: frames straight on the stream */
 	bool client;            /* role: masks its WebSocket frames, opens streams */
