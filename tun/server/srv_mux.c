@@ -47,7 +47,7 @@ int srv_mux_accept(struct server *srv, struct handoff *h, const struct tunnel_re
 	char resp[256];
 	/* Carriers carry no sealed records: a server that requires --encrypt
 	 * on ws:// refuses them there, as it refuses a plain tunnel (logged). */
-	enum tunnel_err err = srv_encrypt_check(srv, h, req);
+	enum tunnel_err err = server_seal_check(srv->cfg, h, req);
 	if (err == TUNNEL_OK && (req->flags & TUNNEL_FLAG_ENCRYPT))
 		err = TUNNEL_ERR_ENCRYPT;
 	if (err != TUNNEL_OK) {
