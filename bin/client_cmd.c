@@ -334,6 +334,9 @@ static int mux_settle(struct client_cmd *c)
 	if (c->mux && c->cfg.encrypt)
 		return opts_usage_error("--mux", "cannot be combined with --encrypt in this version "
 		                                 "(use wss:// or tls:// for a private carrier)");
+	if (c->mux && c->cfg.pool)
+		return opts_usage_error("--pool", "not with --mux (a carrier already keeps its "
+		                                  "connection open for the streams to come)");
 	c->cfg.mux_streams = c->mux ? (unsigned)v : 0;
 	return 0;
 }
