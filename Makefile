@@ -78,18 +78,19 @@ else
 PUSH_DB    = tun/push/push_db_none.c
 endif
 
-# Redis (--replay-store, our own RESP client: no library) is a build option
-# too: on by default, off in the static router build unless WITH_REDIS=1.
-# Off, tun/server/replay_store_none.c stands in.
+# Redis (--replay-store and --push-bus, our own RESP client: no library) is
+# a build option too: on by default, off in the static router build unless
+# WITH_REDIS=1. Off, tun/server/replay_store_none.c and tun/push/bus_none.c
+# stand in.
 ifeq ($(STATIC),1)
 WITH_REDIS ?= 0
 else
 WITH_REDIS ?= 1
 endif
 ifeq ($(WITH_REDIS),1)
-REPLAY_STORE = tun/server/replay_redis.c
+REPLAY_STORE = tun/server/replay_redis.c tun/push/bus_redis.c
 else
-REPLAY_STORE = tun/server/replay_store_none.c
+REPLAY_STORE = tun/server/replay_store_none.c tun/push/bus_none.c
 endif
 
 # The reactor backend is picked from the OS, never by #ifdef inside the loop.
@@ -106,7 +107,7 @@ OS_FILES  = core/rx_epoll.c core/rx_kqueue.c core/splice_linux.c core/splice_non
 
 CORE_SRC  = $(filter-out $(OS_FILES),$(wildcard core/*.c)) $(RX_BACKEND)
 LIB_SRC   = $(CORE_SRC) $(wildcard proto/*.c tls/*.c tun/*.c) $(PUSH_DB) $(REPLAY_STORE) \
-            $(filter-out tun/push/push_db_%.c tun/server/replay_redis.c tun/server/replay_store_none.c,$(wildcard tun/*/*.c))
+            $(filter-out tun/push/push_db_%.c tun/push/bus_%.c tun/server/replay_redis.c tun/server/replay_store_none.c,$(wildcard tun/*/*.c))
 BIN_SRC   = $(wildcard bin/*.c)
 TEST_SRC  = $(wildcard test/core/*_test.c test/proto/*_test.c test/tls/*_test.c test/tun/*_test.c)
 BENCH_SRC = $(wildcard bench/*_bench.c)

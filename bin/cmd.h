@@ -57,6 +57,7 @@ int push_opt_db(void *ctx, const char *val, const char **why);
 int push_opt_demo(void *ctx, const char *val, const char **why);
 int push_opt_admin(void *ctx, const char *val, const char **why);
 int push_opt_admin_password_file(void *ctx, const char *val, const char **why);
+int push_opt_bus(void *ctx, const char *val, const char **why);
 int push_opt_socketio(void *ctx, const char *val, const char **why);
 int push_check(struct server_config *cfg);
 

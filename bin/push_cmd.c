@@ -14,6 +14,7 @@
 #include "bin/cmd.h"
 #include "proto/auth.h"
 #include "proto/conf.h"
+#include "tun/push/bus.h"
 #include "tun/push/push_db.h"
 #include "tun/server/srv_config.h"
 
@@ -102,6 +103,14 @@ int push_opt_db(void *ctx, const char *val, const char **why)
 	if (!*val)
 		return *why = "a file name", -1;
 	((struct server_config *)ctx)->push.db = val;
+	return 0;
+}
+
+int push_opt_bus(void *ctx, const char *val, const char **why)
+{
+	if (push_bus_check_url(val, why) < 0)
+		return -1;
+	((struct server_config *)ctx)->push.bus = val;
 	return 0;
 }
 
@@ -219,7 +228,7 @@ static int admin_password(struct server_config *cfg)
 int push_check(struct server_config *cfg)
 {
 	struct push_config *p = &cfg->push;
-	bool any = p->norigins || p->db || p->demo_path || p->admin_path || push_key_file;
+	bool any = p->norigins || p->db || p->demo_path || p->admin_path || push_key_file || p->bus;
 	if (!p->path) {
 		if (getenv("WSFERRY_PUSH_KEY")) {
 			explicit_bzero(getenv("WSFERRY_PUSH_KEY"), strlen(getenv("WSFERRY_PUSH_KEY")));
@@ -227,9 +236,9 @@ int push_check(struct server_config *cfg)
 		}
 		return any ? opts_usage_error("--push-*", "the push options need --push PATH") : 0;
 	}
-	if (cfg->workers > 1)
+	if (cfg->workers > 1 && !p->bus) /* with a bus, every worker hears every message */
 		return opts_usage_error("--push", "needs --workers 1 (subscribers and POSTs must "
-		                                  "meet in one process)");
+		                                  "meet in one process), or --push-bus");
 	const char *paths[] = {p->demo_path, p->admin_path, p->sio ? PUSH_SIO_PATH : NULL,
 	                       cfg->echo_path, cfg->ping_name ? "/ws" : NULL};
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)

@@ -401,6 +401,7 @@ static const struct opt server_opts[] = {
 	{"push-max-message", 0, true, false, push_opt_max_message},
 	{"push-max-per-ip", 0, true, false, push_opt_max_per_ip},
 	{"push-db", 0, true, false, push_opt_db},
+	{"push-bus", 0, true, false, push_opt_bus},
 	{"push-demo", 0, true, false, push_opt_demo},
 	{"push-socketio", 0, true, false, push_opt_socketio},
 	{"admin", 0, true, false, push_opt_admin},

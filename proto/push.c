@@ -205,6 +205,8 @@ const char *push_strerror(enum push_rc rc)
 		return "sender must be a string of at most 128 bytes";
 	case PUSH_ERR_TOPIC:
 		return "topic must be 1 to 64 characters of A-Z a-z 0-9 . _ ~ -";
+	case PUSH_ERR_BUS:
+		return "not a push bus message";
 	}
 	return "unknown error";
 }

@@ -22,6 +22,7 @@ enum push_rc {
 	PUSH_ERR_NO_MESSAGE = -3, /* no "message" member (or an empty text body): 400 */
 	PUSH_ERR_SENDER = -4,     /* "sender" not a string of <= PUSH_SENDER_MAX bytes: 400 */
 	PUSH_ERR_TOPIC = -5,      /* ?topic= not 1..64 of [A-Za-z0-9._~-]: 400 */
+	PUSH_ERR_BUS = -6,        /* not a push bus message (proto/pushbus.h) */
 };
 
 /* A checked message: slices into the body it was read from. */

@@ -1,9 +1,11 @@
-/* resp.c — RESP2 replies (simple, error, integer, bulk, nil) read from the
- * front of a buffer, and commands written as arrays of bulk strings, per
- * redis.io's protocol specification. Strict: CRLF only, minimal numbers. */
+/* resp.c — RESP2 replies (simple, error, integer, bulk, nil, flat arrays)
+ * read from the front of a buffer, commands written as arrays of bulk
+ * strings, per redis.io's protocol specification, and the redis:// URL.
+ * Strict: CRLF only, minimal numbers. */
 #include "proto/resp.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The line after the type byte: [p, p+n) before its CRLF; NEED_MORE until
@@ -106,6 +108,42 @@ enum resp_rc resp_parse(const uint8_t *in, size_t len, size_t *used, struct resp
 	return RESP_REPLY;
 }
 
+enum resp_rc resp_parse_array(const uint8_t *in, size_t len, size_t *used, struct resp_reply *el,
+                              size_t max, size_t *n)
+{
+	size_t ln = 0, at = 0;
+	int64_t count;
+	*used = 0;
+	*n = 0;
+	if (len == 0)
+		return RESP_NEED_MORE;
+	if (in[0] != '*')
+		return RESP_ERR_TYPE;
+	enum resp_rc rc = line(in, len, &ln, &at);
+	if (rc != RESP_REPLY)
+		return rc;
+	if (!number(in + 1, ln, &count) || count < -1)
+		return RESP_ERR_SYNTAX;
+	if (count == -1)
+		return RESP_ERR_TYPE; /* a nil array: no push of ours */
+	if ((uint64_t)count > max || max > RESP_MAX_ELEMS)
+		return RESP_ERR_TOO_BIG;
+	for (size_t i = 0; i < (size_t)count; i++) {
+		size_t u;
+		if (at == len)
+			return RESP_NEED_MORE;
+		if (in[at] == '*')
+			return RESP_ERR_TYPE; /* nested */
+		rc = resp_parse(in + at, len - at, &u, &el[i]);
+		if (rc != RESP_REPLY)
+			return rc;
+		at += u;
+	}
+	*n = (size_t)count;
+	*used = at;
+	return RESP_REPLY;
+}
+
 /* Decimal digits of v into out (no NUL): their count. */
 static size_t put_uint(uint8_t *out, size_t v)
 {
@@ -163,4 +201,82 @@ const char *resp_strerror(int rc)
 		return "Redis reply too long";
 	}
 	return "unknown Redis protocol error";
+}
+
+/* [ADDR] or HOST, then an optional :PORT, in p[0..hl). */
+static int url_host_port(const char *p, size_t hl, struct resp_url *u, const char **why)
+{
+	const char *port = NULL;
+	if (hl && p[0] == '[') {
+		const char *end = memchr(p, ']', hl);
+		if (!end)
+			return *why = "an IPv6 host is written [ADDR]", -1;
+		if ((size_t)(end - p - 1) >= sizeof(u->host))
+			return *why = "host too long", -1;
+		memcpy(u->host, p + 1, (size_t)(end - p - 1));
+		if (end + 1 < p + hl) {
+			if (end[1] != ':')
+				return *why = "[ADDR]:PORT", -1;
+			port = end + 2;
+		}
+	} else {
+		const char *colon = memchr(p, ':', hl);
+		size_t n = colon ? (size_t)(colon - p) : hl;
+		if (n >= sizeof(u->host))
+			return *why = "host too long", -1;
+		memcpy(u->host, p, n);
+		if (colon)
+			port = colon + 1;
+	}
+	if (!u->host[0])
+		return *why = "a host is needed: redis://HOST[:PORT][/DB]", -1;
+	u->port = RESP_DEFAULT_PORT;
+	if (port) {
+		char *end;
+		unsigned long v = strtoul(port, &end, 10);
+		if (end == port || v == 0 || v > 65535 || (end != p + hl))
+			return *why = "a port from 1 to 65535", -1;
+		u->port = (uint16_t)v;
+	}
+	return 0;
+}
+
+int resp_url_parse(const char *s, struct resp_url *u, const char **why)
+{
+	memset(u, 0, sizeof(*u));
+	if (strncmp(s, "unix:", 5) == 0) {
+		const char *p = s + 5;
+		if (strncmp(p, "//", 2) == 0)
+			p += 2;
+		if (p[0] != '/' || strlen(p) >= sizeof(u->path))
+			return *why = "unix:/PATH/TO/redis.sock (an absolute path)", -1;
+		u->is_unix = true;
+		memcpy(u->path, p, strlen(p) + 1);
+		return 0;
+	}
+	if (strncmp(s, "redis://", 8) != 0)
+		return *why = "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or unix:/PATH", -1;
+	const char *p = s + 8, *at = strrchr(p, '@');
+	if (at) {
+		const char *colon = memchr(p, ':', (size_t)(at - p));
+		if (!colon || (size_t)(colon - p) >= sizeof(u->user) ||
+		    (size_t)(at - colon - 1) >= sizeof(u->password))
+			return *why = "credentials are [USER]:PASSWORD@", -1;
+		memcpy(u->user, p, (size_t)(colon - p));
+		memcpy(u->password, colon + 1, (size_t)(at - colon - 1));
+		u->has_password = true;
+		p = at + 1;
+	}
+	const char *slash = strchr(p, '/');
+	if (url_host_port(p, slash ? (size_t)(slash - p) : strlen(p), u, why) < 0)
+		return -1;
+	if (slash && slash[1]) {
+		char *end;
+		unsigned long v = strtoul(slash + 1, &end, 10);
+		if (*end || v > 1000000)
+			return *why = "/DB is a database number", -1;
+		u->db = (unsigned)v;
+		u->has_db = true;
+	}
+	return 0;
 }

@@ -1,7 +1,9 @@
 /* resp_fuzz.c — libFuzzer target for proto/resp.c: replies read one after
- * another from what a Redis server (or anything on its port) sends. Every
- * reply lies inside the input, a prefix of a complete reply is NEED_MORE,
- * and a parsed bulk written back as a command reads back the same. */
+ * another from what a Redis server (or anything on its port) sends, pub/sub
+ * pushes (flat arrays) mixed in as the push bus reads them. Every reply and
+ * element lies inside the input, a prefix of a complete reply or array is
+ * NEED_MORE, a parsed bulk written back as a command reads back the same;
+ * the input read as a redis:// URL either parses or says why. */
 #include "proto/resp.h"
 
 #include <stdlib.h>
@@ -23,6 +25,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int i = 0; i < 1000 && at < size; i++) {
 		struct resp_reply r;
 		size_t used = 0;
+		if (buf[at] == '*') {
+			struct resp_reply el[RESP_MAX_ELEMS];
+			size_t n = 99, u2, n2;
+			int rc = resp_parse_array(buf + at, size - at, &used, el, RESP_MAX_ELEMS, &n);
+			REQUIRE(resp_strerror(rc) != NULL);
+			if (rc != RESP_REPLY) {
+				REQUIRE(used == 0);
+				break;
+			}
+			REQUIRE(used > 0 && used <= size - at && n <= RESP_MAX_ELEMS);
+			for (size_t k = 0; k < n; k++)
+				REQUIRE(el[k].text.len == 0 || (el[k].text.p >= buf + at &&
+				                                 el[k].text.p + el[k].text.len <= buf + at + used));
+			REQUIRE(resp_parse_array(buf + at, used - 1, &u2, el, RESP_MAX_ELEMS, &n2) ==
+			        RESP_NEED_MORE);
+			at += used;
+			continue;
+		}
 		int rc = resp_parse(buf + at, size - at, &used, &r);
 		REQUIRE(resp_strerror(rc) != NULL);
 		if (rc != RESP_REPLY) {
@@ -47,5 +67,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		at += used;
 	}
 	free(buf);
+	char url[600];
+	size_t ul = size < sizeof(url) - 1 ? size : sizeof(url) - 1;
+	memcpy(url, data, ul);
+	url[ul] = '\0';
+	struct resp_url u;
+	const char *why = NULL;
+	if (resp_url_parse(url, &u, &why) == 0)
+		REQUIRE(u.is_unix ? u.path[0] == '/' : (u.host[0] && u.port > 0));
+	else
+		REQUIRE(why != NULL);
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* api.c — POST PATH: the key (constant time, before the body is looked
- * at), the body's checks, the fan-out, the answer; CORS for the browsers of
- * --push-origin. Every refusal writes nothing anywhere. */
+ * at), the body's checks, the fan-out (here, or through the bus to every
+ * server: --push-bus), the answer; CORS for the browsers of --push-origin.
+ * Every refusal writes nothing anywhere. */
 #include "tun/push/api.h"
 
 #include <stdio.h>
@@ -8,10 +9,12 @@
 #include <strings.h>
 
 #include "core/log.h"
+#include "tun/push/bus.h"
 #include "tun/push/hub.h"
 #include "tun/push/req.h"
 
 #define CORS_MAX 600 /* preflight answers cached by browsers for 10 min */
+#define BUS_LOG_EVERY_MS 10000
 
 bool push_api_origin_ok(const struct push_config *cfg, struct http_slice origin)
 {
@@ -96,16 +99,102 @@ static void api_post(struct push_hub *hub, struct push_req *r, const char *cors)
 		api_error(r, 400, cors, push_strerror(rc));
 		return;
 	}
-	long n = push_hub_send(hub, &m, topic, &r->addr);
-	if (n < 0) {
+	log_debug("c%u push: message from %s%s%s", r->link.id,
+	          net_addr_ip_str(&r->addr, ip, sizeof(ip)), *topic ? " on topic " : "", topic);
+	push_api_broadcast(hub, r, &m, topic, api_is_json(r));
+}
+
+/* The 200: bus < 0 means "not on the bus" (-2: no bus configured). */
+static void api_ok(struct push_req *r, const char *cors, long delivered, long bus)
+{
+	char body[96];
+	int n;
+	if (bus == -2)
+		n = snprintf(body, sizeof(body), "{\"ok\":true,\"delivered\":%ld}", delivered);
+	else if (bus < 0)
+		n = snprintf(body, sizeof(body), "{\"ok\":true,\"delivered\":%ld,\"bus\":false}",
+		             delivered);
+	else
+		n = snprintf(body, sizeof(body), "{\"ok\":true,\"delivered\":%ld,\"bus\":%ld}",
+		             delivered, bus);
+	push_req_reply(r, 200, "application/json", cors, body, (size_t)n);
+}
+
+static void api_bus_ack(void *owner, long receivers)
+{
+	struct push_req *r = owner;
+	char cors[384];
+	r->bus_ticket = 0;
+	api_cors(r->hub, r, cors, sizeof(cors));
+	if (receivers >= 0 || r->bus_local)
+		api_ok(r, cors, r->delivered, receivers);
+	else
+		api_error(r, 503, cors,
+		          "the push bus (Redis) failed before confirming the message: "
+		          "some servers may not have it");
+	push_req_resume(r);
+}
+
+/* The header and the body, one after the other, in hub->frame (free
+ * until the fan-out): the payload's length, 0 when it cannot be built. */
+static size_t api_payload(struct push_hub *hub, const struct push_req *r,
+                          const struct pushbus_msg *bm)
+{
+	size_t hn = pushbus_head(hub->frame, PUSHBUS_HEAD_MAX, bm);
+	if (hn == 0 || hn + r->body_len > 2 * BUF_SIZE)
+		return 0;
+	memcpy(hub->frame + hn, push_req_body(r), r->body_len);
+	return hn + r->body_len;
+}
+
+static void api_bus_down(struct push_hub *hub)
+{
+	uint64_t now = rx_now(hub->rx);
+	if (hub->bus_logged_ms && now - hub->bus_logged_ms < BUS_LOG_EVERY_MS)
+		return;
+	hub->bus_logged_ms = now;
+	log_warn("push: the push bus is down: messages reach this process's subscribers only");
+}
+
+void push_api_broadcast(struct push_hub *hub, struct push_req *r, const struct push_msg *m,
+                        const char *topic, bool json)
+{
+	char cors[384];
+	api_cors(hub, r, cors, sizeof(cors));
+	if (!push_hub_fits(hub, m, topic)) {
 		api_error(r, 413, cors, "the message is too large once framed");
 		return;
 	}
-	log_debug("c%u push: message from %s%s%s to %ld subscribers", r->link.id,
-	          net_addr_ip_str(&r->addr, ip, sizeof(ip)), *topic ? " on topic " : "", topic, n);
-	char count[24];
-	snprintf(count, sizeof(count), "%ld", n);
-	api_json(r, 200, cors, "{\"ok\":true,\"delivered\":%s}", count);
+	if (!hub->bus) {
+		api_ok(r, cors, push_hub_send(hub, m, topic, &r->addr), -2);
+		return;
+	}
+	/* Subscribed: every subscriber, ours too, gets it from Redis, in the
+	 * one order Redis gives all of them. Not: ours get it now (flag L, so
+	 * our copy from the bus is skipped), the others when the bus takes it. */
+	struct pushbus_msg bm = {.local = !push_bus_subscribed(hub->bus), .json = json};
+	push_hub_stamp(bm.time);
+	net_addr_ip_str(&r->addr, bm.ip, sizeof(bm.ip));
+	if (bm.ip[0] == '?')
+		memcpy(bm.ip, "0", 2);
+	snprintf(bm.tag, sizeof(bm.tag), "%s", push_bus_tag(hub->bus));
+	snprintf(bm.topic, sizeof(bm.topic), "%s", topic);
+	size_t n = api_payload(hub, r, &bm);
+	uint32_t t = n ? push_bus_publish(hub->bus, hub->frame, n, api_bus_ack, r) : 0;
+	if (!t) {
+		bm.local = true;
+		api_bus_down(hub);
+	}
+	push_hub_record(hub, m, topic, bm.ip, bm.time);
+	long reached = bm.local ? push_hub_fanout(hub, m, topic, bm.ip, bm.time)
+	                        : (long)push_hub_count(hub, topic);
+	if (!t) {
+		api_ok(r, cors, reached, -1);
+		return;
+	}
+	r->bus_ticket = t;
+	r->delivered = reached;
+	r->bus_local = bm.local;
 }
 
 void push_api_handle(struct push_hub *hub, struct push_req *r)

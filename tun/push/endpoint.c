@@ -1,27 +1,77 @@
 /* endpoint.c — which push path a request is for, and who takes it: an
- * upgrade becomes a subscriber, anything else one plain HTTP exchange. */
+ * upgrade becomes a subscriber, anything else one plain HTTP exchange; and
+ * the hub's bus (--push-bus), whose messages it hands to the hub. */
 #include "tun/push/endpoint.h"
 
+#include <stdio.h>
 #include <string.h>
 
+#include "core/log.h"
+#include "proto/pushbus.h"
 #include "tun/push/api.h"
+#include "tun/push/bus.h"
 #include "tun/push/hub.h"
 #include "tun/push/pages.h"
 #include "tun/push/req.h"
 #include "tun/push/sio.h"
 #include "tun/push/sub.h"
 
+#define BUS_CHANNEL_PREFIX "wsferry:push:"
+#define BUS_LOG_EVERY_MS 10000
+
+/* A message heard on the bus: checked as a POST would be, then delivered
+ * here, unless this process published it and delivered it already. */
+static void push_on_bus(void *owner, const char *payload, size_t len)
+{
+	struct push_hub *hub = owner;
+	struct pushbus_msg bm;
+	struct push_msg m;
+	enum push_rc rc = pushbus_parse(payload, len, &bm);
+	if (rc == PUSH_OK)
+		rc = push_msg_parse(bm.body, bm.body_len, bm.json, &m);
+	if (rc != PUSH_OK) {
+		uint64_t now = rx_now(hub->rx);
+		if (!hub->bus_ignored_ms || now - hub->bus_ignored_ms >= BUS_LOG_EVERY_MS) {
+			hub->bus_ignored_ms = now;
+			log_warn("push bus: a message that is not a wsferry push was ignored (%s)",
+			         push_strerror(rc));
+		}
+		return;
+	}
+	if (bm.local && strcmp(bm.tag, push_bus_tag(hub->bus)) == 0)
+		return;
+	push_hub_fanout(hub, &m, bm.topic, bm.ip, bm.time);
+}
+
+static int push_bus_start(struct push_hub *hub, const char *dns)
+{
+	char channel[sizeof(BUS_CHANNEL_PREFIX) + 256], err[256];
+	snprintf(channel, sizeof(channel), BUS_CHANNEL_PREFIX "%s", hub->cfg->path);
+	hub->bus = push_bus_open(hub->rx, hub->cfg->bus, channel, dns, push_on_bus, hub, err,
+	                         sizeof(err));
+	if (!hub->bus)
+		log_error("%s", err[0] ? err : "--push-bus: built without Redis");
+	return hub->bus ? 0 : -1;
+}
+
 struct push_hub *push_start(struct rx *rx, const struct push_config *cfg,
-                            const struct relay_opts *keepalive)
+                            const struct relay_opts *keepalive, const char *dns)
 {
 	struct push_hub *hub = push_hub_new(rx, cfg);
-	if (hub)
-		push_hub_keepalive(hub, keepalive->keepalive_ms, keepalive->pong_timeout_ms);
+	if (!hub)
+		return NULL;
+	push_hub_keepalive(hub, keepalive->keepalive_ms, keepalive->pong_timeout_ms);
+	if (cfg->bus && push_bus_start(hub, dns) < 0) {
+		push_hub_free(hub);
+		return NULL;
+	}
 	return hub;
 }
 
 void push_stop(struct push_hub *hub)
 {
+	if (hub)
+		push_bus_close(hub->bus);
 	push_hub_free(hub);
 }
 

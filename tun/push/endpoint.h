@@ -14,9 +14,11 @@ struct push_hub;
 
 /* The hub of one reactor (cfg outlives it); subscribers are pinged as
  * keepalive's keepalive_ms and pong_timeout_ms say (the server's tunnels'
- * settings). NULL after logging why. */
+ * settings). With cfg->bus, its connections to Redis (the name resolved
+ * with dns, the --dns list or NULL), subscribed to the channel
+ * "wsferry:push:" + cfg->path. NULL after logging why. */
 struct push_hub *push_start(struct rx *rx, const struct push_config *cfg,
-                            const struct relay_opts *keepalive);
+                            const struct relay_opts *keepalive, const char *dns);
 /* After every connection is gone. NULL is fine. */
 void push_stop(struct push_hub *hub);
 

@@ -173,21 +173,46 @@ static size_t hub_deliver(struct push_hub *hub, struct push_sub *s, const uint8_
 	return 0;
 }
 
-long push_hub_send(struct push_hub *hub, const struct push_msg *m, const char *topic,
-                   const struct net_addr *from)
+void push_hub_stamp(char out[PING_TIME_LEN + 1])
 {
 	struct timespec now;
-	char time_iso[PING_TIME_LEN + 1], ip[NET_ADDR_STRLEN];
 	clock_gettime(CLOCK_REALTIME, &now);
-	ping_time(&now, time_iso);
+	ping_time(&now, out);
+}
+
+/* The plain and Socket.IO texts of m into hub->frame: false when too big. */
+static bool hub_texts(struct push_hub *hub, const struct push_msg *m, const char *topic,
+                      const char *time_iso, size_t *n, size_t *sn)
+{
 	uint8_t *ws_base = (uint8_t *)hub->frame, *sio_base = ws_base + BUF_SIZE;
 	size_t cap = PUSH_FRAME_MAX - WS_MAX_HEADER;
-	char *text = (char *)ws_base + WS_MAX_HEADER;
-	size_t n = push_frame_text(text, cap, m, topic, time_iso, NULL, NULL);
-	size_t sn = push_frame_text((char *)sio_base + WS_MAX_HEADER, cap, m, topic, time_iso,
-	                            SIO_PREFIX, SIO_SUFFIX);
-	if (n == 0 || sn == 0)
+	*n = push_frame_text((char *)ws_base + WS_MAX_HEADER, cap, m, topic, time_iso, NULL, NULL);
+	*sn = push_frame_text((char *)sio_base + WS_MAX_HEADER, cap, m, topic, time_iso, SIO_PREFIX,
+	                      SIO_SUFFIX);
+	return *n && *sn;
+}
+
+bool push_hub_fits(struct push_hub *hub, const struct push_msg *m, const char *topic)
+{
+	size_t n, sn;
+	return hub_texts(hub, m, topic, "2024-01-15T10:30:45.123Z", &n, &sn);
+}
+
+size_t push_hub_count(const struct push_hub *hub, const char *topic)
+{
+	size_t n = 0;
+	for (const struct push_sub *s = hub->subs; s; s = s->next)
+		n += strcmp(s->topic, topic) == 0;
+	return n;
+}
+
+long push_hub_fanout(struct push_hub *hub, const struct push_msg *m, const char *topic,
+                     const char *ip, const char *time_iso)
+{
+	size_t n, sn;
+	if (!hub_texts(hub, m, topic, time_iso, &n, &sn))
 		return -1;
+	uint8_t *ws_base = (uint8_t *)hub->frame, *sio_base = ws_base + BUF_SIZE;
 	size_t ws_len, sio_len;
 	const uint8_t *ws_frame = frame_wrap(ws_base, n, &ws_len);
 	const uint8_t *sio_frame = frame_wrap(sio_base, sn, &sio_len);
@@ -202,9 +227,25 @@ long push_hub_send(struct push_hub *hub, const struct push_msg *m, const char *t
 			reached += hub_deliver(hub, s, ws_frame, ws_len);
 	}
 	hub->messages++;
-	net_addr_ip_str(from, ip, sizeof(ip));
-	hub_remember(hub, m, topic, ip, time_iso, text, n);
+	hub_remember(hub, m, topic, ip, time_iso, (const char *)ws_base + WS_MAX_HEADER, n);
+	return (long)reached;
+}
+
+void push_hub_record(struct push_hub *hub, const struct push_msg *m, const char *topic,
+                     const char *ip, const char *time_iso)
+{
 	if (hub->db)
 		push_db_add(hub->db, m, topic, ip, time_iso);
-	return (long)reached;
+}
+
+long push_hub_send(struct push_hub *hub, const struct push_msg *m, const char *topic,
+                   const struct net_addr *from)
+{
+	char time_iso[PING_TIME_LEN + 1], ip[NET_ADDR_STRLEN];
+	push_hub_stamp(time_iso);
+	net_addr_ip_str(from, ip, sizeof(ip));
+	long reached = push_hub_fanout(hub, m, topic, ip, time_iso);
+	if (reached >= 0)
+		push_hub_record(hub, m, topic, ip, time_iso);
+	return reached;
 }

@@ -4,6 +4,7 @@
 #ifndef WSF_TUN_PUSH_HUB_H
 #define WSF_TUN_PUSH_HUB_H
 
+#include "proto/ping.h"
 #include "tun/push/push_int.h"
 
 /* A hub for cfg on rx (cfg outlives it); opens cfg->db. NULL after logging
@@ -26,8 +27,23 @@ void push_hub_leave(struct push_hub *hub, struct push_sub *s);
 
 /* Sends m to every subscriber of topic ("" the default channel), logs it
  * (--push-db, the admin's list). Returns the subscribers it reached, or -1
- * when its frame would exceed PUSH_FRAME_MAX (413). */
+ * when its frame would exceed PUSH_FRAME_MAX (413). push_hub_fanout and
+ * push_hub_record, stamped now from from. */
 long push_hub_send(struct push_hub *hub, const struct push_msg *m, const char *topic,
                    const struct net_addr *from);
+
+/* The parts of push_hub_send, for the bus (--push-bus), where a message
+ * is logged by the process that took it and delivered by every process:
+ * the time as frames say it (now, UTC); whether m's frames fit
+ * (PUSH_FRAME_MAX); how many subscribers topic has here; the delivery to
+ * this process's subscribers and the admin's list (as push_hub_send, with
+ * the source address and time given as text); the --push-db row. */
+void push_hub_stamp(char out[PING_TIME_LEN + 1]);
+bool push_hub_fits(struct push_hub *hub, const struct push_msg *m, const char *topic);
+size_t push_hub_count(const struct push_hub *hub, const char *topic);
+long push_hub_fanout(struct push_hub *hub, const struct push_msg *m, const char *topic,
+                     const char *ip, const char *time_iso);
+void push_hub_record(struct push_hub *hub, const struct push_msg *m, const char *topic,
+                     const char *ip, const char *time_iso);
 
 #endif

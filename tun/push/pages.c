@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "proto/base64.h"
 #include "proto/json.h"
+#include "tun/push/api.h"
 #include "tun/push/hub.h"
 #include "tun/push/req.h"
 
@@ -181,14 +182,8 @@ static void admin_send(struct push_hub *hub, struct push_req *r)
 		page_error(r, 400, NULL, push_strerror(rc));
 		return;
 	}
-	long sent = push_hub_send(hub, &m, topic, &r->addr);
-	char body[64];
-	int n = snprintf(body, sizeof(body), "{\"ok\":true,\"delivered\":%ld}", sent);
-	if (sent < 0)
-		page_error(r, 413, NULL, "the message is too large");
-	else
-		push_req_reply(r, 200, "application/json", NULL, body, (size_t)n);
-	log_info("c%u push: admin sent a message to %ld subscribers", r->link.id, sent);
+	log_info("c%u push: admin sent a message%s%s", r->link.id, *topic ? " on topic " : "", topic);
+	push_api_broadcast(hub, r, &m, topic, true);
 }
 
 void push_pages_admin(struct push_hub *hub, struct push_req *r)

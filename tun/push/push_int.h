@@ -54,6 +54,7 @@ struct push_recent {
 };
 
 struct push_db;
+struct push_bus;
 
 struct push_hub {
 	struct rx *rx;
@@ -72,6 +73,9 @@ struct push_hub {
 	uint64_t refused_ip, closed_slow;
 	char *frame;                     /* scratch for one broadcast's frame */
 	struct push_db *db;              /* NULL: no --push-db */
+	struct push_bus *bus;            /* NULL: no --push-bus */
+	uint64_t bus_logged_ms;          /* rate limit of "the bus is down" */
+	uint64_t bus_ignored_ms;         /* ... of "a foreign message ignored" */
 	struct push_recent recent[PUSH_RECENT];
 	unsigned recent_next;
 	uint64_t ip_logged_ms;           /* rate limit of the per-IP refusal log */
@@ -96,6 +100,10 @@ struct push_req {
 	struct http_request req;         /* slices into in (never compacted) */
 	struct http_slice path;
 	push_req_fn handler;
+	uint32_t bus_ticket;             /* a publish awaiting Redis (bus.h): the
+	                                  * answer waits for it */
+	long delivered;                  /* subscribers of this process reached */
+	bool bus_local;                  /* delivered here already (not from the bus) */
 	bool answered, draining, eof;
 	bool tls;                        /* over TLS (the admin page wants it) */
 };

@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "proto/text.h"
+#include "tun/push/bus.h"
 
 #define REQ_BODY_MS 10000   /* the whole body within 10 s of the head */
 #define REQ_LINGER_MS 2000  /* after our answer: wait this long for the FIN */
@@ -17,6 +18,8 @@
 
 static void req_destroy(struct push_req *r)
 {
+	if (r->bus_ticket)
+		push_bus_cancel(r->hub->bus, r->bus_ticket);
 	rx_timer_cancel(r->rx, &r->timer);
 	rx_io_del(r->rx, &r->io);
 	stream_close(&r->s);
@@ -112,7 +115,7 @@ static int req_flush(struct push_req *r)
 
 static void req_body_ready(struct push_req *r)
 {
-	if (!r->answered && buf_len(&r->in) >= r->head_len + r->body_len)
+	if (!r->answered && !r->bus_ticket && buf_len(&r->in) >= r->head_len + r->body_len)
 		r->handler(r->hub, r);
 }
 
@@ -132,8 +135,8 @@ static int req_read(struct push_req *r)
 		if (n == -EAGAIN)
 			return 0;
 		if (n <= 0) {
-			r->eof = true; /* answered: finish writing first */
-			return r->draining || !r->answered ? -1 : 0;
+			r->eof = true; /* answered (or waiting for the bus): finish writing first */
+			return r->draining || (!r->answered && !r->bus_ticket) ? -1 : 0;
 		}
 		if (!discard)
 			buf_produced(&r->in, (size_t)n);
@@ -159,6 +162,11 @@ static void req_on_io(struct rx *rx, struct rx_io *io, unsigned events)
 		return;
 	}
 	req_update(r);
+}
+
+void push_req_resume(struct push_req *r)
+{
+	req_on_io(r->rx, &r->io, 0);
 }
 
 static void req_on_timer(struct rx *rx, struct rx_timer *t)

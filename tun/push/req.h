@@ -10,7 +10,9 @@
 
 /* Takes h (closing it on failure); handler runs once the whole body is in
  * r->in (after r->head_len; r->body_len bytes) and MUST answer with
- * push_req_reply before it returns. 0 or -1. */
+ * push_req_reply before it returns, or set r->bus_ticket (a publish on
+ * hub->bus, cancelled if r goes first) and answer later, then call
+ * push_req_resume. 0 or -1. */
 int push_req_start(struct push_hub *hub, struct handoff *h, struct http_slice path,
                    push_req_fn handler, size_t max_body);
 
@@ -18,6 +20,10 @@ int push_req_start(struct push_hub *hub, struct handoff *h, struct http_slice pa
  * ("Name: value\r\n" each, or NULL), body. Connection: close. */
 void push_req_reply(struct push_req *r, int status, const char *type, const char *extra,
                     const void *body, size_t n);
+
+/* After a late push_req_reply (outside the handler): writes it. r may be
+ * gone when this returns. */
+void push_req_resume(struct push_req *r);
 
 /* A header's value, or an empty slice. */
 struct http_slice push_req_header(const struct push_req *r, const char *name);

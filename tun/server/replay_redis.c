@@ -31,7 +31,6 @@
 #define IN_CAP (16u << 10)
 #define LOG_EVERY_MS 10000
 #define KEY_PREFIX "wsferry:nonce:"
-#define REDIS_DEFAULT_PORT 6379
 
 const bool replay_store_available = true;
 
@@ -42,16 +41,6 @@ struct claim {
 	uint32_t ticket;
 };
 
-struct redis_url {
-	bool is_unix;
-	char host[256];
-	uint16_t port;
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	char user[128];
-	char password[256];
-	unsigned db;
-	bool has_password, has_db;
-};
 
 struct replay_store {
 	struct rx *rx;
@@ -60,7 +49,7 @@ struct replay_store {
 	int fd;                 /* -1: down, waiting for retry_at */
 	bool connected;         /* the non-blocking connect finished */
 	struct net_addr addr;   /* TCP, or AF_UNIX */
-	struct redis_url url;
+	struct resp_url url;
 	char name[300];         /* for logs: no password */
 	unsigned handshake;     /* AUTH/SELECT replies still to read */
 	uint64_t retry_at, backoff_ms, logged_ms;
@@ -74,81 +63,10 @@ struct replay_store {
 
 /* ---- the URL ---- */
 
-static int url_parse(const char *s, struct redis_url *u, const char **why)
-{
-	memset(u, 0, sizeof(*u));
-	if (strncmp(s, "unix:", 5) == 0) {
-		const char *p = s + 5;
-		if (strncmp(p, "//", 2) == 0)
-			p += 2;
-		if (p[0] != '/' || strlen(p) >= sizeof(u->path))
-			return *why = "unix:/PATH/TO/redis.sock (an absolute path)", -1;
-		u->is_unix = true;
-		snprintf(u->path, sizeof(u->path), "%s", p);
-		return 0;
-	}
-	if (strncmp(s, "redis://", 8) != 0)
-		return *why = "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or unix:/PATH", -1;
-	const char *p = s + 8, *at = strrchr(p, '@');
-	if (at) {
-		const char *colon = memchr(p, ':', (size_t)(at - p));
-		if (!colon || (size_t)(colon - p) >= sizeof(u->user) ||
-		    (size_t)(at - colon - 1) >= sizeof(u->password))
-			return *why = "credentials are [USER]:PASSWORD@", -1;
-		memcpy(u->user, p, (size_t)(colon - p));
-		memcpy(u->password, colon + 1, (size_t)(at - colon - 1));
-		u->has_password = true;
-		p = at + 1;
-	}
-	const char *slash = strchr(p, '/');
-	size_t hl = slash ? (size_t)(slash - p) : strlen(p);
-	const char *port = NULL;
-	if (hl && p[0] == '[') {
-		const char *end = memchr(p, ']', hl);
-		if (!end)
-			return *why = "an IPv6 host is written [ADDR]", -1;
-		if ((size_t)(end - p - 1) >= sizeof(u->host))
-			return *why = "host too long", -1;
-		memcpy(u->host, p + 1, (size_t)(end - p - 1));
-		if (end + 1 < p + hl) {
-			if (end[1] != ':')
-				return *why = "[ADDR]:PORT", -1;
-			port = end + 2;
-		}
-	} else {
-		const char *colon = memchr(p, ':', hl);
-		size_t n = colon ? (size_t)(colon - p) : hl;
-		if (n >= sizeof(u->host))
-			return *why = "host too long", -1;
-		memcpy(u->host, p, n);
-		if (colon)
-			port = colon + 1;
-	}
-	if (!u->host[0])
-		return *why = "a host is needed: redis://HOST[:PORT][/DB]", -1;
-	u->port = REDIS_DEFAULT_PORT;
-	if (port) {
-		char *end;
-		unsigned long v = strtoul(port, &end, 10);
-		if (end == port || v == 0 || v > 65535 || (end != p + hl))
-			return *why = "a port from 1 to 65535", -1;
-		u->port = (uint16_t)v;
-	}
-	if (slash && slash[1]) {
-		char *end;
-		unsigned long v = strtoul(slash + 1, &end, 10);
-		if (*end || v > 1000000)
-			return *why = "/DB is a database number", -1;
-		u->db = (unsigned)v;
-		u->has_db = true;
-	}
-	return 0;
-}
-
 int replay_store_check_url(const char *url, const char **why)
 {
-	struct redis_url u;
-	return url_parse(url, &u, why);
+	struct resp_url u;
+	return resp_url_parse(url, &u, why);
 }
 
 /* ---- the connection ---- */
@@ -354,10 +272,14 @@ static void store_on_tick(struct rx *rx, struct rx_timer *t)
 
 static int resolve(struct replay_store *s, const char *dns, char *err, size_t cap)
 {
-	struct redis_url *u = &s->url;
+	struct resp_url *u = &s->url;
 	memset(&s->addr, 0, sizeof(s->addr));
 	if (u->is_unix) {
 		struct sockaddr_un *sun = (struct sockaddr_un *)&s->addr.ss;
+		if (strlen(u->path) >= sizeof(sun->sun_path)) {
+			snprintf(err, cap, "--replay-store: the socket path is too long");
+			return -1;
+		}
 		sun->sun_family = AF_UNIX;
 		memcpy(sun->sun_path, u->path, strlen(u->path) + 1);
 		s->addr.len = sizeof(*sun);
@@ -386,7 +308,7 @@ struct replay_store *replay_store_open(struct rx *rx, const char *url, const cha
 		snprintf(err, cap, "out of memory");
 		return NULL;
 	}
-	if (url_parse(url, &s->url, &why) < 0) {
+	if (resp_url_parse(url, &s->url, &why) < 0) {
 		snprintf(err, cap, "--replay-store: %s", why);
 		free(s);
 		return NULL;

@@ -1105,7 +1105,7 @@ static int server_worker_run(const struct server_config *cfg, const struct serve
 		rc = -1;
 		srv->replay.slots = NULL;
 	} else if (rc == 0) {
-		if (cfg->push.path && !(srv->push = push_start(&srv->rx, &cfg->push, &cfg->relay)))
+		if (cfg->push.path && !(srv->push = push_start(&srv->rx, &cfg->push, &cfg->relay, cfg->dns)))
 			rc = -1;
 		if (!(srv->channels = channels_new(&srv->rx, &srv->conns, cfg)) ||
 		    !(srv->routes = routes_new(&srv->rx, &srv->conns, cfg)))

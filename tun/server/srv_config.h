@@ -60,6 +60,7 @@ struct push_config {
 	size_t max_body;           /* --push-max-message */
 	unsigned max_per_ip;       /* --push-max-per-ip */
 	const char *db;            /* --push-db FILE; NULL: no log */
+	const char *bus;           /* --push-bus redis://... or unix:...; NULL: none */
 	const char *demo_path;     /* --push-demo PATH; NULL: none */
 	const char *admin_path;    /* --admin PATH; NULL: none */
 	uint8_t admin_hash[PUSH_KEY_HASH_LEN]; /* SHA-256 of the admin password */
