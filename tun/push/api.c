@@ -135,18 +135,6 @@ static void api_bus_ack(void *owner, long receivers)
 	push_req_resume(r);
 }
 
-/* The header and the body, one after the other, in hub->frame (free
- * until the fan-out): the payload's length, 0 when it cannot be built. */
-static size_t api_payload(struct push_hub *hub, const struct push_req *r,
-                          const struct pushbus_msg *bm)
-{
-	size_t hn = pushbus_head(hub->frame, PUSHBUS_HEAD_MAX, bm);
-	if (hn == 0 || hn + r->body_len > 2 * BUF_SIZE)
-		return 0;
-	memcpy(hub->frame + hn, push_req_body(r), r->body_len);
-	return hn + r->body_len;
-}
-
 static void api_bus_down(struct push_hub *hub)
 {
 	uint64_t now = rx_now(hub->rx);
@@ -161,12 +149,13 @@ void push_api_broadcast(struct push_hub *hub, struct push_req *r, const struct p
 {
 	char cors[384];
 	api_cors(hub, r, cors, sizeof(cors));
-	if (!push_hub_fits(hub, m, topic)) {
+	long reached = hub->bus ? 0 : push_hub_send(hub, m, topic, &r->addr);
+	if (reached < 0 || (hub->bus && !push_hub_fits(hub, m, topic))) {
 		api_error(r, 413, cors, "the message is too large once framed");
 		return;
 	}
 	if (!hub->bus) {
-		api_ok(r, cors, push_hub_send(hub, m, topic, &r->addr), -2);
+		api_ok(r, cors, reached, -2);
 		return;
 	}
 	/* Subscribed: every subscriber, ours too, gets it from Redis, in the
@@ -177,17 +166,15 @@ void push_api_broadcast(struct push_hub *hub, struct push_req *r, const struct p
 	net_addr_ip_str(&r->addr, bm.ip, sizeof(bm.ip));
 	if (bm.ip[0] == '?')
 		memcpy(bm.ip, "0", 2);
-	snprintf(bm.tag, sizeof(bm.tag), "%s", push_bus_tag(hub->bus));
 	snprintf(bm.topic, sizeof(bm.topic), "%s", topic);
-	size_t n = api_payload(hub, r, &bm);
-	uint32_t t = n ? push_bus_publish(hub->bus, hub->frame, n, api_bus_ack, r) : 0;
+	uint32_t t = push_bus_publish(hub->bus, &bm, push_req_body(r), r->body_len, api_bus_ack, r);
 	if (!t) {
 		bm.local = true;
 		api_bus_down(hub);
 	}
 	push_hub_record(hub, m, topic, bm.ip, bm.time);
-	long reached = bm.local ? push_hub_fanout(hub, m, topic, bm.ip, bm.time)
-	                        : (long)push_hub_count(hub, topic);
+	reached = bm.local ? push_hub_fanout(hub, m, topic, bm.ip, bm.time)
+	                   : (long)push_hub_count(hub, topic);
 	if (!t) {
 		api_ok(r, cors, reached, -1);
 		return;

@@ -3,8 +3,8 @@
  * on one Redis pub/sub channel. One small interface, two backends picked by
  * the Makefile (WITH_REDIS): bus_redis.c (our own RESP client on the
  * reactor, never blocking) and bus_none.c (refuses, and says how to get it).
- * It carries opaque payloads (proto/pushbus.h gives them their meaning);
- * the hub is its caller's business. */
+ * It speaks proto/pushbus.h's messages (so a build without it carries no
+ * byte of their code); the hub is its caller's business. */
 #ifndef WSF_TUN_PUSH_BUS_H
 #define WSF_TUN_PUSH_BUS_H
 
@@ -17,8 +17,11 @@
 
 struct push_bus;
 
-/* A message heard on the channel (any publisher's, ours included). */
-typedef void (*push_bus_msg_fn)(void *owner, const char *payload, size_t len);
+/* A message heard on the channel that this process must deliver: another
+ * process's, or ours when we left its delivery to the bus (not local).
+ * Anything that is not a pushbus message was dropped, with a warning at
+ * most every 10 s. m->body is checked by the callee (as a POST body). */
+typedef void (*push_bus_msg_fn)(void *owner, const struct pushbus_msg *m);
 /* A publish's outcome: receivers >= 0 is Redis's count of server
  * processes subscribed to the channel; -1: the connection failed before
  * Redis answered (the message may or may not have been fanned out). */
@@ -40,19 +43,17 @@ struct push_bus *push_bus_open(struct rx *rx, const char *url, const char *chann
                                const char *dns, push_bus_msg_fn on_msg, void *owner, char *err,
                                size_t cap);
 
-/* This process's tag on the bus ([0-9a-z-], unique per process). */
-const char *push_bus_tag(const struct push_bus *b);
-
 /* True while the subscription is live: a message published now will be
  * heard back here. */
 bool push_bus_subscribed(const struct push_bus *b);
 
-/* Publishes payload[0..len) (copied). A ticket (non-zero): fn(owner, ...)
- * is called later, exactly once, from the reactor, unless cancelled first.
- * 0: the bus cannot take it now (down, or Redis not keeping up); fn is
- * never called. */
-uint32_t push_bus_publish(struct push_bus *b, const void *payload, size_t len,
-                          push_bus_ack_fn fn, void *owner);
+/* Publishes m (local, json, time, ip, topic; the tag is this process's)
+ * with body[0..len) (copied). A ticket (non-zero): fn(owner, ...) is called
+ * later, exactly once, from the reactor, unless cancelled first. 0: the bus
+ * cannot take it now (down, Redis not keeping up, a field pushbus_head
+ * refuses); fn is never called. */
+uint32_t push_bus_publish(struct push_bus *b, struct pushbus_msg *m, const void *body,
+                          size_t len, push_bus_ack_fn fn, void *owner);
 
 /* The owner is going away: its callback never runs. */
 void push_bus_cancel(struct push_bus *b, uint32_t ticket);

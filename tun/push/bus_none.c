@@ -26,23 +26,18 @@ struct push_bus *push_bus_open(struct rx *rx, const char *url, const char *chann
 	return NULL;
 }
 
-const char *push_bus_tag(const struct push_bus *b)
-{
-	(void)b;
-	return "";
-}
-
 bool push_bus_subscribed(const struct push_bus *b)
 {
 	(void)b;
 	return false;
 }
 
-uint32_t push_bus_publish(struct push_bus *b, const void *payload, size_t len,
-                          push_bus_ack_fn fn, void *owner)
+uint32_t push_bus_publish(struct push_bus *b, struct pushbus_msg *m, const void *body,
+                          size_t len, push_bus_ack_fn fn, void *owner)
 {
 	(void)b;
-	(void)payload;
+	(void)m;
+	(void)body;
 	(void)len;
 	(void)fn;
 	(void)owner;

@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "core/net.h"
 #include "core/rand.h"
+#include "proto/pushbus.h"
 #include "proto/resp.h"
 
 #define ACK_MAX 1024            /* publishes in flight; more are refused (0) */
@@ -39,6 +40,7 @@
 #define PUB_IN_CAP (16u << 10)
 #define SUB_OUT_CAP 2048
 #define CHANNEL_MAX 200
+#define PAYLOAD_MAX RESP_MAX_BULK /* what a subscriber of ours accepts */
 
 const bool push_bus_available = true;
 
@@ -77,7 +79,8 @@ struct push_bus {
 	struct ack ring[ACK_MAX];
 	size_t head, count;     /* oldest publish in flight, how many */
 	uint32_t next_ticket;
-	uint64_t logged_ms;
+	uint64_t logged_ms, ignored_ms;
+	char *payload;          /* PAYLOAD_MAX: one message being published */
 };
 
 #define SLICE(str) ((struct resp_slice){(const uint8_t *)(str), strlen(str)})
@@ -241,6 +244,23 @@ static bool text_is(const struct resp_reply *r, const char *s)
 	       memcmp(r->text.p, s, r->text.len) == 0;
 }
 
+/* A message on the channel: ours that we delivered already are skipped,
+ * what is not a pushbus message is dropped (a warning every 10 s). */
+static void sub_message(struct push_bus *b, const char *payload, size_t len)
+{
+	struct pushbus_msg m;
+	if (pushbus_parse(payload, len, &m) != PUSH_OK) {
+		uint64_t now = rx_now(b->rx);
+		if (!b->ignored_ms || now - b->ignored_ms >= LOG_EVERY_MS) {
+			b->ignored_ms = now;
+			log_warn("push bus %s: a message that is not a wsferry push was ignored", b->name);
+		}
+		return;
+	}
+	if (!(m.local && strcmp(m.tag, b->tag) == 0))
+		b->on_msg(b->owner, &m);
+}
+
 /* A push: ["message", channel, payload], ["subscribe", channel, n] or
  * ["pong", ""]. */
 static void sub_push(struct push_bus *b, const struct resp_reply *el, size_t n)
@@ -248,7 +268,7 @@ static void sub_push(struct push_bus *b, const struct resp_reply *el, size_t n)
 	struct link *l = &b->sub;
 	if (n == 3 && text_is(&el[0], "message") && text_is(&el[1], b->channel) &&
 	    el[2].type == RESP_BULK) {
-		b->on_msg(b->owner, (const char *)el[2].text.p, el[2].text.len);
+		sub_message(b, (const char *)el[2].text.p, el[2].text.len);
 	} else if (n == 3 && text_is(&el[0], "subscribe") && text_is(&el[1], b->channel)) {
 		l->ready = true;
 		l->backoff_ms = 0;
@@ -471,7 +491,9 @@ struct push_bus *push_bus_open(struct rx *rx, const char *url, const char *chann
 	struct push_bus *b = calloc(1, sizeof(*b));
 	if (b)
 		b->pub.fd = b->sub.fd = -1;
-	if (!b || link_init(b, &b->pub, "publish", PUB_IN_CAP, PUB_OUT_CAP) < 0 ||
+	if (b)
+		b->payload = malloc(PAYLOAD_MAX);
+	if (!b || !b->payload || link_init(b, &b->pub, "publish", PUB_IN_CAP, PUB_OUT_CAP) < 0 ||
 	    link_init(b, &b->sub, "subscribe", SUB_IN_CAP, SUB_OUT_CAP) < 0) {
 		snprintf(err, cap, "out of memory");
 		push_bus_close(b);
@@ -498,23 +520,24 @@ struct push_bus *push_bus_open(struct rx *rx, const char *url, const char *chann
 	return b;
 }
 
-const char *push_bus_tag(const struct push_bus *b)
-{
-	return b->tag;
-}
-
 bool push_bus_subscribed(const struct push_bus *b)
 {
 	return b->sub.ready;
 }
 
-uint32_t push_bus_publish(struct push_bus *b, const void *payload, size_t len,
-                          push_bus_ack_fn fn, void *owner)
+uint32_t push_bus_publish(struct push_bus *b, struct pushbus_msg *m, const void *body,
+                          size_t len, push_bus_ack_fn fn, void *owner)
 {
 	struct link *l = &b->pub;
 	if (!l->ready || b->count == ACK_MAX)
 		return 0;
-	struct resp_slice a[3] = {SLICE("PUBLISH"), SLICE(b->channel), {payload, len}};
+	memcpy(m->tag, b->tag, sizeof(m->tag));
+	size_t hn = pushbus_head(b->payload, PUSHBUS_HEAD_MAX, m);
+	if (hn == 0 || len > PAYLOAD_MAX - hn)
+		return 0;
+	memcpy(b->payload + hn, body, len);
+	struct resp_slice a[3] = {SLICE("PUBLISH"), SLICE(b->channel),
+	                          {(const uint8_t *)b->payload, hn + len}};
 	if (!link_append(l, a, 3))
 		return 0; /* the output is full: Redis is not keeping up */
 	uint32_t t = b->next_ticket++;
@@ -556,5 +579,6 @@ void push_bus_close(struct push_bus *b)
 		rx_timer_cancel(b->rx, &b->tick); /* never armed: nothing done */
 	link_close(b, &b->pub);
 	link_close(b, &b->sub);
+	free(b->payload);
 	free(b);
 }

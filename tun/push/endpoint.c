@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "proto/pushbus.h"
 #include "tun/push/api.h"
 #include "tun/push/bus.h"
 #include "tun/push/hub.h"
@@ -20,15 +19,12 @@
 #define BUS_LOG_EVERY_MS 10000
 
 /* A message heard on the bus: checked as a POST would be, then delivered
- * here, unless this process published it and delivered it already. */
-static void push_on_bus(void *owner, const char *payload, size_t len)
+ * here (the bus already dropped our own that we delivered ourselves). */
+static void push_on_bus(void *owner, const struct pushbus_msg *bm)
 {
 	struct push_hub *hub = owner;
-	struct pushbus_msg bm;
 	struct push_msg m;
-	enum push_rc rc = pushbus_parse(payload, len, &bm);
-	if (rc == PUSH_OK)
-		rc = push_msg_parse(bm.body, bm.body_len, bm.json, &m);
+	enum push_rc rc = push_msg_parse(bm->body, bm->body_len, bm->json, &m);
 	if (rc != PUSH_OK) {
 		uint64_t now = rx_now(hub->rx);
 		if (!hub->bus_ignored_ms || now - hub->bus_ignored_ms >= BUS_LOG_EVERY_MS) {
@@ -38,9 +34,7 @@ static void push_on_bus(void *owner, const char *payload, size_t len)
 		}
 		return;
 	}
-	if (bm.local && strcmp(bm.tag, push_bus_tag(hub->bus)) == 0)
-		return;
-	push_hub_fanout(hub, &m, bm.topic, bm.ip, bm.time);
+	push_hub_fanout(hub, &m, bm->topic, bm->ip, bm->time);
 }
 
 static int push_bus_start(struct push_hub *hub, const char *dns)
