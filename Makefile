@@ -128,7 +128,7 @@ BIN       = $(BUILD)/wsferry
 
 VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: all run test test-unit test-deps test-cross fuzzers fuzz fuzz-long bench bench-peers bench-early bench-udp bench-push bench-transparent bench-cross bench-publish bench-vpn static static-all install clean deps bench-replay bench-cluster bench-sip003 bench-encrypt bench-pool bench-mux
+.PHONY: all run test test-unit test-deps test-cross fuzzers fuzz fuzz-long bench bench-peers bench-early bench-udp bench-push bench-transparent bench-cross bench-publish bench-vpn static static-all install clean deps bench-replay bench-cluster bench-sip003 bench-encrypt bench-pool bench-mux bench-controller
 all: $(BIN) $(TESTS)
 
 $(BUILD)/%.o: %.c
@@ -244,6 +244,13 @@ bench-vpn: $(BIN)
 # The cost of --replay-store (Redis) per new tunnel, in one run.
 bench-replay: $(LOAD) $(BIN)
 	@bash bench/replay.sh $(BUILD)
+
+# The controller's user table: lookups with 1, 10,001 and 30,001 users, then
+# new tunnels with 1 vs 10,001 users (--controller), in one run.
+bench-controller: $(LOAD) $(BIN) $(BUILD)/bench/users_bench
+	@$(BUILD)/bench/users_bench
+	@echo
+	@bash bench/controller.sh $(BUILD)
 # wsferry behind haproxy with 1, 2 and 3 nodes on this machine, one run.
 bench-cluster: $(LOAD) $(BIN)
 	@bash bench/cluster.sh $(BUILD)

@@ -60,6 +60,15 @@ int push_opt_admin_password_file(void *ctx, const char *val, const char **why);
 int push_opt_bus(void *ctx, const char *val, const char **why);
 int push_opt_socketio(void *ctx, const char *val, const char **why);
 int push_check(struct server_config *cfg);
+/* A secret from a file: trailing newline and blanks dropped. 0 or -1 with
+ * *why (a static sentence naming the file). */
+int read_secret(const char *path, char *out, size_t cap, const char **why);
+/* --controller, --controller-key-file (controller_cmd.c). */
+int controller_opt(void *ctx, const char *val, const char **why);
+int controller_opt_key_file(void *ctx, const char *val, const char **why);
+/* After the listen URLs are known: the controller's address is not a
+ * public listener's, its key is read. 0, or 2 after a usage error. */
+int controller_check(struct server_config *cfg);
 
 #define COMMON_OPTS                                                          \
 	{"config", 'c', true, false, common_config},                             \

@@ -123,8 +123,7 @@ int push_opt_socketio(void *ctx, const char *val, const char **why)
 	return 0;
 }
 
-/* A secret from a file: trailing newline and blanks dropped. 0 or -1. */
-static int read_secret(const char *path, char *out, size_t cap, const char **why)
+int read_secret(const char *path, char *out, size_t cap, const char **why)
 {
 	static char msg[300];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);

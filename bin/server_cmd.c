@@ -402,6 +402,8 @@ static const struct opt server_opts[] = {
 	{"push-max-per-ip", 0, true, false, push_opt_max_per_ip},
 	{"push-db", 0, true, false, push_opt_db},
 	{"push-bus", 0, true, false, push_opt_bus},
+	{"controller", 0, true, false, controller_opt},
+	{"controller-key-file", 0, true, false, controller_opt_key_file},
 	{"push-demo", 0, true, false, push_opt_demo},
 	{"push-socketio", 0, true, false, push_opt_socketio},
 	{"admin", 0, true, false, push_opt_admin},
@@ -540,6 +542,8 @@ int cmd_server(int argc, char **argv)
 		if (rc)
 			return rc;
 	}
+	if (controller_check(&cfg))
+		return 2;
 	fd_budget(&cfg);
 	return server_main(&cfg, print_banner);
 }

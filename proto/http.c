@@ -313,6 +313,7 @@ const char *http_reason(int status)
 	case 405: return "Method Not Allowed";
 	case 407: return "Proxy Authentication Required";
 	case 408: return "Request Timeout";
+	case 409: return "Conflict";
 	case 410: return "Gone";
 	case 411: return "Length Required";
 	case 412: return "Precondition Failed";

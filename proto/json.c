@@ -429,6 +429,49 @@ enum json_rc json_string(const struct json_value *v, char *out, size_t cap, size
 	return k.n >= cap ? JSON_ERR_TOO_BIG : JSON_OK;
 }
 
+static bool is_ws(int c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+enum json_rc json_array_next(const struct json_value *arr, size_t *at, struct json_value *el)
+{
+	*el = (struct json_value){.type = JSON_ABSENT};
+	if (arr->type != JSON_ARRAY || arr->raw_len < 2 || arr->raw[0] != '[' ||
+	    arr->raw[arr->raw_len - 1] != ']')
+		return JSON_ERR_SYNTAX;
+	/* The closing bracket is left out: the walk ends before it. */
+	struct walk w = {.s = arr->raw, .len = arr->raw_len - 1, .pos = *at ? *at : 1};
+	skip_ws(&w);
+	if (peek(&w) == ',') {
+		w.pos++;
+		skip_ws(&w);
+	}
+	*at = w.pos;
+	if (w.pos >= w.len)
+		return JSON_OK;
+	size_t start = w.pos;
+	unsigned depth = 0;
+	for (int c; (c = peek(&w)) >= 0 && !(depth == 0 && (c == ',' || is_ws(c)));) {
+		if (c == '"') {
+			if (scan_string(&w, NULL) != JSON_OK)
+				return JSON_ERR_SYNTAX;
+			continue;
+		}
+		if (c == '[' || c == '{')
+			depth++;
+		else if ((c == ']' || c == '}') && depth-- == 0)
+			return JSON_ERR_SYNTAX;
+		w.pos++;
+	}
+	if (depth)
+		return JSON_ERR_SYNTAX;
+	*el = (struct json_value){.type = type_of((uint8_t)arr->raw[start]), .raw = arr->raw + start,
+	                          .raw_len = w.pos - start};
+	*at = w.pos;
+	return JSON_OK;
+}
+
 const char *json_strerror(enum json_rc rc)
 {
 	switch (rc) {

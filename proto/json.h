@@ -58,6 +58,12 @@ enum json_rc json_get(const char *text, size_t len, const char *key, enum json_t
  * JSON_ERR_SYNTAX when v is not a string. */
 enum json_rc json_string(const struct json_value *v, char *out, size_t cap, size_t *len);
 
+/* The elements of a JSON_ARRAY value taken from a checked text (json_get,
+ * json_check): *at starts at 0; each call sets el to the next element (its
+ * raw slice and type) and advances *at, or sets el->type to JSON_ABSENT at
+ * the end. JSON_OK, or JSON_ERR_SYNTAX when arr is not an array's slice. */
+enum json_rc json_array_next(const struct json_value *arr, size_t *at, struct json_value *el);
+
 const char *json_strerror(enum json_rc rc);
 
 #endif

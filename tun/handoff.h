@@ -11,6 +11,7 @@
 #include "core/buf.h"
 #include "core/net.h"
 #include "core/rx.h"
+#include "proto/auth.h"
 #include "proto/http.h"
 #include "tun/conn.h"
 #include "tun/stream.h"
@@ -29,6 +30,10 @@ struct handoff {
 	const struct http_request *req;
 	struct conn_peer *peer;   /* counted per source address */
 	bool raw;                 /* tls:// listener: no WebSocket frames after the 101 */
+	const struct auth_keys *keys; /* the keys its token was checked with (a
+	                               * controller user's own, or the server's) */
+	const char *to;           /* a controller user's fixed destination; NULL:
+	                           * the server's --to, if any (valid during the call) */
 };
 
 #endif

@@ -28,6 +28,7 @@
 #include "tun/publish/route.h"
 #include "tun/ping/endpoints.h"
 #include "tun/push/endpoint.h"
+#include "tun/server/controller.h"
 #include "tun/server/replay_shm.h"
 #include "tun/server/replay_store.h"
 #include "tun/server/srv_mux.h"
@@ -36,6 +37,7 @@
 #include "tun/server/srv_reverse.h"
 #include "tun/server/srv_token.h"
 #include "tun/server/srv_tunnel.h"
+#include "tun/server/users.h"
 #include "tun/server/workers.h"
 #include "proto/ws.h"
 
@@ -252,9 +254,14 @@ static enum route_rc route_tunnel(struct head_conn *hc, struct handoff *h, struc
 	const char *key;
 	size_t key_len;
 	unsigned ttl_s = 0;
-	if (!path_under(path, hc->listener->url->path))
+	/* A controller user's path (--controller): its key (or the server's),
+	 * its destination, connect tunnels only. */
+	struct user_found user;
+	bool is_user = hc->srv->users && users_find(hc->srv->users, path.p, path.len, &user);
+	const struct auth_keys *keys = is_user && user.has_key ? &user.keys : hc->srv->cfg->keys;
+	if (!is_user && !path_under(path, hc->listener->url->path))
 		return ROUTE_NONE;
-	enum tunnel_decode_rc rc = tunnel_req_from_http(h->req, hc->srv->cfg->keys, &treq);
+	enum tunnel_decode_rc rc = tunnel_req_from_http(h->req, keys, &treq);
 	if (rc == TUNNEL_BAD_MAC)
 		log_info("c%u tunnel request with a wrong key", hc->link.id);
 	if (rc != TUNNEL_DECODED || ws_check_upgrade(h->req, &key, &key_len) != 0)
@@ -272,6 +279,14 @@ static enum route_rc route_tunnel(struct head_conn *hc, struct handoff *h, struc
 				return ROUTE_NONE;
 		}
 	}
+	if (is_user && (treq.kind != TUNNEL_CONNECT ||
+	                (user.has_key && (treq.flags & TUNNEL_FLAG_ENCRYPT)))) {
+		log_info("c%u a controller user's path takes plain connect tunnels only: refused",
+		         hc->link.id);
+		return ROUTE_NONE;
+	}
+	h->keys = keys;
+	h->to = is_user ? user.dst : NULL;
 	if (treq.kind == TUNNEL_POOLED)
 		srv_pool_accept(hc->srv, h, &treq, key, key_len);
 	else if (treq.kind == TUNNEL_CONNECT || treq.kind == TUNNEL_UDP)
@@ -1029,6 +1044,7 @@ struct server_shared {
 	struct tls_server_cfg *tls;
 	struct net_addr fallback;
 	struct replay_shm *replay; /* NULL: one process, its own growing table */
+	struct users *users;       /* --controller: the users every worker sees */
 };
 
 static int server_prepare(const struct server_config *cfg, struct server_shared *sh)
@@ -1057,6 +1073,10 @@ static int server_prepare(const struct server_config *cfg, struct server_shared 
 		log_error("cannot map the shared nonce table");
 		return -1;
 	}
+	if (cfg->controller && !(sh->users = users_new())) {
+		log_error("cannot map the user table");
+		return -1;
+	}
 	return 0;
 }
 
@@ -1066,6 +1086,7 @@ static void server_release(struct server_shared *sh)
 		tls_server_cfg_unref(sh->tls);
 	if (sh->replay)
 		replay_shm_free(sh->replay, SERVER_REPLAY_SHARED);
+	users_free(sh->users);
 }
 
 static void unblock_stop_signals(void)
@@ -1091,6 +1112,7 @@ static int server_worker_run(const struct server_config *cfg, const struct serve
 	srv->tls = sh->tls ? tls_server_cfg_ref(sh->tls) : NULL;
 	srv->fallback = sh->fallback;
 	srv->replay_shm = sh->replay;
+	srv->users = sh->users;
 	conn_list_init(&srv->conns);
 	int rc = 0;
 	struct replay_slot *slots = sh->replay ? NULL : calloc(SERVER_REPLAY_MIN, sizeof(*slots));
@@ -1117,6 +1139,9 @@ static int server_worker_run(const struct server_config *cfg, const struct serve
 			log_error("%s", err[0] ? err : "--replay-store: built without Redis");
 			rc = -1;
 		}
+		if (rc == 0 && cfg->controller &&
+		    !(srv->ctl = controller_start(&srv->rx, &srv->conns, cfg, srv->users)))
+			rc = -1;
 		for (size_t i = 0; i < cfg->nlisten && rc == 0; i++)
 			rc = server_listen(srv, &cfg->listen[i]);
 		if (rc == 0) {
@@ -1134,6 +1159,7 @@ static int server_worker_run(const struct server_config *cfg, const struct serve
 		server_close_listeners(srv);
 		conn_list_destroy_all(&srv->conns);
 		replay_store_close(srv->store);
+		controller_stop(srv->ctl);
 		push_stop(srv->push);
 		channels_free(srv->channels);
 		routes_free(srv->routes);

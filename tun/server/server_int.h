@@ -20,6 +20,8 @@ struct push_hub;
 struct channels;
 struct routes;
 struct replay_store;
+struct users;
+struct controller;
 
 struct listener {
 	struct rx_io io;
@@ -48,6 +50,8 @@ struct server {
 	struct channels *channels; /* channel names registered on this reactor */
 	struct routes *routes;     /* reverse-proxy routes published on this reactor */
 	struct replay_store *store; /* --replay-store: nonces shared by every node */
+	struct users *users;       /* --controller: the users (shared memory) */
+	struct controller *ctl;    /* --controller: this worker's listener */
 	uint64_t store_logged_ms;  /* rate limit for "replay store down" */
 	bool stopping;
 	bool draining;             /* SIGTERM: no more accepts, tunnels finish */

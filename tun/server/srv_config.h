@@ -114,6 +114,10 @@ struct server_config {
 	size_t ntrust_proxy;
 	const char *replay_store;  /* --replay-store URL; NULL: this node's table only */
 	bool replay_store_local;   /* --replay-store-fail local (default closed) */
+	/* --controller ADDR:PORT (multi-user server, issue 12): NULL none. */
+	const char *controller;
+	struct net_addr controller_addr;
+	uint8_t controller_key_hash[32]; /* SHA-256 of --controller-key-file's key */
 };
 
 /* Fills the defaults of SPEC.md (no listener yet). */

@@ -161,12 +161,18 @@ static void srv_tunnel_dialled(struct dial *d, int fd, enum tunnel_err err)
 		conn_peer_put(&srv->conns, peer);
 }
 
+size_t server_101_keyed(const struct auth_keys *keys, const struct tunnel_req *req,
+                        const char *key, size_t key_len, char *out, size_t cap)
+{
+	char proof[128];
+	tunnel_proof_header(keys, req->nonce, 101, proof, sizeof(proof));
+	return ws_response_101(out, cap, key, key_len, proof);
+}
+
 size_t server_101(const struct server *srv, const struct tunnel_req *req, const char *key,
                   size_t key_len, char *out, size_t cap)
 {
-	char proof[128];
-	tunnel_proof_header(srv->cfg->keys, req->nonce, 101, proof, sizeof(proof));
-	return ws_response_101(out, cap, key, key_len, proof);
+	return server_101_keyed(srv->cfg->keys, req, key, key_len, out, cap);
 }
 
 /* 0 while the client is there, -1 once it left (EOF, close_notify, reset).
@@ -215,11 +221,9 @@ static bool same_target(const char *a, const char *b)
  * it; one naming another is refused (sending it elsewhere silently would
  * hand a -D user's bytes to a host he did not ask for). Without --to a
  * request must name one. t->target becomes what is dialled. */
-static enum tunnel_err fixed_target(const struct server *srv, unsigned id,
-                                    const struct tunnel_req *req,
+static enum tunnel_err fixed_target(unsigned id, const struct tunnel_req *req, const char *to,
                                     char target[TUNNEL_MAX_TARGET + 1])
 {
-	const char *to = srv->cfg->to;
 	if (!to) {
 		if (req->target_len == 0)
 			log_info("c%u tunnel names no destination and this server has no --to: refused",
@@ -241,7 +245,7 @@ enum tunnel_err srv_tunnel_target(const struct server *srv, unsigned id,
                                   size_t host_cap, uint16_t *port)
 {
 	memcpy(target, req->target, req->target_len + 1);
-	enum tunnel_err err = fixed_target(srv, id, req, target);
+	enum tunnel_err err = fixed_target(id, req, srv->cfg->to, target);
 	if (err != TUNNEL_OK)
 		return err;
 	if (tunnel_target_split(target, strlen(target), host, host_cap, port) < 0)
@@ -266,7 +270,8 @@ static int tunnel_accept(struct server *srv, struct handoff *h, const struct tun
 	t->pooled = pooled;
 	memcpy(t->nonce, req->nonce, sizeof(t->nonce));
 	t->resp_len = pooled ? pool_answer_frame(t, POOL_STATUS_OPEN, t->resp)
-	                     : server_101(srv, req, key, key_len, t->resp, sizeof(t->resp));
+	                     : server_101_keyed(h->keys ? h->keys : srv->cfg->keys, req, key,
+	                                        key_len, t->resp, sizeof(t->resp));
 	conn_list_add_as(&srv->conns, &t->link, srv_tunnel_destroy, h->id, h->peer);
 	t->link.lingers = true; /* dialling: becomes a tunnel that may finish */
 	memcpy(t->target, req->target, req->target_len + 1);
@@ -277,7 +282,9 @@ static int tunnel_accept(struct server *srv, struct handoff *h, const struct tun
 	buf_consume(&t->in, h->head_len);
 	char host[URL_MAX_HOST + 1];
 	uint16_t port;
-	enum tunnel_err err = t->resp_len ? fixed_target(srv, t->link.id, req, t->target) : TUNNEL_ERR_BAD_TARGET;
+	enum tunnel_err err = t->resp_len ? fixed_target(t->link.id, req, h->to ? h->to : srv->cfg->to,
+	                                                 t->target)
+	                                  : TUNNEL_ERR_BAD_TARGET;
 	if (err == TUNNEL_OK)
 		err = server_seal_check(srv->cfg, h, req);
 	t->sealed = req->flags & TUNNEL_FLAG_ENCRYPT;
