@@ -137,6 +137,46 @@ static int opt_drain_timeout(void *ctx, const char *val, const char **why)
 	return 0;
 }
 
+/* --metrics [ADDR:]PORT: an IP literal (or localhost); a bare PORT is
+ * 127.0.0.1:PORT. */
+static int opt_metrics(void *ctx, const char *val, const char **why)
+{
+	struct server_config *cfg = ctx;
+	char host[URL_MAX_HOST + 1] = "127.0.0.1";
+	uint16_t port = 0;
+	bool bare = val[0] && strspn(val, "0123456789") == strlen(val);
+	*why = "[ADDR:]PORT with an IP address, e.g. 9100, 127.0.0.1:9100 or [::1]:9100";
+	if (bare ? url_parse_port(val, strlen(val), &port) < 0
+	         : tunnel_target_split(val, strlen(val), host, sizeof(host), &port) < 0)
+		return -1;
+	if (strcmp(host, "localhost") == 0)
+		strcpy(host, "127.0.0.1");
+	if (port == 0 || net_addr_from_ip(host, port, &cfg->metrics_addr) < 0)
+		return -1;
+	cfg->metrics_on = true;
+	return 0;
+}
+
+/* The metrics listener is never a public one: same port on the same, a
+ * wildcard or a named address is refused before anything binds. */
+static bool metrics_on_public_port(const struct server_config *cfg)
+{
+	for (size_t i = 0; i < cfg->nlisten; i++) {
+		const struct url *u = &cfg->listen[i];
+		struct net_addr a;
+		if (u->port != net_addr_port(&cfg->metrics_addr))
+			continue;
+		if (net_addr_from_ip(u->host, u->port, &a) < 0 || net_addr_same_ip(&a, &cfg->metrics_addr))
+			return true; /* a name may resolve to it */
+		char ip[NET_ADDR_STRLEN];
+		net_addr_ip_str(&cfg->metrics_addr, ip, sizeof(ip));
+		if (!strcmp(u->host, "0.0.0.0") || !strcmp(u->host, "::") || !strcmp(ip, "0.0.0.0") ||
+		    !strcmp(ip, "::"))
+			return true;
+	}
+	return false;
+}
+
 static int opt_max_skew(void *ctx, const char *val, const char **why)
 {
 	struct server_config *cfg = ctx;
@@ -393,6 +433,7 @@ static const struct opt server_opts[] = {
 	{"proxy-protocol", 0, true, false, opt_proxy_protocol},
 	{"trust-proxy", 0, true, false, opt_trust_proxy},
 	{"drain-timeout", 0, true, false, opt_drain_timeout},
+	{"metrics", 0, true, false, opt_metrics},
 	{"replay-store", 0, true, false, opt_replay_store},
 	{"replay-store-fail", 0, true, false, opt_replay_store_fail},
 	{"push", 0, true, false, push_opt_push},
@@ -544,6 +585,9 @@ int cmd_server(int argc, char **argv)
 	}
 	if (controller_check(&cfg))
 		return 2;
+	if (cfg.metrics_on && metrics_on_public_port(&cfg))
+		return opts_usage_error("--metrics", "must not share a port with a listen URL (the "
+		                                     "public port never answers /metrics or /health)");
 	fd_budget(&cfg);
 	return server_main(&cfg, print_banner);
 }

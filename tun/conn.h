@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "core/net.h"
+#include "tun/stats.h"
 
 struct conn_link;
 
@@ -40,6 +41,7 @@ struct conn_list {
 	struct conn_link head; /* sentinel */
 	size_t count;
 	unsigned next_id;
+	struct tun_stats *stats; /* --metrics: this reactor's counters, else NULL */
 	struct conn_peer *peers[CONN_PEER_BUCKETS];
 };
 

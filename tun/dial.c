@@ -21,6 +21,22 @@ static void dial_stop_attempt(struct dial *d)
 	}
 }
 
+/* --metrics: one lookup's latency into the histogram (cache and /etc/hosts
+ * answers included: they are what a tunnel waited for). */
+static void dial_observe_dns(struct dial *d)
+{
+	static const uint16_t bounds[STATS_DNS_BUCKETS] = STATS_DNS_BOUNDS_MS;
+	if (!d->stats)
+		return;
+	uint64_t ms = rx_now(d->rx) - d->resolve_ms;
+	unsigned i = 0;
+	while (i < STATS_DNS_BUCKETS && ms > bounds[i])
+		i++;
+	d->stats->dns_bucket[i]++;
+	d->stats->dns_sum_ms += ms;
+	d->stats->dns_count++;
+}
+
 static void dial_finish(struct dial *d, int fd, enum tunnel_err err)
 {
 	rx_timer_cancel(d->rx, &d->timer);
@@ -53,6 +69,7 @@ static void dial_on_timer(struct rx *rx, struct rx_timer *t)
 	if (d->resolving) {
 		dns_cancel(d->dns, &d->query);
 		d->resolving = false;
+		dial_observe_dns(d);
 	}
 	dial_stop_attempt(d);
 	if (rx_now(rx) >= d->deadline_ms || d->next >= d->naddrs) {
@@ -151,6 +168,7 @@ static void dial_on_resolved(struct dns_query *q, int status, const struct net_a
 {
 	struct dial *d = (struct dial *)((char *)q - offsetof(struct dial, query));
 	d->resolving = false;
+	dial_observe_dns(d);
 	if (status != DNS_OK || naddrs == 0) {
 		dial_finish(d, -1, dns_err(status));
 		return;
@@ -182,6 +200,7 @@ void dial_start(struct dial *d, struct rx *rx, struct dns *dns, const char *host
 	/* The resolver's own timeouts end the query; this one bounds the total. */
 	rx_timer_arm(rx, &d->timer, d->deadline_ms, dial_on_timer);
 	d->resolving = true;
+	d->resolve_ms = rx_now(rx);
 	if (dns_resolve(dns, &d->query, host, port, DNS_PREFER_V6, dial_on_resolved) < 0) {
 		d->resolving = false;
 		dial_finish(d, -1, TUNNEL_ERR_NOT_FOUND);

@@ -11,6 +11,7 @@
 #include "core/net.h"
 #include "core/rx.h"
 #include "proto/tunnel.h"
+#include "tun/stats.h"
 
 #define DIAL_MAX_ADDRS DNS_MAX_ADDRS
 #define DIAL_ATTEMPT_MS 2000 /* a silent address yields to the next (RFC 8305 spirit) */
@@ -40,6 +41,8 @@ struct dial {
 	                            * to the first address that has a route */
 	const struct net_cidr *allow; /* NULL: any address may be dialled */
 	size_t nallow;
+	struct tun_stats *stats;   /* set before dial_start: DNS latency observed (NULL: not) */
+	uint64_t resolve_ms;       /* when the lookup began */
 	struct net_addr addrs[DIAL_MAX_ADDRS];
 };
 

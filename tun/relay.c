@@ -89,6 +89,8 @@ struct relay {
 	size_t head_scanned;
 	struct tunnel_expect expect; /* client role, until the 101 */
 	struct relay_seal *seal;     /* --encrypt, else NULL */
+	struct tun_stats *stats;     /* --metrics (enum relay_count), else NULL */
+	uint8_t up_dir;              /* enum stats_dir of up (TCP -> ws) */
 	uint8_t pong[WS_MAX_CTRL_PAYLOAD];
 };
 
@@ -98,6 +100,19 @@ void relay_filter_free(struct relay_filter *f)
 {
 	if (f)
 		f->ops->free(f);
+}
+
+/* --metrics: bytes as each read/write/splice returns them, one add. */
+static inline void count_up(struct relay *r, uint64_t n)
+{
+	if (r->stats)
+		r->stats->bytes[r->up_dir] += n;
+}
+
+static inline void count_down(struct relay *r, uint64_t n)
+{
+	if (r->stats)
+		r->stats->bytes[r->up_dir ^ 1] += n;
 }
 
 uint64_t relay_bytes_up(const struct relay *r) { return r->bytes_up; }
@@ -138,6 +153,8 @@ static void relay_free(struct relay *r)
 	buf_free(&r->up);
 	buf_free(&r->down);
 	buf_free(&r->early);
+	if (r->stats)
+		r->stats->tunnels_open--;
 	conn_list_remove(r->list, &r->link);
 	free(r);
 }
@@ -216,6 +233,8 @@ static void relay_drop(struct relay *r, const char *why)
 			log_info("c%u TLS: %s", r->link.id, stream_error(&r->ws));
 			r->hs_err = TUNNEL_ERR_TLS;
 		}
+		if (r->stats)
+			r->stats->ws_failed++;
 		r->on_open(r->owner, r->tcp_fd, (enum tunnel_err)r->hs_err);
 		relay_free(r);
 		return;
@@ -502,6 +521,7 @@ static int up_flush_splice(struct relay *r)
 			return -1;
 		r->sp_len -= (uint32_t)n;
 		r->bytes_up += (uint64_t)n;
+		count_up(r, (uint64_t)n);
 	}
 	r->sp_hdr_len = r->sp_hdr_off = 0;
 	splice_pipe_put(r->sp_pipe);
@@ -603,6 +623,7 @@ static int up_flush(struct relay *r)
 		r->last_tx_ms = rx_now(r->rx);
 		if (buf_len(&r->up) == 0) {
 			r->bytes_up += r->up_payload;
+			count_up(r, r->up_payload);
 			r->up_payload = 0;
 		}
 	}
@@ -707,6 +728,7 @@ static int down_write_pending(struct relay *r)
 			return -1;
 		r->dsp_len -= (uint32_t)n;
 		r->bytes_down += (uint64_t)n;
+		count_down(r, (uint64_t)n);
 		if (!r->dsp_len)
 			splice_pipe_put(r->dsp_pipe);
 	}
@@ -719,6 +741,7 @@ static int down_write_pending(struct relay *r)
 		buf_consume(&r->down, (size_t)n);
 		r->down_pending -= (uint32_t)n;
 		r->bytes_down += (uint64_t)n;
+		count_down(r, (uint64_t)n);
 	}
 	return 1;
 }
@@ -927,6 +950,10 @@ static int down_handshake(struct relay *r)
 		err = tunnel_response_err(&resp, &r->expect);
 	}
 	r->handshake = false;
+	if (r->stats && err == TUNNEL_OK)
+		r->stats->ws_ok++;
+	else if (r->stats)
+		r->stats->ws_failed++;
 	r->on_open(r->owner, r->tcp_fd, err);
 	if (err != TUNNEL_OK) {
 		log_debug("c%u server refused the tunnel: %s", r->link.id, tunnel_err_text(err));
@@ -1196,6 +1223,20 @@ static int relay_seal_start(struct relay *r, const struct relay_args *a)
 	return buf_append(&r->up, frame, hn + SEAL_NONCE_LEN) == hn + SEAL_NONCE_LEN ? 0 : -1;
 }
 
+/* --metrics: one more tunnel; a server's 101 goes out with the preamble,
+ * a client's answer is counted when it arrives (down_handshake). */
+static void relay_count_start(struct relay *r, const struct relay_args *a)
+{
+	if (!a->count || !r->list->stats)
+		return;
+	r->stats = r->list->stats;
+	r->up_dir = a->count == RELAY_COUNT_TCP_CLIENT ? STATS_C2T : STATS_T2C;
+	r->stats->tunnels_open++;
+	r->stats->tunnels_total++;
+	if (a->role == WS_ROLE_SERVER)
+		r->stats->ws_ok++;
+}
+
 int relay_start(struct rx *rx, struct conn_list *list, const struct relay_opts *opts,
                 const struct relay_args *a)
 {
@@ -1226,6 +1267,7 @@ int relay_start(struct rx *rx, struct conn_list *list, const struct relay_opts *
 	r->hs_err = TUNNEL_ERR_SERVER_DOWN; /* until the server says otherwise */
 	if (a->expect)
 		r->expect = *a->expect;
+	relay_count_start(r, a);
 	conn_list_add_as(list, &r->link, relay_destroy_link, a->id, a->peer);
 	r->link.lingers = true; /* a tunnel may finish while its server drains */
 	r->link.going_away = relay_going_away_link;

@@ -16,6 +16,16 @@
 
 struct relay;
 
+/* What --metrics counts a relay as (list->stats, tun/stats.h): a tunnel
+ * whose TCP side is its target (connect tunnels) or its client (-R, and the
+ * client's own tunnels), or nothing (legs inside the server: channels,
+ * published routes). */
+enum relay_count {
+	RELAY_COUNT_NONE = 0,
+	RELAY_COUNT_TCP_TARGET,
+	RELAY_COUNT_TCP_CLIENT,
+};
+
 /* Client role only, called exactly once: TUNNEL_OK when the server's 101
  * arrived (frames flow from now on), else why the tunnel could not open (the
  * server's refusal, or the server unreachable). During the call the owner may
@@ -92,6 +102,7 @@ struct relay_args {
 	                           * our TCP side's socketpair, which can only say
 	                           * EOF; a reset either side breaks the other too.
 	                           * 0: none */
+	uint8_t count;            /* enum relay_count */
 };
 
 /* Starts relaying. In client role the relay first waits for the 101 and

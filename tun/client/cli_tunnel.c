@@ -196,7 +196,7 @@ static void tunnel_begin(void *arg, int ws_fd, enum tunnel_err err)
 	struct relay_args a = {.id = ts->link.id, .tcp_fd = local_fd,
 	                       .role = WS_ROLE_CLIENT, .tcp_in = &ts->early, .preamble = req,
 	                       .preamble_len = n, .expect = &expect, .on_open = tunnel_opened,
-	                       .owner = watch, .filter = ts->filter};
+	                       .owner = watch, .filter = ts->filter, .count = RELAY_COUNT_TCP_CLIENT};
 	ts->filter = NULL;
 	a.ws = ws;
 	a.raw = c->cfg->server.scheme == URL_TLS;

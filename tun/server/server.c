@@ -32,10 +32,12 @@
 #include "tun/server/replay_shm.h"
 #include "tun/server/replay_store.h"
 #include "tun/server/srv_mux.h"
+#include "tun/server/srv_metrics.h"
 #include "tun/server/srv_realip.h"
 #include "tun/server/srv_pool.h"
 #include "tun/server/srv_reverse.h"
 #include "tun/server/srv_token.h"
+#include "tun/server/srv_scrape.h"
 #include "tun/server/srv_tunnel.h"
 #include "tun/server/users.h"
 #include "tun/server/workers.h"
@@ -78,6 +80,7 @@ struct head_conn {
 	bool counted;           /* per-IP counting done (at accept, or once the
 	                         * balancer told the client's address) */
 	bool claimed;           /* --replay-store said the nonce is ours (or fail local) */
+	bool tls_done;          /* --metrics: its TLS handshake was counted as done */
 	uint32_t claim;         /* --replay-store ticket while waiting, else 0 */
 	size_t head_len;        /* while waiting: the request head to route again */
 	struct proxyhdr pp;
@@ -95,6 +98,8 @@ static void head_conn_destroy(struct conn_link *link)
 	rx_timer_cancel(&srv->rx, &hc->deadline);
 	if (hc->claim)
 		replay_store_cancel(srv->store, hc->claim);
+	if (srv->stats && hc->s.tls && !hc->tls_done && hc->s.fd >= 0)
+		srv->stats->tls_failed++; /* failed, or abandoned half-way */
 	if (hc->s.fd >= 0) {
 		rx_io_del(&srv->rx, &hc->io);
 		stream_close(&hc->s);
@@ -227,6 +232,7 @@ static void head_conn_on_claim(void *owner, enum replay_store_verdict v)
 	if (v == REPLAY_STORE_SEEN) {
 		log_warn("c%u replayed tunnel request (nonce already claimed in the replay store): "
 		         "refused", hc->link.id);
+		srv_count_auth_failure(hc->srv, STATS_AUTH_REPLAY);
 		head_conn_refuse(hc, "replayed");
 		return;
 	}
@@ -262,8 +268,10 @@ static enum route_rc route_tunnel(struct head_conn *hc, struct handoff *h, struc
 	if (!is_user && !path_under(path, hc->listener->url->path))
 		return ROUTE_NONE;
 	enum tunnel_decode_rc rc = tunnel_req_from_http(h->req, keys, &treq);
-	if (rc == TUNNEL_BAD_MAC)
+	if (rc == TUNNEL_BAD_MAC) {
 		log_info("c%u tunnel request with a wrong key", hc->link.id);
+		srv_count_auth_failure(hc->srv, STATS_AUTH_BAD_KEY);
+	}
 	if (rc != TUNNEL_DECODED || ws_check_upgrade(h->req, &key, &key_len) != 0)
 		return ROUTE_NONE;
 	if (!hc->claimed) {
@@ -686,6 +694,11 @@ static void head_conn_on_io(struct rx *rx, struct rx_io *io, unsigned events)
 		head_conn_destroy(&hc->link);
 		return;
 	}
+	if (hc->s.tls && !hc->tls_done && tls_conn_handshake_done(hc->s.tls)) {
+		hc->tls_done = true;
+		if (hc->srv->stats)
+			hc->srv->stats->tls_ok++;
+	}
 	if (hc->srv->cfg->stealth == STEALTH_DECOY) {
 		decoy_on_io(hc);
 		return;
@@ -765,6 +778,8 @@ static void server_refuse_peer(struct server *srv, const struct conn_peer *cp)
 static void server_take(struct listener *l, int fd, const struct net_addr *peer)
 {
 	struct server *srv = l->srv;
+	if (srv->stats)
+		srv->stats->listener_conns[l - srv->listeners]++;
 	struct head_conn *hc = calloc(1, sizeof(*hc));
 	if (!hc) {
 		close(fd); /* refuse the newcomer, serve on */
@@ -979,6 +994,8 @@ static int server_tls_setup(struct server *srv)
 static void server_stop_now(struct server *srv)
 {
 	srv->stopping = true;
+	srv_scrape_stop(srv->scrape);
+	srv->scrape = NULL;
 	rx_timer_cancel(&srv->rx, &srv->drain);
 	server_close_listeners(srv);
 	conn_list_destroy_all(&srv->conns);
@@ -1028,6 +1045,8 @@ static void server_on_signal(struct rx *rx, int signo, void *arg)
 		return;
 	}
 	srv->draining = true;
+	if (srv->metrics)
+		srv_metrics_set_draining(srv->metrics); /* /health: 503 from now on */
 	server_close_listeners(srv);
 	conn_list_shed(&srv->conns);
 	log_info("%s: draining %zu connections for up to %u ms (--drain-timeout; a second "
@@ -1045,7 +1064,31 @@ struct server_shared {
 	struct net_addr fallback;
 	struct replay_shm *replay; /* NULL: one process, its own growing table */
 	struct users *users;       /* --controller: the users every worker sees */
+	struct srv_metrics *metrics; /* --metrics: the counters of every worker */
+	int metrics_fd;            /* --metrics: the listener every worker serves */
 };
+
+/* --metrics: the counters' shared mapping and the one listener, before the
+ * fork (a worker restarted later serves the same socket). */
+static int metrics_prepare(const struct server_config *cfg, struct server_shared *sh)
+{
+	char name[NET_ADDR_STRLEN];
+	net_addr_str(&cfg->metrics_addr, name, sizeof(name));
+	if (!(sh->metrics = srv_metrics_new(cfg->workers > 1 ? cfg->workers : 1))) {
+		log_error("cannot map the metrics counters");
+		return -1;
+	}
+	sh->metrics_fd = srv_scrape_listen(&cfg->metrics_addr);
+	if (sh->metrics_fd < 0) {
+		log_error("cannot listen on %s for --metrics: %s", name, strerror(-sh->metrics_fd));
+		return -1;
+	}
+	log_info("metrics at http://%s/metrics, health at http://%s/health", name, name);
+	if (!net_addr_is_loopback(&cfg->metrics_addr))
+		log_warn("--metrics %s is not a loopback address: anyone who reaches it reads the "
+		         "counters", name);
+	return 0;
+}
 
 static int server_prepare(const struct server_config *cfg, struct server_shared *sh)
 {
@@ -1077,7 +1120,7 @@ static int server_prepare(const struct server_config *cfg, struct server_shared 
 		log_error("cannot map the user table");
 		return -1;
 	}
-	return 0;
+	return cfg->metrics_on ? metrics_prepare(cfg, sh) : 0;
 }
 
 static void server_release(struct server_shared *sh)
@@ -1087,6 +1130,9 @@ static void server_release(struct server_shared *sh)
 	if (sh->replay)
 		replay_shm_free(sh->replay, SERVER_REPLAY_SHARED);
 	users_free(sh->users);
+	if (sh->metrics_fd >= 0)
+		close(sh->metrics_fd);
+	srv_metrics_free(sh->metrics);
 }
 
 static void unblock_stop_signals(void)
@@ -1100,7 +1146,8 @@ static void unblock_stop_signals(void)
 }
 
 /* One reactor serving every listener (a worker, or the only process). */
-static int server_worker_run(const struct server_config *cfg, const struct server_shared *sh)
+static int server_worker_run(const struct server_config *cfg, const struct server_shared *sh,
+                             unsigned index)
 {
 	struct server *srv = calloc(1, sizeof(*srv));
 	if (!srv || rx_init(&srv->rx) < 0) {
@@ -1114,6 +1161,10 @@ static int server_worker_run(const struct server_config *cfg, const struct serve
 	srv->replay_shm = sh->replay;
 	srv->users = sh->users;
 	conn_list_init(&srv->conns);
+	if (sh->metrics) {
+		srv->metrics = sh->metrics;
+		srv->stats = srv->conns.stats = srv_metrics_slot(sh->metrics, index);
+	}
 	int rc = 0;
 	struct replay_slot *slots = sh->replay ? NULL : calloc(SERVER_REPLAY_MIN, sizeof(*slots));
 	if (slots)
@@ -1144,6 +1195,11 @@ static int server_worker_run(const struct server_config *cfg, const struct serve
 			rc = -1;
 		for (size_t i = 0; i < cfg->nlisten && rc == 0; i++)
 			rc = server_listen(srv, &cfg->listen[i]);
+		if (rc == 0 && sh->metrics &&
+		    !(srv->scrape = srv_scrape_start(&srv->rx, sh->metrics_fd, sh->metrics, cfg))) {
+			log_error("cannot serve --metrics (out of memory)");
+			rc = -1;
+		}
 		if (rc == 0) {
 			signal(SIGPIPE, SIG_IGN);
 			rx_signal(&srv->rx, SIGTERM, server_on_signal, srv);
@@ -1156,6 +1212,7 @@ static int server_worker_run(const struct server_config *cfg, const struct serve
 			}
 		}
 		rx_timer_cancel(&srv->rx, &srv->drain);
+		srv_scrape_stop(srv->scrape);
 		server_close_listeners(srv);
 		conn_list_destroy_all(&srv->conns);
 		replay_store_close(srv->store);
@@ -1177,7 +1234,7 @@ static int server_worker_run(const struct server_config *cfg, const struct serve
 
 int server_main(const struct server_config *cfg, server_ready_fn ready)
 {
-	struct server_shared sh = {0};
+	struct server_shared sh = {.metrics_fd = -1};
 	int rc = 1;
 	if (server_prepare(cfg, &sh) == 0) {
 		char fp[TLS_FP_HEX_LEN + 1];
@@ -1185,7 +1242,7 @@ int server_main(const struct server_config *cfg, server_ready_fn ready)
 			tls_server_cfg_fingerprint(sh.tls, fp);
 		ready(cfg, sh.tls ? fp : NULL);
 		rc = cfg->workers > 1 ? server_supervise(cfg, &sh, server_worker_run)
-		                       : server_worker_run(cfg, &sh);
+		                       : server_worker_run(cfg, &sh, 0);
 	}
 	server_release(&sh);
 	return rc;

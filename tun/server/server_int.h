@@ -22,6 +22,8 @@ struct routes;
 struct replay_store;
 struct users;
 struct controller;
+struct srv_metrics;
+struct srv_scrape;
 
 struct listener {
 	struct rx_io io;
@@ -58,6 +60,9 @@ struct server {
 	bool went_away;            /* the drain timed out: Close 1001 sent */
 	uint64_t drain_end_ms;     /* then; after it, the last closes' deadline */
 	struct rx_timer drain;     /* checks every DRAIN_TICK_MS */
+	struct tun_stats *stats;   /* --metrics: this worker's slot (= conns.stats), else NULL */
+	struct srv_metrics *metrics; /* --metrics: every worker's slots */
+	struct srv_scrape *scrape; /* --metrics: this reactor's share of the listener */
 };
 
 #endif

@@ -118,6 +118,8 @@ struct server_config {
 	const char *controller;
 	struct net_addr controller_addr;
 	uint8_t controller_key_hash[32]; /* SHA-256 of --controller-key-file's key */
+	bool metrics_on;           /* --metrics: /metrics and /health on metrics_addr */
+	struct net_addr metrics_addr;
 };
 
 /* Fills the defaults of SPEC.md (no listener yet). */

@@ -249,7 +249,7 @@ int srv_reverse_claim(struct server *srv, struct handoff *h, const struct tunnel
 	log_debug("c%u -R connection claimed", pid);
 	struct relay_args a = {.id = pid, .tcp_fd = tcp_fd, .ws = h->s, .role = WS_ROLE_SERVER,
 	                       .ws_in = &h->in, .preamble = resp, .preamble_len = rn,
-	                       .peer = h->peer, .raw = h->raw};
+	                       .peer = h->peer, .raw = h->raw, .count = RELAY_COUNT_TCP_CLIENT};
 	server_seal_args(srv->cfg, req, &a);
 	return relay_start(&srv->rx, &srv->conns, &srv->cfg->relay, &a);
 }

@@ -12,6 +12,14 @@
 
 #define STORE_LOG_EVERY_MS 10000
 
+void srv_count_auth_failure(struct server *srv, enum stats_auth why)
+{
+	if (srv->stats) {
+		srv->stats->auth_failed[why]++;
+		srv->stats->ws_failed++;
+	}
+}
+
 /* Grows the nonce table when it crowds (malloc at growth only). */
 static void replay_grow(struct server *srv, uint64_t now)
 {
@@ -38,6 +46,7 @@ bool srv_token_accepted(struct server *srv, const struct tunnel_req *t, unsigned
 	if (!auth_fresh(t->timestamp, now, cfg->skew_s)) {
 		log_info("c%u token %lld s off the server clock (window %u s): refused", id,
 		         (long long)(t->timestamp - now), cfg->skew_s);
+		srv_count_auth_failure(srv, STATS_AUTH_SKEW);
 		return false;
 	}
 	uint64_t last = auth_last_fresh(t->timestamp, cfg->skew_s);
@@ -47,6 +56,7 @@ bool srv_token_accepted(struct server *srv, const struct tunnel_req *t, unsigned
 	if (rc != REPLAY_FRESH) {
 		log_warn("c%u %s: refused", id,
 		         rc == REPLAY_SEEN ? "replayed tunnel request" : "nonce table full");
+		srv_count_auth_failure(srv, rc == REPLAY_SEEN ? STATS_AUTH_REPLAY : STATS_AUTH_NONCE_FULL);
 		return false;
 	}
 	if (!srv->replay_shm)
@@ -64,5 +74,7 @@ bool srv_store_down_allows(struct server *srv, unsigned id)
 		         local ? "checked against this node's own nonces only" : "tunnel refused",
 		         local ? "local" : "closed");
 	}
+	if (!local)
+		srv_count_auth_failure(srv, STATS_AUTH_STORE_DOWN);
 	return local;
 }

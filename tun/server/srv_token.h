@@ -6,6 +6,7 @@
 
 #include "proto/tunnel.h"
 #include "tun/server/server_int.h"
+#include "tun/stats.h"
 
 /* With a key: the token is fresh (within --max-skew) and its nonce never
  * seen before on this node (logged when refused). *ttl_s: how long its
@@ -15,5 +16,7 @@ bool srv_token_accepted(struct server *srv, const struct tunnel_req *t, unsigned
 /* --replay-store unreachable: closed refuses, local trusts this node's own
  * table (already checked). Logged at most every 10 s. */
 bool srv_store_down_allows(struct server *srv, unsigned id);
+/* --metrics: a keyed tunnel request refused, and why (the log says it too). */
+void srv_count_auth_failure(struct server *srv, enum stats_auth why);
 
 #endif

@@ -75,6 +75,11 @@ static void srv_tunnel_refuse(struct srv_tunnel *t, enum tunnel_err err)
 	                                      t->nonce, resp, sizeof(resp));
 	log_info("c%u %s: %s", t->link.id, t->target[0] ? t->target : "(no destination named)",
 	         tunnel_err_text(err));
+	struct tun_stats *st = t->srv->stats;
+	if (st) {
+		st->dial_failed[(unsigned)err < STATS_ERR_N ? err : TUNNEL_ERR_GENERAL]++;
+		st->ws_failed++;
+	}
 	rx_io_del(&t->srv->rx, &t->io);
 	stream_reply_and_close(&t->client, resp, n);
 	srv_tunnel_free(t);
@@ -106,6 +111,8 @@ static void srv_udp_start(struct srv_tunnel *t, int fd)
 		return;
 	}
 	log_debug("c%u udp flow to %s", t->link.id, t->target);
+	if (srv->stats)
+		srv->stats->ws_ok++; /* its 101 goes out now (a TCP tunnel's: relay.c) */
 	dgram_own_socket(d, fd);
 	if (t->sealed && dgram_seal(d, srv->cfg->keys->payload, t->nonce) < 0) {
 		dgram_fail(d, TUNNEL_ERR_GENERAL);
@@ -151,7 +158,7 @@ static void srv_tunnel_dialled(struct dial *d, int fd, enum tunnel_err err)
 	srv_tunnel_free(t);
 	struct relay_args a = {.id = id, .tcp_fd = fd, .ws = client, .role = WS_ROLE_SERVER,
 	                       .ws_in = &in, .preamble = resp, .preamble_len = resp_len,
-	                       .peer = peer, .raw = raw};
+	                       .peer = peer, .raw = raw, .count = RELAY_COUNT_TCP_TARGET};
 	if (sealed) {
 		a.seal_base = srv->cfg->keys->payload;
 		a.seal_nonce = nonce;
@@ -303,6 +310,7 @@ static int tunnel_accept(struct server *srv, struct handoff *h, const struct tun
 		t->dial.allow = srv->cfg->allow;
 		t->dial.nallow = srv->cfg->nallow;
 	}
+	t->dial.stats = srv->stats;
 	log_debug("c%u tunnel to %s", t->link.id, t->target);
 	if (rx_io_add(&srv->rx, &t->io, t->client.fd, srv_tunnel_on_client) == 0)
 		rx_io_want(&srv->rx, &t->io, stream_interest(&t->client, RX_READ));

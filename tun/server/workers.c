@@ -50,7 +50,7 @@ static pid_t spawn(const struct server_config *cfg, const struct server_shared *
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
-		_exit(run(cfg, sh));
+		_exit(run(cfg, sh, i));
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid > 0)

@@ -8,10 +8,11 @@
 /* What the processes share, made before the fork (server.c). */
 struct server_shared;
 
-/* One worker's whole life: serves until stopped, returns its exit status.
+/* One worker's whole life (index: 0 .. workers-1, kept across restarts): serves until stopped, returns its exit status.
  * Runs with SIGTERM/SIGINT/SIGHUP blocked and MUST unblock them once its
  * own handlers are in place. */
-typedef int (*server_worker_fn)(const struct server_config *cfg, const struct server_shared *sh);
+typedef int (*server_worker_fn)(const struct server_config *cfg, const struct server_shared *sh,
+                                unsigned index);
 
 /* Starts cfg->workers processes running run, restarts one that dies, passes
  * SIGHUP on, stops them all on SIGTERM/SIGINT. The exit status. */
