@@ -15,7 +15,8 @@ elif [ "${1:-}" = "test" ]; then
 	want="$want clang libclang-rt-14-dev python3 python3-websockets curl valgrind \
 		nodejs node-ws groff-base faketime tinyproxy nginx openssl ca-certificates \
 		procps util-linux file dnsmasq-base bind9-dnsutils sqlite3 chromium npm \
-		iproute2 nftables busybox openssh-server openssh-client socat shadowsocks-libev $cross haproxy redis-server"
+		iproute2 nftables busybox openssh-server openssh-client socat shadowsocks-libev $cross haproxy redis-server \
+		prometheus"
 fi
 # npm packages the browser and Socket.IO tests drive, in test/npm/ (ignored
 # by git), pinned by major version.
@@ -73,7 +74,7 @@ peer "chromium (package chromium)" sh -c 'command -v chromium'
 peer "npm puppeteer-core and socket.io-client in test/npm" \
 	env NODE_PATH="$npm_dir/node_modules" node -e 'require("puppeteer-core"); require("socket.io-client")'
 peer "ss-server and ss-local (package shadowsocks-libev)" sh -c 'command -v ss-server && command -v ss-local'
-for c in socat faketime curl openssl valgrind groff pgrep prlimit unshare file dig sqlite3 ip nft busybox; do
+for c in socat faketime curl openssl valgrind groff pgrep prlimit unshare file dig sqlite3 ip nft busybox promtool; do
 	peer "$c" sh -c "command -v $c"
 done
 if [ -n "$bad" ]; then

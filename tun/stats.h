@@ -36,6 +36,7 @@ struct tun_stats {
 	uint64_t ws_ok, ws_failed;        /* tunnel upgrades answered 101 / refused */
 	uint64_t tls_ok, tls_failed;      /* TLS handshakes done / failed or abandoned */
 	uint64_t auth_failed[STATS_AUTH_N];
+	uint64_t stealth;                 /* requests given the --stealth answer */
 	uint64_t dial_failed[STATS_ERR_N];  /* by enum tunnel_err */
 	uint64_t dns_bucket[STATS_DNS_BUCKETS + 1]; /* per bucket (not cumulative); last: above */
 	uint64_t dns_sum_ms, dns_count;

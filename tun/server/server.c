@@ -171,6 +171,8 @@ static void head_conn_drop(struct head_conn *hc, const char *why)
 	          hc->srv->cfg->stealth == STEALTH_DROP    ? "dropped"
 	          : hc->srv->cfg->stealth == STEALTH_DECOY ? "decoy page"
 	                                                   : "handed to --fallback");
+	if (hc->srv->stats)
+		hc->srv->stats->stealth++;
 	switch (hc->srv->cfg->stealth) {
 	case STEALTH_FALLBACK:
 		head_conn_fallback(hc, false);
@@ -497,6 +499,8 @@ static bool decoy_reply(struct head_conn *hc, size_t head_len)
 		keep = decoy_chunked_feed(&probe, buf_data(&hc->in), buf_len(&hc->in), &used) >= 0;
 	}
 	char date[HTTP_DATE_LEN], out[DECOY_ANSWER_MAX];
+	if (srv->stats)
+		srv->stats->stealth++;
 	http_date((uint64_t)time(NULL), date);
 	size_t n = decoy_answer(d, keep, date, out);
 	log_debug("c%u decoy: %u answered%s", hc->link.id, d->status, keep ? ", kept alive" : "");

@@ -122,6 +122,9 @@ static void render_failures(const struct srv_metrics *m, struct prom_out *o)
 	            "Keyed tunnel requests refused, by reason.");
 	for (unsigned i = 0; i < STATS_AUTH_N; i++)
 		prom_sample(o, "wsferry_auth_failures_total", auth[i], SUM_I(m, auth_failed, i));
+	prom_family(o, "wsferry_stealth_answers_total", "counter",
+	            "Requests for no endpoint (probes, other keys) given the --stealth answer.");
+	prom_sample(o, "wsferry_stealth_answers_total", NULL, SUM(m, stealth));
 	prom_family(o, "wsferry_dial_errors_total", "counter",
 	            "Connect tunnels refused instead of connected, by class.");
 	for (size_t i = 0; i < sizeof(dial) / sizeof(dial[0]); i++)

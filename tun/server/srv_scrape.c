@@ -1,7 +1,8 @@
 /* srv_scrape.c — a tiny HTTP/1.1 server for the --metrics listener: one
  * request per connection (Connection: close), the head parsed by proto/http,
  * one deadline for the whole exchange and a cap on connections, so a slow or
- * hostile client costs 4 KiB and a timer, and never stalls the reactor. */
+ * hostile client costs 4 KiB and a timer, and never stalls the reactor
+ * (nor, at the connection cap, keeps a health check out: the oldest goes). */
 #include "tun/server/srv_scrape.h"
 
 #include <errno.h>
@@ -183,8 +184,15 @@ static void conn_on_io(struct rx *rx, struct rx_io *io, unsigned events)
 	}
 	c->len += (size_t)n;
 	int end = http_head_end(c->in, c->len, &c->scanned);
-	if (end == HTTP_NEED_MORE && c->len < sizeof(c->in))
+	/* A blank line of bare LFs ends no head proto/http.c accepts: say so
+	 * now instead of at the deadline. */
+	bool bare_lf = end == HTTP_NEED_MORE && memmem(c->in, c->len, "\n\n", 2);
+	if (end == HTTP_NEED_MORE && c->len < sizeof(c->in) && !bare_lf)
 		return;
+	if (bare_lf) {
+		conn_text(c, 400, "bad request\n", false);
+		return;
+	}
 	if (end <= 0) /* the buffer is full without a whole head */
 		conn_text(c, end == HTTP_NEED_MORE ? 431 : http_rc_status(end), "head too large\n",
 		          false);
@@ -200,12 +208,25 @@ static void conn_on_deadline(struct rx *rx, struct rx_timer *t)
 	conn_close(c);
 }
 
+/* At the cap the oldest connection makes room: silent clients cannot
+ * keep a load balancer's health check out for their whole deadline. */
+static void scrape_make_room(struct srv_scrape *sc)
+{
+	if (sc->nconns < SCRAPE_MAX_CONNS)
+		return;
+	struct scrape_conn *oldest = sc->conns;
+	while (oldest->next)
+		oldest = oldest->next;
+	conn_close(oldest);
+}
+
 static void scrape_take(struct srv_scrape *sc, int fd)
 {
-	struct scrape_conn *c = sc->nconns < SCRAPE_MAX_CONNS ? calloc(1, sizeof(*c)) : NULL;
+	scrape_make_room(sc);
+	struct scrape_conn *c = calloc(1, sizeof(*c));
 	if (!c || rx_io_add(sc->rx, &c->io, fd, conn_on_io) < 0) {
 		free(c);
-		close(fd); /* busy: the scraper retries, the reactor stays free */
+		close(fd); /* out of memory: the scraper retries, the reactor stays free */
 		return;
 	}
 	c->sc = sc;

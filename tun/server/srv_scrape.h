@@ -11,7 +11,7 @@
 #include "tun/server/srv_metrics.h"
 
 #define SCRAPE_HEAD_MAX 4096   /* request head; more gets 431 */
-#define SCRAPE_MAX_CONNS 16    /* per worker; more are closed at once */
+#define SCRAPE_MAX_CONNS 16    /* per worker; a newcomer then closes the oldest */
 #define SCRAPE_DEADLINE_MS 5000 /* the whole exchange, never reset by trickled bytes */
 
 struct srv_scrape;
