@@ -128,7 +128,7 @@ BIN       = $(BUILD)/wsferry
 
 VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: all run test test-unit test-deps test-cross fuzzers fuzz fuzz-long bench bench-peers bench-early bench-udp bench-push bench-transparent bench-cross bench-publish bench-vpn static static-all install clean deps bench-replay bench-cluster bench-sip003 bench-encrypt bench-pool bench-mux bench-controller
+.PHONY: all run test test-unit test-deps test-cross fuzzers fuzz fuzz-long bench bench-peers bench-early bench-udp bench-push bench-transparent bench-cross bench-publish bench-vpn static static-all install clean deps bench-replay bench-cluster bench-sip003 bench-encrypt bench-pool bench-mux bench-controller bench-metrics
 all: $(BIN) $(TESTS)
 
 $(BUILD)/%.o: %.c
@@ -266,6 +266,10 @@ bench-pool: $(LOAD) $(BIN)
 # --mux beside one WebSocket per tunnel: new tunnels/s, p50/p99, bulk, CPU.
 bench-mux: $(LOAD) $(BIN)
 	@bash bench/mux.sh $(BUILD)
+
+# server --metrics (scraped every 0.5 s) beside no --metrics, one run.
+bench-metrics: $(LOAD) $(BIN)
+	@bash bench/metrics.sh $(BUILD)
 # shadowsocks with wsferry as its SIP003 plugin beside v2ray-plugin.
 bench-sip003: $(LOAD) $(BIN)
 	@bash bench/sip003.sh $(BUILD)
