@@ -24,6 +24,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -442,7 +443,6 @@ def case_workers_sum():
         n, each = 12, 10000
         for _ in range(n):
             exchange_sink(lp, each)
-        pids = set()
         for _ in range(6):  # scrapes are served by whichever worker accepts: same sums
             fams, text = wait_metrics(mp, lambda f: value(f, 'wsferry_tunnels_open') == 0,
                                       'tunnels closed')
@@ -451,7 +451,6 @@ def case_workers_sum():
                   (value(fams, 'wsferry_tunnels_total'), n))
             check(value(fams, 'wsferry_bytes_total', direction='client_to_target') == n * each,
                   'bytes c->t summed over workers')
-        del pids
         promtool(text)
         workers = re.findall(r'worker (\d) started \(pid (\d+)\)', srv.stderr_text())
         check(len(workers) >= 2, 'two workers did not start:\n%s' % srv.tail())
@@ -510,6 +509,120 @@ def case_health_drain():
             cli.stop()
         srv.stop()
         origin.close()
+
+
+# contrib/haproxy.cfg's health checks, on loopback: GET /health on each
+# node's --metrics port, PROXY v2 on the traffic.
+HAPROXY_CONF = """
+global
+    stats socket %(sock)s level admin
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 1h
+    timeout server 1h
+frontend in
+    bind 127.0.0.1:%(hp)d
+    default_backend nodes
+backend nodes
+    balance roundrobin
+    option httpchk
+    http-check send meth GET uri /health
+    http-check expect status 200
+    default-server send-proxy-v2 inter 200ms fall 2 rise 1
+    server n1 127.0.0.1:%(sp1)d check port %(mp1)d
+    server n2 127.0.0.1:%(sp2)d check port %(mp2)d
+"""
+
+
+def haproxy_servers(sock):
+    """{server: (status, check_status, check_code)} from haproxy's stats socket."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(3)
+    s.connect(sock)
+    s.sendall(b'show stat\n')
+    out = b''
+    for _ in range(1000):
+        d = s.recv(65536)
+        if not d:
+            break
+        out += d
+    s.close()
+    lines = out.decode().splitlines()
+    cols = lines[0].lstrip('# ').split(',')
+    res = {}
+    for ln in lines[1:]:
+        row = dict(zip(cols, ln.split(',')))
+        if row.get('pxname') == 'nodes' and row.get('svname') in ('n1', 'n2'):
+            res[row['svname']] = (row['status'], row['check_status'], row['check_code'])
+    return res
+
+
+def case_haproxy_health():
+    exe = w.require_peer('haproxy', 'haproxy', '/usr/sbin/haproxy')
+    origin = w.TCPServer(w.echo_handler)
+    sp1, mp1, sp2, mp2, hp, lp = w.free_ports(6)
+    d = tempfile.mkdtemp(prefix='wsf-metrics-haproxy-')
+    sock = os.path.join(d, 'stats.sock')
+    nodes = [w.Proc([WSFERRY, 'server', 'ws://127.0.0.1:%d' % sp, '--key', KEY,
+                     '--proxy-protocol', '127.0.0.1', '--metrics', str(mp),
+                     '--drain-timeout', '20'], 'server-metrics-n%d' % i)
+             for i, (sp, mp) in enumerate(((sp1, mp1), (sp2, mp2)), 1)]
+    conf = os.path.join(d, 'haproxy.cfg')
+    with open(conf, 'w') as f:
+        f.write(HAPROXY_CONF % {'sock': sock, 'hp': hp, 'sp1': sp1, 'mp1': mp1, 'sp2': sp2,
+                                'mp2': mp2})
+    ha = w.Proc([exe, '-db', '-f', conf], 'haproxy', wsferry=False)
+    cli = None
+    try:
+        w.wait_port(hp, proc=ha)
+
+        def states(want, what):
+            got = None
+            for _ in range(100):
+                got = haproxy_servers(sock) if os.path.exists(sock) else None
+                if got and all(got.get(n, ('',))[0] == st for n, st in want.items()):
+                    return got
+                time.sleep(0.1)
+            raise w.CaseFail('%s: haproxy says %s' % (what, got))
+        states({'n1': 'UP', 'n2': 'UP'}, 'both nodes up')
+        # two tunnels through haproxy (round robin: one on each node), held
+        # open so that node 1 drains instead of exiting
+        cli = w.start_client('ws://127.0.0.1:%d' % hp, [
+            '--key', KEY, '-L', '127.0.0.1:%d:127.0.0.1:%d' % (lp, origin.port)],
+            wait_ports=[lp], name='client-metrics-haproxy')
+        held = []
+        for i in range(2):
+            s = w.connect(lp, timeout=10)
+            s.sendall(b'hold')
+            check(w.recv_exact(s, 4) == b'hold', 'echo through haproxy (tunnel %d)' % i)
+            held.append(s)
+        for i, mp in enumerate((mp1, mp2), 1):
+            check(value(scrape(mp)[0], 'wsferry_tunnels_open') == 1,
+                  'node %d does not hold one of the two tunnels' % i)
+        nodes[0].stopped_by_us = True
+        os.kill(nodes[0].pid, signal.SIGTERM)
+        got = states({'n1': 'DOWN', 'n2': 'UP'}, 'node 1 draining')
+        check(got['n1'][1] == 'L7STS' and got['n1'][2] == '503',
+              'node 1 is down for another reason than its 503: %s' % (got['n1'],))
+        check(nodes[0].alive(), 'node 1 exited while its tunnel was open')
+        for s in held:
+            s.sendall(b'more')
+            check(w.recv_exact(s, 4) == b'more', 'a tunnel stopped during the drain')
+            s.close()
+        try:
+            nodes[0].p.wait(8)
+        except subprocess.TimeoutExpired:
+            raise w.CaseFail('node 1 did not exit once its tunnel ended')
+        check(nodes[0].p.returncode == 0, 'node 1 exited %s' % nodes[0].p.returncode)
+    finally:
+        if cli:
+            cli.stop()
+        ha.stop()
+        for n in nodes:
+            n.stop()
+        origin.close()
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def case_http_edges():
@@ -615,6 +728,8 @@ def main(suite):
     suite.run('promtool is installed (test/deps.sh)', case_promtool_present)
     suite.run('--workers 2: every scrape sums both workers', case_workers_sum, timeout=60)
     suite.run('/health 200 while serving, 503 while SIGTERM drains', case_health_drain)
+    suite.run('haproxy (contrib/haproxy.cfg checks): a draining node goes DOWN on its 503, '
+              'its tunnel finishes', case_haproxy_health)
     suite.run('listener: 404, 405, 400, 431, HEAD, silent clients timed out', case_http_edges)
     suite.run('public port: /metrics and /health get the stealth answer', case_public_port_stealth)
     suite.run('--metrics on the public port or malformed: exit 2', case_refused_configs)
