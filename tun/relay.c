@@ -91,6 +91,7 @@ struct relay {
 	struct relay_seal *seal;     /* --encrypt, else NULL */
 	struct tun_stats *stats;     /* --metrics (enum relay_count), else NULL */
 	uint8_t up_dir;              /* enum stats_dir of up (TCP -> ws) */
+	bool open_counted;           /* in stats->tunnels_open (client: once its 101 came) */
 	uint8_t pong[WS_MAX_CTRL_PAYLOAD];
 };
 
@@ -100,6 +101,23 @@ void relay_filter_free(struct relay_filter *f)
 {
 	if (f)
 		f->ops->free(f);
+}
+
+/* --metrics: a tunnel opened (the server's 101 queued, or the client's
+ * arrived), or the client's refused with err. */
+static void relay_count_open(struct relay *r, enum tunnel_err err)
+{
+	if (!r->stats)
+		return;
+	if (err != TUNNEL_OK) {
+		r->stats->ws_failed++;
+		r->stats->dial_failed[(unsigned)err < STATS_ERR_N ? err : TUNNEL_ERR_GENERAL]++;
+		return;
+	}
+	r->stats->ws_ok++;
+	r->stats->tunnels_open++;
+	r->stats->tunnels_total++;
+	r->open_counted = true;
 }
 
 /* --metrics: bytes as each read/write/splice returns them, one add. */
@@ -153,7 +171,7 @@ static void relay_free(struct relay *r)
 	buf_free(&r->up);
 	buf_free(&r->down);
 	buf_free(&r->early);
-	if (r->stats)
+	if (r->open_counted)
 		r->stats->tunnels_open--;
 	conn_list_remove(r->list, &r->link);
 	free(r);
@@ -233,8 +251,7 @@ static void relay_drop(struct relay *r, const char *why)
 			log_info("c%u TLS: %s", r->link.id, stream_error(&r->ws));
 			r->hs_err = TUNNEL_ERR_TLS;
 		}
-		if (r->stats)
-			r->stats->ws_failed++;
+		relay_count_open(r, (enum tunnel_err)r->hs_err);
 		r->on_open(r->owner, r->tcp_fd, (enum tunnel_err)r->hs_err);
 		relay_free(r);
 		return;
@@ -950,10 +967,7 @@ static int down_handshake(struct relay *r)
 		err = tunnel_response_err(&resp, &r->expect);
 	}
 	r->handshake = false;
-	if (r->stats && err == TUNNEL_OK)
-		r->stats->ws_ok++;
-	else if (r->stats)
-		r->stats->ws_failed++;
+	relay_count_open(r, err);
 	r->on_open(r->owner, r->tcp_fd, err);
 	if (err != TUNNEL_OK) {
 		log_debug("c%u server refused the tunnel: %s", r->link.id, tunnel_err_text(err));
@@ -1223,18 +1237,17 @@ static int relay_seal_start(struct relay *r, const struct relay_args *a)
 	return buf_append(&r->up, frame, hn + SEAL_NONCE_LEN) == hn + SEAL_NONCE_LEN ? 0 : -1;
 }
 
-/* --metrics: one more tunnel; a server's 101 goes out with the preamble,
- * a client's answer is counted when it arrives (down_handshake). */
+/* --metrics: bytes count from the start (a client's early ones too); the
+ * tunnel itself once open: a server's 101 goes out with the preamble, a
+ * client's is counted when it arrives (down_handshake). */
 static void relay_count_start(struct relay *r, const struct relay_args *a)
 {
 	if (!a->count || !r->list->stats)
 		return;
 	r->stats = r->list->stats;
 	r->up_dir = a->count == RELAY_COUNT_TCP_CLIENT ? STATS_C2T : STATS_T2C;
-	r->stats->tunnels_open++;
-	r->stats->tunnels_total++;
 	if (a->role == WS_ROLE_SERVER)
-		r->stats->ws_ok++;
+		relay_count_open(r, TUNNEL_OK);
 }
 
 int relay_start(struct rx *rx, struct conn_list *list, const struct relay_opts *opts,

@@ -1,11 +1,13 @@
 /* stats.h — the counters one reactor bumps while it serves (--metrics):
  * plain integers in a slot the process owns alone (in shared memory with
  * --workers, summed when scraped), so the hot path pays one add and no
- * atomic. Types only; tun/server/srv_metrics.h renders them. */
+ * atomic. stats_render writes them as Prometheus text. */
 #ifndef WSF_TUN_STATS_H
 #define WSF_TUN_STATS_H
 
 #include <stdint.h>
+
+#include "proto/prom.h"
 
 /* Byte directions, named from the user's side of the tunnel. */
 enum stats_dir {
@@ -42,5 +44,13 @@ struct tun_stats {
 	uint64_t dns_sum_ms, dns_count;
 	uint64_t listener_conns[STATS_LISTENERS]; /* accepted, by listen URL index */
 };
+
+enum stats_role {
+	STATS_SERVER = 0, /* every family */
+	STATS_CLIENT,     /* tunnels, bytes, WebSocket handshakes, dial errors */
+};
+
+/* The families of role, with HELP and TYPE, into o. */
+void stats_render(const struct tun_stats *t, enum stats_role role, struct prom_out *o);
 
 #endif

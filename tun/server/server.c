@@ -24,6 +24,7 @@
 #include "proto/decoy.h"
 #include "proto/tunnel.h"
 #include "tun/pipe.h"
+#include "tun/scrape.h"
 #include "tun/publish/channel.h"
 #include "tun/publish/route.h"
 #include "tun/ping/endpoints.h"
@@ -37,7 +38,6 @@
 #include "tun/server/srv_pool.h"
 #include "tun/server/srv_reverse.h"
 #include "tun/server/srv_token.h"
-#include "tun/server/srv_scrape.h"
 #include "tun/server/srv_tunnel.h"
 #include "tun/server/users.h"
 #include "tun/server/workers.h"
@@ -998,7 +998,7 @@ static int server_tls_setup(struct server *srv)
 static void server_stop_now(struct server *srv)
 {
 	srv->stopping = true;
-	srv_scrape_stop(srv->scrape);
+	scrape_stop(srv->scrape);
 	srv->scrape = NULL;
 	rx_timer_cancel(&srv->rx, &srv->drain);
 	server_close_listeners(srv);
@@ -1082,7 +1082,7 @@ static int metrics_prepare(const struct server_config *cfg, struct server_shared
 		log_error("cannot map the metrics counters");
 		return -1;
 	}
-	sh->metrics_fd = srv_scrape_listen(&cfg->metrics_addr);
+	sh->metrics_fd = scrape_listen(&cfg->metrics_addr);
 	if (sh->metrics_fd < 0) {
 		log_error("cannot listen on %s for --metrics: %s", name, strerror(-sh->metrics_fd));
 		return -1;
@@ -1149,6 +1149,20 @@ static void unblock_stop_signals(void)
 	sigprocmask(SIG_UNBLOCK, &stops, NULL);
 }
 
+/* --metrics: the numbers of every worker; /health follows the drain. */
+static void metrics_render(void *arg, struct prom_out *o)
+{
+	struct server *srv = arg;
+	srv_metrics_render(srv->metrics, srv->cfg, o);
+}
+
+static bool metrics_draining(void *arg)
+{
+	return srv_metrics_draining(((struct server *)arg)->metrics);
+}
+
+static const struct scrape_ops metrics_ops = {metrics_render, metrics_draining};
+
 /* One reactor serving every listener (a worker, or the only process). */
 static int server_worker_run(const struct server_config *cfg, const struct server_shared *sh,
                              unsigned index)
@@ -1200,7 +1214,7 @@ static int server_worker_run(const struct server_config *cfg, const struct serve
 		for (size_t i = 0; i < cfg->nlisten && rc == 0; i++)
 			rc = server_listen(srv, &cfg->listen[i]);
 		if (rc == 0 && sh->metrics &&
-		    !(srv->scrape = srv_scrape_start(&srv->rx, sh->metrics_fd, sh->metrics, cfg))) {
+		    !(srv->scrape = scrape_start(&srv->rx, sh->metrics_fd, &metrics_ops, srv))) {
 			log_error("cannot serve --metrics (out of memory)");
 			rc = -1;
 		}
@@ -1216,7 +1230,7 @@ static int server_worker_run(const struct server_config *cfg, const struct serve
 			}
 		}
 		rx_timer_cancel(&srv->rx, &srv->drain);
-		srv_scrape_stop(srv->scrape);
+		scrape_stop(srv->scrape);
 		server_close_listeners(srv);
 		conn_list_destroy_all(&srv->conns);
 		replay_store_close(srv->store);

@@ -23,7 +23,7 @@ struct replay_store;
 struct users;
 struct controller;
 struct srv_metrics;
-struct srv_scrape;
+struct scrape;
 
 struct listener {
 	struct rx_io io;
@@ -62,7 +62,7 @@ struct server {
 	struct rx_timer drain;     /* checks every DRAIN_TICK_MS */
 	struct tun_stats *stats;   /* --metrics: this worker's slot (= conns.stats), else NULL */
 	struct srv_metrics *metrics; /* --metrics: every worker's slots */
-	struct srv_scrape *scrape; /* --metrics: this reactor's share of the listener */
+	struct scrape *scrape;     /* --metrics: this reactor's share of the listener */
 };
 
 #endif

@@ -1,7 +1,7 @@
 /* srv_metrics.h — --metrics: every worker's counters (tun/stats.h) in one
  * shared mapping made before the fork, one slot per worker, summed into the
  * Prometheus text when scraped; and the draining flag the health answer
- * reads. The listener itself is srv_scrape.h's. */
+ * reads. The listener itself is tun/scrape.h's. */
 #ifndef WSF_TUN_SERVER_SRV_METRICS_H
 #define WSF_TUN_SERVER_SRV_METRICS_H
 

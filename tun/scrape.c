@@ -1,9 +1,9 @@
-/* srv_scrape.c — a tiny HTTP/1.1 server for the --metrics listener: one
+/* scrape.c — a tiny HTTP/1.1 server for the --metrics listener: one
  * request per connection (Connection: close), the head parsed by proto/http,
  * one deadline for the whole exchange and a cap on connections, so a slow or
  * hostile client costs 4 KiB and a timer, and never stalls the reactor
  * (nor, at the connection cap, keeps a health check out: the oldest goes). */
-#include "tun/server/srv_scrape.h"
+#include "tun/scrape.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -19,7 +19,7 @@
 
 struct scrape_conn {
 	struct scrape_conn *prev, *next;
-	struct srv_scrape *sc;
+	struct scrape *sc;
 	struct rx_io io;
 	struct rx_timer deadline;
 	int fd;
@@ -29,23 +29,23 @@ struct scrape_conn {
 	char in[SCRAPE_HEAD_MAX];
 };
 
-struct srv_scrape {
+struct scrape {
 	struct rx *rx;
 	struct rx_io io;
-	const struct srv_metrics *m;
-	const struct server_config *cfg;
+	const struct scrape_ops *ops;
+	void *arg;
 	struct scrape_conn *conns;
 	unsigned nconns;
 };
 
-int srv_scrape_listen(const struct net_addr *a)
+int scrape_listen(const struct net_addr *a)
 {
 	return net_listen(a, 64, false);
 }
 
 static void conn_close(struct scrape_conn *c)
 {
-	struct srv_scrape *sc = c->sc;
+	struct scrape *sc = c->sc;
 	rx_timer_cancel(sc->rx, &c->deadline);
 	rx_io_del(sc->rx, &c->io);
 	close(c->fd);
@@ -79,14 +79,14 @@ static void conn_flush(struct scrape_conn *c)
 
 /* The Prometheus text, in a buffer grown until it fits; NULL when out of
  * memory. */
-static char *render(const struct srv_scrape *sc, size_t *len)
+static char *render(const struct scrape *sc, size_t *len)
 {
 	for (size_t cap = RENDER_FIRST; cap <= RENDER_MAX; cap *= 2) {
 		char *p = malloc(cap);
 		if (!p)
 			return NULL;
 		struct prom_out o = {p, 0, cap, false};
-		srv_metrics_render(sc->m, sc->cfg, &o);
+		sc->ops->render(sc->arg, &o);
 		if (!o.overflow) {
 			*len = o.len;
 			return p;
@@ -152,7 +152,7 @@ static void conn_route(struct scrape_conn *c, size_t head_len)
 		return;
 	}
 	if (health) {
-		bool draining = srv_metrics_draining(c->sc->m);
+		bool draining = c->sc->ops->draining(c->sc->arg);
 		conn_text(c, draining ? 503 : 200, draining ? "draining\n" : "ok\n", head);
 		return;
 	}
@@ -210,7 +210,7 @@ static void conn_on_deadline(struct rx *rx, struct rx_timer *t)
 
 /* At the cap the oldest connection makes room: silent clients cannot
  * keep a load balancer's health check out for their whole deadline. */
-static void scrape_make_room(struct srv_scrape *sc)
+static void scrape_make_room(struct scrape *sc)
 {
 	if (sc->nconns < SCRAPE_MAX_CONNS)
 		return;
@@ -220,7 +220,7 @@ static void scrape_make_room(struct srv_scrape *sc)
 	conn_close(oldest);
 }
 
-static void scrape_take(struct srv_scrape *sc, int fd)
+static void scrape_take(struct scrape *sc, int fd)
 {
 	scrape_make_room(sc);
 	struct scrape_conn *c = calloc(1, sizeof(*c));
@@ -242,7 +242,7 @@ static void scrape_take(struct srv_scrape *sc, int fd)
 
 static void scrape_on_accept(struct rx *rx, struct rx_io *io, unsigned events)
 {
-	struct srv_scrape *sc = (struct srv_scrape *)((char *)io - offsetof(struct srv_scrape, io));
+	struct scrape *sc = (struct scrape *)((char *)io - offsetof(struct scrape, io));
 	(void)rx;
 	(void)events;
 	for (int i = 0; i < 8; i++) { /* other workers share this socket: EAGAIN is normal */
@@ -254,15 +254,14 @@ static void scrape_on_accept(struct rx *rx, struct rx_io *io, unsigned events)
 	}
 }
 
-struct srv_scrape *srv_scrape_start(struct rx *rx, int lfd, const struct srv_metrics *m,
-                                    const struct server_config *cfg)
+struct scrape *scrape_start(struct rx *rx, int lfd, const struct scrape_ops *ops, void *arg)
 {
-	struct srv_scrape *sc = calloc(1, sizeof(*sc));
+	struct scrape *sc = calloc(1, sizeof(*sc));
 	if (!sc)
 		return NULL;
 	sc->rx = rx;
-	sc->m = m;
-	sc->cfg = cfg;
+	sc->ops = ops;
+	sc->arg = arg;
 	if (rx_io_add(rx, &sc->io, lfd, scrape_on_accept) < 0) {
 		free(sc);
 		return NULL;
@@ -271,7 +270,7 @@ struct srv_scrape *srv_scrape_start(struct rx *rx, int lfd, const struct srv_met
 	return sc;
 }
 
-void srv_scrape_stop(struct srv_scrape *sc)
+void scrape_stop(struct scrape *sc)
 {
 	if (!sc)
 		return;
