@@ -271,6 +271,15 @@ static int opt_ca(void *ctx, const char *val, const char **why)
 	return 0;
 }
 
+static int opt_metrics(void *ctx, const char *val, const char **why)
+{
+	struct client_cmd *c = ctx;
+	if (opts_parse_metrics(val, &c->cfg.metrics_addr, why) < 0)
+		return -1;
+	c->cfg.metrics_on = true;
+	return 0;
+}
+
 static int opt_fast_open(void *ctx, const char *val, const char **why)
 {
 	struct client_cmd *c = ctx;
@@ -388,6 +397,7 @@ static const struct opt client_opts[] = {
 	{"pool-idle", 0, true, false, opt_pool_idle},
 	{"mux", 0, false, false, opt_mux},
 	{"mux-max-streams", 0, true, false, opt_mux_streams},
+	{"metrics", 0, true, false, opt_metrics},
 	COMMON_OPTS,
 	{0},
 };

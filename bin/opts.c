@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "proto/conf.h"
+#include "proto/tunnel.h"
+#include "proto/url.h"
 
 int opts_usage_error(const char *what, const char *why)
 {
@@ -186,4 +188,18 @@ int opts_parse(const struct opt *table, int argc, char **argv, void *ctx,
 		}
 	}
 	return 0;
+}
+
+int opts_parse_metrics(const char *val, struct net_addr *out, const char **why)
+{
+	char host[URL_MAX_HOST + 1] = "127.0.0.1";
+	uint16_t port = 0;
+	bool bare = val[0] && strspn(val, "0123456789") == strlen(val);
+	*why = "[ADDR:]PORT with an IP address, e.g. 9100, 127.0.0.1:9100 or [::1]:9100";
+	if (bare ? url_parse_port(val, strlen(val), &port) < 0
+	         : tunnel_target_split(val, strlen(val), host, sizeof(host), &port) < 0)
+		return -1;
+	if (strcmp(host, "localhost") == 0)
+		strcpy(host, "127.0.0.1");
+	return port == 0 || net_addr_from_ip(host, port, out) < 0 ? -1 : 0;
 }

@@ -6,6 +6,8 @@
 
 #include <stdbool.h>
 
+#include "core/net.h"
+
 /* Applies val (NULL for flags) to the command's settings. 0, or -1 with
  * *why set to what is wrong (static string or the caller's buffer). */
 typedef int (*opt_apply_fn)(void *ctx, const char *val, const char **why);
@@ -32,6 +34,10 @@ int opts_parse_file(const struct opt *table, const char *path, void *ctx);
 
 /* Finds "-c FILE" / "--config FILE" in argv (NULL when absent). */
 const char *opts_config_path(int argc, char **argv);
+
+/* --metrics [ADDR:]PORT: an IP literal (or localhost) and a port; a bare
+ * PORT is 127.0.0.1:PORT. 0, or -1 with *why. */
+int opts_parse_metrics(const char *val, struct net_addr *out, const char **why);
 
 /* Prints "wsferry: msg" and the pointer to --help; returns 2 (usage error). */
 int opts_usage_error(const char *what, const char *why);

@@ -137,21 +137,10 @@ static int opt_drain_timeout(void *ctx, const char *val, const char **why)
 	return 0;
 }
 
-/* --metrics [ADDR:]PORT: an IP literal (or localhost); a bare PORT is
- * 127.0.0.1:PORT. */
 static int opt_metrics(void *ctx, const char *val, const char **why)
 {
 	struct server_config *cfg = ctx;
-	char host[URL_MAX_HOST + 1] = "127.0.0.1";
-	uint16_t port = 0;
-	bool bare = val[0] && strspn(val, "0123456789") == strlen(val);
-	*why = "[ADDR:]PORT with an IP address, e.g. 9100, 127.0.0.1:9100 or [::1]:9100";
-	if (bare ? url_parse_port(val, strlen(val), &port) < 0
-	         : tunnel_target_split(val, strlen(val), host, sizeof(host), &port) < 0)
-		return -1;
-	if (strcmp(host, "localhost") == 0)
-		strcpy(host, "127.0.0.1");
-	if (port == 0 || net_addr_from_ip(host, port, &cfg->metrics_addr) < 0)
+	if (opts_parse_metrics(val, &cfg->metrics_addr, why) < 0)
 		return -1;
 	cfg->metrics_on = true;
 	return 0;

@@ -423,6 +423,66 @@ def case_counters():
         dns.close()
 
 
+def case_client_counters():
+    sink = w.TCPServer(w.sink_handler)
+    source_n = 123457
+    source = w.TCPServer(w.make_source_handler(source_n))
+    sp, mp, l_sink, l_src, l_ref, mp2, l_dead = w.free_ports(7)
+    srv = w.start_server(sp, ['--key', KEY], name='server-for-client-metrics')
+    cli = dead = None
+    try:
+        cli = w.start_client('ws://127.0.0.1:%d' % sp, [
+            '--key', KEY, '--metrics', str(mp),
+            '-L', '127.0.0.1:%d:127.0.0.1:%d' % (l_sink, sink.port),
+            '-L', '127.0.0.1:%d:127.0.0.1:%d' % (l_src, source.port),
+            '-L', '127.0.0.1:%d:127.0.0.1:%d' % (l_ref, w.refused_port())],
+            wait_ports=[l_sink, l_src, l_ref, mp], name='client-metrics-own')
+        sizes = [3, 70000, 500001]
+        for n in sizes:
+            exchange_sink(l_sink, n)
+        s = w.connect(l_src, timeout=20)
+        s.shutdown(socket.SHUT_WR)
+        got, _ = w.recv_hash(s)
+        s.close()
+        check(got == source_n, 'source tunnel carried %d of %d' % (got, source_n))
+        refused_tunnel(l_ref)
+        answers = sum(len(('%d %s\n' % (n, 'x' * 64)).encode()) for n in sizes)
+        fams, text = wait_metrics(mp, lambda f: value(f, 'wsferry_tunnels_open') == 0 and
+                                  value(f, 'wsferry_bytes_total', direction='target_to_client')
+                                  == source_n + answers, 'client tunnels closed')
+        want = {
+            ('wsferry_tunnels_total', ()): len(sizes) + 1,
+            ('wsferry_bytes_total', (('direction', 'client_to_target'),)): sum(sizes),
+            ('wsferry_handshakes_total', (('kind', 'websocket'), ('result', 'ok'))): len(sizes) + 1,
+            ('wsferry_handshakes_total', (('kind', 'websocket'), ('result', 'failed'))): 1,
+            ('wsferry_dial_errors_total', (('class', 'refused'),)): 1,
+            ('wsferry_dial_errors_total', (('class', 'server_down'),)): 0,
+        }
+        wrong = ['%s%s = %s, sent %s' % (f, dict(lb), value(fams, f, **dict(lb)), v)
+                 for (f, lb), v in want.items() if value(fams, f, **dict(lb)) != v]
+        check(not wrong, '\n    '.join(wrong))
+        check('wsferry_auth_failures_total' not in fams, 'the client shows server families')
+        check(http_get(mp, '/health')[:3:2] == (200, b'ok\n'), 'client /health')
+        promtool(text)
+        # a client whose server is down: its tunnels fail as server_down
+        dead = w.start_client('ws://127.0.0.1:%d' % w.refused_port(), [
+            '--key', KEY, '--metrics', '127.0.0.1:%d' % mp2,
+            '-L', '127.0.0.1:%d:127.0.0.1:%d' % (l_dead, sink.port)],
+            wait_ports=[l_dead, mp2], name='client-metrics-dead')
+        refused_tunnel(l_dead)
+        fams, _ = wait_metrics(mp2, lambda f: value(f, 'wsferry_dial_errors_total',
+                                                    **{'class': 'server_down'}) == 1,
+                               'server_down counted')
+        check(value(fams, 'wsferry_tunnels_total') == 0, 'a tunnel counted without a server')
+    finally:
+        for p in (cli, dead):
+            if p:
+                p.stop()
+        srv.stop()
+        sink.close()
+        source.close()
+
+
 def case_promtool_present():
     check(shutil.which('promtool') is not None,
           'promtool missing (Debian prometheus, test/deps.sh): the strict parser ran alone')
@@ -725,6 +785,8 @@ def case_refused_configs():
 def main(suite):
     suite.run('counters equal the traffic sent (bytes, tunnels, handshakes, auth, dial, DNS, '
               'listeners); strict parse and promtool', case_counters, timeout=90)
+    suite.run('client --metrics: tunnels, bytes each way, handshakes, dial errors (refused, '
+              'server down)', case_client_counters, timeout=90)
     suite.run('promtool is installed (test/deps.sh)', case_promtool_present)
     suite.run('--workers 2: every scrape sums both workers', case_workers_sum, timeout=60)
     suite.run('/health 200 while serving, 503 while SIGTERM drains', case_health_drain)

@@ -81,6 +81,8 @@ struct client_config {
 	unsigned pool;             /* --pool: idle connections kept ready (0: none) */
 	unsigned pool_idle_ms;     /* --pool-idle: each replaced at this age */
 	unsigned mux_streams;      /* --mux: streams per carrier, 1..16 (0: no mux) */
+	bool metrics_on;           /* --metrics: /metrics and /health on metrics_addr */
+	struct net_addr metrics_addr;
 };
 
 void client_config_init(struct client_config *cfg);

@@ -172,7 +172,10 @@ static void tunnel_begin(void *arg, int ws_fd, enum tunnel_err err)
 	if (n == 0) {
 		if (ws_fd >= 0)
 			close(ws_fd);
-		ts->on_open(ts->owner, ts->local_fd, err == TUNNEL_OK ? TUNNEL_ERR_GENERAL : err);
+		err = err == TUNNEL_OK ? TUNNEL_ERR_GENERAL : err;
+		if (c->conns.stats) /* --metrics: the server was not reached (a refusal: relay.c) */
+			c->conns.stats->dial_failed[(unsigned)err < STATS_ERR_N ? err : TUNNEL_ERR_GENERAL]++;
+		ts->on_open(ts->owner, ts->local_fd, err);
 		tunnel_start_free(ts);
 		return;
 	}
@@ -196,7 +199,11 @@ static void tunnel_begin(void *arg, int ws_fd, enum tunnel_err err)
 	struct relay_args a = {.id = ts->link.id, .tcp_fd = local_fd,
 	                       .role = WS_ROLE_CLIENT, .tcp_in = &ts->early, .preamble = req,
 	                       .preamble_len = n, .expect = &expect, .on_open = tunnel_opened,
-	                       .owner = watch, .filter = ts->filter, .count = RELAY_COUNT_TCP_CLIENT};
+	                       .owner = watch, .filter = ts->filter};
+	/* -L, -D, channel opens: the local socket is the client; -R, route and
+	 * channel accepts: it is the target the client dialled. */
+	bool local_is_client = ts->kind == TUNNEL_CONNECT || ts->kind == TUNNEL_CHANNEL_OPEN;
+	a.count = local_is_client ? RELAY_COUNT_TCP_CLIENT : RELAY_COUNT_TCP_TARGET;
 	ts->filter = NULL;
 	a.ws = ws;
 	a.raw = c->cfg->server.scheme == URL_TLS;

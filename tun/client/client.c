@@ -18,6 +18,7 @@
 #include "core/transparent.h"
 #include "core/rand.h"
 #include "proto/ws.h"
+#include "tun/client/cli_metrics.h"
 #include "tun/client/cli_mux.h"
 #include "tun/client/cli_pool.h"
 #include "tun/client/cli_reverse.h"
@@ -239,6 +240,7 @@ int client_main(const struct client_config *cfg)
 	}
 	c->cfg = cfg;
 	conn_list_init(&c->conns);
+	c->metrics_fd = -1;
 	struct dns_config dcfg = {.servers = cfg->dns};
 	if (dns_init(&c->dns, &c->rx, &dcfg) < 0) {
 		log_error("cannot set up the resolver");
@@ -247,6 +249,8 @@ int client_main(const struct client_config *cfg)
 		return 1;
 	}
 	int rc = client_setup(c);
+	if (rc == 0)
+		rc = cli_metrics_start(c);
 	if (rc == 0) {
 		signal(SIGPIPE, SIG_IGN);
 		rx_signal(&c->rx, SIGTERM, client_on_signal, c);
@@ -255,6 +259,7 @@ int client_main(const struct client_config *cfg)
 			rc = -1;
 	}
 	client_close_listeners(c);
+	cli_metrics_stop(c);
 	conn_list_destroy_all(&c->conns);
 	cli_pool_free(c);
 	client_tunnels_free(c);

@@ -29,6 +29,7 @@ typedef bool (*client_pool_take_fn)(struct client *c, int local_fd, unsigned id,
                                     relay_open_fn on_open, void *owner,
                                     struct relay_filter *filter);
 struct mux_pool;   /* --mux: tun/mux/mux_client.h */
+struct scrape;     /* tun/scrape.c: the --metrics listener */
 
 struct client_listener {
 	struct rx_io io;
@@ -64,6 +65,9 @@ struct client {
 	struct cli_pool *pool;               /* --pool, else NULL */
 	client_pool_take_fn pool_take;       /* set with pool */
 	struct mux_pool *mux;                /* --mux carriers (NULL without) */
+	struct tun_stats stats;              /* --metrics (conns.stats points here) */
+	struct scrape *scrape;               /* --metrics: its listener */
+	int metrics_fd;
 };
 
 #endif
