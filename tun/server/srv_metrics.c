@@ -16,6 +16,8 @@ struct srv_metrics {
 };
 
 _Static_assert(SERVER_MAX_LISTEN <= STATS_LISTENERS, "stats: one slot per listener");
+_Static_assert(sizeof(struct tun_stats) % sizeof(uint64_t) == 0,
+               "stats: 64-bit fields only, summed as an array (sum_slots)");
 
 static size_t region_size(unsigned nslots)
 {
