@@ -7,6 +7,7 @@
 OS        := $(shell uname -s)
 CC        ?= cc
 CLANG     ?= clang
+OBJCOPY   ?= objcopy
 PREFIX    ?= /usr/local
 SANITIZE  ?=
 DEBUG     ?= 0
@@ -115,6 +116,11 @@ FUZZ_SRC  = $(wildcard test/fuzz/*_fuzz.c)
 
 LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/%.o)
 BIN_OBJ   = $(BIN_SRC:%.c=$(BUILD)/%.o)
+# libwsferry-int.a holds everything but main(): the tests link it and the
+# command is main.o on top of it. libwsferry.a (make lib) is the same code
+# as one object whose only global names are wsferry_* (include/wsferry.h,
+# bin/lib.c), so a program that embeds it keeps its own log_*, buf_*, url_*.
+MAIN_OBJ  = $(BUILD)/bin/main.o
 ifeq ($(STATIC),1)
 $(LIB_OBJ) $(BIN_OBJ): $(FLAGS_STAMP)
 $(BIN): $(FLAGS_STAMP) $(STATIC_DIR)/bearssl/libbearssl.a
@@ -123,13 +129,18 @@ endif
 TESTS     = $(TEST_SRC:%.c=$(BUILD)/%)
 BENCHES   = $(BENCH_SRC:%.c=$(BUILD)/%)
 FUZZERS   = $(FUZZ_SRC:test/fuzz/%.c=build-fuzz/%)
-LIB       = $(BUILD)/libwsferry.a
+LIB       = $(BUILD)/libwsferry-int.a
+PUBLIC_LIB = $(BUILD)/libwsferry.a
 BIN       = $(BUILD)/wsferry
+EXAMPLE   = $(BUILD)/contrib/libwsferry-example
 
 VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: all run test test-unit test-deps test-cross fuzzers fuzz fuzz-long bench bench-peers bench-early bench-udp bench-push bench-transparent bench-cross bench-publish bench-vpn static static-all install clean deps bench-replay bench-cluster bench-sip003 bench-encrypt bench-pool bench-mux bench-controller bench-metrics
-all: $(BIN) $(TESTS)
+.PHONY: all run test test-unit test-deps test-cross fuzzers fuzz fuzz-long bench bench-peers bench-early bench-udp bench-push bench-transparent bench-cross bench-publish bench-vpn static static-all install clean deps bench-replay bench-cluster bench-sip003 bench-encrypt bench-pool bench-mux bench-controller bench-metrics lib
+all: $(BIN) $(TESTS) $(EXAMPLE)
+
+# make lib: the library alone (include/wsferry.h, wsferry(3)).
+lib: $(PUBLIC_LIB)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
@@ -143,12 +154,24 @@ $(shell mkdir -p $(BUILD) && [ "`cat $(VERSION_STAMP) 2>/dev/null`" = "$(VERSION
 $(BUILD)/bin/main.o: $(VERSION_STAMP)
 $(VERSION_STAMP): ;
 
-$(LIB): $(LIB_OBJ)
+$(LIB): $(LIB_OBJ) $(filter-out $(MAIN_OBJ),$(BIN_OBJ))
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(BIN): $(BIN_OBJ) $(LIB)
-	$(CC) $(OPT) $(LDFLAGS) -o $@ $(BIN_OBJ) $(LIB) $(LDLIBS)
+$(BIN): $(MAIN_OBJ) $(LIB)
+	$(CC) $(OPT) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(LIB) $(LDLIBS)
+
+$(PUBLIC_LIB): $(LIB_OBJ) $(filter-out $(MAIN_OBJ),$(BIN_OBJ))
+	@rm -f $@ $(BUILD)/libwsferry.o
+	$(LD) -r -o $(BUILD)/libwsferry.o $^
+	$(OBJCOPY) --wildcard --keep-global-symbol='wsferry_*' $(BUILD)/libwsferry.o
+	$(AR) rcs $@ $(BUILD)/libwsferry.o
+
+# Two instances in one process, as an embedding program builds it: only
+# the public header, the archive and its libraries.
+$(EXAMPLE): contrib/libwsferry-example.c include/wsferry.h $(PUBLIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(OPT) $(CFLAGS) -Iinclude $(LDFLAGS) -o $@ $< $(PUBLIC_LIB) $(LDLIBS) -lpthread
 
 $(BUILD)/test/%: test/%.c $(LIB) test/check.h
 	@mkdir -p $(@D)
@@ -310,10 +333,12 @@ bench-cross: static-all $(LOAD)
 	@bash bench/cross.sh $(BUILD)
 
 # Every page in man/ goes to its section's directory (wsferry.conf.5 -> man5).
-MAN_PAGES = $(wildcard man/*.1 man/*.5 man/*.7)
-install: $(BIN)
-	install -d '$(DESTDIR)$(PREFIX)/bin'
+MAN_PAGES = $(wildcard man/*.1 man/*.3 man/*.5 man/*.7)
+install: $(BIN) $(PUBLIC_LIB)
+	install -d '$(DESTDIR)$(PREFIX)/bin' '$(DESTDIR)$(PREFIX)/lib' '$(DESTDIR)$(PREFIX)/include'
 	install -m 755 $(BIN) '$(DESTDIR)$(PREFIX)/bin/wsferry'
+	install -m 644 $(PUBLIC_LIB) '$(DESTDIR)$(PREFIX)/lib/libwsferry.a'
+	install -m 644 include/wsferry.h '$(DESTDIR)$(PREFIX)/include/wsferry.h'
 	@for p in $(MAN_PAGES); do \
 		d='$(DESTDIR)$(PREFIX)'/share/man/man$${p##*.}; \
 		echo "install -m 644 $$p $$d/"; \

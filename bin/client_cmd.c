@@ -14,22 +14,13 @@
 #include "tun/client/client.h"
 #include "tun/dial.h"
 
-struct client_cmd {
-	struct client_config cfg;
-	bool have_server;
-	bool in_file;          /* applying -c FILE */
-	bool server_from_file; /* argv's SERVER_URL replaces the file's */
-	bool mux;              /* --mux */
-	const char *mux_streams; /* --mux-max-streams, checked once all is read */
-};
-
 static int add_fwd(struct client_cmd *c, enum fwd_kind kind, const char *val, const char **why)
 {
 	if (c->cfg.nfwds == CLIENT_MAX_FWDS) {
 		*why = "too many tunnels";
 		return -1;
 	}
-	if (client_parse_fwd(kind, val, &c->cfg.fwds[c->cfg.nfwds], why) < 0)
+	if (client_parse_fwd_any(kind, val, &c->cfg.fwds[c->cfg.nfwds], c->lib, why) < 0)
 		return -1;
 	c->cfg.nfwds++;
 	return 0;
@@ -85,12 +76,11 @@ static int opt_proxy_user(void *ctx, const char *val, const char **why)
 static int opt_proxy_pass(void *ctx, const char *val, const char **why)
 {
 	struct client_cmd *c = ctx;
-	static char pass[256];
-	if (!*val || secret_take(val, pass, sizeof(pass)) < 0) {
+	if (!*val || secret_take(val, c->proxy_pass, sizeof(c->proxy_pass)) < 0) {
 		*why = "1 to 255 characters";
 		return -1;
 	}
-	c->cfg.proxy_pass = pass;
+	c->cfg.proxy_pass = c->proxy_pass;
 	return 0;
 }
 
@@ -196,15 +186,15 @@ static int percent_decode(const char *s, size_t n, char *out, size_t cap)
 static int opt_proxy(void *ctx, const char *val, const char **why)
 {
 	struct client_cmd *c = ctx;
-	static char host[URL_MAX_HOST + 1], cred[512];
+	char *host = c->proxy_host, *cred = c->proxy_cred;
 	*why = "expected http://[USER:PASS@]HOST:PORT";
 	if (strncmp(val, "http://", 7) != 0)
 		return -1;
 	const char *p = val + 7, *at = strrchr(p, '@');
 	if (at) {
-		if ((size_t)(at - p) >= sizeof(cred) || !memchr(p, ':', (size_t)(at - p)))
+		if ((size_t)(at - p) >= sizeof(c->proxy_cred) || !memchr(p, ':', (size_t)(at - p)))
 			return -1;
-		if (percent_decode(p, (size_t)(at - p), cred, sizeof(cred)) < 0)
+		if (percent_decode(p, (size_t)(at - p), cred, sizeof(c->proxy_cred)) < 0)
 			return *why = "bad %-escape in the --proxy credentials", -1;
 		const char *pw = (const char *)memchr(p, ':', (size_t)(at - p)) + 1;
 		secret_wipe(pw, (size_t)(at - pw)); /* the password, out of ps(1) */
@@ -215,8 +205,8 @@ static int opt_proxy(void *ctx, const char *val, const char **why)
 	if (n && p[n - 1] == '/')
 		n--;
 	uint16_t port = 80;
-	if (tunnel_target_split(p, n, host, sizeof(host), &port) < 0) {
-		if (n == 0 || n >= sizeof(host) || memchr(p, ':', n) || memchr(p, '/', n))
+	if (tunnel_target_split(p, n, host, sizeof(c->proxy_host), &port) < 0) {
+		if (n == 0 || n >= sizeof(c->proxy_host) || memchr(p, ':', n) || memchr(p, '/', n))
 			return -1;
 		memcpy(host, p, n);
 		host[n] = '\0';
@@ -438,45 +428,72 @@ static void print_banner(const struct client_config *cfg)
 	}
 }
 
+int client_cmd_add_fwd(struct client_cmd *c, const char *flag, const char *spec,
+                       const char **why)
+{
+	for (const struct opt *o = client_opts; o->name; o++) {
+		bool is_fwd = o->apply == opt_dynamic || o->apply == opt_local ||
+		              o->apply == opt_remote || o->apply == opt_redirect ||
+		              o->apply == opt_tproxy;
+		if (is_fwd && ((flag[0] == '-' && flag[1] == o->short_name && o->short_name &&
+		                !flag[2]) ||
+		               (flag[0] == '-' && flag[1] == '-' && strcmp(flag + 2, o->name) == 0)))
+			return o->apply(c, spec, why);
+	}
+	return -1; /* *why untouched: the caller's words */
+}
+
+void client_cmd_free(struct client_cmd *c)
+{
+	free(c->conf_text);
+	c->conf_text = NULL;
+}
+
+int client_cmd_parse(struct client_cmd *c, int argc, char **argv)
+{
+	const char *why = "";
+	client_config_init(&c->cfg);
+	const char *conf = opts_config_path(argc, argv);
+	c->in_file = true;
+	if (conf && opts_parse_file(client_opts, conf, c, &c->conf_text) < 0)
+		return 2;
+	c->in_file = false;
+	if (opts_parse(client_opts, argc, argv, c, positional_server) < 0)
+		return 2;
+	if (!c->have_server)
+		return opts_usage_error(NULL, "client needs a SERVER_URL, e.g. ws://host:8080");
+	if (!c->lib && key_from_env(&c->cfg.keys, &why) < 0)
+		return opts_usage_error("WSFERRY_KEY", why);
+	if ((c->cfg.insecure || c->cfg.pin || c->cfg.ca_file || c->cfg.sni) &&
+	    c->cfg.server.scheme == URL_WS)
+		return opts_usage_error("--insecure/--pin/--ca/--sni", "only mean something with wss://");
+	if (c->cfg.encrypt && !c->cfg.keys)
+		return opts_usage_error("--encrypt", "needs --key or --key-file (the record keys "
+		                                     "come from it)");
+	if (c->cfg.encrypt && c->cfg.server.scheme != URL_WS)
+		return opts_usage_error("--encrypt", "only for ws:// (TLS already encrypts wss:// and "
+		                                     "tls://)");
+	if (mux_settle(c) != 0)
+		return 2;
+	if (c->cfg.insecure + !!c->cfg.pin + !!c->cfg.ca_file > 1)
+		return opts_usage_error("--insecure/--pin/--ca", "choose one way to trust the server");
+	if (!c->cfg.proxy_user != !c->cfg.proxy_pass)
+		return opts_usage_error("--proxy-user", "needs --proxy-pass too (and the other way)");
+	if (c->cfg.nfwds == 0 && !c->lib)
+		add_fwd(c, FWD_DYNAMIC, "127.0.0.1:1080", &why);
+	bool exit = false;
+	for (size_t i = 0; i < c->cfg.nfwds; i++)
+		exit |= c->cfg.fwds[i].exit;
+	if ((c->cfg.nrestrict || c->cfg.nallow) && !exit)
+		return opts_usage_error("--restrict-to/--allow", "on a client they limit a -R "
+		                                                 "tunnel://NAME@ exit, and there is none");
+	print_banner(&c->cfg);
+	return 0;
+}
+
 int cmd_client(int argc, char **argv)
 {
 	static struct client_cmd c; /* static: the config outlives nothing but main */
-	const char *why = "";
-	client_config_init(&c.cfg);
-	const char *conf = opts_config_path(argc, argv);
-	c.in_file = true;
-	if (conf && opts_parse_file(client_opts, conf, &c) < 0)
-		return 2;
-	c.in_file = false;
-	if (opts_parse(client_opts, argc, argv, &c, positional_server) < 0)
-		return 2;
-	if (!c.have_server)
-		return opts_usage_error(NULL, "client needs a SERVER_URL, e.g. ws://host:8080");
-	if (key_from_env(&c.cfg.keys, &why) < 0)
-		return opts_usage_error("WSFERRY_KEY", why);
-	if ((c.cfg.insecure || c.cfg.pin || c.cfg.ca_file || c.cfg.sni) &&
-	    c.cfg.server.scheme == URL_WS)
-		return opts_usage_error("--insecure/--pin/--ca/--sni", "only mean something with wss://");
-	if (c.cfg.encrypt && !c.cfg.keys)
-		return opts_usage_error("--encrypt", "needs --key or --key-file (the record keys "
-		                                     "come from it)");
-	if (c.cfg.encrypt && c.cfg.server.scheme != URL_WS)
-		return opts_usage_error("--encrypt", "only for ws:// (TLS already encrypts wss:// and "
-		                                     "tls://)");
-	if (mux_settle(&c) != 0)
-		return 2;
-	if (c.cfg.insecure + !!c.cfg.pin + !!c.cfg.ca_file > 1)
-		return opts_usage_error("--insecure/--pin/--ca", "choose one way to trust the server");
-	if (!c.cfg.proxy_user != !c.cfg.proxy_pass)
-		return opts_usage_error("--proxy-user", "needs --proxy-pass too (and the other way)");
-	if (c.cfg.nfwds == 0)
-		add_fwd(&c, FWD_DYNAMIC, "127.0.0.1:1080", &why);
-	bool exit = false;
-	for (size_t i = 0; i < c.cfg.nfwds; i++)
-		exit |= c.cfg.fwds[i].exit;
-	if ((c.cfg.nrestrict || c.cfg.nallow) && !exit)
-		return opts_usage_error("--restrict-to/--allow", "on a client they limit a -R "
-		                                                 "tunnel://NAME@ exit, and there is none");
-	print_banner(&c.cfg);
-	return client_main(&c.cfg);
+	int rc = client_cmd_parse(&c, argc, argv);
+	return rc ? rc : client_main(&c.cfg);
 }

@@ -12,7 +12,9 @@
 #include "core/rand.h"
 #include "proto/auth.h"
 
-static struct auth_keys keys; /* one per process: the command's key */
+/* The command's key, one per thread: bin/lib.c copies an instance's out
+ * before the next parse on the same thread. */
+static _Thread_local struct auth_keys keys;
 
 static int looks_like_pem_file(const char *val)
 {
@@ -68,7 +70,7 @@ int secret_take(const char *val, char *out, size_t cap)
 
 int key_from_file(const char *path, const struct auth_keys **out, const char **why)
 {
-	static char msg[300];
+	static _Thread_local char msg[300];
 	char text[256];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {

@@ -2,10 +2,8 @@
  * Owns exit codes: 0 success, 1 runtime failure, 2 usage error. */
 #include <stdio.h>
 #include <string.h>
-#include <errno.h>
 
 #include "bin/cmd.h"
-#include "core/log.h"
 
 #ifndef WSF_VERSION
 #define WSF_VERSION "unknown"
@@ -25,54 +23,6 @@ static const char usage[] =
 	"  -c FILE  read the same settings from a file (wsferry.conf(5))\n"
 	"\n"
 	"Every option, with examples: man wsferry\n";
-
-int common_log_level(void *ctx, const char *val, const char **why)
-{
-	enum log_level level;
-	(void)ctx;
-	if (log_level_parse(val, &level) < 0) {
-		*why = "use error, warn, info, debug or trace";
-		return -1;
-	}
-	log_set_level(level);
-	return 0;
-}
-
-int common_log_file(void *ctx, const char *val, const char **why)
-{
-	(void)ctx;
-	if (log_open_file(val) < 0) {
-		*why = strerror(errno);
-		return -1;
-	}
-	return 0;
-}
-
-int common_config(void *ctx, const char *val, const char **why)
-{
-	(void)ctx;
-	(void)val;
-	(void)why;
-	return 0; /* already applied, before argv */
-}
-
-int common_quiet(void *ctx, const char *val, const char **why)
-{
-	(void)ctx;
-	(void)val;
-	(void)why;
-	log_set_level(LOG_LEVEL_ERROR);
-	return 0;
-}
-
-int common_verbose(void *ctx, const char *val, const char **why)
-{
-	(void)ctx;
-	(void)val;
-	(void)why;
-	log_set_level(LOG_LEVEL_DEBUG);
-	return 0;
-}
 
 int main(int argc, char **argv)
 {

@@ -7,17 +7,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "proto/conf.h"
 #include "proto/tunnel.h"
 #include "proto/url.h"
 
+/* "wsferry: a: b" on stderr, or the line "a: b" to an embedding program's
+ * log callback (bin/lib.c), which has no stderr to show. */
+static void say(const char *a, const char *b)
+{
+	if (log_now->fn)
+		log_error("%s%s%s", a, b ? ": " : "", b ? b : "");
+	else
+		fprintf(stderr, "wsferry: %s%s%s\n", a, b ? ": " : "", b ? b : "");
+}
+
 int opts_usage_error(const char *what, const char *why)
 {
-	if (what)
-		fprintf(stderr, "wsferry: %s: %s\n", what, why);
-	else
-		fprintf(stderr, "wsferry: %s\n", why);
-	fprintf(stderr, "Try 'wsferry --help' or 'man wsferry'.\n");
+	say(what ? what : why, what ? why : NULL);
+	if (!log_now->fn)
+		fprintf(stderr, "Try 'wsferry --help' or 'man wsferry'.\n");
 	return 2;
 }
 
@@ -33,10 +42,12 @@ static const struct opt *find_long(const struct opt *t, const char *name, size_t
 
 static int file_error(const char *path, unsigned line, const char *what, const char *why)
 {
+	char where[300];
 	if (what)
-		fprintf(stderr, "wsferry: %s:%u: %s: %s\n", path, line, what, why);
+		snprintf(where, sizeof(where), "%s:%u: %s", path, line, what);
 	else
-		fprintf(stderr, "wsferry: %s:%u: %s\n", path, line, why);
+		snprintf(where, sizeof(where), "%s:%u", path, line);
+	say(where, why);
 	return -1;
 }
 
@@ -44,20 +55,20 @@ static char *read_config(const char *path)
 {
 	FILE *f = fopen(path, "r");
 	if (!f) {
-		fprintf(stderr, "wsferry: %s: %s\n", path, strerror(errno));
+		say(path, strerror(errno));
 		return NULL;
 	}
 	char *text = malloc(CONFIG_MAX + 1);
 	size_t n = text ? fread(text, 1, CONFIG_MAX + 1, f) : 0;
 	fclose(f);
 	if (!text || n > CONFIG_MAX) {
-		fprintf(stderr, "wsferry: %s: %s\n", path, text ? "larger than 64 KiB" : "out of memory");
+		say(path, text ? "larger than 64 KiB" : "out of memory");
 		free(text);
 		return NULL;
 	}
 	text[n] = '\0';
 	if (memchr(text, '\0', n)) {
-		fprintf(stderr, "wsferry: %s: not a text file\n", path);
+		say(path, "not a text file");
 		free(text);
 		return NULL;
 	}
@@ -66,16 +77,13 @@ static char *read_config(const char *path)
 
 static const struct opt *find_long(const struct opt *t, const char *name, size_t len);
 
-/* The file's text: option values point into it for the life of the process. */
-static char *config_text;
-
-int opts_parse_file(const struct opt *table, const char *path, void *ctx)
+int opts_parse_file(const struct opt *table, const char *path, void *ctx, char **keep)
 {
 	char *text = read_config(path);
 	if (!text)
 		return -1;
-	free(config_text);
-	config_text = text;
+	free(*keep);
+	*keep = text;
 	unsigned line = 0;
 	for (char *p = text; p && *p;) {
 		char *nl = strchr(p, '\n');

@@ -21,8 +21,6 @@
 #define PUSH_KEY_MIN 16     /* shorter keys are guessable or placeholders */
 #define PUSH_SECRET_MAX 512 /* bytes of a key or password file */
 
-static const char *push_key_file, *admin_password_file;
-
 static int opt_path(const char *val, const char **out, const char **why)
 {
 	/* pages embed the push path: a safe alphabet keeps them simple */
@@ -52,15 +50,15 @@ int push_opt_admin(void *ctx, const char *val, const char **why)
 
 int push_opt_key_file(void *ctx, const char *val, const char **why)
 {
-	(void)ctx, (void)why;
-	push_key_file = val;
+	(void)why;
+	((struct server_cmd *)ctx)->push_key_file = val;
 	return 0;
 }
 
 int push_opt_admin_password_file(void *ctx, const char *val, const char **why)
 {
-	(void)ctx, (void)why;
-	admin_password_file = val;
+	(void)why;
+	((struct server_cmd *)ctx)->admin_password_file = val;
 	return 0;
 }
 
@@ -125,7 +123,7 @@ int push_opt_socketio(void *ctx, const char *val, const char **why)
 
 int read_secret(const char *path, char *out, size_t cap, const char **why)
 {
-	static char msg[300];
+	static _Thread_local char msg[300];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(msg, sizeof(msg), "%s: %s", path, strerror(errno));
@@ -173,11 +171,13 @@ static bool same_as_tunnel_key(const char *k, const struct auth_keys *tunnel)
 	return same;
 }
 
-static int push_key(struct server_config *cfg)
+static int push_key(struct server_cmd *sc)
 {
+	struct server_config *cfg = &sc->cfg;
+	const char *push_key_file = sc->push_key_file;
 	char key[PUSH_SECRET_MAX];
 	const char *why = "";
-	char *env = getenv("WSFERRY_PUSH_KEY");
+	char *env = sc->lib ? NULL : getenv("WSFERRY_PUSH_KEY");
 	const char *what = push_key_file ? "--push-key-file" : "WSFERRY_PUSH_KEY";
 	int rc = 0;
 	if (push_key_file) {
@@ -206,7 +206,7 @@ static int push_key(struct server_config *cfg)
 	return rc == 0 ? 0 : opts_usage_error(what, why);
 }
 
-static int admin_password(struct server_config *cfg)
+static int admin_password(struct server_config *cfg, const char *admin_password_file)
 {
 	char pw[PUSH_SECRET_MAX];
 	const char *why = "";
@@ -224,12 +224,14 @@ static int admin_password(struct server_config *cfg)
 	return rc;
 }
 
-int push_check(struct server_config *cfg)
+int push_check(struct server_cmd *sc)
 {
+	struct server_config *cfg = &sc->cfg;
 	struct push_config *p = &cfg->push;
-	bool any = p->norigins || p->db || p->demo_path || p->admin_path || push_key_file || p->bus;
+	bool any = p->norigins || p->db || p->demo_path || p->admin_path || sc->push_key_file ||
+	           p->bus;
 	if (!p->path) {
-		if (getenv("WSFERRY_PUSH_KEY")) {
+		if (!sc->lib && getenv("WSFERRY_PUSH_KEY")) {
 			explicit_bzero(getenv("WSFERRY_PUSH_KEY"), strlen(getenv("WSFERRY_PUSH_KEY")));
 			unsetenv("WSFERRY_PUSH_KEY");
 		}
@@ -243,7 +245,7 @@ int push_check(struct server_config *cfg)
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
 		if (paths[i] && strcmp(paths[i], p->path) == 0)
 			return opts_usage_error("--push", "the same path as another endpoint");
-	if (push_key(cfg))
+	if (push_key(sc))
 		return 2;
 	if (p->db) { /* an unwritable log is a usage error, found before serving */
 		char err[256];
@@ -252,5 +254,5 @@ int push_check(struct server_config *cfg)
 			return opts_usage_error("--push-db", err);
 		push_db_close(db);
 	}
-	return p->admin_path ? admin_password(cfg) : 0;
+	return p->admin_path ? admin_password(cfg, sc->admin_password_file) : 0;
 }

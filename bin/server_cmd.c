@@ -377,19 +377,16 @@ static int opt_key_file(void *ctx, const char *val, const char **why)
 	return key_from_file(val, &cfg->keys, why);
 }
 
-static bool in_file;       /* applying -c FILE */
-static size_t file_listens; /* listen URLs from the file, replaced by argv's */
-
 static int positional_listen(void *ctx, const char *val, const char **why)
 {
-	struct server_config *cfg = ctx;
-	if (in_file)
-		file_listens++;
-	else if (file_listens) {
-		cfg->nlisten = 0; /* flags override the file */
-		file_listens = 0;
+	struct server_cmd *sc = ctx;
+	if (sc->in_file)
+		sc->file_listens++;
+	else if (sc->file_listens) {
+		sc->cfg.nlisten = 0; /* flags override the file */
+		sc->file_listens = 0;
 	}
-	return add_listen(cfg, val, why);
+	return add_listen(&sc->cfg, val, why);
 }
 
 static const struct opt server_opts[] = {
@@ -541,42 +538,54 @@ static void print_banner(const struct server_config *cfg, const char *fingerprin
 		                "it can tunnel through it (make one with `wsferry keygen`)\n");
 }
 
-int cmd_server(int argc, char **argv)
+int server_cmd_parse(struct server_cmd *sc, int argc, char **argv)
 {
-	struct server_config cfg;
-	server_config_init(&cfg);
+	struct server_config *cfg = &sc->cfg;
+	server_config_init(cfg);
 	const char *conf = opts_config_path(argc, argv);
-	in_file = true;
-	if (conf && opts_parse_file(server_opts, conf, &cfg) < 0)
+	sc->in_file = true;
+	if (conf && opts_parse_file(server_opts, conf, sc, &sc->conf_text) < 0)
 		return 2;
-	in_file = false;
-	if (opts_parse(server_opts, argc, argv, &cfg, positional_listen) < 0)
+	sc->in_file = false;
+	if (opts_parse(server_opts, argc, argv, sc, positional_listen) < 0)
 		return 2;
 	const char *why = "";
-	if (key_from_env(&cfg.keys, &why) < 0)
+	if (!sc->lib && key_from_env(&cfg->keys, &why) < 0)
 		return opts_usage_error("WSFERRY_KEY", why);
-	if (cfg.encrypt && !cfg.keys)
+	if (cfg->encrypt && !cfg->keys)
 		return opts_usage_error("--encrypt", "needs --key or --key-file (the record keys "
 		                                     "come from it)");
-	if (!cfg.cert != !cfg.cert_key)
+	if (!cfg->cert != !cfg->cert_key)
 		return opts_usage_error("--cert", "needs --cert-key too (and the other way)");
-	if (cfg.replay_store && !cfg.keys)
+	if (cfg->replay_store && !cfg->keys)
 		return opts_usage_error("--replay-store", "needs --key (only keyed tokens carry nonces)");
-	if (push_check(&cfg))
+	if (push_check(sc))
 		return 2;
-	int env_tls = docker_env(&cfg);
+	int env_tls = sc->lib ? 0 : docker_env(cfg);
 	if (env_tls == 2)
 		return 2;
-	if (cfg.nlisten == 0) {
-		int rc = default_listen(&cfg, env_tls == 1);
+	if (cfg->nlisten == 0) {
+		int rc = sc->lib ? (add_listen(cfg, DEFAULT_LISTEN, &why) < 0 ? 2 : 0)
+		                 : default_listen(cfg, env_tls == 1);
 		if (rc)
 			return rc;
 	}
-	if (controller_check(&cfg))
+	if (controller_check(cfg))
 		return 2;
-	if (cfg.metrics_on && metrics_on_public_port(&cfg))
+	if (cfg->metrics_on && metrics_on_public_port(cfg))
 		return opts_usage_error("--metrics", "must not share a port with a listen URL (the "
 		                                     "public port never answers /metrics or /health)");
-	fd_budget(&cfg);
-	return server_main(&cfg, print_banner);
+	return 0;
+}
+
+int cmd_server(int argc, char **argv)
+{
+	struct server_cmd sc = {0};
+	int rc = server_cmd_parse(&sc, argc, argv);
+	if (rc == 0) {
+		fd_budget(&sc.cfg);
+		rc = server_main(&sc.cfg, print_banner);
+	}
+	free(sc.conf_text);
+	return rc;
 }

@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint8_t *pool[BUF_POOL_MAX];
-static size_t pool_count;
+/* Per thread: two instances running in two threads (bin/lib.c) never share
+ * a free list, and the hot path takes no lock. */
+static _Thread_local uint8_t *pool[BUF_POOL_MAX];
+static _Thread_local size_t pool_count;
 
 int buf_alloc(struct buf *b)
 {

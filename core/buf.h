@@ -11,7 +11,7 @@
 /* One size for every transit buffer: large reads cut syscalls per MiB
  * (STYLE: "large buffers"), and a fixed size makes the free list trivial. */
 #define BUF_SIZE (64 * 1024)
-#define BUF_POOL_MAX 64 /* cached free buffers per process (4 MiB) */
+#define BUF_POOL_MAX 64 /* cached free buffers per thread (4 MiB) */
 
 struct buf {
 	uint8_t *mem; /* NULL while empty and released */

@@ -1,5 +1,5 @@
-/* log.c — levelled log lines to stderr or an append-only file.
- * Owns the level, the output fd and the timestamp switch; each line is
+/* log.c — levelled log lines to stderr, an append-only file or a callback.
+ * Owns the process's sink and each thread's choice of sink; each line is
  * formatted on the stack and leaves in one write(2), never buffered. */
 #include "core/log.h"
 
@@ -16,10 +16,9 @@
  * line written to a pipe is never interleaved with another writer's. */
 #define LOG_LINE_MAX 1024
 
+static struct log_sink log_process = {LOG_LEVEL_INFO, STDERR_FILENO, -1, NULL, NULL};
+_Thread_local struct log_sink *log_now = &log_process;
 enum log_level log_level_now = LOG_LEVEL_INFO;
-
-static int log_fd = STDERR_FILENO;
-static int log_timestamps = -1; /* -1: on only while logging to a file */
 
 static const char *const log_level_names[] = {
 	[LOG_LEVEL_ERROR] = "error",
@@ -31,9 +30,30 @@ static const char *const log_level_names[] = {
 
 #define LOG_NLEVELS (sizeof(log_level_names) / sizeof(log_level_names[0]))
 
+void log_sink_init(struct log_sink *s)
+{
+	*s = (struct log_sink){LOG_LEVEL_INFO, STDERR_FILENO, -1, NULL, NULL};
+}
+
+void log_sink_close(struct log_sink *s)
+{
+	if (s->fd != STDERR_FILENO)
+		close(s->fd);
+	s->fd = STDERR_FILENO;
+}
+
+struct log_sink *log_use(struct log_sink *s)
+{
+	struct log_sink *prev = log_now;
+	log_now = s ? s : &log_process;
+	return prev;
+}
+
 void log_set_level(enum log_level level)
 {
-	log_level_now = level;
+	log_now->level = level;
+	if (level > log_level_now || log_now == &log_process)
+		log_level_now = level;
 }
 
 int log_level_parse(const char *name, enum log_level *out)
@@ -56,22 +76,22 @@ int log_open_file(const char *path)
 	while (fd == -1 && errno == EINTR);
 	if (fd == -1)
 		return -errno;
-	if (log_fd != STDERR_FILENO)
-		close(log_fd);
-	log_fd = fd;
+	if (log_now->fd != STDERR_FILENO)
+		close(log_now->fd);
+	log_now->fd = fd;
 	return 0;
 }
 
 void log_set_timestamps(int on)
 {
-	log_timestamps = on ? 1 : 0;
+	log_now->timestamps = on ? 1 : 0;
 }
 
-static int log_wants_timestamp(void)
+static int log_wants_timestamp(const struct log_sink *s)
 {
-	if (log_timestamps == -1)
-		return log_fd != STDERR_FILENO;
-	return log_timestamps;
+	if (s->timestamps == -1)
+		return s->fd != STDERR_FILENO;
+	return s->timestamps;
 }
 
 /* Days since 1970-01-01 -> civil date (H. Hinnant's days_from_civil
@@ -113,12 +133,13 @@ static size_t log_put_timestamp(char *out, size_t cap)
 
 /* "[timestamp ][wsferry: ]level: " — the program name only on stderr,
  * where other programs' lines mix with ours. */
-static size_t log_put_prefix(char *out, size_t cap, enum log_level level)
+static size_t log_put_prefix(const struct log_sink *s, char *out, size_t cap,
+                             enum log_level level)
 {
-	size_t n = log_wants_timestamp() ? log_put_timestamp(out, cap) : 0;
+	size_t n = log_wants_timestamp(s) ? log_put_timestamp(out, cap) : 0;
 	const char *name = (size_t)level < LOG_NLEVELS ? log_level_names[level] : "log";
 	int w = snprintf(out + n, cap - n, "%s%s: ",
-	                 log_fd == STDERR_FILENO ? "wsferry: " : "", name);
+	                 s->fd == STDERR_FILENO ? "wsferry: " : "", name);
 
 	return w < 0 ? n : n + (size_t)w;
 }
@@ -141,9 +162,9 @@ static size_t log_put_message(char *out, size_t cap, const char *fmt, va_list ap
 
 /* Logging never blocks the loop: EINTR is retried, a short write or a full
  * pipe loses the rest of the line rather than retrying. */
-static void log_emit(const char *line, size_t len)
+static void log_emit(const struct log_sink *s, const char *line, size_t len)
 {
-	while (write(log_fd, line, len) == -1 && errno == EINTR)
+	while (write(s->fd, line, len) == -1 && errno == EINTR)
 		;
 }
 
@@ -160,13 +181,19 @@ static void log_vwrite(enum log_level level, int err, const char *fmt, va_list a
 
 		slen = w < 0 ? 0 : (size_t)w < sizeof(suffix) ? (size_t)w : sizeof(suffix) - 1;
 	}
-	len = log_put_prefix(line, sizeof(line), level);
+	const struct log_sink *s = log_now;
+	len = s->fn ? 0 : log_put_prefix(s, line, sizeof(line), level);
 	room = sizeof(line) - len - slen; /* includes the byte kept for '\n' */
 	len += log_put_message(line + len, room, fmt, ap);
 	memcpy(line + len, suffix, slen);
 	len += slen;
-	line[len++] = '\n';
-	log_emit(line, len);
+	if (s->fn) {
+		line[len] = '\0'; /* the byte kept for '\n' */
+		s->fn(s->arg, level, line, len);
+	} else {
+		line[len++] = '\n';
+		log_emit(s, line, len);
+	}
 	errno = saved;
 }
 
@@ -174,7 +201,7 @@ void log_write(enum log_level level, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (level > log_level_now)
+	if (level > log_now->level)
 		return;
 	va_start(ap, fmt);
 	log_vwrite(level, -1, fmt, ap);
@@ -186,7 +213,7 @@ void log_write_errno(enum log_level level, int err, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (level > log_level_now)
+	if (level > log_now->level)
 		return;
 	va_start(ap, fmt);
 	log_vwrite(level, err < 0 ? -err : err, fmt, ap);

@@ -1,8 +1,11 @@
 /* log.h — levelled logging to stderr or a file, one write(2) per line.
- * Owns the level and the output fd; never formats below the level. Lines
- * about a connection start with its id ("c42 "), by the caller's format. */
+ * Owns the sinks (level, output fd or callback); never formats below the
+ * level. Lines about a connection start with its id ("c42 "), by the
+ * caller's format. */
 #ifndef WSF_CORE_LOG_H
 #define WSF_CORE_LOG_H
+
+#include <stddef.h>
 
 enum log_level {
 	LOG_LEVEL_ERROR = 0,
@@ -12,10 +15,39 @@ enum log_level {
 	LOG_LEVEL_TRACE,
 };
 
+/* Receives each line instead of the fd: msg is the message alone (no
+ * prefix, no newline), NUL-terminated, len bytes. */
+typedef void (*log_line_fn)(void *arg, enum log_level level, const char *msg, size_t len);
+
+/* Where lines go and from which level. The process has one (stderr, info);
+ * an embedding program gives each instance its own (bin/lib.c). */
+struct log_sink {
+	enum log_level level;
+	int fd;         /* STDERR_FILENO, or the --log-file */
+	int timestamps; /* -1: on only while logging to a file */
+	log_line_fn fn; /* when set, lines go here and never to fd */
+	void *arg;
+};
+
+/* The calling thread's sink: the process's unless log_use said otherwise.
+ * Per thread, so two instances running in two threads never mix lines. */
+extern _Thread_local struct log_sink *log_now;
+/* The cheap check before formatting, one int for the whole process: the
+ * process sink's level, raised by any other sink's (log_write then filters
+ * by the current sink's own level). */
 extern enum log_level log_level_now;
+
+/* A sink as the process's starts: info, stderr, timestamps only to a file. */
+void log_sink_init(struct log_sink *s);
+/* Closes its --log-file, if any. */
+void log_sink_close(struct log_sink *s);
+/* Makes s (NULL: the process's) the calling thread's sink; returns the one
+ * it replaces, for the caller to restore. */
+struct log_sink *log_use(struct log_sink *s);
 
 #define LOG_FMT __attribute__((format(printf, 2, 3)))
 
+/* These three change the calling thread's current sink. */
 void log_set_level(enum log_level level);
 /* "error|warn|info|debug|trace" -> 0 and *out, or -1 for anything else. */
 int log_level_parse(const char *name, enum log_level *out);

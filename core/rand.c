@@ -1,5 +1,6 @@
 /* rand.c — a small pool refilled from getrandom(2); one syscall serves 64
- * masking keys. The pool is per process and never leaves it. */
+ * masking keys. The pool is per thread (two instances in two threads never
+ * draw the same bytes) and never leaves it. */
 #include "core/rand.h"
 
 #include <errno.h>
@@ -9,8 +10,8 @@
 
 #define RAND_POOL 256
 
-static uint8_t pool[RAND_POOL];
-static size_t pool_left;
+static _Thread_local uint8_t pool[RAND_POOL];
+static _Thread_local size_t pool_left;
 
 static int fill(void *p, size_t n)
 {

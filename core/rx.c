@@ -509,6 +509,18 @@ int rx_run_once(struct rx *rx, int timeout_ms)
 	return 0;
 }
 
+int rx_settle(struct rx *rx)
+{
+	rx_update_time(rx);
+	rx_timers_run(rx);
+	if (rx->before_sleep)
+		rx->before_sleep(rx, rx->before_sleep_arg);
+	rx_interest_apply(rx);
+	if (!rx->stop && !rx->refused && !rx->timers.min)
+		return -1;
+	return rx_wait_timeout(rx, -1);
+}
+
 int rx_run(struct rx *rx)
 {
 	int rc = 0;

@@ -88,6 +88,14 @@ int rx_run(struct rx *rx);
 int rx_run_once(struct rx *rx, int timeout_ms);
 void rx_stop(struct rx *rx);
 
+/* For a program whose own loop sleeps (bin/lib.c), on os_fd (epoll and
+ * kqueue descriptors are themselves pollable: readable while an event is
+ * pending): runs due timers and the before-sleep hook and hands the poller
+ * every interest, so os_fd alone says when to call rx_run_once(rx, 0)
+ * again; returns the longest the caller may sleep before that (ms; -1:
+ * until os_fd is readable). */
+int rx_settle(struct rx *rx);
+
 /* Monotonic milliseconds cached at the start of the current iteration. */
 uint64_t rx_now(const struct rx *rx);
 /* Refreshes the cache (after a long callback). */

@@ -7,8 +7,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-static int pool[SPLICE_POOL_MAX][2];
-static size_t pool_count;
+/* Per thread, as buf.c's pool: no lock, no sharing between instances. */
+static _Thread_local int pool[SPLICE_POOL_MAX][2];
+static _Thread_local size_t pool_count;
 
 int splice_pipe_get(int p[2])
 {

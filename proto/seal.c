@@ -40,12 +40,13 @@ static void nonce_of(uint64_t seq, uint8_t iv[12])
 		iv[i] = (uint8_t)seq;
 }
 
-/* Chosen once: the implementations differ in speed, never in output. */
+/* Chosen once per thread (no race between two instances' threads): the
+ * implementations differ in speed, never in output. */
 static void aead(const uint8_t key[SEAL_KEY_LEN], uint64_t seq, uint8_t *data, size_t n,
                  uint8_t tag[SEAL_TAG_LEN], int encrypt)
 {
-	static br_chacha20_run chacha;
-	static br_poly1305_run poly;
+	static _Thread_local br_chacha20_run chacha;
+	static _Thread_local br_poly1305_run poly;
 	if (!chacha) {
 		chacha = br_chacha20_sse2_get();
 		if (!chacha)

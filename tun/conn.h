@@ -37,11 +37,23 @@ struct conn_link {
 	bool leaving; /* going_away called */
 };
 
+/* What an embedding program hears of each tunnel (bin/lib.c): tell(open)
+ * once its bytes may flow (the client's 101 arrived; the server answered
+ * 101), tell(!open) once after that, when its byte counts are final
+ * (relay.h's accessors read it). Called from inside the loop; MUST NOT
+ * free the list. */
+struct relay;
+struct conn_events {
+	void (*tell)(void *arg, const struct relay *r, bool open);
+	void *arg;
+};
+
 struct conn_list {
 	struct conn_link head; /* sentinel */
 	size_t count;
 	unsigned next_id;
 	struct tun_stats *stats; /* --metrics: this reactor's counters, else NULL */
+	const struct conn_events *events; /* NULL: nobody listens */
 	struct conn_peer *peers[CONN_PEER_BUCKETS];
 };
 

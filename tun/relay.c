@@ -92,6 +92,7 @@ struct relay {
 	struct tun_stats *stats;     /* --metrics (enum relay_count), else NULL */
 	uint8_t up_dir;              /* enum stats_dir of up (TCP -> ws) */
 	bool open_counted;           /* in stats->tunnels_open (client: once its 101 came) */
+	bool announced;              /* list->events: opened told, closed not yet */
 	uint8_t pong[WS_MAX_CTRL_PAYLOAD];
 };
 
@@ -150,8 +151,22 @@ static void relay_pipes_release(struct relay *r)
 	r->sp_len = r->dsp_len = 0;
 }
 
+unsigned relay_id(const struct relay *r) { return r->link.id; }
+const char *relay_broke(const struct relay *r) { return r->broke; }
+
+/* conn_events (an embedding program's): opened once, closed once after. */
+static void relay_tell(struct relay *r, bool open)
+{
+	const struct conn_events *ev = r->list->events;
+	if (ev && r->announced != open) {
+		r->announced = open;
+		ev->tell(ev->arg, r, open);
+	}
+}
+
 static void relay_free(struct relay *r)
 {
+	relay_tell(r, false); /* a stop, or an end without relay_log_end */
 	rx_timer_cancel(r->rx, &r->timer);
 	rx_io_del(r->rx, &r->tcp_io);
 	rx_io_del(r->rx, &r->ws_io);
@@ -230,8 +245,9 @@ static void relay_tcp_close(struct relay *r, bool reset)
 
 /* One line per tunnel, once its bytes are settled: the words tell a clean
  * end from a break, the counts are payload that reached the other socket. */
-static void relay_log_end(const struct relay *r)
+static void relay_log_end(struct relay *r)
 {
+	relay_tell(r, false);
 	if (r->broke)
 		log_debug("c%u tunnel aborted after %llu up / %llu down bytes: %s", r->link.id,
 		          (unsigned long long)r->bytes_up, (unsigned long long)r->bytes_down, r->broke);
@@ -974,6 +990,7 @@ static int down_handshake(struct relay *r)
 		relay_free(r);
 		return -1;
 	}
+	relay_tell(r, true);
 	buf_consume(&r->down, (size_t)end);
 	return 0;
 }
@@ -1282,6 +1299,8 @@ int relay_start(struct rx *rx, struct conn_list *list, const struct relay_opts *
 		r->expect = *a->expect;
 	relay_count_start(r, a);
 	conn_list_add_as(list, &r->link, relay_destroy_link, a->id, a->peer);
+	if (a->role == WS_ROLE_SERVER)
+		relay_tell(r, true); /* the 101 is the preamble: bytes flow now */
 	r->link.lingers = true; /* a tunnel may finish while its server drains */
 	r->link.going_away = relay_going_away_link;
 	ws_parser_init(&r->parser, a->role, opts->max_message);

@@ -114,5 +114,9 @@ int relay_start(struct rx *rx, struct conn_list *list, const struct relay_opts *
 /* Bytes moved so far, for logs and tests. */
 uint64_t relay_bytes_up(const struct relay *r);
 uint64_t relay_bytes_down(const struct relay *r);
+/* For conn_events.tell: the connection id, and why it broke (NULL: not, or
+ * not yet). */
+unsigned relay_id(const struct relay *r);
+const char *relay_broke(const struct relay *r);
 
 #endif

@@ -1,8 +1,9 @@
 #!/bin/sh
 # install_scenario.sh — `make install PREFIX=... DESTDIR=...` (under a
-# restrictive umask) puts the binary and every man/*.1, *.5, *.7 page, and
-# nothing else, under DESTDIR/PREFIX: binary 755 and identical to the build,
-# pages 644 in their section's directory, directories 755.
+# restrictive umask) puts the binary, the library and its header, and every
+# man/*.1, *.3, *.5, *.7 page, and nothing else, under DESTDIR/PREFIX: binary
+# 755 and identical to the build, library, header and pages 644 (pages in
+# their section's directory), directories 755.
 cd "$(dirname "$0")/../.." || exit 1
 BIN=build/wsferry
 dir=$(mktemp -d)
@@ -27,8 +28,13 @@ cmp -s "$b" "$BIN"; check "installed binary is $BIN" $?
 out=$("$b" --version 2>&1); check "installed wsferry --version: $out" $?
 [ "$(mode "$top/bin")" = 755 ]; check "bin/ is 755 (got $(mode "$top/bin"))" $?
 
-want=1
-for p in man/*.1 man/*.5 man/*.7; do
+want=3
+for f in lib/libwsferry.a:build/libwsferry.a include/wsferry.h:include/wsferry.h; do
+	got=$top/${f%%:*}
+	[ -f "$got" ] && [ "$(mode "$got")" = 644 ] && cmp -s "$got" "${f#*:}"
+	check "${f#*:} -> ${f%%:*}, mode 644 (got $(mode "$got"))" $?
+done
+for p in man/*.1 man/*.3 man/*.5 man/*.7; do
 	[ -f "$p" ] || continue
 	want=$((want + 1))
 	sec=${p##*.}

@@ -1,6 +1,7 @@
 #!/bin/sh
-# man_test.sh — the manual pages render without a warning (groff -ww), and
-# every long option the binary knows is documented in wsferry.1.
+# man_test.sh — the manual pages render without a warning (groff -ww), their
+# NAME lines parse for whatis/apropos (lexgrog, when man-db is installed),
+# and every long option the binary knows is documented in wsferry.1.
 cd "$(dirname "$0")/../.." || exit 1
 pass=0
 fail=0
@@ -10,6 +11,14 @@ for page in man/*.[1-8]; do
 	else
 		echo "FAIL $page: $out"
 		fail=$((fail + 1))
+	fi
+	if command -v lexgrog >/dev/null; then
+		if lexgrog "$page" >/dev/null 2>&1; then
+			pass=$((pass + 1))
+		else
+			echo "FAIL $page: lexgrog cannot read its NAME section"
+			fail=$((fail + 1))
+		fi
 	fi
 done
 for opt in $(grep -ho '{"[a-z-]*", ' bin/*.c | sed -E 's/\{"([a-z-]*)", /\1/' | sort -u); do

@@ -254,6 +254,12 @@ static int entry_scheme(enum fwd_kind kind, const char **whole, const char **sch
 
 int client_parse_fwd(enum fwd_kind kind, const char *whole, struct fwd *f, const char **why)
 {
+	return client_parse_fwd_any(kind, whole, f, false, why);
+}
+
+int client_parse_fwd_any(enum fwd_kind kind, const char *whole, struct fwd *f, bool any_port,
+                         const char **why)
+{
 	const char *part[4];
 	size_t len[4];
 	char spec[sizeof(f->spec)];
@@ -309,7 +315,8 @@ int client_parse_fwd(enum fwd_kind kind, const char *whole, struct fwd *f, const
 	strcpy(f->bind_host, "127.0.0.1"); /* loopback unless a host is given */
 	if (n == need + 1 && copy_host(part[i++], len[0], f->bind_host, sizeof(f->bind_host)) < 0)
 		return fail(why, "invalid bind address");
-	if (url_parse_port(part[i], len[i], &f->bind_port) < 0)
+	bool port0 = any_port && kind != FWD_REMOTE && len[i] == 1 && part[i][0] == '0';
+	if (!port0 && url_parse_port(part[i], len[i], &f->bind_port) < 0)
 		return fail(why, "port must be a number from 1 to 65535");
 	i++;
 	if (port_only || fixed)

@@ -100,5 +100,9 @@ void client_config_init(struct client_config *cfg);
  * an exit; -D "socks5://NAME[:PASSWORD]@[BIND:]PORT" (or http://) is a
  * proxy whose connections leave through it. 0, or -1 with *why. */
 int client_parse_fwd(enum fwd_kind kind, const char *spec, struct fwd *f, const char **why);
+/* The same; any_port also takes bind port 0 for a local listener (the
+ * kernel picks one: the library's way to learn a free port). */
+int client_parse_fwd_any(enum fwd_kind kind, const char *spec, struct fwd *f, bool any_port,
+                         const char **why);
 
 #endif

@@ -110,7 +110,11 @@ static int resolve_blocking(const struct client *c, const char *host, uint16_t p
 
 static int client_listen(struct client *c, const struct fwd *f)
 {
-	struct client_listener *l = &c->listeners[c->nlisteners];
+	size_t slot = 0; /* < CLIENT_MAX_FWDS: one listener per fwd at most */
+	while (slot < c->nlisteners && c->listeners[slot].fwd) /* a removed one's is free */
+		slot++;
+	struct client_listener *l = &c->listeners[slot];
+	*l = (struct client_listener){0};
 	struct net_addr a;
 	if (resolve_blocking(c, f->bind_host, f->bind_port, &a, 1) != 1) {
 		log_error("%s: cannot resolve bind address %s", f->spec, f->bind_host);
@@ -129,30 +133,36 @@ static int client_listen(struct client *c, const struct fwd *f)
 	l->fd = fd;
 	rx_io_add(&c->rx, &l->io, fd, listener_on_io);
 	rx_io_want(&c->rx, &l->io, RX_READ);
-	c->nlisteners++;
+	if (slot == c->nlisteners)
+		c->nlisteners++;
 	if (f->kind == FWD_DYNAMIC && !net_addr_is_loopback(&a) && !c->cfg->proxy_user)
 		log_warn("-D %s listens beyond loopback without --proxy-user: anyone who can "
 		         "reach it can use your tunnel", f->spec);
 	return 0;
 }
 
+static void listener_close(struct client *c, struct client_listener *l)
+{
+	if (!l->fwd)
+		return; /* removed earlier */
+	rx_timer_cancel(&c->rx, &l->pause);
+	rx_io_del(&c->rx, &l->io);
+	close(l->fd);
+	l->fwd = NULL;
+}
+
 static void client_close_listeners(struct client *c)
 {
-	for (size_t i = 0; i < c->nlisteners; i++) {
-		rx_timer_cancel(&c->rx, &c->listeners[i].pause);
-		rx_io_del(&c->rx, &c->listeners[i].io);
-		close(c->listeners[i].fd);
-	}
+	for (size_t i = 0; i < c->nlisteners; i++)
+		listener_close(c, &c->listeners[i]);
 	c->nlisteners = 0;
 }
 
 static void client_on_signal(struct rx *rx, int signo, void *arg)
 {
-	struct client *c = arg;
+	(void)rx;
 	log_info("%s: stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT");
-	client_close_listeners(c);
-	conn_list_destroy_all(&c->conns);
-	rx_stop(rx);
+	client_stop(arg);
 }
 
 /* wss://: verify the chain and name by default; --pin or --insecure instead. */
@@ -217,26 +227,54 @@ static int client_setup(struct client *c)
 			base64_encode((const uint8_t *)c->cfg->proxy_cred, strlen(c->cfg->proxy_cred),
 			              c->proxy_auth);
 	}
-	for (size_t i = 0; i < c->cfg->nfwds; i++) {
-		const struct fwd *f = &c->cfg->fwds[i];
-		if (f->kind == FWD_REMOTE) {
-			if (cli_reverse_start(c, f) < 0)
-				return -1;
-		} else if (f->udp ? cli_udp_listen(c, f) < 0 : client_listen(c, f) < 0)
+	for (size_t i = 0; i < c->cfg->nfwds; i++)
+		if (client_fwd_start(c, &c->cfg->fwds[i]) < 0)
 			return -1;
-		else if (f->kind == FWD_TPROXY && cli_tproxy_udp_listen(c, f) < 0)
-			return -1; /* UDP beside TCP on the same [BIND:]PORT */
-	}
 	return cli_pool_start(c);
 }
 
-int client_main(const struct client_config *cfg)
+int client_fwd_start(struct client *c, const struct fwd *f)
+{
+	if (f->kind == FWD_REMOTE)
+		return cli_reverse_start(c, f) < 0 ? -1 : 0;
+	if (f->udp ? cli_udp_listen(c, f) < 0 : client_listen(c, f) < 0)
+		return -1;
+	if (f->kind == FWD_TPROXY && cli_tproxy_udp_listen(c, f) < 0)
+		return -1; /* UDP beside TCP on the same [BIND:]PORT */
+	return 0;
+}
+
+static struct client_listener *listener_of(struct client *c, const struct fwd *f)
+{
+	for (size_t i = 0; i < c->nlisteners; i++)
+		if (c->listeners[i].fwd == f)
+			return &c->listeners[i];
+	return NULL;
+}
+
+int client_fwd_stop(struct client *c, const struct fwd *f)
+{
+	struct client_listener *l = listener_of(c, f);
+	if (!l || f->udp || f->kind == FWD_TPROXY)
+		return -1; /* -R and UDP stay until the client stops */
+	listener_close(c, l);
+	return 0;
+}
+
+uint16_t client_fwd_port(struct client *c, const struct fwd *f)
+{
+	struct client_listener *l = listener_of(c, f);
+	struct net_addr a;
+	return l && net_local_addr(l->fd, &a) == 0 ? net_addr_port(&a) : f->bind_port;
+}
+
+struct client *client_new(const struct client_config *cfg)
 {
 	struct client *c = calloc(1, sizeof(*c));
 	if (!c || rx_init(&c->rx) < 0) {
 		log_error("cannot start the event loop");
 		free(c);
-		return 1;
+		return NULL;
 	}
 	c->cfg = cfg;
 	conn_list_init(&c->conns);
@@ -246,18 +284,34 @@ int client_main(const struct client_config *cfg)
 		log_error("cannot set up the resolver");
 		rx_free(&c->rx);
 		free(c);
-		return 1;
+		return NULL;
 	}
-	int rc = client_setup(c);
-	if (rc == 0)
-		rc = cli_metrics_start(c);
-	if (rc == 0) {
-		signal(SIGPIPE, SIG_IGN);
-		rx_signal(&c->rx, SIGTERM, client_on_signal, c);
-		rx_signal(&c->rx, SIGINT, client_on_signal, c);
-		if (rx_run(&c->rx) < 0)
-			rc = -1;
+	if (client_setup(c) < 0 || cli_metrics_start(c) < 0) {
+		client_free(c);
+		return NULL;
 	}
+	return c;
+}
+
+struct rx *client_rx(struct client *c)
+{
+	return &c->rx;
+}
+
+struct conn_list *client_conns(struct client *c)
+{
+	return &c->conns;
+}
+
+void client_stop(struct client *c)
+{
+	client_close_listeners(c);
+	conn_list_destroy_all(&c->conns);
+	rx_stop(&c->rx);
+}
+
+void client_free(struct client *c)
+{
 	client_close_listeners(c);
 	cli_metrics_stop(c);
 	conn_list_destroy_all(&c->conns);
@@ -271,5 +325,17 @@ int client_main(const struct client_config *cfg)
 	free(c);
 	buf_pool_drain();
 	splice_pool_drain();
+}
+
+int client_main(const struct client_config *cfg)
+{
+	struct client *c = client_new(cfg);
+	if (!c)
+		return 1;
+	signal(SIGPIPE, SIG_IGN);
+	rx_signal(&c->rx, SIGTERM, client_on_signal, c);
+	rx_signal(&c->rx, SIGINT, client_on_signal, c);
+	int rc = rx_run(&c->rx);
+	client_free(c);
 	return rc == 0 ? 0 : 1;
 }

@@ -1163,15 +1163,17 @@ static bool metrics_draining(void *arg)
 
 static const struct scrape_ops metrics_ops = {metrics_render, metrics_draining};
 
-/* One reactor serving every listener (a worker, or the only process). */
-static int server_worker_run(const struct server_config *cfg, const struct server_shared *sh,
-                             unsigned index)
+/* One reactor serving every listener (a worker, the only process, or an
+ * instance of the library): NULL after logging why. index: the worker's
+ * slot of --metrics counters. */
+static struct server *server_open(const struct server_config *cfg,
+                                  const struct server_shared *sh, unsigned index)
 {
 	struct server *srv = calloc(1, sizeof(*srv));
 	if (!srv || rx_init(&srv->rx) < 0) {
 		log_error("cannot start the event loop");
 		free(srv);
-		return 1;
+		return NULL;
 	}
 	srv->cfg = cfg;
 	srv->tls = sh->tls ? tls_server_cfg_ref(sh->tls) : NULL;
@@ -1196,6 +1198,7 @@ static int server_worker_run(const struct server_config *cfg, const struct serve
 		rc = -1;
 		srv->replay.slots = NULL;
 	} else if (rc == 0) {
+		srv->dns_up = true;
 		if (cfg->push.path && !(srv->push = push_start(&srv->rx, &cfg->push, &cfg->relay, cfg->dns)))
 			rc = -1;
 		if (!(srv->channels = channels_new(&srv->rx, &srv->conns, cfg)) ||
@@ -1218,17 +1221,17 @@ static int server_worker_run(const struct server_config *cfg, const struct serve
 			log_error("cannot serve --metrics (out of memory)");
 			rc = -1;
 		}
-		if (rc == 0) {
-			signal(SIGPIPE, SIG_IGN);
-			rx_signal(&srv->rx, SIGTERM, server_on_signal, srv);
-			rx_signal(&srv->rx, SIGINT, server_on_signal, srv);
-			rx_signal(&srv->rx, SIGHUP, server_on_hup, srv);
-			unblock_stop_signals(); /* a worker's, blocked since fork (workers.c) */
-			if (rx_run(&srv->rx) < 0) {
-				log_error("event loop failed");
-				rc = -1;
-			}
-		}
+	}
+	if (rc < 0) {
+		server_close(srv);
+		return NULL;
+	}
+	return srv;
+}
+
+void server_close(struct server *srv)
+{
+	if (srv->dns_up) {
 		rx_timer_cancel(&srv->rx, &srv->drain);
 		scrape_stop(srv->scrape);
 		server_close_listeners(srv);
@@ -1247,7 +1250,51 @@ static int server_worker_run(const struct server_config *cfg, const struct serve
 	free(srv);
 	buf_pool_drain();
 	splice_pool_drain();
+}
+
+static int server_worker_run(const struct server_config *cfg, const struct server_shared *sh,
+                             unsigned index)
+{
+	struct server *srv = server_open(cfg, sh, index);
+	if (!srv)
+		return 1;
+	int rc = 0;
+	signal(SIGPIPE, SIG_IGN);
+	rx_signal(&srv->rx, SIGTERM, server_on_signal, srv);
+	rx_signal(&srv->rx, SIGINT, server_on_signal, srv);
+	rx_signal(&srv->rx, SIGHUP, server_on_hup, srv);
+	unblock_stop_signals(); /* a worker's, blocked since fork (workers.c) */
+	if (rx_run(&srv->rx) < 0) {
+		log_error("event loop failed");
+		rc = -1;
+	}
+	server_close(srv);
 	return rc == 0 ? 0 : 1;
+}
+
+struct server *server_new(const struct server_config *cfg)
+{
+	struct server_shared sh = {.metrics_fd = -1};
+	struct server *srv = NULL;
+	if (server_prepare(cfg, &sh) == 0)
+		srv = server_open(cfg, &sh, 0);
+	server_release(&sh); /* srv holds its own reference to the certificate */
+	return srv;
+}
+
+struct rx *server_rx(struct server *srv)
+{
+	return &srv->rx;
+}
+
+struct conn_list *server_conns(struct server *srv)
+{
+	return &srv->conns;
+}
+
+void server_stop(struct server *srv)
+{
+	server_stop_now(srv);
 }
 
 int server_main(const struct server_config *cfg, server_ready_fn ready)

@@ -15,4 +15,17 @@ typedef void (*server_ready_fn)(const struct server_config *cfg, const char *fin
  * SIGINT. 0 on a clean stop, 1 on a runtime failure. */
 int server_main(const struct server_config *cfg, server_ready_fn ready);
 
+/* The same in pieces, one process, for a program that runs the loop itself
+ * (bin/lib.c): never touches signals or forks. server_new sets up
+ * (certificate, listeners; cfg MUST outlive the server, workers MUST be 1):
+ * NULL after logging why. */
+struct server;
+struct server *server_new(const struct server_config *cfg);
+struct rx *server_rx(struct server *srv);
+struct conn_list *server_conns(struct server *srv);
+/* Closes the listeners and every connection, and stops server_rx's run. */
+void server_stop(struct server *srv);
+/* Frees everything, and the calling thread's pools. */
+void server_close(struct server *srv);
+
 #endif

@@ -56,6 +56,7 @@ struct server {
 	struct controller *ctl;    /* --controller: this worker's listener */
 	uint64_t store_logged_ms;  /* rate limit for "replay store down" */
 	bool stopping;
+	bool dns_up;               /* set up past the resolver: all to tear down */
 	bool draining;             /* SIGTERM: no more accepts, tunnels finish */
 	bool went_away;            /* the drain timed out: Close 1001 sent */
 	uint64_t drain_end_ms;     /* then; after it, the last closes' deadline */
