@@ -13,7 +13,7 @@
 
 FROM debian:bookworm AS build
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-	make gcc libc6-dev musl-tools dpkg-dev file git ca-certificates && rm -rf /var/lib/apt/lists/*
+	make gcc libc6-dev dpkg-dev file git ca-certificates && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 # --version names the revision: git describe needs to trust the copied tree

@@ -1,6 +1,6 @@
 # wsferry — one GNU Makefile for the product, its tests, fuzzers and benches.
 # Targets: all run test test-cross fuzz fuzz-long bench bench-udp bench-cross
-# static install clean deps.
+# static size-report install clean deps.
 # Local overrides go in config.mak (not committed).
 -include config.mak
 
@@ -27,21 +27,34 @@ BUILD     ?= build
 endif
 
 # make static: a stripped, fully static binary linked with musl and a
-# BearSSL that test/static-deps.sh builds from Debian's source package: for
-# this machine (x86-64, Debian's musl-gcc) in build-static/, or with
-# ARCH=aarch64|armhf|mipsel for a router, with Debian's cross gcc and musl
-# built from source by that script, in build-static-ARCH/. Its inner pass
+# BearSSL that test/static-deps.sh builds from Debian's source packages
+# (with these code flags, musl's own wrapper around Debian's gcc): for this
+# machine (x86-64) in build-static/, or with ARCH=aarch64|armhf|mipsel for
+# a router, with Debian's cross gcc, in build-static-ARCH/. Its inner pass
 # (STATIC=1) reuses the rules below in that directory.
-MUSL_CC   ?= musl-gcc
 # -fno-pie: the link is static non-PIE anyway, PIC code only cost bytes (MIPS
 # abicalls most: -11 KiB). No unwind tables: C without exceptions never
 # unwinds, and .eh_frame was 33 KiB of the x86-64 binary. -z norelro: no
 # dynamic linker runs in a static musl binary, so nothing ever made that
 # range read-only (/proc/PID/maps shows it rw-), while aligning it cost 63
-# KiB of padding on aarch64 (64 KiB pages). test/static-deps.sh builds musl
-# and BearSSL with the same code flags.
+# KiB of padding on aarch64 (64 KiB pages). -z noseparate-code: x86-64's ld
+# otherwise pads the code to pages of its own, apart from the headers and
+# read-only data (5 KiB of padding in the file; the other ARCHes' ld does
+# not separate them by default either). test/static-deps.sh builds musl
+# and BearSSL with the same code flags. -flto: wsferry's objects and
+# BearSSL's are optimised as one program at the link (inlined across files,
+# unused paths dropped): -10.9 KiB native, -17.5 aarch64, -8.0 armhf,
+# -26.3 mipsel.
+# (STATIC_LTO=-fno-lto builds without, as make size-report does to tell
+# origins.)
+STATIC_LTO ?= -flto
 STATIC_OPT = -Os -ffunction-sections -fdata-sections -fno-pie \
-             -fno-asynchronous-unwind-tables -fno-unwind-tables
+             -fno-asynchronous-unwind-tables -fno-unwind-tables $(STATIC_LTO)
+# MIPS: code that needs no $gp/GOT (-mno-abicalls: direct jal and lui/addiu
+# addresses instead of loads from the GOT and jalr $t9), as a static
+# executable never needs PIC: -32 KiB. musl keeps its abicalls code (its
+# startup assembly expects it); ld puts a stub before each call into it.
+STATIC_ARCH_OPT_mipsel = -mno-abicalls
 STATIC_BUDGET_KIB ?= 400
 CROSS_ARCHES = aarch64 armhf mipsel
 CROSS     ?= $(CROSS_ARCHES)
@@ -52,16 +65,20 @@ TRIPLET_mipsel  = mipsel-linux-gnu
 # names pick a cross build, this machine's own names mean native.
 SARCH     = $(if $(filter $(ARCH),$(CROSS_ARCHES)),$(ARCH),native)
 SDIR      = $(if $(filter native,$(SARCH)),build-static,build-static-$(SARCH))
-SCC       = $(if $(filter native,$(SARCH)),$(MUSL_CC),$(SDIR)/musl/bin/musl-gcc)
+SCC       = $(SDIR)/musl/bin/musl-gcc
+STATIC_CODE = $(STATIC_OPT) $(STATIC_ARCH_OPT_$(SARCH))
 SSTRIP    = $(if $(filter native,$(SARCH)),strip,$(TRIPLET_$(SARCH))-strip)
+# gcc-ar: an archive of LTO objects needs the compiler's plugin for its index
+SAR       = $(if $(filter native,$(SARCH)),gcc-ar,$(TRIPLET_$(SARCH))-gcc-ar)
 ifeq ($(STATIC),1)
 STATIC_DIR ?= build-static
 BUILD     := $(STATIC_DIR)
 CPPFLAGS  += -I$(STATIC_DIR)/bearssl/inc
-LDFLAGS   += -static -Wl,--gc-sections -Wl,-z,norelro -L$(STATIC_DIR)/bearssl
+LDFLAGS   += -static -Wl,--gc-sections -Wl,-z,norelro -Wl,-z,noseparate-code -L$(STATIC_DIR)/bearssl \
+             -Wl,-Map=$(STATIC_DIR)/wsferry.map
 # Objects built with other static flags are rebuilt (as --version's stamp).
 FLAGS_STAMP = $(BUILD)/flags.stamp
-$(shell mkdir -p $(BUILD) && [ "`cat $(FLAGS_STAMP) 2>/dev/null`" = "$(STATIC_OPT) $(LDFLAGS)" ] || echo "$(STATIC_OPT) $(LDFLAGS)" >$(FLAGS_STAMP))
+$(shell mkdir -p $(BUILD) && [ "`cat $(FLAGS_STAMP) 2>/dev/null`" = "$(STATIC_CODE) $(LDFLAGS)" ] || echo "$(STATIC_CODE) $(LDFLAGS)" >$(FLAGS_STAMP))
 endif
 
 # SQLite (the push message log, --push-db) is a build option: on by
@@ -106,7 +123,11 @@ OS_FILES  = core/rx_epoll.c core/rx_kqueue.c core/splice_linux.c core/splice_non
             core/transparent_linux.c core/transparent_none.c core/proc_linux.c core/proc_other.c \
             core/tfo_linux.c core/tfo_none.c
 
-CORE_SRC  = $(filter-out $(OS_FILES),$(wildcard core/*.c)) $(RX_BACKEND)
+# core/printf_static.c replaces musl's vfprintf: linked by name in the
+# static build only (no object of ours calls vfprintf itself, so an
+# archive member would never be pulled in before libc's).
+STATIC_LINK_SRC = core/printf_static.c
+CORE_SRC  = $(filter-out $(OS_FILES) $(STATIC_LINK_SRC),$(wildcard core/*.c)) $(RX_BACKEND)
 LIB_SRC   = $(CORE_SRC) $(wildcard proto/*.c tls/*.c tun/*.c) $(PUSH_DB) $(REPLAY_STORE) \
             $(filter-out tun/push/push_db_%.c tun/push/bus_%.c tun/server/replay_redis.c tun/server/replay_store_none.c,$(wildcard tun/*/*.c))
 BIN_SRC   = $(wildcard bin/*.c)
@@ -121,8 +142,14 @@ BIN_OBJ   = $(BIN_SRC:%.c=$(BUILD)/%.o)
 # as one object whose only global names are wsferry_* (include/wsferry.h,
 # bin/lib.c), so a program that embeds it keeps its own log_*, buf_*, url_*.
 MAIN_OBJ  = $(BUILD)/bin/main.o
+# Static only: linked by name (an archive member would never be pulled in:
+# musl's own vfprintf is found first, inside libc.a).
+STATIC_OBJ =
 ifeq ($(STATIC),1)
-$(LIB_OBJ) $(BIN_OBJ): $(FLAGS_STAMP)
+STATIC_OBJ = $(STATIC_LINK_SRC:%.c=$(BUILD)/%.o)
+endif
+ifeq ($(STATIC),1)
+$(LIB_OBJ) $(BIN_OBJ) $(STATIC_OBJ): $(FLAGS_STAMP)
 $(BIN): $(FLAGS_STAMP) $(STATIC_DIR)/bearssl/libbearssl.a
 $(FLAGS_STAMP) $(STATIC_DIR)/bearssl/libbearssl.a: ;
 endif
@@ -136,7 +163,7 @@ EXAMPLE   = $(BUILD)/contrib/libwsferry-example
 
 VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: all run test test-unit test-deps test-cross fuzzers fuzz fuzz-long bench bench-peers bench-early bench-udp bench-push bench-transparent bench-cross bench-publish bench-vpn static static-all install clean deps bench-replay bench-cluster bench-sip003 bench-encrypt bench-pool bench-mux bench-controller bench-metrics lib
+.PHONY: all run test test-unit test-deps test-cross fuzzers fuzz fuzz-long bench bench-peers bench-early bench-udp bench-push bench-transparent bench-cross bench-publish bench-vpn static static-all install clean deps bench-replay bench-cluster bench-sip003 bench-encrypt bench-pool bench-mux bench-controller bench-metrics lib size-report
 all: $(BIN) $(TESTS) $(EXAMPLE)
 
 # make lib: the library alone (include/wsferry.h, wsferry(3)).
@@ -158,8 +185,8 @@ $(LIB): $(LIB_OBJ) $(filter-out $(MAIN_OBJ),$(BIN_OBJ))
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(BIN): $(MAIN_OBJ) $(LIB)
-	$(CC) $(OPT) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(LIB) $(LDLIBS)
+$(BIN): $(MAIN_OBJ) $(STATIC_OBJ) $(LIB)
+	$(CC) $(OPT) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(STATIC_OBJ) $(LIB) $(LDLIBS)
 
 $(PUBLIC_LIB): $(LIB_OBJ) $(filter-out $(MAIN_OBJ),$(BIN_OBJ))
 	@rm -f $@ $(BUILD)/libwsferry.o
@@ -310,7 +337,7 @@ static:
 	*) echo "make static: unknown ARCH=$(ARCH) (native, $(CROSS_ARCHES))" >&2; exit 2 ;; esac
 	@sh test/static-deps.sh $(SARCH)
 	@$(MAKE) --no-print-directory STATIC=1 STATIC_DIR=$(SDIR) SANITIZE= DEBUG=0 \
-		CC='$(SCC)' OPT='$(STATIC_OPT)' $(SDIR)/wsferry
+		CC='$(SCC)' AR='$(SAR)' OPT='$(STATIC_CODE)' $(SDIR)/wsferry
 	$(SSTRIP) $(SDIR)/wsferry
 	@n=$$(wc -c <$(SDIR)/wsferry); \
 	if [ $$n -le $$(($(STATIC_BUDGET_KIB) * 1024)) ]; then v=met; else v=EXCEEDED; fi; \
@@ -320,6 +347,12 @@ static:
 static-all:
 	@$(MAKE) --no-print-directory static
 	@for a in $(CROSS); do $(MAKE) --no-print-directory static ARCH=$$a || exit 1; done
+
+# Where the static binary's bytes go, per origin (ours, BearSSL, libc) and
+# per function, for native and every router ARCH, from each link map:
+# bench/RESULTS-size.md (the release check of the size budget).
+size-report:
+	@sh bench/size.sh $(if $(ARCH),$(SARCH),native $(CROSS_ARCHES))
 
 # make test-cross: every ARCH's static build under qemu-ARCH-static, client
 # and server against each other and against the native static build
@@ -346,6 +379,6 @@ install: $(BIN) $(PUBLIC_LIB)
 	done
 
 clean:
-	rm -rf build build-san build-fuzz build-static $(CROSS_ARCHES:%=build-static-%)
+	rm -rf build build-san build-fuzz build-static $(CROSS_ARCHES:%=build-static-%) build-static*-nolto
 
 -include $(shell find $(BUILD) build-san -name '*.d' 2>/dev/null)

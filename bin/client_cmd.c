@@ -159,6 +159,13 @@ static int opt_dns(void *ctx, const char *val, const char **why)
 }
 
 /* RFC 3986 §2.1: userinfo may carry %XX escapes (a ':' or '@' in a password). */
+/* One hex digit isxdigit() accepted (not strtoul: that brings musl's scanf
+ * number engine into the static binary). */
+static int hex_digit(char c)
+{
+	return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
 static int percent_decode(const char *s, size_t n, char *out, size_t cap)
 {
 	size_t o = 0;
@@ -171,7 +178,7 @@ static int percent_decode(const char *s, size_t n, char *out, size_t cap)
 				return -1;
 			hex[0] = s[i + 1];
 			hex[1] = s[i + 2];
-			c = (char)strtoul(hex, NULL, 16);
+			c = (char)(hex_digit(hex[0]) << 4 | hex_digit(hex[1]));
 			i += 2;
 		}
 		if (o + 1 >= cap)

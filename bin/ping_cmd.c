@@ -460,7 +460,9 @@ static int report(struct ping_io *io, double rtt)
 	enum ping_answer a = ping_answer_read(io->msg, io->msg_len, code);
 	print_sanitized(io->msg, io->msg_len);
 	if (a == PING_ANSWER_PONG) {
-		printf("pong from %s: round trip %.3f ms\n", io->where, rtt * 1e3);
+		/* in whole microseconds: the static build formats no floats */
+		unsigned long long us = (unsigned long long)(rtt * 1e6 + 0.5);
+		printf("pong from %s: round trip %llu.%03llu ms\n", io->where, us / 1000, us % 1000);
 		return fflush(stdout) == 0 ? 0 : 1;
 	}
 	fflush(stdout);

@@ -153,17 +153,21 @@ static char *dns_word_next(char **cur)
 	return w;
 }
 
-/* A decimal number in [lo, hi], or -1. */
+/* A decimal number in [lo, hi] (digits only), or -1. By hand: strtol
+ * would bring musl's scanf number engine into the static binary. */
 static long dns_number(const char *s, long lo, long hi)
 {
-	char *end;
-	long v;
+	long v = 0;
 
-	if (*s < '0' || *s > '9')
+	if (!*s)
 		return -1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	return (*end || errno || v < lo || v > hi) ? -1 : v;
+	for (; *s; s++) {
+		int d = *s - '0';
+		if (d < 0 || d > 9 || v > (hi - d) / 10) /* not v * 10 + d > hi: overflow */
+			return -1;
+		v = v * 10 + d;
+	}
+	return v < lo || v > hi ? -1 : v;
 }
 
 /* ---- addresses ---- */

@@ -194,11 +194,13 @@ int net_cidr_parse(const char *s, struct net_cidr *out)
 	}
 	unsigned bits = max;
 	if (slash) {
-		char *end;
-		unsigned long v = strtoul(slash + 1, &end, 10);
-		if (!slash[1] || *end || v > max)
-			return -EINVAL;
-		bits = (unsigned)v;
+		/* digits by hand: strtoul would bring musl's scanf number engine */
+		const char *d = slash + 1;
+		bits = 0;
+		do {
+			if (*d < '0' || *d > '9' || (bits = bits * 10 + (unsigned)(*d - '0')) > max)
+				return -EINVAL;
+		} while (*++d);
 	}
 	out->bits = (uint8_t)bits;
 	return 0;

@@ -3,10 +3,12 @@
 # build: a musl toolchain for ARCH and BearSSL 0.6 compiled with it into
 # build-static[-ARCH]/bearssl/{libbearssl.a,inc/} (Debian's libbearssl.a calls
 # glibc's fortify __*_chk functions, so musl cannot link it).
-#   native (default): Debian's musl-gcc (musl-tools), into build-static/.
-#   aarch64, armhf, mipsel: Debian's cross gcc (gcc-TRIPLET) and musl 1.2.3
-#     built from Debian's source package with it, installed (with its own
-#     musl-gcc wrapper) in build-static-ARCH/musl/. Not Debian's multiarch
+#   native (default): Debian's gcc and musl 1.2.3 built from Debian's source
+#     package with it, installed (with its own musl-gcc wrapper) in
+#     build-static/musl/: not Debian's libc.a of musl-tools, whose objects
+#     (-O2, no per-function sections) cost 12 KiB more in the binary.
+#   aarch64, armhf, mipsel: the same with Debian's cross gcc (gcc-TRIPLET),
+#     in build-static-ARCH/musl/. Not Debian's multiarch
 #     musl-dev:ARCH, which would need `dpkg --add-architecture` (three more
 #     package indexes on every apt-get update of this shared machine) and a
 #     hand-written specs file anyway.
@@ -36,6 +38,12 @@ mkdir -p build-static/src "$sdir"
 # Makefile's STATIC_OPT, which says why): a library built with other flags
 # is rebuilt (each records its flags beside itself).
 opt="-Os -ffunction-sections -fdata-sections -fno-pie -fno-asynchronous-unwind-tables -fno-unwind-tables"
+# BearSSL also as link-time-optimisation objects (the Makefile's STATIC_LTO):
+# the final link then inlines and drops across the library's boundary.
+# Not musl: its startup code and weak aliases are not meant for LTO. Fat
+# objects (machine code beside the LTO data): make size-report links once
+# without LTO, where each byte keeps the name of the object it came from.
+bopt="$opt -flto -ffat-lto-objects"
 
 # One run at a time (make test and a hand-run make static may overlap).
 exec 9>build-static/.deps.lock
@@ -50,10 +58,10 @@ export DEBIAN_FRONTEND=noninteractive
 unset ARCH MAKEFLAGS MFLAGS MAKELEVEL
 APT="-q -o DPkg::Lock::Timeout=120"
 
-# musl-tools: musl-gcc; dpkg-dev: dpkg-source for apt-get source; file: the
-# static scenario's "statically linked" check; gcc-TRIPLET: the cross gcc
-# and binutils (musl is built below).
-if [ -n "$triplet" ]; then want="gcc-$triplet dpkg-dev file make"; else want="musl-tools dpkg-dev file"; fi
+# dpkg-dev: dpkg-source for apt-get source; file: the static scenario's
+# "statically linked" check; gcc-TRIPLET: the cross gcc and binutils (musl
+# is built below).
+if [ -n "$triplet" ]; then want="gcc-$triplet dpkg-dev file make"; else want="gcc dpkg-dev file make"; fi
 missing=""
 for p in $want; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
@@ -123,36 +131,35 @@ source_pkg() {
 		die "apt-get source $pkg failed"
 }
 
-# The C compiler for BearSSL and wsferry: Debian's musl-gcc natively; for a
-# cross ARCH, musl's own wrapper around gcc-TRIPLET, from musl built here
-# (out of its source tree, so one tree serves every ARCH).
-if [ -z "$triplet" ]; then
-	cc=musl-gcc ar=ar
-else
-	cc=$top/$sdir/musl/bin/musl-gcc ar=$triplet-ar
-	if ! [ -x "$cc" ] || ! [ -f "$sdir/musl/lib/libc.a" ] ||
-		[ "$(cat "$sdir/musl/cflags" 2>/dev/null)" != "$opt" ]; then
-		start=$(date +%s)
-		source_pkg musl
-		msrc=$(cd build-static/src && ls -d musl-*/ | head -n 1)
-		msrc=$top/build-static/src/${msrc%/}
-		mlog=$sdir/musl-build.log
-		say "building musl ($(basename "$msrc")) with $triplet-gcc (log: $mlog)"
-		rm -rf "$sdir/musl-obj" "$sdir/musl"
-		mkdir -p "$sdir/musl-obj"
-		(cd "$sdir/musl-obj" &&
-			"$msrc/configure" --target="$triplet" CROSS_COMPILE="$triplet-" CC="$triplet-gcc" \
-				CFLAGS="$opt" --prefix="$top/$sdir/musl" --disable-shared --enable-wrapper=gcc &&
-			make -j"$(nproc)" && make install) >"$mlog" 2>&1 ||
-			{ tail -n 20 "$mlog" >&2; die "musl build for $arch failed"; }
-		rm -rf "$sdir/musl-obj"
-		echo "$opt" >"$sdir/musl/cflags"
-		say "musl for $arch ready in $sdir/musl ($(($(date +%s) - start)) s)"
-	fi
+# The C compiler for BearSSL and wsferry: musl's own wrapper around gcc (or
+# gcc-TRIPLET), from musl built here (out of its source tree, so one tree
+# serves every ARCH).
+tgcc=${triplet:+$triplet-}gcc
+cc=$top/$sdir/musl/bin/musl-gcc ar=$tgcc-ar
+if ! [ -x "$cc" ] || ! [ -f "$sdir/musl/lib/libc.a" ] ||
+	[ "$(cat "$sdir/musl/cflags" 2>/dev/null)" != "$opt" ]; then
+	start=$(date +%s)
+	source_pkg musl
+	msrc=$(cd build-static/src && ls -d musl-*/ | head -n 1)
+	msrc=$top/build-static/src/${msrc%/}
+	mlog=$sdir/musl-build.log
+	say "building musl ($(basename "$msrc")) with $tgcc (log: $mlog)"
+	rm -rf "$sdir/musl-obj" "$sdir/musl"
+	mkdir -p "$sdir/musl-obj"
+	(cd "$sdir/musl-obj" &&
+		"$msrc/configure" ${triplet:+--target="$triplet"} CROSS_COMPILE="${triplet:+$triplet-}" CC="$tgcc" \
+			CFLAGS="$opt" --prefix="$top/$sdir/musl" --disable-shared --enable-wrapper=gcc &&
+		make -j"$(nproc)" && make install) >"$mlog" 2>&1 ||
+		{ tail -n 20 "$mlog" >&2; die "musl build for $arch failed"; }
+	rm -rf "$sdir/musl-obj"
+	echo "$opt" >"$sdir/musl/cflags"
+	say "musl for $arch ready in $sdir/musl ($(($(date +%s) - start)) s)"
 fi
 
+# The library records its flags and compiler: either changed rebuilds it.
+bstamp="$bopt (cc $cc)"
 [ -f "$out/libbearssl.a" ] && [ -f "$out/inc/bearssl.h" ] &&
-	[ "$(cat "$out/cflags" 2>/dev/null)" = "$opt" ] && exit 0
+	[ "$(cat "$out/cflags" 2>/dev/null)" = "$bstamp" ] && exit 0
 start=$(date +%s)
 source_pkg bearssl
 src=$(cd build-static/src && ls -d bearssl-*/ | head -n 1)
@@ -166,7 +173,7 @@ rm -rf "build-static/src/$src/$bdir"
 say "building $src with $(basename "$cc")${triplet:+ for $arch} (log: $log)"
 cd build-static/src
 make -C "$src" -j"$(nproc)" CONF=Unix BUILD="$bdir" CC="$cc" LD="$cc" AR="$ar" \
-	CFLAGS="-W -Wall $opt" lib >"$top/$log" 2>&1 ||
+	CFLAGS="-W -Wall $bopt" lib >"$top/$log" 2>&1 ||
 	{ tail -n 20 "$top/$log" >&2; die "BearSSL build failed"; }
 cd "$top"
 if nm "build-static/src/$src/$bdir/libbearssl.a" 2>/dev/null | grep -q ' U __.*_chk$'; then
@@ -177,7 +184,7 @@ rm -rf "$out.tmp"
 mkdir -p "$out.tmp/inc"
 cp "build-static/src/$src/$bdir/libbearssl.a" "$out.tmp/"
 cp "build-static/src/$src"/inc/*.h "$out.tmp/inc/"
-echo "$opt" >"$out.tmp/cflags"
+echo "$bstamp" >"$out.tmp/cflags"
 rm -rf "$out"
 mv "$out.tmp" "$out"
 say "BearSSL ready in $out ($(($(date +%s) - start)) s)"

@@ -104,7 +104,9 @@ bool dial_target_permitted(const char *const *rules, size_t n, const char *host,
 		               (strlen(host) == hl && strncasecmp(rule, host, hl) == 0) ||
 		               (hl == strlen(host) + 2 && rule[0] == '[' &&
 		                strncasecmp(rule + 1, host, hl - 2) == 0);
-		bool port_ok = strcmp(colon + 1, "*") == 0 || (unsigned)atoi(colon + 1) == port;
+		uint16_t p;
+		bool port_ok = strcmp(colon + 1, "*") == 0 ||
+		               (url_parse_port(colon + 1, strlen(colon + 1), &p) == 0 && p == port);
 		if (host_ok && port_ok)
 			return true;
 	}

@@ -22,7 +22,7 @@ if [ ! -x "$SBIN" ]; then
 	if ! make --no-print-directory static >"$dir/make.log" 2>&1; then
 		tail -n 25 "$dir/make.log"
 		if grep -q '^static-deps: ' "$dir/make.log"; then
-			echo "FAIL make static: could not get musl-tools or BearSSL's source from Debian (see above)"
+			echo "FAIL make static: could not get the compiler or musl's and BearSSL's sources from Debian (see above)"
 		else
 			echo "FAIL make static: the build failed (see above)"
 		fi

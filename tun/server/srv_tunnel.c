@@ -13,6 +13,7 @@
 
 #include "core/log.h"
 #include "proto/pool.h"
+#include "proto/url.h"
 #include "proto/ws.h"
 #include "tun/dgram.h"
 #include "tun/dial.h"
