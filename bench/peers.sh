@@ -5,7 +5,8 @@
 # shadowsocks-libev + v2ray-plugin (WebSocket mode); haproxy (tcp, splice);
 # socat (TCP forward); stunnel4 (TLS forward, client -> server -> sink);
 # microsocks (SOCKS5 only, a baseline). For each path: bulk MiB/s each way
-# (512 MiB a run, median of 3 with min-max), CPU seconds per GiB of every
+# (runs of about BULK_SECS each, median of 3 with min-max, each run with the
+# share of the CPU other processes took meanwhile), CPU seconds per GiB of every
 # process of that tunnel (utime+stime from /proc/PID/stat), new tunneled
 # connections per second with p50/p99 latency at concurrency 1 and 32 (5 s
 # each), RSS per idle tunneled connection (500 held, summed over the tunnel's
@@ -21,7 +22,7 @@
 # had is skipped with the reason printed. Every config lives in a temp dir,
 # every listener binds 127.0.0.1, every process is started here and ended by
 # PID on exit, every step is bounded by timeout, and a time budget skips what
-# is left (noted) rather than run long. Prints, never asserts. About 7 minutes.
+# is left (noted) rather than run long. Prints, never asserts. 8 to 20 minutes, by how busy the machine is.
 set -u
 
 BUILD=${1:-build}
@@ -32,14 +33,20 @@ LOAD=$BUILD/bench/wsf_load
 OUT=bench/PEERS.md
 INVOKED="bash bench/peers.sh${1:+ $1}"
 RUNS=${RUNS:-3}         # each bulk figure: median of RUNS, with min-max
-BULK_MIB=${BULK_MIB:-512}
-BULK=${BULK_MIB}M
-BULK_BYTES=$((BULK_MIB << 20))
+# Each bulk run lasts about BULK_SECS: its size comes from the path's speed in
+# the probes, within BULK_MIN_MIB..BULK_MAX_MIB (a fixed 512 MiB lasted 0.15 s
+# through a fast path, where a scheduler hiccup of the shared machine is a
+# third of the figure, and 5 s through a slow one).
+BULK_SECS=${BULK_SECS:-1.5}
+BULK_MIN_MIB=${BULK_MIN_MIB:-256}
+BULK_MAX_MIB=${BULK_MAX_MIB:-2048}
+OTHERS_MAX=${OTHERS_MAX:-50} # %: a bulk run while others took more is run again (once)
+XCHECK_MIB=512
 IDLE_COUNT=${IDLE_COUNT:-500}
 IDLE_HOLD=5             # seconds the idle connections are held
 RATE_SECS=${RATE_SECS:-5}
 STEP_TIMEOUT=60         # no single load step may take longer than this
-BUDGET=${BUDGET:-900}   # seconds; past this, what is left is skipped (noted)
+BUDGET=${BUDGET:-1200}  # seconds; past this, what is left is skipped (noted)
 T_START=$SECONDS
 LOADAVG0=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -774,19 +781,22 @@ check_alive() { # ID PHASE
 # Content check through every path, each way; and does the path carry a TCP
 # half-close? (If not, wsf_load's up cannot finish and lpup measures up.)
 phase probes
-declare -A UPTOOL CHECK
+declare -A UPTOOL CHECK PROBE
 for p in $PATHS; do
 	out=$(step bulk --check ${VIA[$p]} down 64M)
 	CHECK[$p]="down $(kv "$out" status)"
+	PROBE[$p,down]=$(kv "$out" MiB/s)
 	[ "$(kv "$out" status)" = ok ] || note "- ${LABEL[$p]}: content check down: $out"
 	out=$(step bulk --check ${VIA[$p]} up 64M)
 	if [ "$(kv "$out" status)" = ok ]; then
 		UPTOOL[$p]=wsf_load
+		PROBE[$p,up]=$(kv "$out" MiB/s)
 		CHECK[$p]="${CHECK[$p]}, up ok"
 	elif [ -n "$LPUP" ] && [ -n "${LPVIA[$p]:-}" ]; then
 		out2=$(lstep up --check ${LPVIA[$p]} $((64 << 20)))
 		if [ "$(kv "$out2" status)" = ok ]; then
 			UPTOOL[$p]=lpup
+			PROBE[$p,up]=$(kv "$out2" MiB/s)
 			CHECK[$p]="${CHECK[$p]}, up ok (lpup)"
 			note "- ${LABEL[$p]}: no TCP half-close (wsf_load up: $(why "$out")), so up is measured with lpup (†)"
 		else
@@ -805,8 +815,8 @@ XCHECK=""
 if [ -n "$LPUP" ]; then
 	for p in direct $WSF_SOCKS; do
 		[ "${UPTOOL[$p]:-}" = wsf_load ] || continue
-		a=$(kv "$(step bulk ${VIA[$p]} up $BULK)" MiB/s)
-		b=$(kv "$(lstep up ${LPVIA[$p]} $BULK_BYTES)" MiB/s)
+		a=$(kv "$(step bulk ${VIA[$p]} up ${XCHECK_MIB}M)" MiB/s)
+		b=$(kv "$(lstep up ${LPVIA[$p]} $((XCHECK_MIB << 20)))" MiB/s)
 		XCHECK="$XCHECK ${LABEL[$p]}: wsf_load $a MiB/s, lpup $b MiB/s;"
 	done
 fi
@@ -843,9 +853,53 @@ log "idle done"
 # ---------------------------------------------------------------- bulk
 # Per repetition, each direction in turn through every path (interleaved, so
 # a slow minute of the shared machine does not land on one path only). "lb"
-# is down again, timed to the last byte by lpup, its EOF delay noted.
+# is down again, timed to the last byte by lpup, its EOF delay noted. Each
+# path is warmed first (one untimed run each way: the idle phase just
+# opened and closed 500 connections through it). Every run notes the share of
+# the machine's CPU that processes other than this run's took meanwhile; a
+# run during which they took more than OTHERS_MAX % is run once more and the
+# second one counts (both shares are kept for the table).
 phase bulk
-declare -A MIB CPU EOFMS
+declare -A MIB CPU EOFMS OTH SIZE
+machine_ticks() { awk '/^cpu / {print $2 + $3 + $4, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat; }
+others_pct() { # BUSY0 TOTAL0 OURS0 BUSY1 TOTAL1 OURS1
+	awk -v b=$(($4 - $1)) -v t=$(($5 - $2)) -v o=$(($6 - $3)) \
+		'BEGIN {f = t > 0 ? (b - o) / t * 100 : 0; if (f < 0) f = 0; printf "%.0f", f}'
+}
+run_size() { # ID DIR: MiB for about BULK_SECS, from the probe's speed
+	awk -v m="${PROBE[$1,$2]:-${PROBE[$1,down]:-0}}" -v s="$BULK_SECS" -v lo="$BULK_MIN_MIB" -v hi="$BULK_MAX_MIB" \
+		'BEGIN {n = int(m * s / 64 + 0.5) * 64; if (n < lo) n = lo; if (n > hi) n = hi; print n}'
+}
+for p in $PATHS; do
+	SIZE[$p,down]=$(run_size "$p" down) SIZE[$p,lb]=$(run_size "$p" down) SIZE[$p,up]=$(run_size "$p" up)
+	[ "${UPTOOL[$p]:-}" = wsf_load ] && step bulk ${VIA[$p]} up 64M >/dev/null
+	[ "${UPTOOL[$p]:-}" = lpup ] && lstep up ${LPVIA[$p]} $((64 << 20)) >/dev/null
+	step bulk ${VIA[$p]} down 64M >/dev/null
+done
+bulk_once() { # ID DIR TOOL: one timed run; BOUT, CPUS and OTHERS set
+	local p=$1 d=$2 tool=$3 mib=${SIZE[$1,$2]} t0 t1 b0 tt0 o0 b1 tt1 o1 ep
+	read -r b0 tt0 < <(machine_ticks)
+	o0=$(ticks $$)
+	if [ "$p" = direct ]; then t0=$(ticks $SERVE_PID); else t0=$(ticks ${ROOTS[$p]}); fi
+	if [ "$tool" = lpup ]; then
+		BOUT=$(lstep up ${LPVIA[$p]} $((mib << 20)))
+	elif [ "$tool" = lpdown ]; then
+		BOUT=$(lstep down ${VIA[$p]} $((mib << 20)))
+	else
+		BOUT=$(step bulk ${VIA[$p]} $d ${mib}M)
+	fi
+	[ "$p" = socat ] && sleep 0.6 # socat lingers 0.5 s (-t) before its fork exits
+	if [ "$p" = direct ]; then t1=$(ticks $SERVE_PID); else t1=$(ticks ${ROOTS[$p]}); fi
+	read -r b1 tt1 < <(machine_ticks)
+	o1=$(ticks $$)
+	OTHERS=$(others_pct "$b0" "$tt0" "$o0" "$b1" "$tt1" "$o1")
+	# direct: both endpoints (wsf_load serve + the bulk process);
+	# otherwise every process of the tunnel, none of the load tools.
+	ep=0
+	[ "$p" = direct ] && ep=$(kv "$BOUT" cpu)
+	CPUS=$(awk -v a="$t0" -v b="$t1" -v t="${ep:-0}" -v hz="$HZ" -v n=$((mib << 20)) \
+		'BEGIN {printf "%.3f", ((b - a) / hz + t) * 1073741824 / n}')
+}
 for r in $(seq $RUNS); do
 	for d in down lb up; do
 		for p in $PATHS; do
@@ -855,33 +909,25 @@ for r in $(seq $RUNS); do
 			[ $d = lb ] && tool=lpdown
 			[ "$tool" = lpdown ] && [ -z "$LPUP" ] && continue
 			[ "$tool" = none ] && continue
-			if [ "$p" = direct ]; then t0=$(ticks $SERVE_PID); else t0=$(ticks ${ROOTS[$p]}); fi
-			if [ "$tool" = lpup ]; then
-				out=$(lstep up ${LPVIA[$p]} $BULK_BYTES)
-			elif [ "$tool" = lpdown ]; then
-				out=$(lstep down ${VIA[$p]} $BULK_BYTES)
-			else
-				out=$(step bulk ${VIA[$p]} $d $BULK)
+			bulk_once "$p" $d $tool
+			oth=$OTHERS
+			if [ "$OTHERS" -gt "$OTHERS_MAX" ] && [ "$(kv "$BOUT" status)" = ok ]; then
+				sleep 1
+				bulk_once "$p" $d $tool
+				oth="$oth/$OTHERS"
 			fi
-			[ "$p" = socat ] && sleep 0.6 # socat lingers 0.5 s (-t) before its fork exits
-			if [ "$p" = direct ]; then t1=$(ticks $SERVE_PID); else t1=$(ticks ${ROOTS[$p]}); fi
-			if [ "$(kv "$out" status)" != ok ]; then
-				note "- ${LABEL[$p]} bulk $d run $r: $out"
+			if [ "$(kv "$BOUT" status)" != ok ]; then
+				note "- ${LABEL[$p]} bulk $d run $r: $BOUT"
 				check_alive "$p" "bulk $d"
 				continue
 			fi
-			MIB[$p,$d]="${MIB[$p,$d]:-} $(kv "$out" MiB/s)"
+			MIB[$p,$d]="${MIB[$p,$d]:-} $(kv "$BOUT" MiB/s)"
+			OTH[$p,$d]="${OTH[$p,$d]:-} $oth"
 			if [ $d = lb ]; then
-				EOFMS[$p]="${EOFMS[$p]:-} $(kv "$out" eof_ms)"
+				EOFMS[$p]="${EOFMS[$p]:-} $(kv "$BOUT" eof_ms)"
 				continue
 			fi
-			# direct: both endpoints (wsf_load serve + the bulk process);
-			# otherwise every process of the tunnel, none of the load tools.
-			ep=0
-			[ "$p" = direct ] && ep=$(kv "$out" cpu)
-			cpu=$(awk -v a="$t0" -v b="$t1" -v t="$ep" -v hz="$HZ" -v n=$BULK_BYTES \
-				'BEGIN {printf "%.3f", ((b - a) / hz + t) * 1073741824 / n}')
-			CPU[$p,$d]="${CPU[$p,$d]:-} $cpu"
+			CPU[$p,$d]="${CPU[$p,$d]:-} $CPUS"
 		done
 	done
 done
@@ -950,7 +996,7 @@ done
 phase end
 TABLE=$TMP/table
 {
-	echo "#### Bulk throughput, MiB/s ($BULK_MIB MiB a run, median of $RUNS, min–max)"
+	echo "#### Bulk throughput, MiB/s (runs of about $BULK_SECS s, sized per path below; median of $RUNS, min–max)"
 	echo
 	echo "down: wsf_load, to EOF; down to last byte: lpup, to the last byte (EOF came that much later, median ms); up: wsf_load († lpup)."
 	echo
@@ -982,6 +1028,32 @@ TABLE=$TMP/table
 		done
 		echo "$row |"
 	done
+	echo
+	echo "#### Bulk runs: size (MiB, from the probe's speed) and the share of the machine's CPU other processes took during each run, %"
+	echo
+	echo "A share above $OTHERS_MAX % ran again at once: \"a/b\" is the share of the discarded run, then of the one that counts."
+	echo
+	echo "| Path | down MiB | others % down | others % down to last byte | up MiB | others % up |"
+	echo "|---|---:|---|---|---:|---|"
+	for p in $PATHS; do
+		echo "| ${LABEL[$p]} | ${SIZE[$p,down]:-—} | $(dash "${OTH[$p,down]:-}") | $(dash "${OTH[$p,lb]:-}") | ${SIZE[$p,up]:-—} | $(dash "${OTH[$p,up]:-}") |"
+	done
+	echo
+	echo "#### Targets (issue 17), from the medians above"
+	echo
+	echo "| Target | measured | met |"
+	echo "|---|---:|---|"
+	target() { # TEXT VALUE_A VALUE_B OP GOAL: A/B against GOAL
+		local v
+		v=$(awk -v a="$2" -v b="$3" 'BEGIN {if (a == "" || b == "" || b + 0 == 0) print ""; else printf "%.2f", a / b}')
+		if [ -z "$v" ]; then echo "| $1 | — | not measured |"; return; fi
+		echo "| $1 | ${v}× | $(awk -v v="$v" -v g="$5" -v op="$4" 'BEGIN {ok = op == ">=" ? v >= g : v <= g; print ok ? "yes" : "no"}') |"
+	}
+	target "wss -D bulk down ≥ 1.3× stunnel4" "$(med "${MIB[wsf_wss_D,down]:-}")" "$(med "${MIB[stunnel,down]:-}")" ">=" 1.3
+	target "wss -D bulk up ≥ 1.3× stunnel4" "$(med "${MIB[wsf_wss_D,up]:-}")" "$(med "${MIB[stunnel,up]:-}")" ">=" 1.3
+	target "wss -D CPU per GiB down ≤ 0.7× stunnel4" "$(med "${CPU[wsf_wss_D,down]:-}")" "$(med "${CPU[stunnel,down]:-}")" "<=" 0.7
+	target "wss -D CPU per GiB up ≤ 0.7× stunnel4" "$(med "${CPU[wsf_wss_D,up]:-}")" "$(med "${CPU[stunnel,up]:-}")" "<=" 0.7
+	target "ws -D bulk down ≥ 0.9× direct" "$(med "${MIB[wsf_ws_D,down]:-}")" "$(med "${MIB[direct,down]:-}")" ">=" 0.9
 	for c in 1 32; do
 		echo
 		echo "#### New tunneled connections, concurrency $c ($RATE_SECS s, 1 run): connect (+ SOCKS5) + 2-byte echo + close"
@@ -1038,6 +1110,12 @@ ver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "?"; }
 	echo "RSS/PSS per connection = (holding − before) / held, before = after a 10-connection warm-up."
 	echo "† up measured with lpup (length-prefixed upload, see notes): the path does not carry a TCP half-close."
 	echo
+	echo "Which figures to trust on a shared 2-core machine: CPU seconds per GiB. A tunnel's bulk MiB/s is the share of"
+	echo "the cores its processes get: a tunnel path keeps four processes busy (both load tools, client, server) where the"
+	echo "direct path keeps two, so when other work takes cores, every tunnel falls much further than direct and the"
+	echo "×direct ratios shrink, and two tunnels of similar cost swap places from one run to the next. The \"others %\""
+	echo "table says how quiet each run was; compare MiB/s only between runs with low shares there."
+	echo
 	cat "$TABLE"
 	echo
 	echo "#### Peers"
@@ -1071,7 +1149,7 @@ ver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "?"; }
 	fi
 	if [ -n "$XCHECK" ]; then
 		echo
-		echo "lpup and wsf_load measure the same upload where both work (one run each, $BULK_MIB MiB):$XCHECK"
+		echo "lpup and wsf_load measure the same upload where both work (one run each, $XCHECK_MIB MiB):$XCHECK"
 	fi
 	if [ -s "$NOTES" ]; then
 		echo

@@ -271,6 +271,21 @@ long net_write(int fd, const void *p, size_t n)
 	}
 }
 
+long net_write_more(int fd, const void *p, size_t n)
+{
+#ifdef MSG_MORE
+	for (;;) {
+		ssize_t r = send(fd, p, n, MSG_NOSIGNAL | MSG_MORE);
+		if (r >= 0)
+			return r;
+		if (errno != EINTR)
+			return -errno;
+	}
+#else
+	return net_write(fd, p, n);
+#endif
+}
+
 long net_writev2(int fd, const void *a, size_t an, const void *b, size_t bn)
 {
 	struct iovec iov[2] = {{(void *)(uintptr_t)a, an}, {(void *)(uintptr_t)b, bn}};

@@ -63,6 +63,10 @@ void net_set_nodelay(int fd);
  * -errno otherwise (-EAGAIN when it would block). write uses MSG_NOSIGNAL. */
 long net_read(int fd, void *p, size_t n);
 long net_write(int fd, const void *p, size_t n);
+/* As net_write, telling the kernel that more follows at once (MSG_MORE where
+ * there is one): a frame header and the payload spliced right behind it
+ * leave in one segment instead of a tiny one of their own. */
+long net_write_more(int fd, const void *p, size_t n);
 /* Copies up to n waiting bytes without taking them (MSG_PEEK): as net_read. */
 long net_peek(int fd, void *p, size_t n);
 long net_writev2(int fd, const void *a, size_t an, const void *b, size_t bn);

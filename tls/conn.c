@@ -311,7 +311,7 @@ static long read_end(struct tls_conn *t)
 	return -EAGAIN;
 }
 
-long tls_conn_read(struct tls_conn *t, void *p, size_t n)
+long tls_conn_peek(struct tls_conn *t, unsigned char **p)
 {
 	if (!t->mem)
 		return -EBADF;
@@ -325,11 +325,21 @@ long tls_conn_read(struct tls_conn *t, void *p, size_t n)
 		if (!buf)
 			return read_end(t);
 	}
-	if (len > n)
-		len = n;
-	memcpy(p, buf, len);
-	br_ssl_engine_recvapp_ack(eng(t), len);
+	*p = buf;
 	return (long)len;
+}
+
+long tls_conn_read(struct tls_conn *t, void *p, size_t n)
+{
+	unsigned char *buf;
+	long len = tls_conn_peek(t, &buf);
+	if (len <= 0)
+		return len;
+	if ((size_t)len > n)
+		len = (long)n;
+	memcpy(p, buf, (size_t)len);
+	br_ssl_engine_recvapp_ack(eng(t), (size_t)len);
+	return len;
 }
 
 unsigned char *tls_conn_send_buf(struct tls_conn *t, size_t *len)
@@ -360,12 +370,10 @@ static long write_end(struct tls_conn *t)
 	return -EAGAIN;
 }
 
-long tls_conn_write(struct tls_conn *t, const void *p, size_t n)
+long tls_conn_write_room(struct tls_conn *t, unsigned char **p)
 {
 	if (!t->mem)
 		return -EBADF;
-	if (n == 0)
-		return 0;
 	size_t len;
 	unsigned char *buf = tls_conn_send_buf(t, &len);
 	if (!buf) {
@@ -376,17 +384,57 @@ long tls_conn_write(struct tls_conn *t, const void *p, size_t n)
 		if (!buf)
 			return write_end(t);
 	}
-	if (len > n)
-		len = n;
-	memcpy(buf, p, len);
-	int rc = tls_conn_send_ack(t, len);
+	*p = buf;
+	return (long)len;
+}
+
+/* Engine -> socket only, until the socket is full or the record is out:
+ * the relay's writes need no read attempt (the socket's readiness brings
+ * the peer's records). 0, or <0 as pump. */
+static int pump_out(struct tls_conn *t)
+{
+	for (int round = 0; round < TLS_PUMP_ROUNDS; round++) {
+		int rc = sticky(t);
+		if (rc || !(br_ssl_engine_current_state(eng(t)) & BR_SSL_SENDREC))
+			return rc;
+		if ((rc = pump_send(t)) <= 0)
+			return rc;
+	}
+	return sticky(t);
+}
+
+/* The error of the pump that followed taking bytes, or 0 when they left. */
+static int taken_lost(struct tls_conn *t, int rc)
+{
 	/* Taken bytes that can never leave are lost: say so now. A socket error
 	 * the read half met after the record went out does not unsend it (the
 	 * next call reports the error): byte counts stay true. */
 	size_t left;
 	if (rc < 0 && !(t->sys_err && !br_ssl_engine_sendrec_buf(eng(t), &left)))
 		return rc;
-	return (long)len;
+	return 0;
+}
+
+int tls_conn_write_commit(struct tls_conn *t, size_t n)
+{
+	br_ssl_engine_sendapp_ack(eng(t), n);
+	br_ssl_engine_flush(eng(t), 0);
+	return taken_lost(t, pump_out(t));
+}
+
+long tls_conn_write(struct tls_conn *t, const void *p, size_t n)
+{
+	if (n == 0)
+		return t->mem ? 0 : -EBADF;
+	unsigned char *buf;
+	long len = tls_conn_write_room(t, &buf);
+	if (len < 0)
+		return len;
+	if ((size_t)len > n)
+		len = (long)n;
+	memcpy(buf, p, (size_t)len);
+	int rc = taken_lost(t, tls_conn_send_ack(t, (size_t)len));
+	return rc < 0 ? rc : len;
 }
 
 /* ---- reactor glue and introspection ---- */

@@ -221,6 +221,17 @@ long tls_conn_write(struct tls_conn *t, const void *p, size_t n);
  * (NULL, *len 0 when none; call read or pump); recv_ack consumes n <= len.
  * send_buf: room in the current outgoing record (NULL when none); send_ack
  * commits n <= len bytes written there, seals and sends: 0 or <0 as pump. */
+/* The same, with the pump and the end conventions of read and write, for a
+ * caller that frames or parses in place (the relay, issue 17): peek gives
+ * the plaintext waiting in the engine (>0, its length, *p set; consume it
+ * with recv_ack), or what read would return instead (0, -EAGAIN, <0).
+ * write_room gives the room in the current outgoing record (>0, *p set), or
+ * what write would return instead (-EAGAIN, -EPIPE, <0); write_commit seals
+ * and sends the n bytes written there (and reads nothing: the socket's
+ * readiness brings the peer's records): 0, or <0 when they can never leave. */
+long tls_conn_peek(struct tls_conn *t, unsigned char **p);
+long tls_conn_write_room(struct tls_conn *t, unsigned char **p);
+int tls_conn_write_commit(struct tls_conn *t, size_t n);
 unsigned char *tls_conn_recv_buf(struct tls_conn *t, size_t *len);
 void tls_conn_recv_ack(struct tls_conn *t, size_t n);
 unsigned char *tls_conn_send_buf(struct tls_conn *t, size_t *len);

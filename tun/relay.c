@@ -3,7 +3,10 @@
  * payload (header room reserved), masked in place in client role, one write.
  * Down (ws -> TCP): frames parsed and unmasked in place in the receive buffer;
  * each payload slice is written straight from there. No per-frame malloc,
- * no copy of payload bytes; buffers exist only while bytes are in transit. */
+ * no copy of payload bytes; buffers exist only while bytes are in transit.
+ * Over TLS "there" is the engine's own buffer (issue 17): up reads into the
+ * next record's plaintext, framed in place; down parses, unmasks and writes
+ * each slice where the engine decrypted it, so up and down stay empty. */
 #include "tun/relay.h"
 
 #include <errno.h>
@@ -80,6 +83,11 @@ struct relay {
 	bool ws_fin;                /* lingering over TLS: our FIN is out */
 	bool ws_reset;              /* tls:// broke: reset the TLS connection too */
 	bool splice_off;            /* splice(2) refused here: copy */
+	bool down_in_engine;        /* TLS: the pending payload sits in the engine, not in down */
+	bool down_hdr_only;         /* plain client: bulk goes by splice: the rest of a frame
+	                             * does too, however short, and the next read takes a
+	                             * header only, so its payload stays for splice */
+	bool up_engine_wait;        /* TLS: no room in the engine for a record yet: TCP is not read */
 	uint8_t sp_hdr[10];         /* spliced frame: its header, not yet written */
 	uint8_t sp_hdr_len, sp_hdr_off;
 	uint32_t sp_len;            /* spliced frame: payload bytes still in the pipe */
@@ -539,7 +547,7 @@ static int up_read_splice(struct relay *r)
 static int up_flush_splice(struct relay *r)
 {
 	while (r->sp_hdr_off < r->sp_hdr_len) {
-		long n = net_write(r->ws.fd, r->sp_hdr + r->sp_hdr_off, r->sp_hdr_len - r->sp_hdr_off);
+		long n = net_write_more(r->ws.fd, r->sp_hdr + r->sp_hdr_off, r->sp_hdr_len - r->sp_hdr_off);
 		if (n == -EAGAIN)
 			return 0;
 		if (n < 0)
@@ -562,7 +570,74 @@ static int up_flush_splice(struct relay *r)
 	return 1;
 }
 
-/* 0, or -1 when the relay must be aborted. */
+#define UP_WS_FAILED (-2) /* up_read: the WebSocket leg failed, not the TCP side */
+/* Header bytes reserved in front of a payload read into the engine: its
+ * records carry at most TLS_OUT_FRAG (<= 16384) bytes, so the length always
+ * fits the 16-bit form. */
+#define UP_DIRECT_HDR(r) ((r)->raw ? 0u : is_client(r) ? 8u : 4u)
+
+/* TLS with nothing buffered, no filter and no seal: the payload is read
+ * straight into the engine's next record and framed there. */
+static bool up_can_direct(const struct relay *r)
+{
+	return r->ws.tls && !r->seal && !r->filter && buf_len(&r->early) == 0;
+}
+
+/* Frames n payload bytes read into p + UP_DIRECT_HDR in place; returns the
+ * frame's size from p. A payload under 126 bytes has the 2-byte header: it
+ * moves up by 2 (small, so cheap). */
+static size_t up_frame_direct(struct relay *r, uint8_t *p, size_t n)
+{
+	size_t room = UP_DIRECT_HDR(r);
+	if (r->raw)
+		return n;
+	uint8_t hdr[WS_MAX_HEADER], key[4];
+	const uint8_t *mask = NULL;
+	if (is_client(r)) {
+		rand_bytes(key, sizeof(key)); /* RFC 6455 §5.3: fresh key per frame */
+		mask = key;
+		ws_mask(p + room, n, key, 0);
+	}
+	size_t hn = ws_frame_header(hdr, WS_OP_BINARY, true, n, mask);
+	if (hn < room)
+		memmove(p + hn, p + room, n);
+	memcpy(p, hdr, hn);
+	return hn + n;
+}
+
+/* 0, 1 when the engine has too little room for it (copy instead), -1 (TCP
+ * side) or UP_WS_FAILED. */
+static int up_read_direct(struct relay *r)
+{
+	uint8_t *p;
+	long room = stream_send_room(&r->ws, &p);
+	r->up_engine_wait = room == -EAGAIN;
+	if (room == -EAGAIN)
+		return 0; /* the engine's record is still going out: a ws event follows */
+	if (room < 0)
+		return UP_WS_FAILED;
+	size_t hdr = UP_DIRECT_HDR(r);
+	if ((size_t)room < hdr + 126)
+		return 1;
+	long n = net_read(r->tcp_fd, p + hdr, (size_t)room - hdr);
+	if (n == -EAGAIN)
+		return 0;
+	if (n < 0)
+		return -1;
+	if (n == 0) {
+		r->tcp_eof = true;
+		queue_close(r, WS_CLOSE_NORMAL);
+		return 0;
+	}
+	if (stream_send_commit(&r->ws, up_frame_direct(r, p, (size_t)n)) < 0)
+		return UP_WS_FAILED;
+	r->bytes_up += (uint64_t)n;
+	count_up(r, (uint64_t)n);
+	r->last_tx_ms = rx_now(r->rx);
+	return 0;
+}
+
+/* 0, -1 when the relay must be aborted, or UP_WS_FAILED. */
 static int up_read(struct relay *r)
 {
 	if (r->tcp_eof || r->close_queued)
@@ -580,6 +655,12 @@ static int up_read(struct relay *r)
 		if (rc <= 0)
 			return rc;
 		/* 1: splice refused here, copy from now on */
+	}
+	if (up_can_direct(r)) {
+		int rc = up_read_direct(r);
+		if (rc <= 0)
+			return rc;
+		/* 1: a record too small for a frame: copy this once */
 	}
 	if (buf_alloc(&r->up) < 0)
 		return -1;
@@ -667,11 +748,17 @@ static int up_flush(struct relay *r)
 /* Client role over plain TCP: the server's frames are unmasked, so a
  * binary payload already announced by its header can go ws socket -> pipe ->
  * local socket untouched, once nothing is buffered before it. */
-static bool down_can_splice(const struct relay *r)
+static bool down_can_splice_kind(const struct relay *r)
 {
 	return is_client(r) && !r->ws.tls && !r->raw && !r->splice_off && !r->handshake &&
-	       !r->seal && r->tcp_fd >= 0 && r->dsp_len == 0 && r->down_pending == 0 && buf_len(&r->down) == 0 &&
-	       ws_parser_payload_left(&r->parser) >= DOWN_SPLICE_MIN;
+	       !r->seal && r->tcp_fd >= 0;
+}
+
+static bool down_can_splice(const struct relay *r)
+{
+	return down_can_splice_kind(r) && r->dsp_len == 0 && r->down_pending == 0 &&
+	       buf_len(&r->down) == 0 &&
+	       ws_parser_payload_left(&r->parser) >= (r->down_hdr_only ? 1 : DOWN_SPLICE_MIN);
 }
 
 /* 0, -1 to abort, 1 when splice is refused here (read instead). */
@@ -697,11 +784,33 @@ static int down_read_splice(struct relay *r)
 	}
 	ws_parser_skip(&r->parser, (uint64_t)n);
 	r->dsp_len = (uint32_t)n;
+	r->down_hdr_only = true;
 	r->last_rx_ms = r->last_tx_ms = rx_now(r->rx);
 	r->ping_outstanding = false;
 	return 0;
 }
 
+#define DOWN_SERVER_HDR_MAX 10 /* unmasked: 2 + 8-byte length */
+
+/* Plain client between frames, after a spliced one: bulk is flowing, so a
+ * read of the next header alone lets its payload go by splice too, instead
+ * of reading up to 64 KiB of it into down and writing it out again. */
+static bool down_header_only(const struct relay *r)
+{
+	return r->down_hdr_only && !r->parser.in_frame && buf_len(&r->down) == 0 &&
+	       down_can_splice_kind(r);
+}
+
+/* TLS past the handshake, no seal: frames are parsed where the engine
+ * decrypted them (down_parse_engine); down only holds a header or control
+ * frame that a record boundary cut. */
+static bool down_direct(const struct relay *r)
+{
+	return r->ws.tls && !r->seal && !r->handshake;
+}
+
+/* Reads into down (or, direct, just makes the engine decrypt the next
+ * record): 0, or -1 when the WebSocket leg ended or failed. */
 static int down_read(struct relay *r)
 {
 	if (down_can_splice(r)) {
@@ -709,14 +818,29 @@ static int down_read(struct relay *r)
 		if (rc <= 0)
 			return rc;
 	}
-	if (r->dsp_len)
+	if (r->dsp_len || r->close_rcvd)
 		return 0;
-	if (r->close_rcvd || buf_alloc(&r->down) < 0)
-		return r->close_rcvd ? 0 : -1;
-	size_t room = buf_room(&r->down);
-	if (room == 0)
-		return 0;
-	long n = stream_read(&r->ws, buf_tail(&r->down), room);
+	long n;
+	if (down_direct(r) && r->down_pending) {
+		return 0; /* its record stays in the engine until the slice is out */
+	} else if (down_direct(r) && buf_len(&r->down) == 0) {
+		uint8_t *p;
+		n = stream_peek(&r->ws, &p); /* parsed there by down_process */
+	} else {
+		if (buf_alloc(&r->down) < 0)
+			return -1;
+		size_t room = buf_room(&r->down);
+		if (down_direct(r) && room > WS_MAX_HEADER + WS_MAX_CTRL_PAYLOAD)
+			room = WS_MAX_HEADER + WS_MAX_CTRL_PAYLOAD; /* completes the cut frame */
+		if (down_header_only(r))
+			room = DOWN_SERVER_HDR_MAX; /* the payload behind it goes by splice */
+		r->down_hdr_only = false;
+		if (room == 0)
+			return 0;
+		n = stream_read(&r->ws, buf_tail(&r->down), room);
+		if (n > 0)
+			buf_produced(&r->down, (size_t)n);
+	}
 	if (n == -EAGAIN)
 		return 0;
 	if (n == 0 && r->raw && !r->handshake) {
@@ -733,10 +857,19 @@ static int down_read(struct relay *r)
 		                                                      : TUNNEL_ERR_SERVER_DOWN;
 		return -1;
 	}
-	buf_produced(&r->down, (size_t)n);
 	r->last_rx_ms = r->last_tx_ms = rx_now(r->rx);
 	r->ping_outstanding = false;
 	return 0;
+}
+
+/* n bytes of the pending slice are out (or dropped): from the engine or
+ * from down, wherever it sits. */
+static void down_consume(struct relay *r, size_t n)
+{
+	if (r->down_in_engine)
+		stream_consume(&r->ws, n);
+	else
+		buf_consume(&r->down, n);
 }
 
 /* Writes the pending payload slice; 1 when it is all out, 0 when blocked,
@@ -746,8 +879,9 @@ static int down_write_pending(struct relay *r)
 	if (r->tcp_fd < 0) {
 		/* Broke: the TCP side is gone; payload before the peer's Close is
 		 * dropped. */
-		buf_consume(&r->down, r->down_pending);
+		down_consume(r, r->down_pending);
 		r->down_pending = 0;
+		r->down_in_engine = false;
 		if (r->dsp_len)
 			splice_pipe_close(r->dsp_pipe);
 		r->dsp_len = 0;
@@ -766,27 +900,27 @@ static int down_write_pending(struct relay *r)
 			splice_pipe_put(r->dsp_pipe);
 	}
 	while (r->down_pending) {
-		long n = net_write(r->tcp_fd, buf_data(&r->down), r->down_pending);
+		uint8_t *p = buf_data(&r->down);
+		if (r->down_in_engine)
+			stream_plaintext(&r->ws, &p);
+		long n = net_write(r->tcp_fd, p, r->down_pending);
 		if (n == -EAGAIN)
 			return 0;
 		if (n < 0)
 			return -1;
-		buf_consume(&r->down, (size_t)n);
+		down_consume(r, (size_t)n);
 		r->down_pending -= (uint32_t)n;
 		r->bytes_down += (uint64_t)n;
 		count_down(r, (uint64_t)n);
 	}
+	r->down_in_engine = false;
 	return 1;
 }
 
-static void down_event(struct relay *r, const struct ws_event *ev, size_t used)
+static void down_control(struct relay *r, const struct ws_event *ev)
 {
 	switch (ev->type) {
 	case WS_EV_DATA:
-		/* The slice ends where parsing stopped: drop the header bytes before it
-		 * and keep the payload at the front as pending. */
-		buf_consume(&r->down, used - ev->len);
-		r->down_pending = (uint32_t)ev->len;
 		return;
 	case WS_EV_PING:
 		memcpy(r->pong, ev->data, ev->len);
@@ -801,23 +935,79 @@ static void down_event(struct relay *r, const struct ws_event *ev, size_t used)
 		log_trace("c%u close %u from peer", r->link.id, ev->close_code);
 		break;
 	}
+}
+
+static void down_event(struct relay *r, const struct ws_event *ev, size_t used)
+{
+	if (ev->type == WS_EV_DATA) {
+		/* The slice ends where parsing stopped: drop the header bytes before it
+		 * and keep the payload at the front as pending. */
+		buf_consume(&r->down, used - ev->len);
+		r->down_pending = (uint32_t)ev->len;
+		r->down_in_engine = false;
+		return;
+	}
+	down_control(r, ev);
 	buf_consume(&r->down, used);
 }
 
-/* tls://: everything after the 101 is payload. */
+#define DOWN_PROTOCOL (-2) /* down_process: the peer broke the protocol */
+
+/* One event from the plaintext the engine holds, parsed and unmasked where
+ * it lies; a data slice becomes the pending payload, left in the engine. A
+ * header or control frame cut by the record's end moves to down, where the
+ * next record's first bytes complete it. 1 when something was taken, 0
+ * when the engine holds nothing, or DOWN_PROTOCOL. */
+static int down_parse_engine(struct relay *r)
+{
+	uint8_t *p;
+	size_t len = stream_plaintext(&r->ws, &p), used = 0;
+	if (len == 0)
+		return 0;
+	struct ws_event ev;
+	enum ws_rc rc = ws_parser_feed(&r->parser, p, len, &used, &ev);
+	if (rc < 0) {
+		log_info("c%u peer broke the WebSocket protocol: %s", r->link.id, ws_strerror(rc));
+		return DOWN_PROTOCOL;
+	}
+	if (rc == WS_EVENT && ev.type == WS_EV_DATA) {
+		stream_consume(&r->ws, used - ev.len);
+		r->down_pending = (uint32_t)ev.len;
+		r->down_in_engine = ev.len > 0;
+		return 1;
+	}
+	if (rc == WS_EVENT)
+		down_control(r, &ev);
+	stream_consume(&r->ws, used);
+	if (rc == WS_NEED_MORE && len > used) {
+		if (buf_alloc(&r->down) < 0 || buf_append(&r->down, p + used, len - used) != len - used)
+			return DOWN_PROTOCOL; /* cannot happen: down is empty and holds 64 KiB */
+		stream_consume(&r->ws, len - used);
+	}
+	return 1;
+}
+
+/* tls://: everything after the 101 is payload, written from the engine
+ * once down (what came with the 101) is out. */
 static int down_process_raw(struct relay *r)
 {
 	for (;;) {
 		int w = down_write_pending(r);
 		if (w <= 0)
 			return w;
-		if (buf_len(&r->down) == 0)
-			return 0;
+		if (buf_len(&r->down) == 0) {
+			uint8_t *p;
+			size_t len = down_direct(r) ? stream_plaintext(&r->ws, &p) : 0;
+			if (len == 0)
+				return 0;
+			r->down_pending = (uint32_t)len;
+			r->down_in_engine = true;
+			continue;
+		}
 		r->down_pending = (uint32_t)buf_len(&r->down);
+		r->down_in_engine = false;
 	}
 }
-
-#define DOWN_PROTOCOL (-2) /* down_process: the peer broke the protocol */
 
 /* Parses and delivers what is buffered. 0, -1 when the TCP side cannot
  * take the payload, or DOWN_PROTOCOL. */
@@ -951,8 +1141,14 @@ static int down_process(struct relay *r)
 		int w = down_write_pending(r);
 		if (w <= 0)
 			return w;
-		if (r->close_rcvd || buf_len(&r->down) == 0)
+		if (r->close_rcvd)
 			return 0;
+		if (buf_len(&r->down) == 0) {
+			int e = down_direct(r) ? down_parse_engine(r) : 0;
+			if (e <= 0)
+				return e;
+			continue;
+		}
 		size_t used = 0;
 		struct ws_event ev;
 		enum ws_rc rc = ws_parser_feed(&r->parser, buf_data(&r->down), buf_len(&r->down),
@@ -1024,7 +1220,7 @@ static void relay_update(struct relay *r)
 	unsigned tcp = 0, ws = 0;
 	if (up_gated(r) ? !r->tcp_eof && !r->close_queued && (!r->early.mem || buf_room(&r->early))
 	                : up_idle(r) && (buf_len(&r->early) == 0 || r->early_stalled) &&
-	                      !r->tcp_eof && !r->close_queued)
+	                      !r->tcp_eof && !r->close_queued && !r->up_engine_wait)
 		tcp |= RX_READ;
 	if (r->down_pending || r->dsp_len)
 		tcp |= RX_WRITE;
@@ -1065,9 +1261,13 @@ static bool peer_broke(const struct relay *r)
 /* One pass over both directions after any readiness. */
 static void relay_pump(struct relay *r, bool tcp_readable, bool ws_readable)
 {
-	if (tcp_readable && up_read(r) < 0)
+	int up = tcp_readable ? up_read(r) : 0;
+	if (up == UP_WS_FAILED)
+		return relay_drop(r, "the WebSocket connection failed");
+	if (up < 0)
 		return relay_tcp_broke(r);
 	for (int i = 0; i < 16; i++) {
+		bool hdr_only = ws_readable && down_header_only(r);
 		if (ws_readable && down_read(r) < 0) /* tls://: a RST is how the peer aborts */
 			return relay_drop(r, r->raw ? "the peer reset the connection"
 			                            : "the WebSocket connection ended without a Close");
@@ -1086,7 +1286,9 @@ static void relay_pump(struct relay *r, bool tcp_readable, bool ws_readable)
 			                                        : "reset on the other side");
 		if (up_flush(r) < 0)
 			return relay_drop(r, "the WebSocket connection failed");
-		if (!ws_plaintext_waiting(r))
+		/* A header read alone: its payload is most likely there already. */
+		bool splice_next = ws_readable && hdr_only && down_can_splice(r);
+		if (!ws_plaintext_waiting(r) && !splice_next)
 			break;
 		ws_readable = true;
 	}
@@ -1161,8 +1363,10 @@ static void relay_on_ws(struct rx *rx, struct rx_io *io, unsigned events)
 			         stream_error(&r->ws) ? stream_error(&r->ws) : "connection failed");
 		return relay_drop(r, reset ? "the peer reset the connection" : "TLS failed");
 	}
-	/* With TLS any event may have moved records: try to read regardless. */
-	relay_pump(r, false, r->ws.tls ? true : (events & RX_READ) != 0);
+	/* With TLS any event may have moved records: read what the pump
+	 * decrypted even on a write event; and TCP, when it waited for room in
+	 * the engine (up_engine_wait). */
+	relay_pump(r, r->up_engine_wait, (events & RX_READ) || stream_readable_now(&r->ws));
 }
 
 /* The earliest moment something may be due: idle close, keepalive ping or

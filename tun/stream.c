@@ -52,6 +52,34 @@ long stream_write(struct stream *s, const void *p, size_t n)
 	return s->tls ? tls_conn_write(s->tls, p, n) : net_write(s->fd, p, n);
 }
 
+long stream_peek(struct stream *s, uint8_t **p)
+{
+	return s->tls ? tls_conn_peek(s->tls, p) : -EINVAL;
+}
+
+size_t stream_plaintext(struct stream *s, uint8_t **p)
+{
+	size_t len = 0;
+	*p = s->tls ? tls_conn_recv_buf(s->tls, &len) : NULL;
+	return *p ? len : 0;
+}
+
+void stream_consume(struct stream *s, size_t n)
+{
+	if (s->tls)
+		tls_conn_recv_ack(s->tls, n);
+}
+
+long stream_send_room(struct stream *s, uint8_t **p)
+{
+	return s->tls ? tls_conn_write_room(s->tls, p) : -EINVAL;
+}
+
+int stream_send_commit(struct stream *s, size_t n)
+{
+	return s->tls ? tls_conn_write_commit(s->tls, n) : -EINVAL;
+}
+
 int stream_pump(struct stream *s, unsigned events)
 {
 	(void)events;

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "tls/tls.h"
 
@@ -26,6 +27,20 @@ long stream_read(struct stream *s, void *p, size_t n);
 /* >0 bytes accepted (TLS: into the engine, flushed by stream_pump), -EAGAIN,
  * or a negative error. */
 long stream_write(struct stream *s, const void *p, size_t n);
+/* TLS only (plain streams: -EINVAL): the engine's own plaintext buffers, so
+ * the relay frames and parses bytes where they lie instead of copying them
+ * in and out. stream_peek: >0 plaintext bytes at *p (consume with
+ * stream_consume), else what stream_read would return. stream_send_room: >0
+ * bytes of room at *p in the next record, else what stream_write would
+ * return; stream_send_commit seals and sends n bytes written there: 0 or a
+ * negative error. */
+long stream_peek(struct stream *s, uint8_t **p);
+/* Plaintext already decrypted, at *p, without touching the socket; 0 when
+ * none (or plain). */
+size_t stream_plaintext(struct stream *s, uint8_t **p);
+void stream_consume(struct stream *s, size_t n);
+long stream_send_room(struct stream *s, uint8_t **p);
+int stream_send_commit(struct stream *s, size_t n);
 /* Moves TLS records between the socket and the engine; call on every
  * readiness before reading or writing. 0, or a negative error. */
 int stream_pump(struct stream *s, unsigned events);

@@ -483,6 +483,52 @@ def case_client_counters():
         source.close()
 
 
+def case_wss_bytes():
+    """Over wss:// the relay reads into and writes from BearSSL's own buffers
+    (no copy): the bytes still count, each way, on both ends."""
+    import tempfile
+    d = tempfile.mkdtemp()
+    cert, key = os.path.join(d, 'c.pem'), os.path.join(d, 'k.pem')
+    r = subprocess.run([WSFERRY, 'cert', '--out-cert', cert, '--out-key', key],
+                       capture_output=True, text=True, timeout=30)
+    check(r.returncode == 0, 'wsferry cert: %s' % r.stderr)
+    sink = w.TCPServer(w.sink_handler)
+    source_n = 300001
+    source = w.TCPServer(w.make_source_handler(source_n))
+    sp, smp, cmp_, l_sink, l_src = w.free_ports(5)
+    srv = w.Proc([WSFERRY, 'server', 'wss://127.0.0.1:%d' % sp, '--key', KEY, '--cert', cert,
+                  '--cert-key', key, '--metrics', str(smp)], 'server-wss-metrics')
+    cli = None
+    try:
+        w.wait_port(sp, proc=srv)
+        cli = w.start_client('wss://127.0.0.1:%d' % sp, [
+            '--key', KEY, '--insecure', '--metrics', str(cmp_),
+            '-L', '127.0.0.1:%d:127.0.0.1:%d' % (l_sink, sink.port),
+            '-L', '127.0.0.1:%d:127.0.0.1:%d' % (l_src, source.port)],
+            wait_ports=[l_sink, l_src, cmp_], name='client-wss-metrics')
+        sizes = [5, 1 << 20]
+        for n in sizes:
+            exchange_sink(l_sink, n)
+        s = w.connect(l_src, timeout=20)
+        s.shutdown(socket.SHUT_WR)
+        got, _ = w.recv_hash(s)
+        s.close()
+        check(got == source_n, 'source tunnel carried %d of %d' % (got, source_n))
+        answers = sum(len(('%d %s\n' % (n, 'x' * 64)).encode()) for n in sizes)
+        for port, who in ((smp, 'server'), (cmp_, 'client')):
+            fams, _ = wait_metrics(port, lambda f: value(f, 'wsferry_tunnels_open') == 0 and
+                                   value(f, 'wsferry_bytes_total', direction='target_to_client')
+                                   == source_n + answers, who + ' tunnels closed')
+            up = value(fams, 'wsferry_bytes_total', direction='client_to_target')
+            check(up == sum(sizes), '%s: client_to_target %s, sent %d' % (who, up, sum(sizes)))
+    finally:
+        if cli:
+            cli.stop()
+        srv.stop()
+        sink.close()
+        source.close()
+
+
 def case_promtool_present():
     check(shutil.which('promtool') is not None,
           'promtool missing (Debian prometheus, test/deps.sh): the strict parser ran alone')
@@ -787,6 +833,8 @@ def main(suite):
               'listeners); strict parse and promtool', case_counters, timeout=90)
     suite.run('client --metrics: tunnels, bytes each way, handshakes, dial errors (refused, '
               'server down)', case_client_counters, timeout=90)
+    suite.run('over wss:// (no-copy TLS relay) bytes count each way on both ends',
+              case_wss_bytes, timeout=60)
     suite.run('promtool is installed (test/deps.sh)', case_promtool_present)
     suite.run('--workers 2: every scrape sums both workers', case_workers_sum, timeout=60)
     suite.run('/health 200 while serving, 503 while SIGTERM drains', case_health_drain)
