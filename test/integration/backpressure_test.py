@@ -30,7 +30,25 @@ TOTAL = 200 << 20
 SLOW_SECONDS = 4
 SLOW_RATE = 1 << 20           # bytes per second while slow
 RSS_LIMIT_MIB = 64            # per wsferry process
-INFLIGHT_LIMIT_MIB = 64       # sent by the fast side minus taken by the slow side
+
+
+def kernel_max(path, field=2, default=6 << 20):
+    try:
+        with open(path) as f:
+            return int(f.read().split()[field])
+    except (OSError, ValueError, IndexError):
+        return default
+
+
+# Sent by the fast side minus taken by the slow side. What the kernel may
+# hold is not ours to bound: on the download path two receive buffers
+# (server from the source, client from the server) autotune up to
+# tcp_rmem's maximum (32 MiB on some kernels) and three send buffers up to
+# tcp_wmem's; wsferry adds its own buffers and splice pipes (a few MiB at
+# most). Without backpressure the source would push all 200 MiB in the slow
+# phase, far above this.
+INFLIGHT_LIMIT_MIB = (2 * kernel_max('/proc/sys/net/ipv4/tcp_rmem') +
+                      3 * kernel_max('/proc/sys/net/ipv4/tcp_wmem') + (8 << 20)) >> 20
 
 
 class Progress:
