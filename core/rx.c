@@ -239,6 +239,19 @@ void rx_io_want(struct rx *rx, struct rx_io *io, unsigned mask)
 	}
 }
 
+void rx_io_close(struct rx *rx, struct rx_io *io)
+{
+	if (!io->fn)
+		return;
+	if (io->dirty)
+		rx_list_unlink(rx, io);
+	rx_os_invalidate(rx, io);
+	close(io->fd);
+	io->fn = NULL;
+	io->want = io->applied = 0;
+	rx->nios--;
+}
+
 void rx_io_del(struct rx *rx, struct rx_io *io)
 {
 	if (!io->fn)

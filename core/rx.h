@@ -109,6 +109,12 @@ int rx_io_add(struct rx *rx, struct rx_io *io, int fd, rx_io_fn fn);
 void rx_io_want(struct rx *rx, struct rx_io *io, unsigned mask);
 /* Unregisters; MUST be called before close(fd). Safe inside any callback. */
 void rx_io_del(struct rx *rx, struct rx_io *io);
+/* Unregisters and closes the io's fd (once registered; a never-added io is
+ * left alone): the close drops the fd from the poller's set by itself, one
+ * syscall fewer than rx_io_del + close, which a tunnel pays per socket.
+ * Only for fds no other descriptor or process shares (no dup, no fork
+ * after it was opened), where a close really releases the socket. */
+void rx_io_close(struct rx *rx, struct rx_io *io);
 
 /* Arms (or re-arms) t->fn to run at absolute monotonic deadline_ms. */
 void rx_timer_arm(struct rx *rx, struct rx_timer *t, uint64_t deadline_ms, rx_timer_fn fn);

@@ -15,8 +15,10 @@
 static void dial_stop_attempt(struct dial *d)
 {
 	if (d->fd >= 0) {
-		rx_io_del(d->rx, &d->io);
-		close(d->fd);
+		if (d->io.fn)
+			rx_io_close(d->rx, &d->io);
+		else
+			close(d->fd);
 		d->fd = -1;
 	}
 }

@@ -172,15 +172,27 @@ static void relay_tell(struct relay *r, bool open)
 	}
 }
 
+/* The TCP socket leaves the reactor and closes, in one syscall where it
+ * is still registered (rx_io_close). */
+static void relay_tcp_release(struct relay *r)
+{
+	if (r->tcp_io.fn && r->tcp_io.fd == r->tcp_fd) {
+		rx_io_close(r->rx, &r->tcp_io);
+	} else {
+		rx_io_del(r->rx, &r->tcp_io);
+		if (r->tcp_fd >= 0)
+			close(r->tcp_fd);
+	}
+	r->tcp_fd = -1;
+}
+
 static void relay_free(struct relay *r)
 {
 	relay_tell(r, false); /* a stop, or an end without relay_log_end */
 	rx_timer_cancel(r->rx, &r->timer);
-	rx_io_del(r->rx, &r->tcp_io);
+	relay_tcp_release(r);
 	rx_io_del(r->rx, &r->ws_io);
 	relay_pipes_release(r);
-	if (r->tcp_fd >= 0)
-		close(r->tcp_fd);
 	if (r->ws_reset) {
 		struct linger lg = {.l_onoff = 1, .l_linger = 0};
 		setsockopt(r->ws.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
@@ -244,9 +256,7 @@ static void relay_tcp_close(struct relay *r, bool reset)
 		struct linger lg = {.l_onoff = 1, .l_linger = 0};
 		setsockopt(r->tcp_fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	}
-	rx_io_del(r->rx, &r->tcp_io);
-	close(r->tcp_fd);
-	r->tcp_fd = -1;
+	relay_tcp_release(r);
 	if (reset)
 		relay_reset_twin(r);
 }

@@ -319,6 +319,59 @@ static void test_del_then_readd_in_same_iteration(void)
 	rx_free(&rx);
 }
 
+/* rx_io_close: the fd leaves the poller with its close, no deregistering
+ * call. A socket opened next reuses the number; registered in the same
+ * iteration it must work, and the closed one must never fire again. */
+struct closer {
+	struct rx_io io;
+	struct probe *next; /* registered on a new socket from the callback */
+	int next_peer;
+};
+
+static void closer_cb(struct rx *rx, struct rx_io *io, unsigned events)
+{
+	struct closer *c = container_of(io, struct closer, io);
+	int sv[2];
+
+	(void)events;
+	int old = io->fd;
+	rx_io_close(rx, io);
+	CHECK_EQ_INT(make_pair(sv), 0);
+	CHECK_EQ_INT(sv[0], old); /* the lowest free number: the closed one */
+	CHECK_EQ_INT(rx_io_add(rx, &c->next->io, sv[0], probe_cb), 0);
+	rx_io_want(rx, &c->next->io, RX_READ);
+	c->next_peer = sv[1];
+}
+
+static void test_io_close_then_reuse(void)
+{
+	struct rx rx;
+	struct probe next = { 0 };
+	struct closer c = { .next = &next, .next_peer = -1 };
+	int s1[2];
+
+	CHECK_EQ_INT(rx_init(&rx), 0);
+	CHECK_EQ_INT(make_pair(s1), 0);
+	CHECK_EQ_INT(rx_io_add(&rx, &c.io, s1[0], closer_cb), 0);
+	rx_io_want(&rx, &c.io, RX_READ);
+	CHECK_EQ_INT(write(s1[1], "a", 1), 1);
+	CHECK_EQ_INT(rx_run_once(&rx, 100), 0);
+	CHECK(c.io.fn == NULL);
+	CHECK_EQ_INT(rx.nios, 1);
+	CHECK_EQ_INT(rx_run_once(&rx, 0), 0);
+	CHECK_EQ_INT(next.calls, 0); /* nothing written to the new one yet */
+	CHECK_EQ_INT(write(c.next_peer, "b", 1), 1);
+	CHECK_EQ_INT(rx_run_once(&rx, 100), 0);
+	CHECK_EQ_INT(next.calls, 1);
+	CHECK(next.last & RX_READ);
+	rx_io_close(&rx, &next.io);
+	rx_io_close(&rx, &next.io); /* twice is harmless: the fd is not closed again */
+	CHECK_EQ_INT(rx.nios, 0);
+	close(c.next_peer);
+	close(s1[1]);
+	rx_free(&rx);
+}
+
 /* ---- refused fds ---- */
 
 /* epoll refuses regular files (EPERM); kqueue takes them and says readable
@@ -773,6 +826,7 @@ int main(void)
 	TEST_RUN(test_io_hangup);
 	TEST_RUN(test_del_frees_other_in_same_iteration);
 	TEST_RUN(test_del_then_readd_in_same_iteration);
+	TEST_RUN(test_io_close_then_reuse);
 	TEST_RUN(test_io_refused_is_ready);
 	TEST_RUN(test_timers_fire_in_order);
 	TEST_RUN(test_timers_heap_random_ops);

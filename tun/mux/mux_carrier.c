@@ -152,8 +152,9 @@ static size_t data_reserve(const struct mux_carrier *c)
 }
 
 /* Reads one DATA frame from s's socket into the carrier's queue. >0 bytes,
- * 0 nothing now (EAGAIN, no room), -1 EOF, -2 error. */
-static long stream_read_frame(struct mux_stream *s)
+ * 0 nothing now (EAGAIN, no room), -1 EOF, -2 error; *drained when the
+ * read came back short of its room (the socket held no more just now). */
+static long stream_read_frame(struct mux_stream *s, bool *drained)
 {
 	struct mux_carrier *c = s->car;
 	size_t res = data_reserve(c), room;
@@ -172,6 +173,7 @@ static long stream_read_frame(struct mux_stream *s)
 		return -1;
 	if (n < 0)
 		return -2;
+	*drained = (size_t)n < max;
 	uint8_t *m = t + res - MUX_HEADER;
 	mux_header(m, MUX_DATA, s->id, (uint32_t)n);
 	uint8_t hdr[WS_MAX_HEADER];
@@ -251,14 +253,17 @@ void mux_stream_end(struct mux_stream *s, bool reset, bool tell_peer)
 	}
 	if (!c->client && !s->opened)
 		dial_cancel(&s->dial);
-	if (s->io.fn)
+	if (s->io.fn && s->io.fd != s->fd)
 		rx_io_del(c->rx, &s->io);
 	if (s->fd >= 0) {
 		if (reset) {
 			struct linger lg = {.l_onoff = 1, .l_linger = 0};
 			setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		}
-		close(s->fd);
+		if (s->io.fn)
+			rx_io_close(c->rx, &s->io);
+		else
+			close(s->fd);
 	}
 	log_debug("c%u stream %u on carrier c%u ended%s: %llu bytes up, %llu down", s->log_id,
 	          s->id, c->link.id, reset ? " (reset)" : "", (unsigned long long)s->up,
@@ -327,13 +332,17 @@ static void stream_want(struct mux_stream *s)
 		q_free(&s->pending);
 }
 
-/* Reads the socket into frames while credit and carrier room last. 0, or
- * -1 when the stream was ended. */
+/* Reads the socket into frames while credit and carrier room last. A
+ * short read ends the turn: another would mostly find nothing (one wasted
+ * syscall a small request costs), and what comes later wakes the stream
+ * again (level-triggered). 0, or -1 when the stream was ended. */
 static int stream_pump_up(struct mux_stream *s)
 {
 	struct mux_carrier *c = s->car;
-	for (int i = 0; i < 4 && !s->fin_sent && s->credit && c->out.len < OUT_HIGH; i++) {
-		long n = stream_read_frame(s);
+	bool drained = false;
+	for (int i = 0; i < 4 && !drained && !s->fin_sent && s->credit && c->out.len < OUT_HIGH;
+	     i++) {
+		long n = stream_read_frame(s, &drained);
 		if (n == 0)
 			break;
 		if (n == -2) {
@@ -693,6 +702,10 @@ static int carrier_read(struct mux_carrier *c)
 			return -1;
 		if (c->splice_hint) /* headers alone: keep on while they lead to splices */
 			c->splice_hint = splice_target(c, &sn) != NULL;
+		/* short of its room: the socket is empty for now (not over TLS,
+		 * whose engine may hold more than the socket shows) */
+		if ((size_t)n < room && !c->s.tls)
+			break;
 	}
 	buf_release_if_empty(&c->in);
 	return 0;
