@@ -3,7 +3,8 @@
 # through start() and ended by PID at exit, bounded load steps, CPU ticks from
 # /proc, and wsf_load's sink on a free port (SINK). Source it after setting
 # BENCH (the bench's name, for logs and the temporary folder) and OUT; the
-# first argument of the script is the build folder (default build).
+# first argument of the script is the build folder (default build); NPORTS
+# free loopback ports (default 8) wait in PORTS.
 BUILD=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
@@ -59,7 +60,7 @@ start() { # LOG CMD...: LAST = its PID
 	PIDS="$PIDS $LAST"
 }
 
-read -r -a PORTS <<<"$("$LOAD" freeport 8)"
+read -r -a PORTS <<<"$("$LOAD" freeport "${NPORTS:-8}")"
 start serve "$LOAD" serve 0 600
 for _ in $(seq 50); do grep -q '^serve port=' "$TMP/serve.log" && break; sleep 0.1; done
 SINK=$(sed -n 's/^serve port=\([0-9]*\).*/\1/p' "$TMP/serve.log")
