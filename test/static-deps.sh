@@ -156,8 +156,21 @@ if ! [ -x "$cc" ] || ! [ -f "$sdir/musl/lib/libc.a" ] ||
 	say "musl for $arch ready in $sdir/musl ($(($(date +%s) - start)) s)"
 fi
 
+# mipsel: the Makefile's STATIC_ARCH_OPT_mipsel compiles our code as
+# MIPS16e (-mips16), and its LTO link, which compiles every LTO object with
+# the link's flags, BearSSL's too. BearSSL's constant-time crypto cores, on
+# the path of every byte of wss:// and of each handshake, stay MIPS32 (32
+# registers; MIPS16e has 8): compiled here once more without LTO, so the
+# link takes their code as it is, and replaced in the archive. Plain MIPS32
+# objects that call into MIPS16e code: -mno-abicalls as the Makefile's,
+# -minterlink-compressed so a tail call is never a direct jump to a MIPS16e
+# function (which needs jalx).
+mips32=""
+[ "$arch" = mipsel ] && mips32="chacha20_ct poly1305_ctmul aes_ct* ghash_ctmul* ec_* i31_*"
+m32opt="$opt -mno-abicalls -minterlink-compressed"
+
 # The library records its flags and compiler: either changed rebuilds it.
-bstamp="$bopt (cc $cc)"
+bstamp="$bopt (cc $cc)${mips32:+ (MIPS32: $mips32 with $m32opt)}"
 [ -f "$out/libbearssl.a" ] && [ -f "$out/inc/bearssl.h" ] &&
 	[ "$(cat "$out/cflags" 2>/dev/null)" = "$bstamp" ] && exit 0
 start=$(date +%s)
@@ -175,6 +188,16 @@ cd build-static/src
 make -C "$src" -j"$(nproc)" CONF=Unix BUILD="$bdir" CC="$cc" LD="$cc" AR="$ar" \
 	CFLAGS="-W -Wall $bopt" lib >"$top/$log" 2>&1 ||
 	{ tail -n 20 "$top/$log" >&2; die "BearSSL build failed"; }
+for pat in $mips32; do
+	for o in "$src/$bdir"/obj/$pat.o; do
+		[ -f "$o" ] || continue
+		n=$(basename "$o" .o)
+		c=$(find "$src/src" -name "$n.c" | head -n 1)
+		(cd "$src" && "$cc" $m32opt -W -Wall -Isrc -Iinc -c "${c#"$src"/}" -o "$bdir/obj/$n.o") >>"$top/$log" 2>&1 ||
+			{ tail -n 20 "$top/$log" >&2; die "BearSSL: $n.c as MIPS32 failed"; }
+		"$ar" r "$src/$bdir/libbearssl.a" "$o"
+	done
+done
 cd "$top"
 if nm "build-static/src/$src/$bdir/libbearssl.a" 2>/dev/null | grep -q ' U __.*_chk$'; then
 	die "libbearssl.a was built against glibc (fortify symbols)"
