@@ -349,7 +349,7 @@ bench-early: $(LOAD) $(BIN)
 static:
 	@case '$(ARCH)' in ''|native|$(shell uname -m)|amd64|$(subst $() ,|,$(CROSS_ARCHES))) ;; \
 	*) echo "make static: unknown ARCH=$(ARCH) (native, $(CROSS_ARCHES))" >&2; exit 2 ;; esac
-	@sh test/static-deps.sh $(SARCH)
+	@sh test/static-deps.sh $(SARCH) '$(filter-out -Wl%,$(STATIC_ARCH_OPT_$(SARCH)))'
 	@$(MAKE) --no-print-directory STATIC=1 STATIC_DIR=$(SDIR) SANITIZE= DEBUG=0 \
 		CC='$(SCC)' AR='$(SAR)' OPT='$(STATIC_CODE)' $(SDIR)/wsferry
 	$(SSTRIP) $(SDIR)/wsferry

@@ -1,5 +1,5 @@
 #!/bin/sh
-# static-deps.sh [ARCH] — what `make static [ARCH=...]` needs beyond a normal
+# static-deps.sh [ARCH [FLAGS]] — what `make static [ARCH=...]` needs beyond a normal
 # build: a musl toolchain for ARCH and BearSSL 0.6 compiled with it into
 # build-static[-ARCH]/bearssl/{libbearssl.a,inc/} (Debian's libbearssl.a calls
 # glibc's fortify __*_chk functions, so musl cannot link it).
@@ -12,6 +12,7 @@
 #     musl-dev:ARCH, which would need `dpkg --add-architecture` (three more
 #     package indexes on every apt-get update of this shared machine) and a
 #     hand-written specs file anyway.
+# FLAGS: the Makefile's STATIC_ARCH_OPT_ARCH, added to BearSSL's (not musl's).
 # Sources are Debian's own packages (`apt-get source`), kept once in
 # build-static/src for every ARCH: the only network is Debian's package
 # servers, through apt. Cached: once the library exists this does nothing.
@@ -42,8 +43,10 @@ opt="-Os -ffunction-sections -fdata-sections -fno-pie -fno-asynchronous-unwind-t
 # the final link then inlines and drops across the library's boundary.
 # Not musl: its startup code and weak aliases are not meant for LTO. Fat
 # objects (machine code beside the LTO data): make size-report links once
-# without LTO, where each byte keeps the name of the object it came from.
-bopt="$opt -flto -ffat-lto-objects"
+# without LTO, where each byte keeps the name of the object it came from;
+# with the ARCH's own flags (mipsel's MIPS16e), that machine code is what
+# the LTO link makes of it, and those bytes are told as they ship.
+bopt="$opt${2:+ $2} -flto -ffat-lto-objects"
 
 # One run at a time (make test and a hand-run make static may overlap).
 exec 9>build-static/.deps.lock
