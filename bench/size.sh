@@ -8,8 +8,9 @@
 # core/ proto/ tls/ tun/ bin/, BearSSL, musl libc, libgcc, linker padding)
 # and per output-section kind (code, read-only data, data; .bss takes no
 # file bytes and is shown apart), with the 30 largest input sections of
-# the native build (one per function or object, as everything is built
-# with -ffunction-sections -fdata-sections). The stripped file also holds
+# the first ARCH (one per function or object, as everything is built
+# with -ffunction-sections -fdata-sections), each with our source file
+# or the library's object it came from, and the 30 largest objects. The stripped file also holds
 # ELF headers and page alignment, which no input section accounts for: the
 # "other" column is file size minus the sections' sum.
 # Writes bench/RESULTS-size.md (`make size-report`). Strings in mergeable
@@ -24,23 +25,52 @@ trap 'rm -rf "$tmp"' EXIT
 
 sdir() { if [ "$1" = native ]; then echo build-static; else echo "build-static-$1"; fi; }
 
-# breakdown MAP SDIR: "origin kind bytes" lines and "sym NAME ORIGIN bytes"
+# The nolto link takes our objects from a thin archive (`ar --thin`; the
+# Makefile's rule otherwise): its members are named in the link map by
+# their path (build-static-nolto/tun/client/conn.o), where a normal
+# archive gives only the member's file name (conn.o), which five pairs of
+# our objects share (conn.o, ping.o, route.o, sio.o, sip003.o).
+thin_ar() {
+	case $1 in
+	native) echo "gcc-ar --thin" ;;
+	aarch64) echo "aarch64-linux-gnu-gcc-ar --thin" ;;
+	armhf) echo "arm-linux-gnueabihf-gcc-ar --thin" ;;
+	mipsel) echo "mipsel-linux-gnu-gcc-ar --thin" ;;
+	esac
+}
+
+# breakdown MAP SDIR: "org ORIGIN code rodata data bss" lines, "sym BYTES
+# SECTION (SOURCE)" per input section and "obj BYTES OBJECT (ORIGIN)" per
+# object; ORIGIN is our top directory (tun/) or BearSSL, libc, libgcc,
+# padding; SOURCE is our source file (tun/relay.c) or the origin and its
+# archive member (BearSSL ssl_hs_server.o).
 breakdown() {
 	awk -v sdir="$2" '
-	function origin(f) {
+	# ours: the path below SDIR (the thin archive names members by path)
+	function ours(f) {
+		sub(/^\.\//, "", f)
+		if (index(f, sdir "/") == 1) return substr(f, length(sdir) + 2)
+		return ""
+	}
+	function origin(f,   o) {
 		if (f ~ /libbearssl\.a/) return "BearSSL"
 		if (f ~ /libc\.a|crt[0-9a-z]*\.o|\/musl\//) return "libc"
-		if (index(f, sdir "/") == 1) {
-			f = substr(f, length(sdir) + 2)
-			if (f ~ /^libwsferry\.a\(/) return "?"
-			split(f, p, "/"); return p[1] "/"
-		}
-		if (f ~ /libwsferry\.a\(/) { sub(/.*libwsferry\.a\(/, "", f); sub(/\)$/, "", f); return "?" }
-		if (f ~ /libbearssl\.a/) return "BearSSL"
-		if (f ~ /libc\.a|crt[0-9a-z]*\.o|\/musl\//) return "libc"
-		if (f ~ /libc\.a|crt[0-9a-z]*\.o|\/musl\//) return "libc"
-		if (f ~ /libgcc/) return "libgcc"
+		# from gcc: libgcc.a and its crtbegin/crtend objects
+		if (f ~ /libgcc|\/gcc(-cross)?\//) return "libgcc"
+		# from ld itself: on mipsel, the stubs that set $t9 before each call into
+		# the abicalls code of musl from ours (the map names no file)
+		if (f == "linker") return "ld-stubs"
+		o = ours(f)
+		if (o ~ /\(/) return "ours?"
+		if (o != "") { split(o, p, "/"); return p[1] "/" }
 		return "other-obj"
+	}
+	# the object, for the lists: our source path, or the archive member
+	function object(f,   o) {
+		o = ours(f)
+		if (o != "" && o !~ /\(/) { sub(/\.o$/, ".c", o); return o }
+		sub(/.*\(/, "", f); sub(/\)$/, "", f); sub(/.*\//, "", f)
+		return f
 	}
 	function kind(o) {
 		if (o ~ /^\.(text|init|fini|plt|MIPS\.stubs)/) return "code"
@@ -49,22 +79,11 @@ breakdown() {
 		if (o ~ /^\.(data|sdata|got|tdata|ctors|dtors)/) return "data"
 		return ""
 	}
-	# objects inside libwsferry.a are named by their member only (log.o):
-	# the directory comes from the object list the Makefile archived
-	# (two objects of the same name, as tun/client/conn.o and
-	# tun/server/conn.o, are told apart by the section: dups lists theirs)
-	function member_origin(f, sec,   m) {
-		m = f; sub(/.*libwsferry\.a\(/, "", m); sub(/\)$/, "", m)
-		if ((m, sec) in dupdir) return dupdir[m, sec]
-		return (m in dirof) ? dirof[m] : "ours?"
-	}
 	function hex(s,   i, v) {
 		v = 0; s = tolower(substr(s, 3))
 		for (i = 1; i <= length(s); i++) v = v * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1
 		return v
 	}
-	FILENAME == ARGV[1] { n = split($0, p, "/"); dirof[p[n]] = p[2] "/"; next }
-	FILENAME == ARGV[2] { dupdir[$1, $2] = $3; next }
 	/^Linker script and memory map/ { on = 1; next }
 	!on { next }
 	/^[.a-zA-Z_]/ { split($1, w, " "); osec = w[1]; k = kind(osec); pend = ""; next }
@@ -77,20 +96,27 @@ breakdown() {
 		else next
 		if (name == "*fill*") { o = "padding"; file = "" }
 		else if (file == "") next
-		else { o = origin(file); if (o == "?") o = member_origin(file, name) }
+		else o = origin(file)
 		b = hex(size)
 		if (b == 0) next
 		sum[o, k] += b; orig[o] = 1
-		if (k != "bss") { s = name; sub(/^\.(text|rodata|data|sdata|bss)\./, "", s)
-			if (s ~ /^\./ || s ~ /^(str|cst)[0-9]/ || s == "") { s = file; sub(/.*\(/, "", s); sub(/\)$/, "", s); s = s " " name }
-			symb[s " (" o ")"] += b
-			if (file != "") { f = file; sub(/.*\(/, "", f); sub(/\)$/, "", f); sub(/.*\//, "", f); objb[f " (" o ")"] += b } }
+		if (k != "bss" && file != "") {
+			f = object(file); src = (o ~ /\/$/) ? f : o " " f
+			s = name; sub(/^\.(text|rodata|data|sdata|bss)\./, "", s)
+			# strings and constants: gcc names them by function (F.str1.1)
+			# or not at all (.rodata.str1.1, whose file is in brackets)
+			if (s ~ /\.str[0-9.]*$/) { sub(/\.str[0-9.]*$/, "", s); s = "strings of " s }
+			if (s ~ /\.cst[0-9.]*$/) { sub(/\.cst[0-9.]*$/, "", s); s = "constants of " s }
+			if (s ~ /^\./ || s ~ /^(str|cst)[0-9]/ || s == "") s = name
+			symb[s " (" src ")"] += b
+			objb[f " (" o ")"] += b
+		}
 	}
 	END {
 		for (o in orig) printf "org %s %d %d %d %d\n", o, sum[o, "code"], sum[o, "rodata"], sum[o, "data"], sum[o, "bss"]
 		for (s in symb) printf "sym %d %s\n", symb[s], s
 		for (s in objb) printf "obj %d %s\n", objb[s], s
-	}' "$tmp/objs" "$tmp/dups" "$1"
+	}' "$1"
 }
 
 {
@@ -104,6 +130,8 @@ breakdown() {
 	echo ".text, rodata = .rodata and friends, data = .data/.got; bss is zero-filled memory, not"
 	echo "file bytes). \"other\" = that file's size minus every counted section: ELF headers and"
 	echo "alignment (negative where merged strings were counted before the merge)."
+	echo "Ours is attributed by source file (the nolto link takes our objects from a thin archive,"
+	echo "which the map names by path), summed by top directory; libgcc includes gcc's crtbegin/crtend."
 	echo "Budget (issue 17): 300 KiB = 307,200 bytes stripped."
 	echo
 }>"$tmp/head"
@@ -116,35 +144,24 @@ for a in $arches; do
 	d=$s-nolto
 	mkdir -p "$d"
 	for l in bearssl musl; do [ -d "$s/$l" ] && ln -sfn "../$s/$l" "$d/$l"; done
-	make --no-print-directory static ARCH="$a" STATIC_LTO=-fno-lto SDIR="$d" >"$tmp/make.$a" 2>&1 ||
+	rm -f "$d/libwsferry-int.a"
+	make --no-print-directory static ARCH="$a" STATIC_LTO=-fno-lto SDIR="$d" SAR="$(thin_ar "$a")" >"$tmp/make.$a" 2>&1 ||
 		{ cat "$tmp/make.$a"; exit 1; }
 	[ -f "$d/wsferry.map" ] || { echo "size.sh: no $d/wsferry.map" >&2; exit 1; }
 	echo "$(wc -c <"$d/wsferry")" >"$tmp/nolto.$a"
-	# libwsferry.a's objects (bin/ is linked by path, named in full)
-	ls "$d"/core/*.o "$d"/proto/*.o "$d"/tls/*.o "$d"/tun/*.o "$d"/tun/*/*.o 2>/dev/null |
-		sed "s#^$d/##; s#^#./#" >"$tmp/objs"
-	# objects whose names repeat: "member section dir" for each section
-	: >"$tmp/dups"
-	for m in $(sed 's#.*/##' "$tmp/objs" | sort | uniq -d); do
-		for o in $(grep "/$m\$" "$tmp/objs"); do
-			dir=$(echo "$o" | cut -d/ -f2)
-			readelf -SW "$d/$o" | sed -n 's/^ *\[ *[0-9]*\] \([^ ]*\) .*/\1/p' |
-				awk -v m="$m" -v dir="$dir/" '{ print m, $1, dir }' >>"$tmp/dups"
-		done
-	done
 	breakdown "$d/wsferry.map" "$d" >"$tmp/bd.$a"
 done
 
 {
 	cat "$tmp/head"
-	echo "| ARCH | stripped bytes | KiB | without LTO | ours | BearSSL | libc | libgcc | padding | other |"
+	echo "| ARCH | stripped bytes | KiB | without LTO | ours | BearSSL | libc | libgcc | padding, ld stubs | other |"
 	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for a in $arches; do
 		awk -v a="$a" -v n="$(cat "$tmp/size.$a")" -v m="$(cat "$tmp/nolto.$a")" '
 		$1 == "org" { t = $3 + $4 + $5; all += t
 			if ($2 ~ /\/$/) ours += t; else g[$2] += t }
 		END { printf "| %s | %d | %.1f | %d | %d | %d | %d | %d | %d | %d |\n", a, n, n / 1024, m,
-			ours, g["BearSSL"], g["libc"], g["libgcc"], g["padding"], m - all }' "$tmp/bd.$a"
+			ours, g["BearSSL"], g["libc"], g["libgcc"], g["padding"] + g["ld-stubs"], m - all }' "$tmp/bd.$a"
 	done
 	for a in $arches; do
 		echo
@@ -159,10 +176,17 @@ done
 	echo
 	echo "## The 30 largest input sections ($first)"
 	echo
-	echo "| bytes | section (origin) |"
+	echo "| bytes | section (source file, or library and object) |"
 	echo "|---:|---|"
 	awk '$1 == "sym" { $1 = ""; print }' "$tmp/bd.$first" | sort -rn | head -n 30 |
 		awk '{ b = $1; $1 = ""; sub(/^ /, ""); printf "| %d | %s |\n", b, $0 }'
+	echo
+	echo "## Ours by folder ($first, bytes of code, rodata and data)"
+	echo
+	echo "| bytes | folder |"
+	echo "|---:|---|"
+	awk '$1 == "obj" && $4 ~ /\/\)$/ { d = $3; sub(/\/[^\/]*$/, "/", d); b[d] += $2 }
+		END { for (d in b) printf "| %d | %s |\n", b[d], d }' "$tmp/bd.$first" | sort -t'|' -k2 -rn
 	echo
 	echo "## The 30 largest objects ($first)"
 	echo

@@ -62,11 +62,14 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static double mono_sec(void)
+/* Integers, not double: the only floating point of the product cost the
+ * static mipsel build libgcc's soft-float calls (MIPS16e has no FPU
+ * instructions). */
+static uint64_t mono_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* One line on stderr; returns the exit status 1. */
@@ -454,14 +457,14 @@ static void print_sanitized(const uint8_t *p, size_t n)
 	printf("%s\n", line);
 }
 
-static int report(struct ping_io *io, double rtt)
+static int report(struct ping_io *io, uint64_t rtt_ns)
 {
 	char code[PING_CODE_MAX];
 	enum ping_answer a = ping_answer_read(io->msg, io->msg_len, code);
 	print_sanitized(io->msg, io->msg_len);
 	if (a == PING_ANSWER_PONG) {
 		/* in whole microseconds: the static build formats no floats */
-		unsigned long long us = (unsigned long long)(rtt * 1e6 + 0.5);
+		unsigned long long us = (rtt_ns + 500) / 1000;
 		printf("pong from %s: round trip %llu.%03llu ms\n", io->where, us / 1000, us % 1000);
 		return fflush(stdout) == 0 ? 0 : 1;
 	}
@@ -480,15 +483,15 @@ static int exchange(struct ping_io *io, const char *name)
 	char req[PING_REQUEST_MAX];
 	clock_gettime(CLOCK_REALTIME, &now);
 	size_t n = ping_request(req, sizeof(req), name, &now);
-	double t0 = mono_sec();
+	uint64_t t0 = mono_ns();
 	int rc = io_send_frame(io, WS_OP_TEXT, req, n);
 	if (rc < 0)
 		return fail("sending the ping to %s: %s", io->where, io_strerror(io, rc));
 	if (read_message(io, "a reply") != 0)
 		return 1;
-	double rtt = mono_sec() - t0;
+	uint64_t rtt_ns = mono_ns() - t0;
 	close_politely(io);
-	return report(io, rtt);
+	return report(io, rtt_ns);
 }
 
 static struct tls_client_cfg ping_tls;

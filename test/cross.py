@@ -5,8 +5,8 @@ qemu-user, each called as `qemu-ARCH-static build-static-ARCH/wsferry`
 the native static build (build-static/wsferry):
   - each binary: static, stripped, an ELF for its CPU, --version names the
     revision; its size against the native build's budget (STATIC_BUDGET_KIB,
-    400): a failure for the native build, a NOTE for a router build (mipsel
-    is close to it: see the comment at the check);
+    400): a failure for the native build, a NOTE for a router build (see
+    the comment at the check);
   - every ordered pair (client build, server build) but native/native: a
     SOCKS5 CONNECT through the client's -D to an echo server, 512 KiB of
     random bytes each way compared by SHA-256, over ws:// and over wss://
@@ -180,11 +180,11 @@ def main():
                          ' EXCEEDED' if over else ''), flush=True)
                 # The native build's budget fails here (and in static_scenario.sh).
                 # A router build over it is reported, not counted: mipsel's
-                # code is ~1.2x x86-64's, went over with the features of
-                # December 2026 and is back under by 2 KiB only (bench/
-                # RESULTS-size.md); the fix if it goes over again (a budget
-                # per ISA, features left out of router builds) is a product
-                # decision.
+                # MIPS32 code was ~1.2x x86-64's and went over with the
+                # features of December 2026; as MIPS16e it is under again
+                # (bench/RESULTS-size.md); the fix if one goes over again (a
+                # budget per ISA, features left out of router builds) is a
+                # product decision.
                 check(b != 'native' or not over, '%d bytes > %d KiB' % (n, BUDGET_KIB))
                 if over:
                     print('NOTE %s: %d bytes, %.1f KiB over the %d KiB budget (reported, '

@@ -1,5 +1,5 @@
 #!/bin/sh
-# static-deps.sh [ARCH] — what `make static [ARCH=...]` needs beyond a normal
+# static-deps.sh [ARCH [FLAGS]] — what `make static [ARCH=...]` needs beyond a normal
 # build: a musl toolchain for ARCH and BearSSL 0.6 compiled with it into
 # build-static[-ARCH]/bearssl/{libbearssl.a,inc/} (Debian's libbearssl.a calls
 # glibc's fortify __*_chk functions, so musl cannot link it).
@@ -12,6 +12,7 @@
 #     musl-dev:ARCH, which would need `dpkg --add-architecture` (three more
 #     package indexes on every apt-get update of this shared machine) and a
 #     hand-written specs file anyway.
+# FLAGS: the Makefile's STATIC_ARCH_OPT_ARCH, added to BearSSL's (not musl's).
 # Sources are Debian's own packages (`apt-get source`), kept once in
 # build-static/src for every ARCH: the only network is Debian's package
 # servers, through apt. Cached: once the library exists this does nothing.
@@ -42,8 +43,10 @@ opt="-Os -ffunction-sections -fdata-sections -fno-pie -fno-asynchronous-unwind-t
 # the final link then inlines and drops across the library's boundary.
 # Not musl: its startup code and weak aliases are not meant for LTO. Fat
 # objects (machine code beside the LTO data): make size-report links once
-# without LTO, where each byte keeps the name of the object it came from.
-bopt="$opt -flto -ffat-lto-objects"
+# without LTO, where each byte keeps the name of the object it came from;
+# with the ARCH's own flags (mipsel's MIPS16e), that machine code is what
+# the LTO link makes of it, and those bytes are told as they ship.
+bopt="$opt${2:+ $2} -flto -ffat-lto-objects"
 
 # One run at a time (make test and a hand-run make static may overlap).
 exec 9>build-static/.deps.lock
@@ -156,8 +159,21 @@ if ! [ -x "$cc" ] || ! [ -f "$sdir/musl/lib/libc.a" ] ||
 	say "musl for $arch ready in $sdir/musl ($(($(date +%s) - start)) s)"
 fi
 
+# mipsel: the Makefile's STATIC_ARCH_OPT_mipsel compiles our code as
+# MIPS16e (-mips16), and its LTO link, which compiles every LTO object with
+# the link's flags, BearSSL's too. BearSSL's constant-time crypto cores, on
+# the path of every byte of wss:// and of each handshake, stay MIPS32 (32
+# registers; MIPS16e has 8): compiled here once more without LTO, so the
+# link takes their code as it is, and replaced in the archive. Plain MIPS32
+# objects that call into MIPS16e code: -mno-abicalls as the Makefile's,
+# -minterlink-compressed so a tail call is never a direct jump to a MIPS16e
+# function (which needs jalx).
+mips32=""
+[ "$arch" = mipsel ] && mips32="chacha20_ct poly1305_ctmul aes_ct* ghash_ctmul* ec_* i31_*"
+m32opt="$opt -mno-abicalls -minterlink-compressed"
+
 # The library records its flags and compiler: either changed rebuilds it.
-bstamp="$bopt (cc $cc)"
+bstamp="$bopt (cc $cc)${mips32:+ (MIPS32: $mips32 with $m32opt)}"
 [ -f "$out/libbearssl.a" ] && [ -f "$out/inc/bearssl.h" ] &&
 	[ "$(cat "$out/cflags" 2>/dev/null)" = "$bstamp" ] && exit 0
 start=$(date +%s)
@@ -175,6 +191,16 @@ cd build-static/src
 make -C "$src" -j"$(nproc)" CONF=Unix BUILD="$bdir" CC="$cc" LD="$cc" AR="$ar" \
 	CFLAGS="-W -Wall $bopt" lib >"$top/$log" 2>&1 ||
 	{ tail -n 20 "$top/$log" >&2; die "BearSSL build failed"; }
+for pat in $mips32; do
+	for o in "$src/$bdir"/obj/$pat.o; do
+		[ -f "$o" ] || continue
+		n=$(basename "$o" .o)
+		c=$(find "$src/src" -name "$n.c" | head -n 1)
+		(cd "$src" && "$cc" $m32opt -W -Wall -Isrc -Iinc -c "${c#"$src"/}" -o "$bdir/obj/$n.o") >>"$top/$log" 2>&1 ||
+			{ tail -n 20 "$top/$log" >&2; die "BearSSL: $n.c as MIPS32 failed"; }
+		"$ar" r "$src/$bdir/libbearssl.a" "$o"
+	done
+done
 cd "$top"
 if nm "build-static/src/$src/$bdir/libbearssl.a" 2>/dev/null | grep -q ' U __.*_chk$'; then
 	die "libbearssl.a was built against glibc (fortify symbols)"
