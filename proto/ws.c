@@ -39,7 +39,8 @@ static bool op_is_known(unsigned op)
 
 /* ---- masking, §5.3 ---- */
 
-static unsigned mask_bytes(uint8_t *data, size_t len, const uint8_t key[4], unsigned offset)
+
+WS_FULL_ISA static unsigned mask_bytes(uint8_t *data, size_t len, const uint8_t key[4], unsigned offset)
 {
 	for (size_t i = 0; i < len; i++) {
 		data[i] ^= key[offset];
@@ -48,7 +49,7 @@ static unsigned mask_bytes(uint8_t *data, size_t len, const uint8_t key[4], unsi
 	return offset;
 }
 
-static void xor_word(uint8_t *data, uint64_t key)
+WS_FULL_ISA static void xor_word(uint8_t *data, uint64_t key)
 {
 	uint64_t w;
 
@@ -58,7 +59,7 @@ static void xor_word(uint8_t *data, uint64_t key)
 }
 
 /* Eight words written out: gcc -O2 vectorizes explicit bodies, not a loop. */
-static void xor_64_bytes(uint8_t *data, uint64_t key)
+WS_FULL_ISA static void xor_64_bytes(uint8_t *data, uint64_t key)
 {
 	xor_word(data, key);
 	xor_word(data + 8, key);
@@ -70,7 +71,7 @@ static void xor_64_bytes(uint8_t *data, uint64_t key)
 	xor_word(data + 56, key);
 }
 
-static bool little_endian(void)
+WS_FULL_ISA static bool little_endian(void)
 {
 	const uint16_t probe = 1;
 	uint8_t first;
@@ -82,7 +83,7 @@ static bool little_endian(void)
 /* The key repeated in memory order from offset, built in registers (bytes
  * stored one by one and reloaded as a word stall store forwarding). An
  * 8-byte step keeps the offset, 8 being a multiple of 4. */
-static uint64_t key_word(const uint8_t key[4], unsigned offset)
+WS_FULL_ISA static uint64_t key_word(const uint8_t key[4], unsigned offset)
 {
 	unsigned shift = 8 * offset;
 	uint32_t k32;
@@ -101,7 +102,7 @@ static uint64_t key_word(const uint8_t key[4], unsigned offset)
  * any alignment, the one-16-byte-store-per-cycle limit; glibc's AVX2 memcpy
  * does ~95 GB/s at 16 KiB. Built with -march=x86-64-v3 this same code does
  * 90-115 GB/s. Aligning to 16 keeps vector stores within cache lines. */
-unsigned ws_mask(uint8_t *data, size_t len, const uint8_t key[4], unsigned offset)
+WS_FULL_ISA unsigned ws_mask(uint8_t *data, size_t len, const uint8_t key[4], unsigned offset)
 {
 	size_t head = (size_t)(-(uintptr_t)data & 15);
 	uint64_t k;

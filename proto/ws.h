@@ -127,9 +127,17 @@ size_t ws_frame_header(uint8_t *out, enum ws_opcode op, bool fin, uint64_t paylo
 size_t ws_control_frame(uint8_t out[WS_MAX_HEADER + WS_MAX_CTRL_PAYLOAD], enum ws_opcode op,
                         const uint8_t *p, size_t n, const uint8_t *mask);
 
+/* The per-byte loop keeps the ISA's full encoding where the build makes a
+ * compact one the default (the mipsel router build is MIPS16e: 8 registers
+ * and no 64-bit ops inline, the mask loop would crawl). */
+#ifdef __mips__
+#define WS_FULL_ISA __attribute__((nomips16))
+#else
+#define WS_FULL_ISA
+#endif
 /* XORs data with key in place, starting at key position offset (0..3);
  * word-at-a-time. Returns the key position after the last byte. */
-unsigned ws_mask(uint8_t *data, size_t len, const uint8_t key[4], unsigned offset);
+WS_FULL_ISA unsigned ws_mask(uint8_t *data, size_t len, const uint8_t key[4], unsigned offset);
 
 /* Incremental UTF-8 check: state 0 is "at a boundary". Returns the new
  * state, WS_UTF8_REJECT on the first invalid byte (fails fast). */
