@@ -87,13 +87,17 @@ for r in $(seq "$RUNS"); do
 		done
 	done
 done
-declare -A RATE P50 P99 CPT
-RATE_MODES="plain mux pool d-plain d-mux d-pool"
+declare -A RATE P50 P99 CPT CONC
+RATE_MODES="plain mux pool d-plain d-mux d-pool d4-plain d4-mux d4-pool"
+# d4-*: the delayed clients again at concurrency 4, within what a pool of 8 feeds
+for m in plain mux pool; do
+	VIA[d4-$m]=${VIA[d-$m]} ROOTS[d4-$m]=${ROOTS[d-$m]} CONC[d4-$m]=4
+done
 sleep 1 # the pools fill
 for r in $(seq "$RATE_RUNS"); do
 	for m in $RATE_MODES; do
 		t0=$(ticks ${ROOTS[$m]})
-		out=$(step rate ${VIA[$m]} 32 "$RATE_SECS")
+		out=$(step rate ${VIA[$m]} "${CONC[$m]:-32}" "$RATE_SECS")
 		t1=$(ticks ${ROOTS[$m]})
 		[ "$(kv "$out" errors)" = 0 ] || log "$m rate run $r: $out"
 		RATE[$m]="${RATE[$m]:-} $(kv "$out" conn/s)"
@@ -126,7 +130,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || b + 0 == 0) 
 		echo "| ${LABEL[$m]} | ${dn:-—}$(rng "${MIB[$m,down]:-}") | ${up:-—}$(rng "${MIB[$m,up]:-}") | $(ratio "$dn" "$(med "${MIB[plain,down]:-}")") | $(ratio "$up" "$(med "${MIB[plain,up]:-}")") | $(med "${CPU[$m,down]:-}") | $(med "${CPU[$m,up]:-}") |"
 	done
 	echo
-	echo "## New tunnels at concurrency 32"
+	echo "## New tunnels at concurrency 32 (and 4)"
 	echo
 	echo "Each a new -L connection (connect, 2 bytes, the 1-byte echo, close; latency is that"
 	echo "whole exchange) for ${RATE_SECS} s, medians of $RATE_RUNS interleaved runs (all runs in the last"
@@ -135,12 +139,15 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || b + 0 == 0) 
 	echo "bench/delay_proxy.py, ${DELAY_MS} ms each way (RTT $((2 * DELAY_MS)) ms, plus one RTT before a"
 	echo "new connection's first byte). CPU is wsferry server + client per new tunnel."
 	echo
-	echo "| link | client | tunnels/s | vs plain | p50 ms | p99 ms | CPU µs/tunnel | runs (tunnels/s) |"
-	echo "|---|---|---:|---:|---:|---:|---:|---|"
+	echo "| link | c | client | tunnels/s | vs plain | p50 ms | p99 ms | CPU µs/tunnel | runs (tunnels/s) |"
+	echo "|---|---:|---|---:|---:|---:|---:|---:|---|"
 	for m in $RATE_MODES; do
 		link=loopback base=plain name=$m
-		case $m in d-*) link="${DELAY_MS} ms" base=d-plain name=${m#d-} ;; esac
+		case $m in
+		d-*) link="${DELAY_MS} ms" base=d-plain name=${m#d-} ;;
+		d4-*) link="${DELAY_MS} ms" base=d4-plain name=${m#d4-} ;;
+		esac
 		rt=$(med "${RATE[$m]:-}")
-		echo "| $link | ${LABEL[$name]#ws://, keyed, } | ${rt:-—} | $(ratio "$rt" "$(med "${RATE[$base]:-}")") | $(med "${P50[$m]:-}") | $(med "${P99[$m]:-}") | $(med "${CPT[$m]:-}") |${RATE[$m]:-} |"
+		echo "| $link | ${CONC[$m]:-32} | ${LABEL[$name]#ws://, keyed, } | ${rt:-—} | $(ratio "$rt" "$(med "${RATE[$base]:-}")") | $(med "${P50[$m]:-}") | $(med "${P99[$m]:-}") | $(med "${CPT[$m]:-}") |${RATE[$m]:-} |"
 	done
 } | tee "$OUT"

@@ -24,7 +24,12 @@ item 2) against a keyed server on 127.0.0.1:
   7 wss:// and tls:// pools (self-signed certificate, --insecure): N idle
     connections, an echo through each byte-exact on a pooled connection;
   8 --pool with --encrypt on ws://: echo byte-exact;
-  9 usage: --pool 65, --pool x, --pool-idle 0 / 51s exit 2 naming the flag.
+  9 usage: --pool 65, --pool x, --pool-idle 0 / 51s exit 2 naming the flag;
+ 10 one round trip: the local client's first bytes follow the pooled
+    request at once, before the server's answer (a relay holds everything
+    the server sends after its 101 for 0.4 s and counts what the client
+    sent meanwhile); 2 MiB sent at once, more than goes ahead, echo
+    byte-exact.
 
 Interface (test/run.sh): binary from env WSFERRY; 127.0.0.1 only; last line
 exactly `N passed, N failed`.
@@ -214,6 +219,70 @@ class Mitm:
                     break
                 if rec is not None:
                     rec += x
+                b.sendall(x)
+            b.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def close(self):
+        self.stop = True
+        self.ls.close()
+
+
+class HoldAnswer:
+    """Forwards to target_port; after the server's first bytes (the 101),
+    holds each later chunk from the server for `hold` seconds, and records
+    when the client's bytes came: (time, length) per chunk."""
+
+    def __init__(self, target_port, hold=0.4):
+        self.target, self.hold = target_port, hold
+        self.c2s, self.released = [], []
+        self.ls = socket.socket()
+        self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.ls.bind(('127.0.0.1', 0))
+        self.ls.listen(16)
+        self.ls.settimeout(0.2)
+        self.port = self.ls.getsockname()[1]
+        self.stop = False
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self):
+        while not self.stop:
+            try:
+                c, _ = self.ls.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            u = socket.create_connection(('127.0.0.1', self.target), timeout=10)
+            threading.Thread(target=self._up, args=(c, u), daemon=True).start()
+            threading.Thread(target=self._down, args=(u, c), daemon=True).start()
+
+    def _up(self, a, b):
+        a.settimeout(60)
+        try:
+            for _ in range(1 << 20):
+                x = a.recv(65536)
+                if not x:
+                    break
+                self.c2s.append((time.monotonic(), len(x)))
+                b.sendall(x)
+            b.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def _down(self, a, b):
+        a.settimeout(60)
+        first = True
+        try:
+            for _ in range(1 << 20):
+                x = a.recv(65536)
+                if not x:
+                    break
+                if not first:
+                    time.sleep(self.hold)
+                    self.released.append(time.monotonic())
+                first = False
                 b.sendall(x)
             b.shutdown(socket.SHUT_WR)
         except OSError:
@@ -500,6 +569,35 @@ def body(suite):
             check(r.returncode == 2 and flag in r.stderr,
                   '%s: exit %d %r' % (' '.join(args), r.returncode, r.stderr))
     suite.run('9 usage: --pool 65, --pool x, --pool-idle 0 and 51s exit 2', usage, timeout=30)
+
+    def one_round_trip():
+        relay = HoldAnswer(sp)
+        lp = w.free_port()
+        c = client('ws://127.0.0.1:%d' % relay.port, ['--pool', '1', '-L', '%d:%s' % (lp, echo_target)],
+                   'client-ahead', (lp,))
+        check(len(wait_conns(relay.port, 1)) == 1, 'the pool did not fill')
+        time.sleep(0.3)
+        upgrade_chunks = len(relay.c2s)
+        data = random.randbytes(1000)
+        check(echo_once(lp, data) == data, 'echo not byte-exact')
+        check(relay.released, 'the server sent nothing after its 101')
+        answer_at = relay.released[0]
+        ahead = sum(n for t, n in relay.c2s[upgrade_chunks:] if t < answer_at)
+        # the request alone is a few hundred bytes (339 here): the 1000 came too
+        check(ahead >= len(data) + 200,
+              'before the answer the client sent %d bytes after its upgrade' % ahead)
+        c.stop()
+        relay.close()
+        # more than goes ahead: the rest rides the relay, in order
+        c = client('ws://127.0.0.1:%d' % sp, ['--pool', '2', '-L', '%d:%s' % (lp, echo_target)],
+                   'client-ahead2', (lp,))
+        check(len(wait_conns(sp, 2)) == 2, 'the pool did not fill')
+        data = random.randbytes(2 << 20)
+        check(echo_once(lp, data) == data, '2 MiB echo not byte-exact')
+        check(count(c, 'on a pooled connection') == 1, 'not pooled:\n' + c.tail(10))
+        c.stop()
+    suite.run('10 the first bytes follow the pooled request before the answer; 2 MiB at once '
+              'byte-exact', one_round_trip, timeout=40)
 
 
 if __name__ == '__main__':

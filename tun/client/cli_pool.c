@@ -1,7 +1,11 @@
 /* cli_pool.c — the client's warm pool (--pool N): N connections upgraded
  * with a TUNNEL_POOLED token and kept idle; a TCP tunnel takes one and
  * sends its request (proto/pool.h: target, fresh time, nonce, MAC) as the
- * first message, then relays once the server's answer proved the key. An
+ * first message, then relays once the server's answer came. The pooled
+ * connection's 101 proved the key already, so without --encrypt (whose keys
+ * need the answer's nonce) and without a filter, the local client's first
+ * bytes follow the request at once (up to PIPE_AHEAD_MAX): a new tunnel
+ * costs one round trip, not two; the server holds them while it dials. An
  * idle connection that becomes readable (the server closed or reset it) is
  * dead and dropped, one older than --pool-idle is replaced, and a failed
  * refill backs off (250 ms doubling to 10 s). Never listens and never
@@ -19,7 +23,9 @@
 #include "proto/pool.h"
 #include "tun/client/cli_tunnel.h"
 
-#define POOL_OUT_MAX 2048          /* the upgrade request, then the request frame */
+#define POOL_REQ_OUT 2048          /* the upgrade request, then the request frame */
+#define PIPE_AHEAD_MAX 6144        /* local bytes sent behind the request, at most */
+#define POOL_OUT_MAX (POOL_REQ_OUT + PIPE_AHEAD_MAX + 2 * WS_MAX_HEADER)
 #define POOL_BACKOFF_MIN_MS 250
 #define POOL_BACKOFF_MAX_MS 10000
 #define POOL_ANSWER_MS 30000       /* the server dials before it answers */
@@ -48,6 +54,10 @@ struct pool_conn {
 	/* PC_ASKING: the tunnel it carries */
 	struct ws_parser parser;
 	int local_fd;
+	struct rx_io local_io;      /* read while asking: its bytes follow the request */
+	size_t ahead;               /* local bytes sent so (no fresh fall-back after) */
+	bool local_eof;
+	bool answered;              /* the answer is in: only the flush is left */
 	struct buf early;
 	relay_open_fn on_open;
 	void *owner;
@@ -112,6 +122,8 @@ static void pc_free(struct pool_conn *pc)
 		rx_io_del(&c->rx, &pc->io);
 		stream_close(&pc->s);
 	}
+	if (pc->local_io.fn)
+		rx_io_del(&c->rx, &pc->local_io);
 	if (pc->local_fd >= 0)
 		close(pc->local_fd);
 	relay_filter_free(pc->filter);
@@ -195,10 +207,63 @@ static int pc_read(struct pool_conn *pc)
 	return 0;
 }
 
+/* ---- the local client's first bytes, right behind the request ---- */
+
+/* Room in out for one more frame of local bytes. */
+static size_t pc_ahead_room(const struct pool_conn *pc)
+{
+	size_t used = pc->out_len + WS_MAX_HEADER;
+	size_t room = used < POOL_OUT_MAX ? POOL_OUT_MAX - used : 0;
+	size_t left = PIPE_AHEAD_MAX - pc->ahead;
+	return room < left ? room : left;
+}
+
+static bool pc_can_pipe(const struct pool_conn *pc)
+{
+	const struct client *c = pc->pool->c;
+	return pc->state == PC_ASKING && !c->cfg->encrypt && !pc->filter && !pc->local_eof &&
+	       !pc->answered && !(pc->early.mem && buf_len(&pc->early)) && pc_ahead_room(pc);
+}
+
+/* n local bytes as one more message behind what out holds (bare on tls://). */
+static void pc_append_ahead(struct pool_conn *pc, const uint8_t *p, size_t n)
+{
+	uint8_t *o = pc->out + pc->out_len, mask[4];
+	size_t hn = 0;
+	if (pc->pool->c->cfg->server.scheme != URL_TLS) {
+		rand_bytes(mask, sizeof(mask));
+		hn = ws_frame_header(o, WS_OP_BINARY, true, n, mask);
+	}
+	memcpy(o + hn, p, n);
+	if (hn)
+		ws_mask(o + hn, n, mask, 0);
+	pc->out_len += hn + n;
+	pc->ahead += n;
+}
+
+/* Reads what the local client sent so far into out; its EOF or error is
+ * left in the socket for the relay, which reads it again. */
+static void pc_read_local(struct pool_conn *pc)
+{
+	if (pc->out_off == pc->out_len)
+		pc->out_off = pc->out_len = 0; /* all out: the room is free again */
+	if (!pc_can_pipe(pc))
+		return;
+	uint8_t b[PIPE_AHEAD_MAX];
+	long n = net_read(pc->local_fd, b, pc_ahead_room(pc));
+	if (n == 0)
+		pc->local_eof = true;
+	if (n > 0)
+		pc_append_ahead(pc, b, (size_t)n);
+}
+
 static void pc_arm(struct pool_conn *pc)
 {
+	struct rx *rx = &pc->pool->c->rx;
 	unsigned want = RX_READ | (pc->out_off < pc->out_len ? RX_WRITE : 0);
-	rx_io_want(&pc->pool->c->rx, &pc->io, stream_interest(&pc->s, want));
+	rx_io_want(rx, &pc->io, stream_interest(&pc->s, want));
+	if (pc->local_io.fn)
+		rx_io_want(rx, &pc->local_io, pc_can_pipe(pc) ? RX_READ : 0);
 }
 
 static void pc_on_age(struct rx *rx, struct rx_timer *t)
@@ -262,6 +327,7 @@ static void pc_opened(struct pool_conn *pc)
 	log_debug("c%u tunnel to %s on a pooled connection", pc->link.id, pc->target);
 	rx_timer_cancel(&c->rx, &pc->timer);
 	rx_io_del(&c->rx, &pc->io);
+	rx_io_del(&c->rx, &pc->local_io);
 	pc->on_open(pc->owner, pc->local_fd, TUNNEL_OK);
 	struct relay_args a = {.id = pc->link.id, .tcp_fd = pc->local_fd, .ws = pc->s,
 	                       .role = WS_ROLE_CLIENT, .tcp_in = &pc->early, .ws_in = &pc->in,
@@ -292,6 +358,8 @@ static void pc_refused(struct pool_conn *pc, enum tunnel_err err)
 static void pc_fall_back(struct pool_conn *pc, const char *why)
 {
 	struct client *c = pc->pool->c;
+	if (pc->ahead) /* the server may have passed them on: never twice */
+		return pc_refused(pc, TUNNEL_ERR_SERVER_DOWN);
 	log_debug("c%u pooled connection %s before its answer: a fresh connection instead",
 	          pc->link.id, why);
 	int fd = pc->local_fd;
@@ -353,13 +421,26 @@ static void pc_asking(struct pool_conn *pc)
 		return pc_refused(pc, TUNNEL_ERR_SERVER_FAKE);
 	if (got > 0) {
 		enum tunnel_err err = pool_answer_check(pc->answer, c->cfg->keys, pc->nonce);
-		return err == TUNNEL_OK ? pc_opened(pc) : pc_refused(pc, err);
+		if (err != TUNNEL_OK)
+			return pc_refused(pc, err);
+		pc->answered = true;
+		if (pc->out_off == pc->out_len) /* what went ahead is out: the relay goes on */
+			return pc_opened(pc);
 	}
 	if (ended < 0)
 		return pc->have ? pc_refused(pc, TUNNEL_ERR_SERVER_SILENT)
 		                : pc_fall_back(pc, "was closed");
 	buf_release_if_empty(&pc->in);
 	pc_arm(pc);
+}
+
+static void pc_on_local(struct rx *rx, struct rx_io *io, unsigned events)
+{
+	struct pool_conn *pc = (struct pool_conn *)((char *)io - offsetof(struct pool_conn, local_io));
+	(void)rx;
+	(void)events;
+	pc_read_local(pc);
+	pc_asking(pc);
 }
 
 static void pc_on_io(struct rx *rx, struct rx_io *io, unsigned events)
@@ -471,6 +552,24 @@ static int pc_request(struct pool_conn *pc)
 	return 0;
 }
 
+/* A taken connection's first local bytes go with its request: what the
+ * front read already (when it fits), what the socket holds now, and what
+ * comes while the answer is awaited. */
+static void pc_send_ahead(struct pool_conn *pc)
+{
+	struct client *c = pc->pool->c;
+	size_t n = pc->early.mem ? buf_len(&pc->early) : 0;
+	if (n && n <= pc_ahead_room(pc) && !c->cfg->encrypt && !pc->filter) {
+		pc_append_ahead(pc, buf_data(&pc->early), n);
+		buf_free(&pc->early);
+	}
+	if (!pc_can_pipe(pc))
+		return;
+	pc_read_local(pc);
+	if (rx_io_add(&c->rx, &pc->local_io, pc->local_fd, pc_on_local) < 0)
+		return; /* the relay reads it after the answer, as without */
+}
+
 /* The oldest idle connection not about to age out, or NULL. */
 static struct pool_conn *pool_pick(struct cli_pool *p)
 {
@@ -513,6 +612,7 @@ static bool pool_take(struct client *c, int local_fd, unsigned id, const char *t
 		pc->early = *early;
 		*early = (struct buf){0};
 	}
+	pc_send_ahead(pc);
 	ws_parser_init(&pc->parser, WS_ROLE_CLIENT, POOL_ANSWER_LEN);
 	rx_timer_arm(&c->rx, &pc->timer, rx_now(&c->rx) + POOL_ANSWER_MS, pc_on_deadline);
 	/* Written and read at once: over TLS the answer may be decrypted by the
