@@ -191,12 +191,17 @@ static void relay_free(struct relay *r)
 	relay_tell(r, false); /* a stop, or an end without relay_log_end */
 	rx_timer_cancel(r->rx, &r->timer);
 	relay_tcp_release(r);
-	rx_io_del(r->rx, &r->ws_io);
-	relay_pipes_release(r);
-	if (r->ws_reset) {
+	if (r->ws_reset && r->ws.fd >= 0) {
 		struct linger lg = {.l_onoff = 1, .l_linger = 0};
 		setsockopt(r->ws.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	}
+	if (r->ws_io.fn && r->ws_io.fd == r->ws.fd) {
+		rx_io_close(r->rx, &r->ws_io); /* stream_close below frees its TLS state */
+		r->ws.fd = -1;
+	} else {
+		rx_io_del(r->rx, &r->ws_io);
+	}
+	relay_pipes_release(r);
 	stream_close(&r->ws);
 	relay_filter_free(r->filter);
 	if (r->seal) {
