@@ -24,7 +24,7 @@ static void put32(uint8_t *p, uint32_t v)
 }
 
 /* The length and id rules of each type. */
-static enum mux_rc header_check(uint8_t type, uint32_t len, uint32_t id)
+static enum mux_rc header_check(uint8_t type, uint32_t len, uint32_t id, uint32_t max_data)
 {
 	if (type == 0 || type > MUX_TYPE_MAX)
 		return MUX_ERR_TYPE;
@@ -38,7 +38,7 @@ static enum mux_rc header_check(uint8_t type, uint32_t len, uint32_t id)
 	case MUX_REPLY:
 		return len == 1 ? MUX_NEED_MORE : MUX_ERR_LENGTH;
 	case MUX_DATA:
-		return len <= MUX_MAX_DATA ? MUX_NEED_MORE : MUX_ERR_LENGTH;
+		return len <= max_data ? MUX_NEED_MORE : MUX_ERR_LENGTH;
 	case MUX_FIN:
 		return len == 0 ? MUX_NEED_MORE : MUX_ERR_LENGTH;
 	case MUX_RST:
@@ -108,7 +108,8 @@ enum mux_rc mux_parser_feed(struct mux_parser *p, const uint8_t *in, size_t len,
 		p->type = p->hdr[0];
 		p->left = get24(p->hdr + 1);
 		p->id = get32(p->hdr + 4);
-		enum mux_rc rc = header_check(p->type, p->left, p->id);
+		enum mux_rc rc =
+		    header_check(p->type, p->left, p->id, p->big ? MUX_MAX_DATA_BIG : MUX_MAX_DATA);
 		if (rc < 0)
 			return fail(p, rc);
 		p->in_frame = true;

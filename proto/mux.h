@@ -11,7 +11,11 @@
  *   FIN    id>0  no more DATA this way (half-close)
  *   RST    id>0  the stream is gone both ways (0 or 1 byte: a tunnel_err)
  *   WINDOW id>0  4 bytes: credit the sender may use on top of what it has
- *   PING   id=0  8 bytes, answered by a PONG with the same bytes */
+ *   PING   id=0  8 bytes, answered by a PONG with the same bytes
+ * DATA is at most 65535 bytes, or MUX_MAX_DATA_BIG towards a client whose
+ * carrier upgrade asked for it (TUNNEL_FLAG_MUX_BIG): the server then
+ * splices a stream's bytes to the carrier in pieces as big as the plain
+ * relay's, and an older client, which never asks, gets small frames. */
 #ifndef WSF_PROTO_MUX_H
 #define WSF_PROTO_MUX_H
 
@@ -34,6 +38,7 @@ enum mux_type {
 #define MUX_HEADER 8
 #define MUX_MAX_CTRL 512          /* non-DATA payloads (an OPEN blob is < 450) */
 #define MUX_MAX_DATA 65535        /* one DATA frame's payload */
+#define MUX_MAX_DATA_BIG (256 * 1024) /* ... to a parser with big set */
 #define MUX_WINDOW_INIT (256 * 1024) /* each stream's credit each way at open */
 #define MUX_PING_LEN 8
 #define MUX_MAX_STREAMS 16        /* --mux-max-streams' upper bound */
@@ -65,6 +70,7 @@ struct mux_parser {
 	bool in_frame;         /* header read, payload pending */
 	bool data_started;
 	int8_t err;            /* sticky enum mux_rc error, 0 if none */
+	bool big;              /* DATA up to MUX_MAX_DATA_BIG (set before the first feed) */
 	uint32_t id;
 	uint32_t left;         /* payload bytes still to come */
 	uint32_t ctl_have;

@@ -91,6 +91,8 @@ int tunnel_rev_parse(const uint8_t *p, size_t n, uint8_t *op, uint64_t *id);
 
 #define TUNNEL_FLAG_AUTH 0x01    /* target encrypted, MAC appended (with a key) */
 #define TUNNEL_FLAG_ENCRYPT 0x02 /* --encrypt: payload in sealed records (proto/seal.h) */
+#define TUNNEL_FLAG_MUX_BIG 0x04 /* TUNNEL_MUX: the client takes big DATA (proto/mux.h);
+                                  * servers before it ignore the bit */
 
 struct tunnel_req {
 	uint8_t kind;   /* enum tunnel_kind */

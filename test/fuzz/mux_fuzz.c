@@ -25,6 +25,8 @@ struct story {
 	int rc;
 };
 
+static bool big; /* the parser takes big DATA (a client's): data[0]'s top bit */
+
 static void mix(struct story *s, const void *p, size_t n)
 {
 	const uint8_t *b = p;
@@ -34,7 +36,7 @@ static void mix(struct story *s, const void *p, size_t n)
 
 static void run(const uint8_t *in, size_t n, size_t step, struct story *s)
 {
-	struct mux_parser p = {0};
+	struct mux_parser p = {.big = big};
 	memset(s, 0, sizeof(*s));
 	s->h = 14695981039346656037ull;
 	size_t off = 0;
@@ -82,7 +84,7 @@ static void run(const uint8_t *in, size_t n, size_t step, struct story *s)
  * feeds them. skip: move DATA payload bytes with mux_parser_skip. */
 static void run_projected(const uint8_t *in, size_t n, size_t step, bool skip, struct story *s)
 {
-	struct mux_parser p = {0};
+	struct mux_parser p = {.big = big};
 	memset(s, 0, sizeof(*s));
 	s->h = 14695981039346656037ull;
 	size_t off = 0;
@@ -121,6 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	size_t step = (size_t)data[0] % 64 + 1;
+	big = data[0] & 0x80;
 	uint8_t *copy = malloc(size - 1 ? size - 1 : 1);
 	memcpy(copy, data + 1, size - 1);
 	struct story whole, split;

@@ -122,10 +122,10 @@ static void test_events(void)
 	CHECK(sizeof(struct mux_parser) <= 560);
 }
 
-static enum mux_rc one(uint8_t type, uint32_t id, uint32_t len)
+static enum mux_rc one_as(bool big, uint8_t type, uint32_t id, uint32_t len)
 {
 	uint8_t s[MUX_HEADER + 8] = {0};
-	struct mux_parser p = {0};
+	struct mux_parser p = {.big = big};
 	struct mux_event ev;
 	size_t used;
 	mux_header(s, (enum mux_type)type, id, len);
@@ -135,6 +135,11 @@ static enum mux_rc one(uint8_t type, uint32_t id, uint32_t len)
 	/* sticky */
 	CHECK_EQ_INT(mux_parser_feed(&p, s, MUX_HEADER, &used, &ev), rc);
 	return rc;
+}
+
+static enum mux_rc one(uint8_t type, uint32_t id, uint32_t len)
+{
+	return one_as(false, type, id, len);
 }
 
 static void test_errors(void)
@@ -152,6 +157,11 @@ static void test_errors(void)
 	CHECK_EQ_INT(one(MUX_REPLY, 1, 2), MUX_ERR_LENGTH);
 	CHECK_EQ_INT(one(MUX_WINDOW, 1, 5), MUX_ERR_LENGTH);
 	CHECK_EQ_INT(one(MUX_DATA, 1, MUX_MAX_DATA), MUX_NEED_MORE);
+	/* big DATA only where asked for (a client's parser), and no bigger */
+	CHECK_EQ_INT(one(MUX_DATA, 1, MUX_MAX_DATA_BIG), MUX_ERR_LENGTH);
+	CHECK_EQ_INT(one_as(true, MUX_DATA, 1, MUX_MAX_DATA_BIG), MUX_NEED_MORE);
+	CHECK_EQ_INT(one_as(true, MUX_DATA, 1, MUX_MAX_DATA_BIG + 1), MUX_ERR_LENGTH);
+	CHECK_EQ_INT(one_as(true, MUX_OPEN, 1, MUX_MAX_CTRL + 1), MUX_ERR_LENGTH);
 	/* a zero window increment is an error */
 	uint8_t s[MUX_WINDOW_FRAME];
 	struct mux_parser p = {0};

@@ -34,6 +34,8 @@ size_t client_upgrade(struct client *c, enum tunnel_kind kind, const char *targe
 	 * own client asked. */
 	if (c->cfg->encrypt)
 		req.flags |= TUNNEL_FLAG_ENCRYPT;
+	if (kind == TUNNEL_MUX)
+		req.flags |= TUNNEL_FLAG_MUX_BIG; /* our carriers parse them (mux_client.c) */
 	req.target_len = strlen(target);
 	if (req.target_len > tunnel_target_max((uint8_t)kind))
 		return 0;

@@ -2,6 +2,12 @@
  * Up (stream socket -> carrier): one read lands in the carrier's queue
  * behind room for the WebSocket and mux headers, which are written in
  * front of it in place (masked in client role, RFC 6455 §5.3): no copy.
+ * Server role over plain ws:// sends unmasked frames: towards a client
+ * that takes big DATA (TUNNEL_FLAG_MUX_BIG) a payload of up to 256 KiB goes
+ * stream socket -> pipe -> carrier socket behind its headers, as relay.c
+ * does for a single tunnel, whenever nothing is queued before it. (With
+ * 64 KiB frames the three syscalls a frame cost more than the copy path's
+ * batched writes: bench/RESULTS-mux.md.)
  * Down (carrier -> stream socket): frames are parsed in the receive buffer
  * and each DATA slice is written straight from there (client role over
  * plain ws://: big payloads spliced, socket -> pipe -> socket); only what the socket
@@ -28,7 +34,7 @@
 #define WINDOW_STEP (MUX_WINDOW_INIT / 4)
 #define IDLE_CLOSE_MS 60000          /* client: a carrier without streams this long goes */
 #define SPLICE_MIN 16384             /* smaller DATA remainders are cheaper to copy */
-#define HEADERS_ALONE 12             /* WebSocket (payload < 64 KiB) + mux headers */
+#define HEADERS_ALONE 18             /* WebSocket (8-byte length) + mux headers */
 
 #define CARRIER_OF(field, p) \
 	((struct mux_carrier *)((char *)(p) - offsetof(struct mux_carrier, field)))
@@ -191,6 +197,84 @@ static long stream_read_frame(struct mux_stream *s, bool *drained)
 	return n;
 }
 
+/* ---- up by splice (server role, plain ws://) ---- */
+
+/* Streams wait while the carrier has a full queue or a spliced frame the
+ * socket did not take yet. */
+static bool carrier_busy(const struct mux_carrier *c)
+{
+	return c->out.len >= OUT_HIGH || c->usp_hdr_len;
+}
+
+static bool up_can_splice(const struct mux_carrier *c)
+{
+	return !c->client && c->peer_big && !c->raw && !c->s.tls && !c->splice_off && !c->dead &&
+	       c->out.len == 0 && c->usp_left == 0 && c->usp_hdr_len == 0;
+}
+
+/* Moves one DATA payload from s's socket into the carrier's pipe, its
+ * headers ready in usp_hdr: as stream_read_frame, and 1 << 30 when splice
+ * cannot be used here (the caller copies instead). */
+#define SPLICE_NOT_HERE (1L << 30)
+static long stream_splice_frame(struct mux_stream *s, bool *drained)
+{
+	struct mux_carrier *c = s->car;
+	if (c->usp[0] < 0 && splice_pipe_get(c->usp) < 0)
+		return SPLICE_NOT_HERE;
+	size_t max = MUX_MAX_DATA_BIG;
+	if (max > s->credit)
+		max = s->credit;
+	long n = splice_move(s->fd, c->usp[1], max);
+	if (n == -EINVAL || n == -ENOSYS)
+		c->splice_off = true;
+	if (n <= 0)
+		splice_pipe_put(c->usp); /* empty: an idle carrier holds no pipe */
+	if (n == -EINVAL || n == -ENOSYS)
+		return SPLICE_NOT_HERE;
+	if (n == -EAGAIN)
+		return 0;
+	if (n == 0)
+		return -1;
+	if (n < 0)
+		return -2;
+	*drained = (size_t)n < max;
+	size_t hn = ws_frame_header(c->usp_hdr, WS_OP_BINARY, true, MUX_HEADER + (size_t)n, NULL);
+	mux_header(c->usp_hdr + hn, MUX_DATA, s->id, (uint32_t)n);
+	c->usp_hdr_len = (uint8_t)(hn + MUX_HEADER);
+	c->usp_hdr_off = 0;
+	c->usp_left = (uint32_t)n;
+	c->flush_now = true; /* the pipe's bytes leave at once, ahead of the queue */
+	s->credit -= (uint32_t)n;
+	s->up += (uint64_t)n;
+	return n;
+}
+
+/* Writes the spliced frame: headers, then the pipe. 1 all out, 0 the
+ * socket is full, -1 failed. */
+static int carrier_flush_splice(struct mux_carrier *c)
+{
+	while (c->usp_hdr_off < c->usp_hdr_len) {
+		long w = net_write_more(c->s.fd, c->usp_hdr + c->usp_hdr_off,
+		                        c->usp_hdr_len - c->usp_hdr_off);
+		if (w == -EAGAIN)
+			return 0;
+		if (w < 0)
+			return -1;
+		c->usp_hdr_off = (uint8_t)(c->usp_hdr_off + w);
+	}
+	while (c->usp_left) {
+		long w = splice_move(c->usp[0], c->s.fd, c->usp_left);
+		if (w == -EAGAIN)
+			return 0;
+		if (w <= 0)
+			return -1;
+		c->usp_left -= (uint32_t)w;
+	}
+	c->usp_hdr_len = c->usp_hdr_off = 0;
+	splice_pipe_put(c->usp);
+	return 1;
+}
+
 /* ---- streams ---- */
 
 static void stream_on_io(struct rx *rx, struct rx_io *io, unsigned events);
@@ -323,7 +407,7 @@ static void stream_want(struct mux_stream *s)
 	if (!s->io.fn || s->fd < 0)
 		return;
 	unsigned want = 0;
-	if (!s->fin_sent && s->credit && c->out.len < OUT_HIGH && !c->dead)
+	if (!s->fin_sent && s->credit && !carrier_busy(c) && !c->dead)
 		want |= RX_READ;
 	if (s->pending.len && s->opened)
 		want |= RX_WRITE;
@@ -340,9 +424,12 @@ static int stream_pump_up(struct mux_stream *s)
 {
 	struct mux_carrier *c = s->car;
 	bool drained = false;
-	for (int i = 0; i < 4 && !drained && !s->fin_sent && s->credit && c->out.len < OUT_HIGH;
-	     i++) {
-		long n = stream_read_frame(s, &drained);
+	for (int i = 0; i < 4 && !drained && !s->fin_sent && s->credit && !carrier_busy(c); i++) {
+		long n = up_can_splice(c) ? stream_splice_frame(s, &drained) : SPLICE_NOT_HERE;
+		if (n == SPLICE_NOT_HERE)
+			n = stream_read_frame(s, &drained);
+		else if (n > 0 && carrier_flush_splice(c) <= 0)
+			break; /* the carrier is full (or broke: its flush says so) */
 		if (n == 0)
 			break;
 		if (n == -2) {
@@ -585,10 +672,14 @@ static int carrier_handshake(struct mux_carrier *c)
 
 /* The stream whose DATA payload comes next and how much of it may be
  * spliced, or NULL. */
+static bool down_can_splice(const struct mux_carrier *c)
+{
+	return c->client && !c->raw && !c->s.tls && !c->handshake && !c->splice_off;
+}
+
 static struct mux_stream *splice_target(struct mux_carrier *c, size_t *n)
 {
-	if (!c->client || c->raw || c->s.tls || c->handshake || c->splice_off ||
-	    buf_len(&c->in))
+	if (!down_can_splice(c) || buf_len(&c->in))
 		return NULL;
 	uint32_t id = 0;
 	uint64_t wl = ws_parser_payload_left(&c->wsp);
@@ -664,6 +755,27 @@ static int carrier_splice(struct mux_carrier *c, struct mux_stream *s, size_t n)
 	return 1;
 }
 
+/* How much the next read may take. After a spliced frame, the next
+ * headers alone: a big DATA behind them is spliced too (a small frame
+ * costs one more read). A DATA frame's tail that a full read cut (*tail)
+ * is read alone, so the headers after it come alone as well: reads of a
+ * whole buffer would otherwise stay out of step with the frames,
+ * each leaving a tail too short to splice, and nothing would ever be. */
+static size_t read_room(struct mux_carrier *c, size_t room, bool *tail)
+{
+	uint32_t id;
+	*tail = false;
+	if (!down_can_splice(c) || buf_len(&c->in))
+		return room;
+	if (c->splice_hint)
+		return room > HEADERS_ALONE ? HEADERS_ALONE : room;
+	uint64_t wl = ws_parser_payload_left(&c->wsp);
+	if (wl == 0 || wl >= room || mux_parser_data_left(&c->mp, &id) == 0)
+		return room;
+	*tail = true;
+	return (size_t)wl;
+}
+
 /* Reads and parses. 0, or -1 when the carrier is over. */
 static int carrier_read(struct mux_carrier *c)
 {
@@ -680,10 +792,8 @@ static int carrier_read(struct mux_carrier *c)
 		size_t room = buf_room(&c->in);
 		if (room == 0)
 			return 0;
-		/* after a spliced frame, read the next headers alone: a big DATA
-		 * behind them is spliced too (a small frame costs one more read) */
-		if (c->splice_hint && buf_len(&c->in) == 0 && room > HEADERS_ALONE)
-			room = HEADERS_ALONE;
+		bool tail;
+		room = read_room(c, room, &tail);
 		long n = stream_read(&c->s, buf_tail(&c->in), room);
 		if (n == -EAGAIN)
 			break;
@@ -700,7 +810,9 @@ static int carrier_read(struct mux_carrier *c)
 			return -1;
 		if (!c->handshake && carrier_process(c) < 0)
 			return -1;
-		if (c->splice_hint) /* headers alone: keep on while they lead to splices */
+		if (tail && (size_t)n == room) /* the frame is over: its successor's headers next */
+			c->splice_hint = true;
+		else if (c->splice_hint) /* headers alone: on while they lead to splices */
 			c->splice_hint = splice_target(c, &sn) != NULL;
 		/* short of its room: the socket is empty for now (not over TLS,
 		 * whose engine may hold more than the socket shows) */
@@ -716,6 +828,11 @@ static int carrier_flush(struct mux_carrier *c)
 {
 	uint8_t *p;
 	size_t n;
+	if (c->usp_hdr_len) {
+		int rc = carrier_flush_splice(c);
+		if (rc <= 0)
+			return rc;
+	}
 	while ((n = q_front(&c->out, &p)) > 0) {
 		long w = stream_write(&c->s, p, n);
 		if (w == -EAGAIN)
@@ -743,6 +860,10 @@ static void carrier_free(struct mux_carrier *c)
 	}
 	if (c->dsp[0] >= 0)
 		splice_pipe_put(c->dsp); /* always emptied after each move */
+	if (c->usp[0] >= 0 && c->usp_left)
+		splice_pipe_close(c->usp); /* holds bytes: never back to the pool */
+	else if (c->usp[0] >= 0)
+		splice_pipe_put(c->usp);
 	buf_free(&c->in);
 	q_free(&c->out);
 	conn_list_remove(c->conns, &c->link);
@@ -838,7 +959,7 @@ void mux_carrier_update(struct mux_carrier *c)
 	/* Timers run right after the loop turn's I/O: the frames every stream
 	 * queued in this turn leave in one write (bench/RESULTS-mux.md); a
 	 * full queue (bulk) leaves at once. */
-	bool now = c->flush_now || c->out.len >= OUT_HIGH;
+	bool now = c->flush_now || c->out.len >= OUT_HIGH || c->usp_hdr_len;
 	c->flush_now = false;
 	if (now && c->flush.armed)
 		rx_timer_cancel(c->rx, &c->flush);
@@ -849,7 +970,7 @@ void mux_carrier_update(struct mux_carrier *c)
 	for (unsigned i = 0; i < MUX_MAX_STREAMS; i++)
 		if (c->streams[i])
 			stream_want(c->streams[i]);
-	unsigned want = c->out.len && !c->flush.armed ? RX_WRITE : 0;
+	unsigned want = (c->out.len && !c->flush.armed) || c->usp_hdr_len ? RX_WRITE : 0;
 	if (c->out.len < OUT_READ_STOP)
 		want |= RX_READ;
 	rx_io_want(c->rx, &c->io, stream_interest(&c->s, want));
@@ -893,6 +1014,7 @@ void mux_carrier_init(struct mux_carrier *c, struct rx *rx, struct conn_list *co
 	c->handshake = client;
 	c->s.fd = -1;
 	c->dsp[0] = c->dsp[1] = -1;
+	c->usp[0] = c->usp[1] = -1;
 	ws_parser_init(&c->wsp, client ? WS_ROLE_CLIENT : WS_ROLE_SERVER, 0);
 	if (client)
 		conn_list_add(conns, &c->link, carrier_destroy_link);

@@ -98,6 +98,7 @@ static struct mux_carrier *carrier_for_stream(struct mux_pool *p, bool *fresh)
 	if (!c)
 		return NULL;
 	mux_carrier_init(c, p->rx, p->conns, p->opts, true, p->raw, NULL, 0);
+	c->mp.big = true; /* asked for in the upgrade: TUNNEL_FLAG_MUX_BIG */
 	c->ops = &cli_ops;
 	c->pool = p;
 	c->next = p->carriers;

@@ -85,6 +85,11 @@ struct mux_carrier {
 	bool splice_off;        /* splice(2) refused here: copy */
 	bool splice_hint;       /* the last big DATA was spliced: read headers alone */
 	int dsp[2];             /* client, plain ws://: carrier -> pipe -> stream */
+	bool peer_big;          /* server: the client takes DATA up to MUX_MAX_DATA_BIG */
+	int usp[2];             /* server, plain ws://: stream -> pipe -> carrier */
+	uint32_t usp_left;      /* payload bytes in usp still to write */
+	uint8_t usp_hdr_len, usp_hdr_off; /* its frame's headers, written first */
+	uint8_t usp_hdr[WS_MAX_HEADER + MUX_HEADER];
 	enum tunnel_err err;    /* why it failed, for streams still waiting */
 	const struct mux_role_ops *ops;
 	struct ws_parser wsp;

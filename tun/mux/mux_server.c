@@ -97,6 +97,7 @@ int mux_server_accept(const struct mux_server *cfg, struct handoff *h, const cha
 	mux_carrier_init(c, h->rx, h->conns, cfg->opts, false, h->raw, h->peer, h->id);
 	c->srv = &sc->cfg;
 	c->ops = &srv_ops;
+	c->peer_big = cfg->peer_big;
 	buf_consume(&h->in, h->head_len);
 	log_debug("c%u mux carrier open", c->link.id);
 	return mux_carrier_run(c, &h->s, resp, n, &h->in);

@@ -26,6 +26,7 @@ struct mux_server {
 	size_t nallow;
 	mux_admit_fn admit;
 	void *arg;
+	bool peer_big;                 /* the upgrade had TUNNEL_FLAG_MUX_BIG */
 };
 
 /* Answers h (a valid TUNNEL_MUX upgrade) with resp (the 101) and serves

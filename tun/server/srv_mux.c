@@ -64,7 +64,8 @@ int srv_mux_accept(struct server *srv, struct handoff *h, const struct tunnel_re
 	const struct server_config *cfg = srv->cfg;
 	struct mux_server m = {.dns = &srv->dns, .opts = &cfg->relay,
 	                       .connect_timeout_ms = cfg->connect_timeout_ms,
-	                       .admit = srv_mux_admit, .arg = srv};
+	                       .admit = srv_mux_admit, .arg = srv,
+	                       .peer_big = req->flags & TUNNEL_FLAG_MUX_BIG};
 	if (cfg->nallow) {
 		m.allow = cfg->allow;
 		m.nallow = cfg->nallow;
