@@ -2,7 +2,9 @@
 # valgrind_scenario.sh — server and client under valgrind (memcheck, full
 # leak check) carry real traffic: SOCKS5 and HTTP proxy requests through -D,
 # an -L transfer, a refused destination, a WebSocket echo session and a
-# stealth drop; after SIGTERM both must report no error and no leak.
+# stealth drop, and 3 MiB through a --mux client (spliced big frames) and a
+# --pool client (first bytes behind the pooled request); after SIGTERM each
+# must report no error and no leak.
 cd "$(dirname "$0")/../.." || exit 1
 BIN=${WSFERRY:-./build/wsferry}
 PY=/usr/bin/python3
@@ -17,8 +19,10 @@ cleanup() { for p in $pids; do kill "$p" 2>/dev/null; done; [ -n "$KEEP" ] && ec
 trap cleanup EXIT
 
 if ! command -v valgrind >/dev/null; then echo "valgrind missing"; echo "0 passed, 1 failed"; exit 1; fi
-SP=$(free_port); DP=$(free_port); LP=$(free_port); HP=$(free_port)
+SP=$(free_port); DP=$(free_port); LP=$(free_port); HP=$(free_port); MP=$(free_port); PP=$(free_port)
 mkdir -p "$dir/www" && echo "hello through the tunnel" > "$dir/www/index.html"
+head -c 3145728 /dev/urandom > "$dir/www/big.bin"
+want=$(sha256sum < "$dir/www/big.bin")
 $PY -m http.server "$HP" --bind 127.0.0.1 --directory "$dir/www" >/dev/null 2>&1 &
 pids="$pids $!"
 VG="valgrind --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99"
@@ -27,7 +31,11 @@ spid=$!
 wait_port "$SP"
 $VG --log-file="$dir/client.vg" "$BIN" client "ws://127.0.0.1:$SP" -D "$DP" -L "$LP:127.0.0.1:$HP" 2>"$dir/client.err" &
 cpid=$!
-wait_port "$DP"; wait_port "$LP"; wait_port "$HP"
+$VG --log-file="$dir/mux.vg" "$BIN" client "ws://127.0.0.1:$SP" --mux -L "$MP:127.0.0.1:$HP" 2>"$dir/mux.err" &
+mpid=$!
+$VG --log-file="$dir/pool.vg" "$BIN" client "ws://127.0.0.1:$SP" --pool 2 -L "$PP:127.0.0.1:$HP" 2>"$dir/pool.err" &
+ppid=$!
+wait_port "$DP"; wait_port "$LP"; wait_port "$HP"; wait_port "$MP"; wait_port "$PP"
 
 out=$(curl -s -m 20 --socks5-hostname "127.0.0.1:$DP" "http://127.0.0.1:$HP/index.html")
 [ "$out" = "hello through the tunnel" ]; check "socks5 through -D" $?
@@ -37,6 +45,10 @@ out=$(curl -s -m 20 -p -x "http://127.0.0.1:$DP" "http://127.0.0.1:$HP/index.htm
 [ "$out" = "hello through the tunnel" ]; check "CONNECT through -D" $?
 out=$(curl -s -m 20 "http://127.0.0.1:$LP/index.html")
 [ "$out" = "hello through the tunnel" ]; check "-L forward" $?
+for via in "$MP:--mux" "$PP:--pool"; do
+	got=$(curl -s -m 60 "http://127.0.0.1:${via%%:*}/big.bin" | sha256sum)
+	[ "$got" = "$want" ]; check "3 MiB through ${via#*:} byte-exact" $?
+done
 CP=$(free_port)
 code=$(curl -s -m 20 -o /dev/null -w "%{http_code}" -x "http://127.0.0.1:$DP" "http://127.0.0.1:$CP/")
 [ "$code" = 502 ]; check "refused destination is 502 (got $code)" $?
@@ -52,12 +64,16 @@ asyncio.run(main())
 PYEOF
 check "echo session" $?
 
-kill -TERM "$cpid" "$spid"
+kill -TERM "$cpid" "$mpid" "$ppid" "$spid"
 wait "$cpid"; crc=$?
+wait "$mpid"; mrc=$?
+wait "$ppid"; prc=$?
 wait "$spid"; src=$?
 [ $crc = 0 ]; check "client under valgrind exits 0 (got $crc)" $?
+[ $mrc = 0 ]; check "--mux client under valgrind exits 0 (got $mrc)" $?
+[ $prc = 0 ]; check "--pool client under valgrind exits 0 (got $prc)" $?
 [ $src = 0 ]; check "server under valgrind exits 0 (got $src)" $?
-for who in server client; do
+for who in server client mux pool; do
 	if grep -q "ERROR SUMMARY: 0 errors" "$dir/$who.vg"; then
 		pass=$((pass+1))
 	else
