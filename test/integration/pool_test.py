@@ -204,10 +204,13 @@ class Mitm:
             except OSError:
                 return
             u = socket.create_connection(('127.0.0.1', self.target), timeout=10)
-            rec = bytearray()
-            self.c2s.append(rec)
-            for a, b, r in ((c, u, rec), (u, c, None)):
-                threading.Thread(target=self._pump, args=(a, b, r), daemon=True).start()
+            self._serve(c, u)
+
+    def _serve(self, c, u):
+        rec = bytearray()
+        self.c2s.append(rec)
+        for a, b, r in ((c, u, rec), (u, c, None)):
+            threading.Thread(target=self._pump, args=(a, b, r), daemon=True).start()
 
     @staticmethod
     def _pump(a, b, rec):
@@ -229,34 +232,18 @@ class Mitm:
         self.ls.close()
 
 
-class HoldAnswer:
-    """Forwards to target_port; after the server's first bytes (the 101),
-    holds each later chunk from the server for `hold` seconds, and records
-    when the client's bytes came: (time, length) per chunk."""
+class HoldAnswer(Mitm):
+    """A Mitm that, after the server's first bytes (the 101), holds each
+    later chunk from the server for `hold` seconds, and records when the
+    client's bytes came: (time, length) per chunk in c2s."""
 
     def __init__(self, target_port, hold=0.4):
-        self.target, self.hold = target_port, hold
-        self.c2s, self.released = [], []
-        self.ls = socket.socket()
-        self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.ls.bind(('127.0.0.1', 0))
-        self.ls.listen(16)
-        self.ls.settimeout(0.2)
-        self.port = self.ls.getsockname()[1]
-        self.stop = False
-        threading.Thread(target=self._loop, daemon=True).start()
+        self.hold, self.released = hold, []
+        super().__init__(target_port)
 
-    def _loop(self):
-        while not self.stop:
-            try:
-                c, _ = self.ls.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            u = socket.create_connection(('127.0.0.1', self.target), timeout=10)
-            threading.Thread(target=self._up, args=(c, u), daemon=True).start()
-            threading.Thread(target=self._down, args=(u, c), daemon=True).start()
+    def _serve(self, c, u):
+        threading.Thread(target=self._up, args=(c, u), daemon=True).start()
+        threading.Thread(target=self._down, args=(u, c), daemon=True).start()
 
     def _up(self, a, b):
         a.settimeout(60)
@@ -287,10 +274,6 @@ class HoldAnswer:
             b.shutdown(socket.SHUT_WR)
         except OSError:
             pass
-
-    def close(self):
-        self.stop = True
-        self.ls.close()
 
 
 def body(suite):
