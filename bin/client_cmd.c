@@ -337,9 +337,6 @@ static int mux_settle(struct client_cmd *c)
 		return opts_usage_error("--mux-max-streams", "only with --mux");
 	if (c->mux_streams && conf_parse_uint(c->mux_streams, 1, MUX_MAX_STREAMS, &v) < 0)
 		return opts_usage_error("--mux-max-streams", "a number from 1 to 16");
-	if (c->mux && c->cfg.encrypt)
-		return opts_usage_error("--mux", "cannot be combined with --encrypt in this version "
-		                                 "(use wss:// or tls:// for a private carrier)");
 	if (c->mux && c->cfg.pool)
 		return opts_usage_error("--pool", "not with --mux (a carrier already keeps its "
 		                                  "connection open for the streams to come)");

@@ -343,6 +343,19 @@ static enum ws_rc read_length(const uint8_t *in, uint64_t *len)
 	return WS_NEED_MORE;
 }
 
+uint64_t ws_frame_span(const uint8_t *in, size_t len)
+{
+	if (len < 2)
+		return 0;
+	unsigned len7 = in[1] & WS_B1_LEN;
+	size_t size = 2 + (len7 == WS_LEN_16 ? 2 : len7 == WS_LEN_64 ? 8 : 0) +
+	              ((in[1] & WS_B1_MASK) ? WS_MASK_KEY_LEN : 0);
+	if (len < size)
+		return 0;
+	uint64_t n = len7 < WS_LEN_16 ? len7 : load_be(in + 2, len7 == WS_LEN_16 ? 2 : 8);
+	return size + (n >> 62 ? (uint64_t)1 << 62 : n); /* bad lengths: the parser refuses */
+}
+
 static enum ws_rc check_size(const struct ws_parser *p, const struct frame_head *h)
 {
 	uint64_t before = h->op == WS_OP_CONT ? p->msg_len : 0;

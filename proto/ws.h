@@ -109,6 +109,10 @@ enum ws_rc ws_parser_feed(struct ws_parser *p, uint8_t *in, size_t len, size_t *
 uint64_t ws_parser_payload_left(const struct ws_parser *p);
 void ws_parser_skip(struct ws_parser *p, uint64_t n);
 
+/* Bytes the frame that starts at in[0..len) takes on the wire, header and
+ * payload (at most 2^62 + 14), or 0 while its header is incomplete; for a
+ * caller that must hold a frame whole before it parses it. Checks nothing. */
+uint64_t ws_frame_span(const uint8_t *in, size_t len);
 /* Close code to send for a parser error (1002, 1007, 1009), 0 for CLOSED. */
 uint16_t ws_rc_close_code(enum ws_rc rc);
 const char *ws_strerror(enum ws_rc rc);

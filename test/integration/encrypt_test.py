@@ -20,6 +20,10 @@ directions and can flip one byte):
     and a published path route work with --encrypt at every end, the
     registering client's legs carry no readable byte; a registering client
     without --encrypt is refused by an --encrypt server at once;
+  8 --mux --encrypt: 8 parallel tunnels of 2 MiB each through a sealed
+    carrier pair (2 carriers of 4 streams), byte-exact, the marker never on
+    the wire; a byte flipped either way in a carrier record: that side logs
+    it, the carrier closes, nothing of the tampered record is delivered;
   5 agreement: a server with --encrypt refuses a plain ws:// tunnel (412, the
     client log says --encrypt); a client with --encrypt works with a server
     that does not require it; --encrypt without a key, or with wss://, is a
@@ -55,6 +59,7 @@ class Mitm:
         self.flip = {'s2c': flip_s2c, 'c2s': flip_c2s}
         self.cut_s2c = cut_s2c  # after this many body bytes: a Close, then FIN
         self.seen = {'s2c': bytearray(), 'c2s': bytearray()}
+        self.accepted = 0
         self.ls = socket.socket()
         self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.ls.bind(('127.0.0.1', 0))
@@ -72,6 +77,7 @@ class Mitm:
                 continue
             except OSError:
                 return
+            self.accepted += 1
             u = socket.create_connection(('127.0.0.1', self.target), timeout=10)
             for a, b, d in ((c, u, 'c2s'), (u, c, 's2c')):
                 threading.Thread(target=self._pump, args=(a, b, d), daemon=True).start()
@@ -275,8 +281,89 @@ def body(suite):
                   '%s (%s): exit %d %r' % (' '.join(args), what, r.returncode, r.stderr))
     suite.run('agreement: --encrypt server refuses plain ws:// (412), usage errors exit 2',
               agreement, timeout=30)
+    mux_body(suite, env, sp, sink)
     udp_body(suite, key, env)
     publish_body(suite, env)
+
+
+def mux_body(suite, env, sp, sink):
+    """--mux --encrypt: sealed carriers (sp: an --encrypt server, --to echo)."""
+    def client_mux(port, name):
+        lp = w.free_port()
+        c = w.start_client('ws://127.0.0.1:%d' % port,
+                           ['-L', '%d:*' % lp, '--encrypt', '--mux'], wait_ports=(lp,),
+                           name=name, env=env)
+        return c, lp
+
+    def mux_roundtrip():
+        m = Mitm(sp)
+        c, lp = client_mux(m.port, 'client-mux')
+        datas = [MARKER + random.randbytes(2 << 20) + MARKER for _ in range(8)]
+        res = [None] * len(datas)
+
+        def one(i):
+            res[i] = exchange(lp, datas[i], 'echo')
+        ts = [threading.Thread(target=one, args=(i,)) for i in range(len(datas))]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(60)
+        for i, r in enumerate(res):
+            check(r is not None and r[0] == datas[i] and r[1] == 'fin',
+                  'tunnel %d: %s' % (i, 'no result' if r is None else
+                                     '%d of %d bytes, ended by %s' % (len(r[0]), len(datas[i]),
+                                                                      r[1])))
+        for d in ('c2s', 's2c'):
+            check(MARKER not in m.seen[d], 'the marker is readable on the wire (%s)' % d)
+        check(m.accepted == 2, '8 tunnels took %d carriers, not 2' % m.accepted)
+        c.stop()
+        m.close()
+    suite.run('--mux --encrypt: 8 tunnels x 2 MiB exact on 2 sealed carriers, nothing '
+              'readable on the wire', mux_roundtrip, timeout=90)
+
+    def mux_tamper_s2c():
+        m = Mitm(sp, flip_s2c=18 + 10)  # past the nonce frame, inside the first record
+        c, lp = client_mux(m.port, 'client-mux-s2c')
+        got, ended = exchange(lp, MARKER * 100, 'echo')
+        check(MARKER not in got, 'a tampered record was delivered: %r' % got[:60])
+        check(ended == 'rst' or got == b'', 'the local connection ended by %s with %d bytes'
+              % (ended, len(got)))
+        check(wait_log(c, '--encrypt: a carrier record failed authentication'),
+              'the client log does not name the failed record:\n' + c.tail())
+        c.stop()
+        m.close()
+    suite.run('--mux --encrypt, a byte flipped server->client: the client logs it, the '
+              'carrier closes', mux_tamper_s2c, timeout=30)
+
+    def mux_tamper_c2s():
+        before = sink.results.qsize()
+        srv2p = w.free_port()
+        srv2 = w.Proc([w.WSFERRY, 'server', 'ws://127.0.0.1:%d' % srv2p, '--encrypt',
+                       '--to', '127.0.0.1:%d' % sink.port], 'server-mux-sink', env=env)
+        w.wait_port(srv2p, proc=srv2)
+        m = Mitm(srv2p, flip_c2s=20)  # inside the first masked record (the OPEN)
+        c, lp = client_mux(m.port, 'client-mux-c2s')
+        s = w.connect(lp, timeout=10)
+        try:
+            s.sendall(MARKER * 10)
+            time.sleep(0.5)
+            s.sendall(MARKER * 10)
+            s.shutdown(socket.SHUT_WR)
+            s.recv(100)
+        except OSError:
+            pass
+        s.close()
+        check(wait_log(srv2, '--encrypt: a carrier record failed authentication'),
+              'the server log does not name the failed record:\n' + srv2.tail())
+        time.sleep(0.3)
+        for _ in range(sink.results.qsize() - before):
+            r = sink.results.get(timeout=1)
+            check(r[0] != 'sink' or r[1] == 0, 'the destination got %r' % (r,))
+        c.stop()
+        srv2.stop()
+        m.close()
+    suite.run('--mux --encrypt, a byte flipped client->server: the server logs it, the '
+              'destination gets nothing', mux_tamper_c2s, timeout=30)
 
 
 class UDPEcho:

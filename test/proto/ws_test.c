@@ -1251,9 +1251,29 @@ static void test_payload_skip(void)
 	CHECK_EQ_INT(ws_parser_payload_left(&p), 0);
 }
 
+/* A frame's span on the wire, for callers that hold frames whole: every
+ * length form, masked or not, and 0 until the header is complete. */
+static void test_frame_span(void)
+{
+	static const uint64_t lens[] = {0, 1, 125, 126, 65535, 65536, 1u << 20};
+	const uint8_t key[4] = {9, 8, 7, 6};
+	for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++)
+		for (int masked = 0; masked < 2; masked++) {
+			uint8_t h[WS_MAX_HEADER];
+			size_t hn = ws_frame_header(h, WS_OP_BINARY, true, lens[i], masked ? key : NULL);
+			for (size_t k = 0; k < hn; k++)
+				CHECK_EQ_INT(ws_frame_span(h, k), 0);
+			CHECK(ws_frame_span(h, hn) == hn + lens[i]);
+		}
+	/* a 64-bit length with the top bits set stays countable (the parser refuses it) */
+	uint8_t big[10] = {0x82, 127, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	CHECK(ws_frame_span(big, sizeof big) == 10 + ((uint64_t)1 << 62));
+}
+
 int main(void)
 {
 	TEST_RUN(test_payload_skip);
+	TEST_RUN(test_frame_span);
 	TEST_RUN(test_sizes);
 	TEST_RUN(test_frame_header_forms);
 	TEST_RUN(test_roundtrip_lengths);

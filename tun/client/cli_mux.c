@@ -63,9 +63,10 @@ int cli_mux_setup(struct client *c)
 {
 	if (!c->cfg->mux_streams)
 		return 0;
+	const uint8_t *seal = c->cfg->encrypt ? c->cfg->keys->payload : NULL;
 	c->mux = mux_pool_new(&c->rx, &c->conns, &c->cfg->relay,
-	                      c->cfg->server.scheme == URL_TLS, c->cfg->mux_streams, &cli_mux_ops,
-	                      c);
+	                      c->cfg->server.scheme == URL_TLS, c->cfg->mux_streams, seal,
+	                      &cli_mux_ops, c);
 	return c->mux ? 0 : -1;
 }
 

@@ -14,7 +14,12 @@
  * cannot take now is copied into the stream's queue, which its credit
  * window bounds (MUX_WINDOW_INIT), so a stalled stream never stalls its
  * siblings and never grows memory. Window credit is returned in steps of a
- * quarter window (one small frame per 64 KiB written). */
+ * quarter window (one small frame per 64 KiB written).
+ * --encrypt on ws:// (proto/seal.h): every carrier message is one mux frame
+ * sealed in place, its tag behind it; the server's first message after the
+ * 101 is its nonce, and a client opens no stream before it came. Messages
+ * are held whole in the receive buffer and opened there; nothing is
+ * spliced (the bytes change on the way). */
 #include "tun/mux/mux_carrier.h"
 
 #include <errno.h>
@@ -27,6 +32,7 @@
 #include "core/net.h"
 #include "core/rand.h"
 #include "core/splice.h"
+#include "proto/seal.h"
 
 #define OUT_HIGH BUF_SIZE            /* streams read while less than this waits */
 #define OUT_READ_STOP (4 * BUF_SIZE) /* the peer does not read: stop reading it */
@@ -35,6 +41,14 @@
 #define IDLE_CLOSE_MS 60000          /* client: a carrier without streams this long goes */
 #define SPLICE_MIN 16384             /* smaller DATA remainders are cheaper to copy */
 #define HEADERS_ALONE 18             /* WebSocket (8-byte length) + mux headers */
+
+struct mux_seal {
+	struct seal s;
+	const uint8_t *base;          /* auth_keys.payload */
+	uint8_t cnonce[TUNNEL_NONCE_LEN]; /* the carrier upgrade's */
+	uint8_t snonce[SEAL_NONCE_LEN];   /* server: announced right behind the 101 */
+	bool keyed;                   /* client: the server's nonce came */
+};
 
 #define CARRIER_OF(field, p) \
 	((struct mux_carrier *)((char *)(p) - offsetof(struct mux_carrier, field)))
@@ -135,19 +149,49 @@ static size_t ws_wrap(struct mux_carrier *c, uint8_t *hdr, uint8_t *p, size_t n)
 	return ws_frame_header(hdr, WS_OP_BINARY, true, n, mask);
 }
 
-int mux_carrier_frame(struct mux_carrier *c, enum mux_type type, uint32_t id, const void *p,
-                      size_t n)
+/* --encrypt: seals the len bytes of frame at p in place, the tag behind
+ * them; the sealed length, or 0 after the last record number (the carrier
+ * ends). Unsealed carriers: len. */
+static size_t seal_frame(struct mux_carrier *c, uint8_t *p, size_t len)
 {
-	uint8_t hdr[WS_MAX_HEADER], frame[MUX_HEADER + MUX_MAX_CTRL];
-	mux_header(frame, type, id, (uint32_t)n);
-	if (n) /* FIN, RST: no payload, p may be NULL */
-		memcpy(frame + MUX_HEADER, p, n);
-	size_t hn = ws_wrap(c, hdr, frame, MUX_HEADER + n);
-	if (q_append(&c->out, hdr, hn) < 0 || q_append(&c->out, frame, MUX_HEADER + n) < 0) {
+	if (!c->seal)
+		return len;
+	if (seal_encrypt(&c->seal->s, p, len) < 0) {
+		c->dead = true;
+		return 0;
+	}
+	return len + SEAL_TAG_LEN;
+}
+
+/* Queues the mux frame at frame (len bytes, SEAL_TAG_LEN more of room
+ * behind them) as one message, copied. 0 or -1 (the carrier is dead). */
+static int queue_frame(struct mux_carrier *c, uint8_t *frame, size_t len)
+{
+	uint8_t hdr[WS_MAX_HEADER];
+	len = seal_frame(c, frame, len);
+	size_t hn = len ? ws_wrap(c, hdr, frame, len) : 0;
+	if (!len || q_append(&c->out, hdr, hn) < 0 || q_append(&c->out, frame, len) < 0) {
 		c->dead = true; /* a stream of frames cut short: nothing after it parses */
 		return -1;
 	}
 	return 0;
+}
+
+bool mux_carrier_ready(const struct mux_carrier *c)
+{
+	return !c->connecting && !c->handshake && (!c->seal || c->seal->keyed);
+}
+
+int mux_carrier_frame(struct mux_carrier *c, enum mux_type type, uint32_t id, const void *p,
+                      size_t n)
+{
+	uint8_t frame[MUX_HEADER + MUX_MAX_CTRL + SEAL_TAG_LEN];
+	if (c->seal && !c->seal->keyed)
+		return 0; /* client before the server's nonce: no stream is open there yet */
+	mux_header(frame, type, id, (uint32_t)n);
+	if (n) /* FIN, RST: no payload, p may be NULL */
+		memcpy(frame + MUX_HEADER, p, n);
+	return queue_frame(c, frame, MUX_HEADER + n);
 }
 
 /* Header room in front of a DATA payload: WebSocket (2 + 2 length bytes,
@@ -167,9 +211,10 @@ static long stream_read_frame(struct mux_stream *s, bool *drained)
 	uint8_t *t = q_reserve(&c->out, res + DATA_MIN_ROOM, &room);
 	if (!t)
 		return 0;
-	size_t max = room - res;
-	if (max > MUX_MAX_DATA - MUX_HEADER)
-		max = MUX_MAX_DATA - MUX_HEADER;
+	size_t tag = c->seal ? SEAL_TAG_LEN : 0;
+	size_t max = room - res - tag;
+	if (max > MUX_MAX_DATA - MUX_HEADER - tag) /* the WebSocket length stays 16-bit */
+		max = MUX_MAX_DATA - MUX_HEADER - tag;
 	if (max > s->credit)
 		max = s->credit;
 	long n = net_read(s->fd, t + res, max);
@@ -183,7 +228,9 @@ static long stream_read_frame(struct mux_stream *s, bool *drained)
 	uint8_t *m = t + res - MUX_HEADER;
 	mux_header(m, MUX_DATA, s->id, (uint32_t)n);
 	uint8_t hdr[WS_MAX_HEADER];
-	size_t len = MUX_HEADER + (size_t)n;
+	size_t len = seal_frame(c, m, MUX_HEADER + (size_t)n);
+	if (!len)
+		return -2;
 	size_t hn = ws_wrap(c, hdr, m, len);
 	if (hn && hn != res - MUX_HEADER) {
 		/* under 126 bytes the length takes 2 bytes less: close the gap */
@@ -208,7 +255,8 @@ static bool carrier_busy(const struct mux_carrier *c)
 
 static bool up_can_splice(const struct mux_carrier *c)
 {
-	return !c->client && c->peer_big && !c->raw && !c->s.tls && !c->splice_off && !c->dead &&
+	return !c->client && c->peer_big && !c->raw && !c->s.tls && !c->seal && !c->splice_off &&
+	       !c->dead &&
 	       c->out.len == 0 && c->usp_left == 0 && c->usp_hdr_len == 0;
 }
 
@@ -467,15 +515,11 @@ void mux_stream_send_early(struct mux_stream *s)
 	while (n) {
 		size_t k = n < 16384 ? n : 16384;
 		/* a control-sized copy per 16 KiB: early bytes are few */
-		struct mux_carrier *c = s->car;
-		uint8_t hdr[WS_MAX_HEADER], frame[MUX_HEADER + 16384];
+		uint8_t frame[MUX_HEADER + 16384 + SEAL_TAG_LEN];
 		mux_header(frame, MUX_DATA, s->id, (uint32_t)k);
 		memcpy(frame + MUX_HEADER, p, k);
-		size_t hn = ws_wrap(c, hdr, frame, MUX_HEADER + k);
-		if (q_append(&c->out, hdr, hn) < 0 || q_append(&c->out, frame, MUX_HEADER + k) < 0) {
-			c->dead = true;
+		if (queue_frame(s->car, frame, MUX_HEADER + k) < 0)
 			break;
-		}
 		s->credit -= (uint32_t)k;
 		s->up += k;
 		p += k;
@@ -604,6 +648,54 @@ static void mux_feed(struct mux_carrier *c, const uint8_t *p, size_t n)
 	}
 }
 
+/* --encrypt: one whole message (its frame fed alone). The client's first
+ * is the server's nonce, which keys it and makes it ready; every other is
+ * a record to open in place and parse. 0, or -1 (logged). */
+static int carrier_unseal(struct mux_carrier *c, const struct ws_event *ev)
+{
+	struct mux_seal *sl = c->seal;
+	if (!ev->first || !ev->fin) {
+		log_warn("c%u --encrypt: a carrier record in pieces: carrier closed", c->link.id);
+		return -1;
+	}
+	if (!sl->keyed) {
+		if (ev->len != SEAL_NONCE_LEN) {
+			log_warn("c%u --encrypt: the server sent no record nonce on the --mux carrier: "
+			         "closing", c->link.id);
+			return -1;
+		}
+		seal_init(&sl->s, sl->base, sl->cnonce, ev->data, true);
+		sl->keyed = true;
+		c->ops->ready(c, TUNNEL_OK);
+		return c->dead ? -1 : 0;
+	}
+	long n = seal_open(&sl->s, ev->data, ev->len);
+	if (n < 0) {
+		log_warn("c%u --encrypt: a carrier record failed authentication (tampered on the way, "
+		         "or the other side has another key): carrier closed", c->link.id);
+		return -1;
+	}
+	mux_feed(c, ev->data, (size_t)n);
+	return c->dead ? -1 : 0;
+}
+
+/* How much of the receive buffer the next parse may take: all of it, or
+ * with --encrypt one whole frame (0: not all here yet; -1: larger than
+ * the buffer, which a sealing peer never sends). */
+static long parse_span(struct mux_carrier *c)
+{
+	size_t have = buf_len(&c->in);
+	if (!c->seal)
+		return (long)have;
+	uint64_t span = ws_frame_span(buf_data(&c->in), have);
+	if (span > BUF_SIZE) {
+		log_warn("c%u --encrypt: a carrier message over %u bytes: carrier closed", c->link.id,
+		         (unsigned)BUF_SIZE);
+		return -1;
+	}
+	return span <= have ? (long)span : 0;
+}
+
 /* Parses what the receive buffer holds. 0, or -1 when the carrier ended
  * (a Close, a protocol error). */
 static int carrier_process(struct mux_carrier *c)
@@ -616,7 +708,10 @@ static int carrier_process(struct mux_carrier *c)
 	while (!c->dead && buf_len(&c->in)) {
 		struct ws_event ev;
 		size_t used;
-		enum ws_rc rc = ws_parser_feed(&c->wsp, buf_data(&c->in), buf_len(&c->in), &used, &ev);
+		long span = parse_span(c);
+		if (span <= 0)
+			return (int)span;
+		enum ws_rc rc = ws_parser_feed(&c->wsp, buf_data(&c->in), (size_t)span, &used, &ev);
 		if (rc < 0) {
 			log_info("c%u peer broke the WebSocket protocol: %s", c->link.id, ws_strerror(rc));
 			return -1;
@@ -625,7 +720,10 @@ static int carrier_process(struct mux_carrier *c)
 			buf_consume(&c->in, used);
 			return 0;
 		}
-		if (ev.type == WS_EV_DATA) {
+		if (ev.type == WS_EV_DATA && c->seal) {
+			if (carrier_unseal(c, &ev) < 0)
+				return -1;
+		} else if (ev.type == WS_EV_DATA) {
 			mux_feed(c, ev.data, ev.len);
 		} else if (ev.type == WS_EV_PING) {
 			uint8_t f[WS_MAX_HEADER + WS_MAX_CTRL_PAYLOAD], key[4];
@@ -659,7 +757,8 @@ static int carrier_handshake(struct mux_carrier *c)
 	}
 	buf_consume(&c->in, (size_t)end);
 	c->handshake = false;
-	c->ops->ready(c, TUNNEL_OK);
+	if (!c->seal) /* else ready once the server's nonce came (carrier_unseal) */
+		c->ops->ready(c, TUNNEL_OK);
 	return c->dead ? -1 : 0;
 }
 
@@ -674,7 +773,7 @@ static int carrier_handshake(struct mux_carrier *c)
  * spliced, or NULL. */
 static bool down_can_splice(const struct mux_carrier *c)
 {
-	return c->client && !c->raw && !c->s.tls && !c->handshake && !c->splice_off;
+	return c->client && !c->raw && !c->s.tls && !c->seal && !c->handshake && !c->splice_off;
 }
 
 static struct mux_stream *splice_target(struct mux_carrier *c, size_t *n)
@@ -866,6 +965,10 @@ static void carrier_free(struct mux_carrier *c)
 		splice_pipe_put(c->usp);
 	buf_free(&c->in);
 	q_free(&c->out);
+	if (c->seal) {
+		seal_wipe(&c->seal->s);
+		free(c->seal);
+	}
 	conn_list_remove(c->conns, &c->link);
 	c->ops->gone(c);
 	free(c);
@@ -896,7 +999,7 @@ void mux_carrier_fail(struct mux_carrier *c, const char *why)
 		         c->nstreams == 1 ? "" : "s");
 	else
 		log_debug("c%u mux carrier ended (%s)", c->link.id, why);
-	if (c->client && (c->handshake || c->connecting))
+	if (c->client && !mux_carrier_ready(c))
 		c->ops->ready(c, c->err);
 	carrier_free(c);
 }
@@ -930,7 +1033,7 @@ static void carrier_on_timer(struct rx *rx, struct rx_timer *t)
 	}
 	if (c->ping_outstanding && now - c->last_rx_ms >= o->keepalive_ms + o->pong_timeout_ms)
 		return mux_carrier_fail(c, "no answer to a ping");
-	if (o->keepalive_ms && !c->ping_outstanding && !c->handshake &&
+	if (o->keepalive_ms && !c->ping_outstanding && mux_carrier_ready(c) &&
 	    now - c->last_rx_ms >= o->keepalive_ms) {
 		uint8_t data[MUX_PING_LEN];
 		rand_bytes(data, sizeof(data));
@@ -1023,6 +1126,37 @@ void mux_carrier_init(struct mux_carrier *c, struct rx *rx, struct conn_list *co
 	c->link.lingers = true;
 }
 
+int mux_carrier_seal(struct mux_carrier *c, const uint8_t *base,
+                     const uint8_t cnonce[TUNNEL_NONCE_LEN])
+{
+	struct mux_seal *sl = calloc(1, sizeof(*sl));
+	if (!sl)
+		return -1;
+	c->seal = sl;
+	sl->base = base;
+	memcpy(sl->cnonce, cnonce, sizeof(sl->cnonce));
+	if (c->client)
+		return 0;
+	if (rand_bytes(sl->snonce, sizeof(sl->snonce)) < 0)
+		return -1;
+	seal_init(&sl->s, base, sl->cnonce, sl->snonce, false);
+	sl->keyed = true;
+	return 0;
+}
+
+/* Server, --encrypt: its nonce as the first message behind the 101. */
+static int seal_announce(struct mux_carrier *c)
+{
+	if (!c->seal || c->client)
+		return 0;
+	uint8_t hdr[WS_MAX_HEADER];
+	size_t hn = ws_frame_header(hdr, WS_OP_BINARY, true, SEAL_NONCE_LEN, NULL);
+	return q_append(&c->out, hdr, hn) < 0 ||
+	               q_append(&c->out, c->seal->snonce, SEAL_NONCE_LEN) < 0
+	           ? -1
+	           : 0;
+}
+
 int mux_carrier_run(struct mux_carrier *c, struct stream *s, const void *preamble, size_t n,
                     struct buf *in)
 {
@@ -1034,7 +1168,7 @@ int mux_carrier_run(struct mux_carrier *c, struct stream *s, const void *preambl
 		*in = (struct buf){0};
 	}
 	if (rx_io_add(c->rx, &c->io, c->s.fd, carrier_on_io) < 0 ||
-	    q_append(&c->out, preamble, n) < 0) {
+	    q_append(&c->out, preamble, n) < 0 || seal_announce(c) < 0) {
 		mux_carrier_fail(c, "out of memory");
 		return -1;
 	}

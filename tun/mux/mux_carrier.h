@@ -18,6 +18,15 @@ void mux_carrier_init(struct mux_carrier *c, struct rx *rx, struct conn_list *co
  * (the carrier is destroyed then). */
 int mux_carrier_run(struct mux_carrier *c, struct stream *s, const void *preamble, size_t n,
                     struct buf *in);
+/* --encrypt (ws:// only): every message of c is one sealed record, keyed
+ * with base (auth_keys.payload), the upgrade's nonce and the server's,
+ * which a server picks now and sends behind its 101 (mux_carrier_run).
+ * Before run. 0 or -1 (out of memory). */
+int mux_carrier_seal(struct mux_carrier *c, const uint8_t *base,
+                     const uint8_t cnonce[TUNNEL_NONCE_LEN]);
+/* Client: streams may open (the 101 came, and with --encrypt the
+ * server's nonce). */
+bool mux_carrier_ready(const struct mux_carrier *c);
 /* Queues one control frame. 0, or -1 when the queue is full (the carrier
  * is failing: its peer does not read). */
 int mux_carrier_frame(struct mux_carrier *c, enum mux_type type, uint32_t id, const void *p,

@@ -1,8 +1,9 @@
 /* mux_client.c — the client's carriers: a new tunnel takes a slot on the
  * first carrier with one (ready or still connecting), else opens a new
  * carrier; nothing but the upgrade goes out before the server's 101 proved
- * the key; then each stream's signed OPEN and its early bytes. A carrier
- * without streams for a minute closes. */
+ * the key (with --encrypt, and its nonce came: mux_carrier.c); then each
+ * stream's signed OPEN and its early bytes. A carrier without streams for
+ * a minute closes. */
 #include "tun/mux/mux_client.h"
 
 #include <stdio.h>
@@ -21,6 +22,7 @@ struct mux_pool {
 	void *arg;
 	struct mux_carrier *carriers;
 	unsigned max_streams;
+	const uint8_t *seal_base; /* --encrypt: auth_keys.payload, else NULL */
 	bool raw;
 	bool ever_ready;          /* some carrier got its 101: the server speaks mux */
 };
@@ -74,12 +76,13 @@ static const struct mux_role_ops cli_ops = {cli_ready, cli_open, cli_gone};
 
 struct mux_pool *mux_pool_new(struct rx *rx, struct conn_list *conns,
                               const struct relay_opts *opts, bool raw, unsigned max_streams,
-                              const struct mux_client_ops *ops, void *arg)
+                              const uint8_t *seal_base, const struct mux_client_ops *ops,
+                              void *arg)
 {
 	struct mux_pool *p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
-	*p = (struct mux_pool){rx, conns, opts, ops, arg, NULL, max_streams, raw, false};
+	*p = (struct mux_pool){rx, conns, opts, ops, arg, NULL, max_streams, seal_base, raw, false};
 	return p;
 }
 
@@ -138,7 +141,7 @@ void mux_pool_open(struct mux_pool *p, int local_fd, unsigned id, const char *ta
 	log_debug("c%u tunnel to %s: stream %u of carrier c%u", id, target, s->id, c->link.id);
 	if (fresh)
 		return p->ops->connect(p->arg, c);
-	if (!c->handshake && !c->connecting) {
+	if (mux_carrier_ready(c)) {
 		stream_send_open(c, s);
 		mux_carrier_update(c);
 	}
@@ -148,6 +151,10 @@ void mux_pool_connected(struct mux_carrier *car, struct stream *s, const char *r
                         const struct tunnel_expect *e)
 {
 	car->expect = *e;
+	if (car->pool->seal_base && mux_carrier_seal(car, car->pool->seal_base, e->nonce) < 0) {
+		stream_close(s);
+		return mux_pool_connect_failed(car, TUNNEL_ERR_GENERAL);
+	}
 	mux_carrier_run(car, s, req, n, NULL);
 }
 

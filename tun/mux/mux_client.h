@@ -25,10 +25,12 @@ struct mux_client_ops {
 	size_t (*sign)(void *arg, const char *target, char *out, size_t cap);
 };
 
-/* NULL when out of memory. max_streams: 1..MUX_MAX_STREAMS. */
+/* NULL when out of memory. max_streams: 1..MUX_MAX_STREAMS. seal_base:
+ * --encrypt's auth_keys.payload (every carrier sealed, ws:// only), or NULL. */
 struct mux_pool *mux_pool_new(struct rx *rx, struct conn_list *conns,
                               const struct relay_opts *opts, bool raw, unsigned max_streams,
-                              const struct mux_client_ops *ops, void *arg);
+                              const uint8_t *seal_base, const struct mux_client_ops *ops,
+                              void *arg);
 /* After the conn list was destroyed (every carrier is gone then). */
 void mux_pool_free(struct mux_pool *p);
 

@@ -28,6 +28,7 @@ struct mux_q {
 
 struct mux_carrier;
 struct mux_pool;
+struct mux_seal;
 struct mux_server;
 
 /* What the carrier leaves to its role (client pool or server end). */
@@ -90,6 +91,7 @@ struct mux_carrier {
 	uint32_t usp_left;      /* payload bytes in usp still to write */
 	uint8_t usp_hdr_len, usp_hdr_off; /* its frame's headers, written first */
 	uint8_t usp_hdr[WS_MAX_HEADER + MUX_HEADER];
+	struct mux_seal *seal;  /* --encrypt (ws://): each message one sealed record */
 	enum tunnel_err err;    /* why it failed, for streams still waiting */
 	const struct mux_role_ops *ops;
 	struct ws_parser wsp;

@@ -98,6 +98,10 @@ int mux_server_accept(const struct mux_server *cfg, struct handoff *h, const cha
 	c->srv = &sc->cfg;
 	c->ops = &srv_ops;
 	c->peer_big = cfg->peer_big;
+	if (cfg->seal_base && mux_carrier_seal(c, cfg->seal_base, cfg->seal_nonce) < 0) {
+		mux_carrier_fail(c, "out of memory");
+		return -1;
+	}
 	buf_consume(&h->in, h->head_len);
 	log_debug("c%u mux carrier open", c->link.id);
 	return mux_carrier_run(c, &h->s, resp, n, &h->in);

@@ -27,6 +27,8 @@ struct mux_server {
 	mux_admit_fn admit;
 	void *arg;
 	bool peer_big;                 /* the upgrade had TUNNEL_FLAG_MUX_BIG */
+	const uint8_t *seal_base;      /* --encrypt asked for: auth_keys.payload, else NULL */
+	uint8_t seal_nonce[TUNNEL_NONCE_LEN]; /* ... and the upgrade's nonce */
 };
 
 /* Answers h (a valid TUNNEL_MUX upgrade) with resp (the 101) and serves

@@ -45,11 +45,9 @@ int srv_mux_accept(struct server *srv, struct handoff *h, const struct tunnel_re
                    const char *key, size_t key_len)
 {
 	char resp[256];
-	/* Carriers carry no sealed records: a server that requires --encrypt
-	 * on ws:// refuses them there, as it refuses a plain tunnel (logged). */
+	/* --encrypt: a sealed carrier (ws:// only), as for a tunnel; a server
+	 * that requires it refuses a plain carrier on ws:// (logged). */
 	enum tunnel_err err = server_seal_check(srv->cfg, h, req);
-	if (err == TUNNEL_OK && (req->flags & TUNNEL_FLAG_ENCRYPT))
-		err = TUNNEL_ERR_ENCRYPT;
 	if (err != TUNNEL_OK) {
 		size_t rn = tunnel_refusal(err, key, key_len, srv->cfg->keys, req->nonce, resp,
 		                           sizeof(resp));
@@ -66,6 +64,10 @@ int srv_mux_accept(struct server *srv, struct handoff *h, const struct tunnel_re
 	                       .connect_timeout_ms = cfg->connect_timeout_ms,
 	                       .admit = srv_mux_admit, .arg = srv,
 	                       .peer_big = req->flags & TUNNEL_FLAG_MUX_BIG};
+	if (req->flags & TUNNEL_FLAG_ENCRYPT) {
+		m.seal_base = cfg->keys->payload;
+		memcpy(m.seal_nonce, req->nonce, sizeof(m.seal_nonce));
+	}
 	if (cfg->nallow) {
 		m.allow = cfg->allow;
 		m.nallow = cfg->nallow;
