@@ -1,12 +1,14 @@
 /* seal.c — ChaCha20-Poly1305 records for --encrypt (see seal.h), with the
- * fastest BearSSL implementation the CPU offers (SSE2 ChaCha20, 64-bit
- * multiply Poly1305), the constant-time portable ones otherwise. */
+ * fastest implementations the CPU offers: our vector ChaCha20 (chacha.h),
+ * BearSSL's 64-bit multiply Poly1305, the constant-time portable ones
+ * otherwise. */
 #include "proto/seal.h"
 
 #include <bearssl.h>
 #include <string.h>
 
 #include "proto/auth.h"
+#include "proto/chacha.h"
 
 static void derive(const uint8_t base[SEAL_KEY_LEN], const char *label,
                    const uint8_t cnonce[16], const uint8_t snonce[SEAL_NONCE_LEN],
@@ -48,9 +50,7 @@ static void aead(const uint8_t key[SEAL_KEY_LEN], uint64_t seq, uint8_t *data, s
 	static _Thread_local br_chacha20_run chacha;
 	static _Thread_local br_poly1305_run poly;
 	if (!chacha) {
-		chacha = br_chacha20_sse2_get();
-		if (!chacha)
-			chacha = &br_chacha20_ct_run;
+		chacha = chacha20_get();
 		poly = br_poly1305_ctmulq_get();
 		if (!poly)
 			poly = &br_poly1305_ctmul_run;

@@ -4,6 +4,8 @@
  * Owns nothing; sets up contexts its callers own. */
 #include "tls/tls_int.h"
 
+#include "proto/chacha.h"
+
 /* AES-GCM first only where BearSSL has AES instructions to use: x86 AES-NI
  * and POWER8, nothing else. On ARM (even ARMv8 with its crypto extensions,
  * which BearSSL 0.6 has no code for) and on MIPS, AES falls back to the
@@ -69,6 +71,7 @@ static void common(br_ssl_engine_context *eng, unsigned char *ibuf, unsigned cha
 	br_ssl_engine_set_prf_sha384(eng, &br_tls12_sha384_prf);
 	br_ssl_engine_set_default_aes_gcm(eng);
 	br_ssl_engine_set_default_chapol(eng);
+	br_ssl_engine_set_chacha20(eng, chacha20_get()); /* BearSSL's is one block a step */
 	br_ssl_engine_set_default_ec(eng);
 	br_ssl_engine_set_protocol_names(eng, alpn_names, 1);
 	/* Renegotiation buys a tunnel nothing and is a known attack surface. */

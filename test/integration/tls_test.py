@@ -623,6 +623,31 @@ def body(suite, tmp):
     R('7 python websockets (ssl context with the test CA) against --echo: text + binary',
       case_websockets, timeout=90)
 
+    def case_websockets_suites():
+        """Each suite the server offers, picked by the client: the
+        ChaCha20-Poly1305 ones go through our vector ChaCha20 (proto/chacha.c),
+        here checked against OpenSSL's at both record sizes."""
+        import websockets
+        p, port = rsa_server()
+
+        async def go(suite):
+            ctx = ws_ctx()
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+            ctx.set_ciphers(suite)
+            async with websockets.connect('wss://127.0.0.1:%d/echo' % port, ssl=ctx,
+                                          open_timeout=8, close_timeout=1,
+                                          max_size=4 << 20) as ws:
+                got = ws.transport.get_extra_info('cipher')[0]
+                check(got == suite, 'asked for %s, got %s' % (suite, got))
+                for msg in (b'x', os.urandom(1000), os.urandom(70000), os.urandom(3 << 20)):
+                    await ws_round(ws, msg, suite, 8)
+                await ws.close()
+        for suite in ('ECDHE-RSA-CHACHA20-POLY1305', 'ECDHE-RSA-AES128-GCM-SHA256',
+                      'ECDHE-RSA-AES256-GCM-SHA384'):
+            asyncio.run(asyncio.wait_for(go(suite), 40))
+    R('7c each TLS suite picked by an OpenSSL client (ChaCha20-Poly1305, AES-GCM): '
+      '--echo exact up to 3 MiB', case_websockets_suites, timeout=120)
+
     def case_websockets_many():
         import websockets
         p, port = rsa_server()
