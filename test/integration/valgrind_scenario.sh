@@ -2,9 +2,10 @@
 # valgrind_scenario.sh — server and client under valgrind (memcheck, full
 # leak check) carry real traffic: SOCKS5 and HTTP proxy requests through -D,
 # an -L transfer, a refused destination, a WebSocket echo session and a
-# stealth drop, and 3 MiB through a --mux client (spliced big frames) and a
-# --pool client (first bytes behind the pooled request); after SIGTERM each
-# must report no error and no leak.
+# stealth drop, and 3 MiB through a --mux client (spliced big frames), a
+# --pool client (first bytes behind the pooled request) and a --mux
+# --encrypt client of a keyed --encrypt server (sealed carriers, the vector
+# ChaCha20); after SIGTERM each must report no error and no leak.
 cd "$(dirname "$0")/../.." || exit 1
 BIN=${WSFERRY:-./build/wsferry}
 PY=/usr/bin/python3
@@ -20,6 +21,7 @@ trap cleanup EXIT
 
 if ! command -v valgrind >/dev/null; then echo "valgrind missing"; echo "0 passed, 1 failed"; exit 1; fi
 SP=$(free_port); DP=$(free_port); LP=$(free_port); HP=$(free_port); MP=$(free_port); PP=$(free_port)
+KP=$(free_port); EP=$(free_port); KEY=$("$BIN" keygen)
 mkdir -p "$dir/www" && echo "hello through the tunnel" > "$dir/www/index.html"
 head -c 3145728 /dev/urandom > "$dir/www/big.bin"
 want=$(sha256sum < "$dir/www/big.bin")
@@ -35,7 +37,12 @@ $VG --log-file="$dir/mux.vg" "$BIN" client "ws://127.0.0.1:$SP" --mux -L "$MP:12
 mpid=$!
 $VG --log-file="$dir/pool.vg" "$BIN" client "ws://127.0.0.1:$SP" --pool 2 -L "$PP:127.0.0.1:$HP" 2>"$dir/pool.err" &
 ppid=$!
-wait_port "$DP"; wait_port "$LP"; wait_port "$HP"; wait_port "$MP"; wait_port "$PP"
+$VG --log-file="$dir/sealsrv.vg" "$BIN" server "ws://127.0.0.1:$KP" --key "$KEY" --encrypt 2>"$dir/sealsrv.err" &
+kpid=$!
+wait_port "$KP"
+$VG --log-file="$dir/sealed.vg" "$BIN" client "ws://127.0.0.1:$KP" --key "$KEY" --mux --encrypt -L "$EP:127.0.0.1:$HP" 2>"$dir/sealed.err" &
+epid=$!
+wait_port "$DP"; wait_port "$LP"; wait_port "$HP"; wait_port "$MP"; wait_port "$PP"; wait_port "$EP"
 
 out=$(curl -s -m 20 --socks5-hostname "127.0.0.1:$DP" "http://127.0.0.1:$HP/index.html")
 [ "$out" = "hello through the tunnel" ]; check "socks5 through -D" $?
@@ -45,7 +52,7 @@ out=$(curl -s -m 20 -p -x "http://127.0.0.1:$DP" "http://127.0.0.1:$HP/index.htm
 [ "$out" = "hello through the tunnel" ]; check "CONNECT through -D" $?
 out=$(curl -s -m 20 "http://127.0.0.1:$LP/index.html")
 [ "$out" = "hello through the tunnel" ]; check "-L forward" $?
-for via in "$MP:--mux" "$PP:--pool"; do
+for via in "$MP:--mux" "$PP:--pool" "$EP:--mux --encrypt"; do
 	got=$(curl -s -m 60 "http://127.0.0.1:${via%%:*}/big.bin" | sha256sum)
 	[ "$got" = "$want" ]; check "3 MiB through ${via#*:} byte-exact" $?
 done
@@ -64,16 +71,20 @@ asyncio.run(main())
 PYEOF
 check "echo session" $?
 
-kill -TERM "$cpid" "$mpid" "$ppid" "$spid"
+kill -TERM "$cpid" "$mpid" "$ppid" "$spid" "$epid" "$kpid"
 wait "$cpid"; crc=$?
 wait "$mpid"; mrc=$?
 wait "$ppid"; prc=$?
 wait "$spid"; src=$?
+wait "$epid"; erc=$?
+wait "$kpid"; krc=$?
 [ $crc = 0 ]; check "client under valgrind exits 0 (got $crc)" $?
 [ $mrc = 0 ]; check "--mux client under valgrind exits 0 (got $mrc)" $?
 [ $prc = 0 ]; check "--pool client under valgrind exits 0 (got $prc)" $?
 [ $src = 0 ]; check "server under valgrind exits 0 (got $src)" $?
-for who in server client mux pool; do
+[ $erc = 0 ]; check "--mux --encrypt client under valgrind exits 0 (got $erc)" $?
+[ $krc = 0 ]; check "--encrypt server under valgrind exits 0 (got $krc)" $?
+for who in server client mux pool sealsrv sealed; do
 	if grep -q "ERROR SUMMARY: 0 errors" "$dir/$who.vg"; then
 		pass=$((pass+1))
 	else
