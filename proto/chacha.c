@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/cpu.h"
+
 /* x86-64 only, where it was measured. The same code builds for aarch64
  * (NEON) and passes chacha_test there under qemu, whose emulated vectors
  * say nothing of a router's speed: it stays off until measured on one. */
@@ -19,7 +21,6 @@
 
 typedef uint32_t u32x4 __attribute__((vector_size(16)));
 #ifdef __x86_64__
-#include <cpuid.h>
 typedef uint32_t u32x8 __attribute__((vector_size(32)));
 typedef uint32_t u32x16 __attribute__((vector_size(64)));
 #define AVX2 __attribute__((target("avx2")))
@@ -152,22 +153,10 @@ AVX512 static uint32_t chacha_run16(const void *key, const void *iv, uint32_t cc
 #endif
 
 #ifdef __x86_64__
-/* Lanes the CPU and the OS allow: AVX2 needs the YMM state saved by the
- * kernel (XCR0 bits 1-2), AVX-512 the opmask and ZMM state too (bits 5-7).
- * Our own CPUID look rather than __builtin_cpu_supports, whose libgcc
- * helper costs a static binary 5 KiB. */
 static unsigned x86_lanes(void)
 {
-	unsigned a, b, c, d, lo, hi;
-	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE))
-		return 4;
-	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-	(void)hi;
-	if ((lo & 0x06) != 0x06 || !__get_cpuid_count(7, 0, &a, &b, &c, &d))
-		return 4;
-	if ((b & bit_AVX512F) && (lo & 0xe6) == 0xe6)
-		return 16;
-	return (b & bit_AVX2) ? 8 : 4;
+	unsigned f = cpu_features();
+	return f & CPU_AVX512 ? 16 : f & CPU_AVX2 ? 8 : 4;
 }
 #endif
 

@@ -5,6 +5,7 @@
 #include "tls/tls_int.h"
 
 #include "proto/chacha.h"
+#include "proto/gcm.h"
 
 /* AES-GCM first only where BearSSL has AES instructions to use: x86 AES-NI
  * and POWER8, nothing else. On ARM (even ARMv8 with its crypto extensions,
@@ -70,6 +71,12 @@ static void common(br_ssl_engine_context *eng, unsigned char *ibuf, unsigned cha
 	br_ssl_engine_set_prf_sha256(eng, &br_tls12_sha256_prf);
 	br_ssl_engine_set_prf_sha384(eng, &br_tls12_sha384_prf);
 	br_ssl_engine_set_default_aes_gcm(eng);
+	/* 4 AES blocks per instruction and one GHASH reduction per 16 where the
+	 * CPU has VAES and VPCLMULQDQ (proto/gcm.h) */
+	if (gcm_aes_ctr_get() && gcm_ghash_get()) {
+		br_ssl_engine_set_aes_ctr(eng, gcm_aes_ctr_get());
+		br_ssl_engine_set_ghash(eng, gcm_ghash_get());
+	}
 	br_ssl_engine_set_default_chapol(eng);
 	br_ssl_engine_set_chacha20(eng, chacha20_get()); /* BearSSL's is one block a step */
 	br_ssl_engine_set_default_ec(eng);
