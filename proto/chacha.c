@@ -122,34 +122,24 @@ static uint32_t chacha_run4(const void *key, const void *iv, uint32_t cc, void *
 }
 
 #ifdef __x86_64__
+/* LANES blocks a step; what is left goes to REST, which has fewer lanes. */
+#define CHACHA_RUN(NAME, BLOCKS, LANES, ATTR, REST)                                          \
+	ATTR static uint32_t NAME(const void *key, const void *iv, uint32_t cc, void *data,  \
+	                          size_t len)                                                \
+	{                                                                                    \
+		uint32_t st[16];                                                             \
+		uint8_t *p = data;                                                           \
+		state_init(st, key, iv, cc);                                                 \
+		for (; len >= LANES * 64; p += LANES * 64, len -= LANES * 64, st[12] += LANES) \
+			BLOCKS(st, p);                                                       \
+		return len ? REST(key, iv, st[12], p, len) : st[12];                         \
+	}
+
 CHACHA_BLOCKS(blocks8, u32x8, 8, AVX2)
-
-/* 8 blocks a step; what is left (under 512 bytes) 4 at a time. */
-AVX2 static uint32_t chacha_run8(const void *key, const void *iv, uint32_t cc, void *data,
-                                 size_t len)
-{
-	uint32_t st[16];
-	uint8_t *p = data;
-	state_init(st, key, iv, cc);
-	for (; len >= 8 * 64; p += 8 * 64, len -= 8 * 64, st[12] += 8)
-		blocks8(st, p);
-	return len ? chacha_run4(key, iv, st[12], p, len) : st[12];
-}
-
+CHACHA_RUN(chacha_run8, blocks8, 8, AVX2, chacha_run4)
+/* 16 lanes: a rotation is one instruction here; every AVX-512 CPU has AVX2 */
 CHACHA_BLOCKS(blocks16, u32x16, 16, AVX512)
-
-/* 16 blocks a step (a rotation is one instruction here); the rest 8, then
- * 4 at a time (every AVX-512 CPU has AVX2). */
-AVX512 static uint32_t chacha_run16(const void *key, const void *iv, uint32_t cc, void *data,
-                                    size_t len)
-{
-	uint32_t st[16];
-	uint8_t *p = data;
-	state_init(st, key, iv, cc);
-	for (; len >= 16 * 64; p += 16 * 64, len -= 16 * 64, st[12] += 16)
-		blocks16(st, p);
-	return len ? chacha_run8(key, iv, st[12], p, len) : st[12];
-}
+CHACHA_RUN(chacha_run16, blocks16, 16, AVX512, chacha_run8)
 #endif
 
 #ifdef __x86_64__

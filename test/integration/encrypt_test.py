@@ -203,48 +203,14 @@ def body(suite):
               roundtrip, timeout=90)
 
     def tamper_s2c():
-        # s2c after the head: the server's nonce frame (2 + 16 bytes), then
-        # the first record; byte 18 + 10 lies inside it.
-        m = Mitm(sp, flip_s2c=28)
-        c, lp = client_via(m.port, ['--encrypt'], name='client-s2c')
-        got, ended = exchange(lp, MARKER * 100, 'echo')
-        check(MARKER not in got, 'a tampered record was delivered: %r' % got[:60])
-        check(ended == 'rst' or got == b'', 'the local connection ended by %s with %d bytes'
-              % (ended, len(got)))
-        check(wait_log(c, '--encrypt: a record failed authentication'),
-              'the client log does not name the failed record:\n' + c.tail())
-        c.stop()
-        m.close()
+        tamper_s2c_case(env, sp, ['--encrypt'], '--encrypt: a record failed authentication',
+                        'client-s2c')
     suite.run('a byte flipped server->client: the client logs it and resets', tamper_s2c,
               timeout=30)
 
     def tamper_c2s():
-        before = sink.results.qsize()
-        srv2p = w.free_port()
-        srv2 = w.Proc([w.WSFERRY, 'server', 'ws://127.0.0.1:%d' % srv2p, '--encrypt',
-                       '--to', '127.0.0.1:%d' % sink.port], 'server-sink', env=env)
-        w.wait_port(srv2p, proc=srv2)
-        m = Mitm(srv2p, flip_c2s=20)  # inside the first masked record
-        c, lp = client_via(m.port, ['--encrypt'], name='client-c2s')
-        s = w.connect(lp, timeout=10)
-        try:
-            s.sendall(MARKER * 10)
-            time.sleep(0.5)
-            s.sendall(MARKER * 10)
-            s.shutdown(socket.SHUT_WR)
-            s.recv(100)
-        except OSError:
-            pass
-        s.close()
-        check(wait_log(srv2, '--encrypt: a record failed authentication'),
-              'the server log does not name the failed record:\n' + srv2.tail())
-        time.sleep(0.3)
-        for _ in range(sink.results.qsize() - before):
-            r = sink.results.get(timeout=1)
-            check(r[0] != 'sink' or r[1] == 0, 'the destination got %r' % (r,))
-        c.stop()
-        srv2.stop()
-        m.close()
+        tamper_c2s_case(env, sink, ['--encrypt'], '--encrypt: a record failed authentication',
+                        'client-c2s')
     suite.run('a byte flipped client->server: the server logs it, the destination gets '
               'nothing', tamper_c2s, timeout=30)
 
@@ -286,6 +252,58 @@ def body(suite):
     publish_body(suite, env)
 
 
+def tamper_s2c_case(env, sp, client_args, log_text, name):
+    """A byte flipped in the first server->client record (behind the
+    server's nonce frame, 2 + 16 bytes after the head): the client logs
+    log_text, nothing of it is delivered, the local connection is reset."""
+    m = Mitm(sp, flip_s2c=18 + 10)
+    lp = w.free_port()
+    c = w.start_client('ws://127.0.0.1:%d' % m.port, ['-L', '%d:*' % lp] + client_args,
+                       wait_ports=(lp,), name=name, env=env)
+    got, ended = exchange(lp, MARKER * 100, 'echo')
+    check(MARKER not in got, 'a tampered record was delivered: %r' % got[:60])
+    check(ended == 'rst' or got == b'', 'the local connection ended by %s with %d bytes'
+          % (ended, len(got)))
+    check(wait_log(c, log_text), 'the client log does not name the failed record:\n' +
+          c.tail())
+    c.stop()
+    m.close()
+
+
+def tamper_c2s_case(env, sink, client_args, log_text, name):
+    """A byte flipped in the first client->server record (an --encrypt
+    server with --to sink behind a Mitm): the server logs log_text, the
+    destination gets nothing."""
+    before = sink.results.qsize()
+    srv2p = w.free_port()
+    srv2 = w.Proc([w.WSFERRY, 'server', 'ws://127.0.0.1:%d' % srv2p, '--encrypt',
+                   '--to', '127.0.0.1:%d' % sink.port], 'server-' + name, env=env)
+    w.wait_port(srv2p, proc=srv2)
+    m = Mitm(srv2p, flip_c2s=20)  # inside the first masked record
+    lp = w.free_port()
+    c = w.start_client('ws://127.0.0.1:%d' % m.port, ['-L', '%d:*' % lp] + client_args,
+                       wait_ports=(lp,), name=name, env=env)
+    s = w.connect(lp, timeout=10)
+    try:
+        s.sendall(MARKER * 10)
+        time.sleep(0.5)
+        s.sendall(MARKER * 10)
+        s.shutdown(socket.SHUT_WR)
+        s.recv(100)
+    except OSError:
+        pass
+    s.close()
+    check(wait_log(srv2, log_text), 'the server log does not name the failed record:\n' +
+          srv2.tail())
+    time.sleep(0.3)
+    for _ in range(sink.results.qsize() - before):
+        r = sink.results.get(timeout=1)
+        check(r[0] != 'sink' or r[1] == 0, 'the destination got %r' % (r,))
+    c.stop()
+    srv2.stop()
+    m.close()
+
+
 def mux_body(suite, env, sp, sink):
     """--mux --encrypt: sealed carriers (sp: an --encrypt server, --to echo)."""
     def client_mux(port, name):
@@ -322,46 +340,14 @@ def mux_body(suite, env, sp, sink):
               'readable on the wire', mux_roundtrip, timeout=90)
 
     def mux_tamper_s2c():
-        m = Mitm(sp, flip_s2c=18 + 10)  # past the nonce frame, inside the first record
-        c, lp = client_mux(m.port, 'client-mux-s2c')
-        got, ended = exchange(lp, MARKER * 100, 'echo')
-        check(MARKER not in got, 'a tampered record was delivered: %r' % got[:60])
-        check(ended == 'rst' or got == b'', 'the local connection ended by %s with %d bytes'
-              % (ended, len(got)))
-        check(wait_log(c, '--encrypt: a carrier record failed authentication'),
-              'the client log does not name the failed record:\n' + c.tail())
-        c.stop()
-        m.close()
+        tamper_s2c_case(env, sp, ['--encrypt', '--mux'],
+                        '--encrypt: a carrier record failed authentication', 'client-mux-s2c')
     suite.run('--mux --encrypt, a byte flipped server->client: the client logs it, the '
               'carrier closes', mux_tamper_s2c, timeout=30)
 
     def mux_tamper_c2s():
-        before = sink.results.qsize()
-        srv2p = w.free_port()
-        srv2 = w.Proc([w.WSFERRY, 'server', 'ws://127.0.0.1:%d' % srv2p, '--encrypt',
-                       '--to', '127.0.0.1:%d' % sink.port], 'server-mux-sink', env=env)
-        w.wait_port(srv2p, proc=srv2)
-        m = Mitm(srv2p, flip_c2s=20)  # inside the first masked record (the OPEN)
-        c, lp = client_mux(m.port, 'client-mux-c2s')
-        s = w.connect(lp, timeout=10)
-        try:
-            s.sendall(MARKER * 10)
-            time.sleep(0.5)
-            s.sendall(MARKER * 10)
-            s.shutdown(socket.SHUT_WR)
-            s.recv(100)
-        except OSError:
-            pass
-        s.close()
-        check(wait_log(srv2, '--encrypt: a carrier record failed authentication'),
-              'the server log does not name the failed record:\n' + srv2.tail())
-        time.sleep(0.3)
-        for _ in range(sink.results.qsize() - before):
-            r = sink.results.get(timeout=1)
-            check(r[0] != 'sink' or r[1] == 0, 'the destination got %r' % (r,))
-        c.stop()
-        srv2.stop()
-        m.close()
+        tamper_c2s_case(env, sink, ['--encrypt', '--mux'],
+                        '--encrypt: a carrier record failed authentication', 'client-mux-c2s')
     suite.run('--mux --encrypt, a byte flipped client->server: the server logs it, the '
               'destination gets nothing', mux_tamper_c2s, timeout=30)
 
