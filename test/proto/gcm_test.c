@@ -33,6 +33,30 @@ static void ghash_same(br_ghash g, size_t len)
 	CHECK_MEM(y1, y2, 16);
 }
 
+/* The powers of H kept between calls: the same H again, then another,
+ * then the first back. */
+static void test_ghash_same_h(void)
+{
+	br_ghash g = gcm_ghash_get();
+	if (!g)
+		return;
+	static uint8_t data[4096];
+	uint8_t hs[2][16];
+	fill(hs[0], 16);
+	fill(hs[1], 16);
+	static const int order[] = {0, 0, 0, 1, 1, 0, 1, 0, 0};
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		uint8_t y1[16], y2[16];
+		fill(y1, 16);
+		memcpy(y2, y1, 16);
+		size_t len = 512 + (size_t)(rand() % 3000);
+		fill(data, len);
+		g(y1, hs[order[i]], data, len);
+		br_ghash_ctmul64(y2, hs[order[i]], data, len);
+		CHECK_MEM(y1, y2, 16);
+	}
+}
+
 static void test_ghash(void)
 {
 	br_ghash g = gcm_ghash_get();
@@ -140,6 +164,7 @@ int main(void)
 {
 	TEST_RUN(test_getters);
 	TEST_RUN(test_ghash);
+	TEST_RUN(test_ghash_same_h);
 	TEST_RUN(test_ctr);
 	TEST_RUN(test_gcm_vector);
 	return test_summary();
