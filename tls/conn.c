@@ -198,11 +198,16 @@ static int pump_send(struct tls_conn *t)
 	unsigned char *buf = br_ssl_engine_sendrec_buf(eng(t), &len);
 	if (!buf)
 		return 0;
-	long n = net_write(t->fd, buf, len);
+	bool more = t->flags & TLS_F_MORE;
+	long n = more ? net_write_more(t->fd, buf, len) : net_write(t->fd, buf, len);
 	if (n == -EAGAIN || n == 0)
 		return 0;
 	if (n < 0)
 		return fail_sys(t, n);
+	if (more)
+		t->flags |= TLS_F_CORKED;
+	else
+		t->flags &= ~TLS_F_CORKED;
 	br_ssl_engine_sendrec_ack(eng(t), (size_t)n);
 	return 1;
 }
@@ -415,11 +420,23 @@ static int taken_lost(struct tls_conn *t, int rc)
 	return 0;
 }
 
-int tls_conn_write_commit(struct tls_conn *t, size_t n)
+int tls_conn_write_commit(struct tls_conn *t, size_t n, bool more)
 {
 	br_ssl_engine_sendapp_ack(eng(t), n);
 	br_ssl_engine_flush(eng(t), 0);
-	return taken_lost(t, pump_out(t));
+	if (more)
+		t->flags |= TLS_F_MORE;
+	int rc = pump_out(t);
+	t->flags &= ~TLS_F_MORE;
+	return taken_lost(t, rc);
+}
+
+void tls_conn_push(struct tls_conn *t)
+{
+	if (!(t->flags & TLS_F_CORKED))
+		return;
+	net_set_nodelay(t->fd); /* tcp(7): setting TCP_NODELAY sends what MSG_MORE held */
+	t->flags &= ~TLS_F_CORKED;
 }
 
 long tls_conn_write(struct tls_conn *t, const void *p, size_t n)

@@ -60,6 +60,8 @@ enum {
 	TLS_F_RESUMED = 1u << 5,
 	TLS_F_CLOSING = 1u << 6,
 	TLS_F_IPCHECK = 1u << 7,   /* client: the IP wrapper owns a leaf copy */
+	TLS_F_MORE = 1u << 8,      /* the record being written has a successor coming */
+	TLS_F_CORKED = 1u << 9,    /* a record left with MSG_MORE: push before idling */
 };
 
 /* Client block layout: validator, host copy, then the two buffers. */

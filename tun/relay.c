@@ -620,36 +620,54 @@ static size_t up_frame_direct(struct relay *r, uint8_t *p, size_t n)
 	return hn + n;
 }
 
-/* 0, 1 when the engine has too little room for it (copy instead), -1 (TCP
- * side) or UP_WS_FAILED. */
-static int up_read_direct(struct relay *r)
+#define UP_DIRECT_BATCH 3 /* records read and sent per TCP readiness */
+
+/* One record: 0 more may follow, 2 the read came short (the socket is
+ * drained), 1 when the engine has too little room for it (copy instead),
+ * -1 (TCP side) or UP_WS_FAILED. more: a full read lets the record leave
+ * with MSG_MORE, so that the next one shares its segment and the peer
+ * wakes once for both. */
+static int up_read_record(struct relay *r, bool more)
 {
 	uint8_t *p;
 	long room = stream_send_room(&r->ws, &p);
 	r->up_engine_wait = room == -EAGAIN;
 	if (room == -EAGAIN)
-		return 0; /* the engine's record is still going out: a ws event follows */
+		return 2; /* the engine's record is still going out: a ws event follows */
 	if (room < 0)
 		return UP_WS_FAILED;
 	size_t hdr = UP_DIRECT_HDR(r);
 	if ((size_t)room < hdr + 126)
 		return 1;
-	long n = net_read(r->tcp_fd, p + hdr, (size_t)room - hdr);
+	size_t want = (size_t)room - hdr;
+	long n = net_read(r->tcp_fd, p + hdr, want);
 	if (n == -EAGAIN)
-		return 0;
+		return 2;
 	if (n < 0)
 		return -1;
 	if (n == 0) {
 		r->tcp_eof = true;
 		queue_close(r, WS_CLOSE_NORMAL);
-		return 0;
+		return 2;
 	}
-	if (stream_send_commit(&r->ws, up_frame_direct(r, p, (size_t)n)) < 0)
+	more = more && (size_t)n == want;
+	if (stream_send_commit(&r->ws, up_frame_direct(r, p, (size_t)n), more) < 0)
 		return UP_WS_FAILED;
 	r->bytes_up += (uint64_t)n;
 	count_up(r, (uint64_t)n);
 	r->last_tx_ms = rx_now(r->rx);
-	return 0;
+	return more ? 0 : 2;
+}
+
+/* 0, 1 when the engine has too little room for it (copy instead), -1 (TCP
+ * side) or UP_WS_FAILED. */
+static int up_read_direct(struct relay *r)
+{
+	int rc = 0;
+	for (int i = 0; i < UP_DIRECT_BATCH && rc == 0; i++)
+		rc = up_read_record(r, i + 1 < UP_DIRECT_BATCH);
+	stream_push(&r->ws); /* a record that waited for a successor that did not come */
+	return rc == 2 ? 0 : rc;
 }
 
 /* 0, -1 when the relay must be aborted, or UP_WS_FAILED. */

@@ -75,9 +75,15 @@ long stream_send_room(struct stream *s, uint8_t **p)
 	return s->tls ? tls_conn_write_room(s->tls, p) : -EINVAL;
 }
 
-int stream_send_commit(struct stream *s, size_t n)
+int stream_send_commit(struct stream *s, size_t n, bool more)
 {
-	return s->tls ? tls_conn_write_commit(s->tls, n) : -EINVAL;
+	return s->tls ? tls_conn_write_commit(s->tls, n, more) : -EINVAL;
+}
+
+void stream_push(struct stream *s)
+{
+	if (s->tls)
+		tls_conn_push(s->tls);
 }
 
 int stream_pump(struct stream *s, unsigned events)

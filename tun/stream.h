@@ -40,7 +40,9 @@ long stream_peek(struct stream *s, uint8_t **p);
 size_t stream_plaintext(struct stream *s, uint8_t **p);
 void stream_consume(struct stream *s, size_t n);
 long stream_send_room(struct stream *s, uint8_t **p);
-int stream_send_commit(struct stream *s, size_t n);
+int stream_send_commit(struct stream *s, size_t n, bool more);
+/* After a commit with more and nothing behind it: sends what waits. */
+void stream_push(struct stream *s);
 /* Moves TLS records between the socket and the engine; call on every
  * readiness before reading or writing. 0, or a negative error. */
 int stream_pump(struct stream *s, unsigned events);
