@@ -231,8 +231,10 @@ long tls_conn_write(struct tls_conn *t, const void *p, size_t n);
  * readiness brings the peer's records): 0, or <0 when they can never leave. */
 long tls_conn_peek(struct tls_conn *t, unsigned char **p);
 long tls_conn_write_room(struct tls_conn *t, unsigned char **p);
+/* more: another record follows at once, so this one leaves with MSG_MORE
+ * and shares its segment (the peer wakes once); tls_conn_push sends it when
+ * none came after all. */
 int tls_conn_write_commit(struct tls_conn *t, size_t n, bool more);
-/* After commits with more: sends what MSG_MORE held (none came after). */
 void tls_conn_push(struct tls_conn *t);
 unsigned char *tls_conn_recv_buf(struct tls_conn *t, size_t *len);
 void tls_conn_recv_ack(struct tls_conn *t, size_t n);
